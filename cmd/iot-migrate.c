@@ -1,0 +1,219 @@
+/* iot-migrate — apply and verify IoTFlow's SQL migrations, keep partitions ahead. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "json_util.h"
+#include "migrate.h"
+#include "output.h"
+
+static const char usage[] =
+	"Usage: iot-migrate [OPTION]... COMMAND\n"
+	"Apply and verify IoTFlow's numbered SQL migrations.\n"
+	"\n"
+	"Commands:\n"
+	"  up                  apply pending migrations, then create partitions ahead\n"
+	"  status              list every migration and its state\n"
+	"  verify              exit 1 unless every migration is applied and unedited\n"
+	"  partitions          create telemetry partitions for now and the next N intervals\n"
+	"\n"
+	"Options:\n"
+	"  -a, --ahead=N         partitions to keep ahead (default: partition_ahead, 7)\n"
+	"  -c, --config=FILE     read settings from FILE\n"
+	"  -d, --db=CONNINFO     PostgreSQL conninfo string or URI (default: PG* variables)\n"
+	"  -n, --dry-run         up: run pending migrations in a transaction, then roll back\n"
+	"      --format=FORMAT   ndjson (default), table or csv\n"
+	"  -i, --interval=WIDTH  partitions: day or month (stored; used from then on)\n"
+	"  -q, --quiet           no summary or warnings on stderr\n"
+	"  -s, --sql-dir=DIR     migrations directory (default: the installed one)\n"
+	"  -h, --help            show this help and exit\n"
+	"  -V, --version         show the version and exit\n"
+	"\n"
+	"Exit status: 0 ok; 1 an applied migration was edited (or, for verify, anything\n"
+	"is not applied); 2 usage; 3 no migrations found; 5 database unavailable; 6 internal.\n"
+	"See iot-migrate(1).\n";
+
+struct opts {
+	const char *config, *db, *sql_dir, *interval;
+	long ahead;
+	bool dry_run;
+	enum iot_format format;
+};
+
+static const char *const status_cols[] = { "version", "name", "state", "applied_at", NULL };
+
+static void applied_cb(const iot_migration *m, long ms, void *arg)
+{
+	bool dry = *(bool *)arg;
+	json_t *o = json_pack("{s:i,s:s,s:s,s:i}", "version", m->version, "name", m->name,
+	                      "action", dry ? "would apply" : "applied", "ms", (int)ms);
+	iot_json_print(stdout, o);
+	json_decref(o);
+}
+
+static int cmd_status(iot_db *db, const iot_migration_set *set, const struct opts *o, bool verify)
+{
+	iot_migration_status *st;
+	size_t n;
+	iot_error err;
+	if (iot_migrate_status(db, set, &st, &n, &err) < 0)
+		return iot_fatal_error(&err);
+	iot_output *out = iot_output_new(stdout, o->format, status_cols);
+	int bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (st[i].state != IOT_MIG_APPLIED)
+			bad++;
+		if (verify && st[i].state == IOT_MIG_APPLIED)
+			continue;
+		json_t *row = json_pack("{s:i,s:s,s:s,s:s?}", "version", st[i].version, "name", st[i].name,
+		                        "state", iot_migration_state_name(st[i].state),
+		                        "applied_at", st[i].applied_at[0] ? st[i].applied_at : NULL);
+		iot_output_row(out, row);
+		json_decref(row);
+	}
+	iot_output_finish(out);
+	free(st);
+	if (verify && bad && !iot_quiet)
+		fprintf(stderr, "%s: %d migration(s) not applied as written\n", iot_progname, bad);
+	return verify && bad ? IOT_REJECTED : 0;
+}
+
+static int cmd_up(iot_db *db, const iot_migration_set *set, const struct opts *o)
+{
+	iot_error err;
+	bool dry = o->dry_run;
+	if (iot_migrate_lock(db, &err) < 0)
+		return iot_fatal_error(&err);
+	int rc = 0;
+	if (iot_migrate_up(db, set, dry, applied_cb, &dry, &err) < 0) {
+		rc = iot_fatal_error(&err);
+	} else if (!dry) {
+		int created = 0;
+		if (iot_partitions_create(db, (int)o->ahead, NULL, &created, &err) < 0)
+			rc = iot_fatal_error(&err);
+		else if (!iot_quiet)
+			fprintf(stderr, "%s: schema at version %d; %d partition(s) created\n",
+			        iot_progname, set->items[set->n - 1].version, created);
+	}
+	iot_migrate_unlock(db, &err);
+	return rc;
+}
+
+static int cmd_partitions(iot_db *db, const struct opts *o)
+{
+	iot_error err;
+	int created = 0;
+	if (iot_partitions_create(db, (int)o->ahead, o->interval, &created, &err) < 0)
+		return iot_fatal_error(&err);
+	json_t *row = json_pack("{s:i,s:i}", "ahead", (int)o->ahead, "created", created);
+	iot_json_print(stdout, row);
+	json_decref(row);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, int *done)
+{
+	static const struct option longopts[] = {
+		{ "ahead",    required_argument, NULL, 'a' },
+		{ "config",   required_argument, NULL, 'c' },
+		{ "db",       required_argument, NULL, 'd' },
+		{ "dry-run",  no_argument,       NULL, 'n' },
+		{ "format",   required_argument, NULL, 'F' },
+		{ "help",     no_argument,       NULL, 'h' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "quiet",    no_argument,       NULL, 'q' },
+		{ "sql-dir",  required_argument, NULL, 's' },
+		{ "version",  no_argument,       NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+	o->ahead = -1;
+	while ((c = getopt_long(argc, argv, "a:c:d:hi:nqs:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (iot_parse_long(optarg, 0, 3650, &o->ahead) < 0)
+				return iot_usage_error("invalid --ahead '%s' (0..3650)", optarg);
+			break;
+		case 'c': o->config = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'F':
+			if (iot_format_parse(optarg, &o->format) < 0)
+				return iot_usage_error("invalid --format '%s' (ndjson, table, csv)", optarg);
+			break;
+		case 'h': *done = 1; return iot_print_help(usage);
+		case 'i':
+			if (strcmp(optarg, "day") && strcmp(optarg, "month"))
+				return iot_usage_error("invalid --interval '%s' (day, month)", optarg);
+			o->interval = optarg;
+			break;
+		case 'n': o->dry_run = true; break;
+		case 'q': iot_quiet = true; break;
+		case 's': o->sql_dir = optarg; break;
+		case 'V': *done = 1; return iot_print_version();
+		default: return iot_usage_error("invalid option");
+		}
+	}
+	iot_error err;
+	if (iot_config_load(cfg, o->config, &err) < 0)
+		return iot_fatal_error(&err);
+	if ((o->db && iot_config_set(cfg, "database", o->db, &err) < 0) ||
+	    (o->sql_dir && iot_config_set(cfg, "sql_dir", o->sql_dir, &err) < 0))
+		return iot_fatal_error(&err);
+	if (o->ahead < 0)
+		o->ahead = iot_config_get_long(cfg, "partition_ahead");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	iot_cli_init(argv[0]);
+	struct opts o = { 0 };
+	iot_config *cfg = iot_config_new();
+	iot_migration_set set = { 0 };
+	iot_db *db = NULL;
+	iot_error err;
+	int done = 0, rc = parse_args(argc, argv, &o, cfg, &done);
+	if (rc || done)
+		goto out;
+	argc -= optind;
+	argv += optind;
+	if (argc != 1) {
+		rc = iot_usage_error(argc ? "too many arguments" : "missing command (up, status, verify, partitions)");
+		goto out;
+	}
+	const char *cmd = argv[0];
+	bool needs_files = strcmp(cmd, "partitions") != 0;
+	if (strcmp(cmd, "up") && strcmp(cmd, "status") && strcmp(cmd, "verify") && needs_files) {
+		rc = iot_usage_error("unknown command '%s'", cmd);
+		goto out;
+	}
+	if ((o.dry_run && strcmp(cmd, "up")) || (o.interval && needs_files)) {
+		rc = iot_usage_error("%s does not apply to '%s'", o.dry_run ? "--dry-run" : "--interval", cmd);
+		goto out;
+	}
+	char dirbuf[4096];
+	if (needs_files && iot_migrations_load(iot_sql_dir(cfg, dirbuf, sizeof dirbuf), &set, &err) < 0) {
+		rc = iot_fatal_error(&err);
+		goto out;
+	}
+	if (!(db = iot_db_connect(cfg, &err))) {
+		rc = iot_fatal_error(&err);
+		goto out;
+	}
+	if (!strcmp(cmd, "up"))
+		rc = cmd_up(db, &set, &o);
+	else if (!strcmp(cmd, "partitions"))
+		rc = cmd_partitions(db, &o);
+	else
+		rc = cmd_status(db, &set, &o, !strcmp(cmd, "verify"));
+out:
+	iot_db_close(db);
+	iot_migrations_free(&set);
+	iot_config_free(cfg);
+	return iot_finish_stdout(rc);
+}

@@ -1,0 +1,170 @@
+/* cli.c — diagnostics, usage errors and the small parsers main() needs. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef IOT_VERSION
+#define IOT_VERSION "0.0.0"
+#endif
+
+const char *iot_progname = "iotflow";
+bool iot_quiet = false;
+
+void iot_cli_init(const char *progname)
+{
+	const char *slash = strrchr(progname, '/');
+	iot_progname = slash ? slash + 1 : progname;
+}
+
+static void vdiag(const char *level, const char *fmt, va_list ap)
+{
+	/* One write per message so lines from concurrent processes don't interleave. */
+	char buf[2048];
+	int n = snprintf(buf, sizeof buf, "%s: %s%s", iot_progname, level, level[0] ? ": " : "");
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return;
+	int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	if (m < 0)
+		return;
+	size_t len = strlen(buf);
+	if (len + 1 < sizeof buf) {
+		buf[len++] = '\n';
+	} else {
+		buf[sizeof buf - 2] = '\n';
+		len = sizeof buf - 1;
+	}
+	fflush(stdout);
+	ssize_t w = write(STDERR_FILENO, buf, len);
+	(void)w;
+}
+
+void iot_warn(const char *fmt, ...)
+{
+	if (iot_quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("warning", fmt, ap);
+	va_end(ap);
+}
+
+void iot_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("fatal", fmt, ap);
+	va_end(ap);
+}
+
+int iot_fatal_error(const iot_error *err)
+{
+	int code = err->status == IOT_OK ? IOT_INTERNAL : (int)err->status;
+	iot_fatal("%s", err->msg[0] ? err->msg : iot_status_name(err->status));
+	return code;
+}
+
+int iot_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("", fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", iot_progname);
+	return IOT_USAGE;
+}
+
+int iot_print_version(void)
+{
+	printf("%s (IoTFlow) %s\n", iot_progname, IOT_VERSION);
+	return 0;
+}
+
+int iot_print_help(const char *text)
+{
+	fputs(text, stdout);
+	return 0;
+}
+
+int iot_parse_long(const char *s, long min, long max, long *out)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int iot_parse_duration(const char *s, long *seconds)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	long mult;
+	if (!*end || !strcmp(end, "s")) mult = 1;
+	else if (!strcmp(end, "m")) mult = 60;
+	else if (!strcmp(end, "h")) mult = 3600;
+	else if (!strcmp(end, "d")) mult = 86400;
+	else if (!strcmp(end, "w")) mult = 7 * 86400;
+	else return -1;
+	if (v > LONG_MAX / mult)
+		return -1;
+	*seconds = v * mult;
+	return 0;
+}
+
+int iot_finish_stdout(int rc)
+{
+	int bad = ferror(stdout);
+	if (fclose(stdout) != 0 && errno != EBADF)
+		bad = 1;
+	if (bad) {
+		iot_fatal("unable to write output: %s", strerror(errno ? errno : EIO));
+		return rc ? rc : IOT_INTERNAL;
+	}
+	return rc;
+}
+
+char *iot_read_secret(const char *prompt)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, noecho;
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			noecho = old;
+			noecho.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		} else {
+			tty = false;
+		}
+	}
+	ssize_t n = getline(&line, &cap, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
