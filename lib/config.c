@@ -31,10 +31,14 @@ static const struct setting settings[] = {
 	{ "mqtt_url",          "IOTFLOW_MQTT_URL",       K_SECRET,   NULL, 0, 0 },
 	{ "key_pepper",        "IOTFLOW_KEY_PEPPER",     K_SECRET,   NULL, 0, 0 },
 	{ "online_window",     "IOTFLOW_ONLINE_WINDOW",  K_DURATION, "300", 1, 86400 * 30 },
-	{ "db_retry_time",     "IOTFLOW_DB_RETRY_TIME",  K_DURATION, "30", 0, 86400 },
+	{ "db_retry_time",     "IOTFLOW_DB_RETRY_TIME",  K_DURATION, "15", 0, 86400 },
 	{ "partition_ahead",   "IOTFLOW_PARTITION_AHEAD", K_INT,     "7", 0, 3650 },
 	{ "sql_dir",           "IOTFLOW_SQL_DIR",        K_STRING,   NULL, 0, 0 },
 	{ "max_future",        "IOTFLOW_MAX_FUTURE",     K_DURATION, "3600", 0, 86400 * 365 },
+	/* Argon2id cost for people's passwords; a stored hash made with other
+	 * values is rehashed at the next successful password check. */
+	{ "password_ops",      "IOTFLOW_PASSWORD_OPS",   K_INT,      "2", 1, 10 },
+	{ "password_mem_kib",  "IOTFLOW_PASSWORD_MEM_KIB", K_INT,    "65536", 8, 4194304 },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

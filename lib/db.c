@@ -15,13 +15,6 @@ struct iot_db {
 	bool transient;
 };
 
-long long iot_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool iot_sqlstate_transient(const char *s)
 {
 	if (!s || !*s)
@@ -147,6 +140,13 @@ int iot_db_reconnect(iot_db *db, iot_error *err)
 	return open_conn(db, err);
 }
 
+void iot_db_note_failure(iot_db *db, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+	db->transient = iot_sqlstate_transient(state) || !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+}
+
 PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
                        const char *const *params, iot_error *err)
 {
@@ -156,10 +156,7 @@ PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
 		return res;
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (state)
-		snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
-	db->transient = iot_sqlstate_transient(state) || !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+	iot_db_note_failure(db, res);
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (!msg)
 		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "clock.h"
 #include "config.h"
 #include "error.h"
 
@@ -32,6 +33,9 @@ bool iot_sqlstate_transient(const char *sqlstate);
 const char *iot_db_sqlstate(const iot_db *db);
 /* Whether the last failure was transient. */
 bool iot_db_failed_transient(const iot_db *db);
+/* Classify a failed result obtained directly from libpq (COPY, pipelines):
+ * keeps its SQLSTATE and whether it is transient. res may be NULL. */
+void iot_db_note_failure(iot_db *db, const PGresult *res);
 
 /* One attempt: returns a PGresult with TUPLES_OK/COMMAND_OK/COPY_IN or NULL
  * with err set (status IOT_UNAVAILABLE when transient). */
@@ -55,6 +59,5 @@ int iot_db_transaction(iot_db *db, iot_db_tx_fn fn, void *arg, iot_error *err);
  * with jitter). Returns false when the retry budget that started at
  * *started_ms is spent. */
 bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt);
-long long iot_now_ms(void);
 
 #endif

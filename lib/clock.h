@@ -1,0 +1,24 @@
+/* clock.h — the two clocks: monotonic for timeouts, wall clock for data. */
+#ifndef IOT_CLOCK_H
+#define IOT_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Milliseconds on the monotonic clock: for deadlines and durations. */
+static inline long long iot_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Microseconds since the Unix epoch: arrival times, last_seen. */
+static inline int64_t iot_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#endif

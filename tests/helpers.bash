@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+# helpers.bash — loaded by every bats file with `load helpers`.
+#
+#   setup_file()    { stack_setup_file; migrated_template; }   # once per file
+#   teardown_file() { stack_teardown_file; }
+#   setup()         { fresh_db --migrated; }                    # per test
+#
+# stack_setup_file   real PostgreSQL, Redis, Mosquitto under a mktemp dir (in
+#                    /dev/shm when it is a roomy tmpfs, else $TMPDIR; force a
+#                    place with IOTFLOW_TEST_TMPDIR=DIR); exports
+#                    PG*, IOTFLOW_* (see scripts/stack.sh) and IOTFLOW_TEST_TMP
+# stack_teardown_file  stop them; delete the dir unless IOTFLOW_KEEP_TMP=1
+# migrated_template [NAME]  database NAME (default iotflow_tpl) with `iot-migrate up`
+#                    applied; exported as IOTFLOW_TEMPLATE_DB for fresh_db --migrated
+# fresh_db [--migrated | TEMPLATE]  a new, uniquely named database for this test;
+#                    sets PGDATABASE (and echoes nothing)
+
+bats_require_minimum_version 1.5.0
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+IOTFLOW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export IOTFLOW_ROOT
+# The programs under test come from this tree, never from an installed copy.
+PATH=$IOTFLOW_ROOT/bin:$PATH
+# Migrations come from this tree too (iot-migrate's compiled-in default is the
+# installed share dir).
+export IOTFLOW_SQL_DIR=${IOTFLOW_SQL_DIR:-$IOTFLOW_ROOT/sql}
+# Hermetic: no site config file, no conninfo overriding the PG* variables.
+export IOTFLOW_CONFIG=${IOTFLOW_CONFIG:-/dev/null}
+unset IOTFLOW_DATABASE_URL
+
+# shellcheck source-path=SCRIPTDIR source=../scripts/stack.sh
+source "$IOTFLOW_ROOT/scripts/stack.sh"
+
+stack_setup_file() {
+	IOTFLOW_TEST_TMP=$(mktemp -d "$(iot_test_tmpdir)/iotflow-test.XXXXXX") || return 1
+	export IOTFLOW_TEST_TMP
+	if ! iot_stack_start "$IOTFLOW_TEST_TMP" --fast; then
+		# bats may skip teardown_file after a failed setup_file: clean up here.
+		if [[ ${IOTFLOW_KEEP_TMP:-0} == 1 ]]; then
+			iot_stack_stop "$IOTFLOW_TEST_TMP"
+			echo "# kept $IOTFLOW_TEST_TMP" >&3
+		else
+			iot_stack_rm "$IOTFLOW_TEST_TMP"
+		fi
+		return 1
+	fi
+}
+
+stack_teardown_file() {
+	[[ -n ${IOTFLOW_TEST_TMP:-} ]] || return 0
+	if [[ ${IOTFLOW_KEEP_TMP:-0} == 1 ]]; then
+		iot_stack_stop "$IOTFLOW_TEST_TMP"
+		echo "# kept $IOTFLOW_TEST_TMP" >&3
+	else
+		iot_stack_rm "$IOTFLOW_TEST_TMP"
+	fi
+}
+
+# A migrated database to clone per test: migrating once per file and cloning
+# with CREATE DATABASE ... TEMPLATE is far cheaper than migrating per test.
+migrated_template() {
+	local name=${1:-iotflow_tpl} out
+	if [[ ! -x $IOTFLOW_ROOT/bin/iot-migrate ]]; then
+		echo "migrated_template: $IOTFLOW_ROOT/bin/iot-migrate is not built (run make)" >&2
+		return 1
+	fi
+	iot_db_fresh "$name" || return 1
+	if ! out=$(PGDATABASE=$name "$IOTFLOW_ROOT/bin/iot-migrate" up 2>&1); then
+		printf 'migrated_template: iot-migrate up failed:\n%s\n' "$out" >&2
+		return 1
+	fi
+	# Back to the default database; the template must have no sessions to be cloned.
+	export PGDATABASE=iotflow IOTFLOW_TEMPLATE_DB=$name
+}
+
+fresh_db() {
+	local tpl=${1:-}
+	if [[ $tpl == --migrated ]]; then
+		tpl=${IOTFLOW_TEMPLATE_DB:-}
+		[[ -n $tpl ]] || { echo "fresh_db --migrated: call migrated_template in setup_file first" >&2; return 1; }
+	fi
+	iot_db_fresh "t_${BATS_TEST_NUMBER:-0}_${RANDOM}${RANDOM}" "$tpl"
+}
