@@ -14,6 +14,9 @@
 #                    applied; exported as IOTFLOW_TEMPLATE_DB for fresh_db --migrated
 # fresh_db [--migrated | TEMPLATE]  a new, uniquely named database for this test;
 #                    sets PGDATABASE (and echoes nothing)
+# Restarts mid-test: iot_pg_stop/iot_pg_start, iot_redis_*, iot_mqtt_* (same ports).
+# A process a test leaves in the background must close fd 3 (`cmd 3>&- &`),
+# or bats waits for it at the end of the file.
 
 bats_require_minimum_version 1.5.0
 load /usr/lib/bats/bats-support/load
