@@ -52,8 +52,11 @@ BINS       := $(PROGS:%=bin/%)
 PLUGIN_SRC := $(wildcard plugins/*.c)
 PLUGINS    := $(PLUGIN_SRC:plugins/%.c=bin/%.so)
 MANPAGES   := $(wildcard man/*.1 man/*.7)
+# Test programs: tests/c/NAME.c -> build/tests/NAME, linked with libiotflow.
+TEST_SRC   := $(wildcard tests/c/*.c)
+TEST_BINS  := $(TEST_SRC:tests/c/%.c=build/tests/%)
 
-.PHONY: all check run install uninstall clean deps fuzz bench
+.PHONY: all check run install uninstall clean deps fuzz bench test-progs
 all: $(BINS) $(PLUGINS)
 
 # Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain build).
@@ -78,6 +81,12 @@ bin/%: $$(call prog_objs,$$*) $(LIBA)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(LIBS)
 
+build/tests/%: $(O)/tests/c/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+test-progs: $(TEST_BINS)
+
 bin/%.so: $(O)/plugins/%.o $(LIBA)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -shared -o $@ $< $(LIBA) $(LIBS)
@@ -88,7 +97,7 @@ deps:
 	@scripts/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all WERROR=$(or $(WERROR),1)
+	@$(MAKE) --no-print-directory all test-progs WERROR=$(or $(WERROR),1)
 	@tests/run
 
 run: deps

@@ -37,7 +37,7 @@ typedef struct iot_decode_opts {
 	size_t max_points;          /* most points one record may carry (default 1000) */
 	int max_depth;              /* deepest JSON nesting (default 32) */
 	int64_t min_ts_us;          /* earliest accepted timestamp (default 2000-01-01T00:00:00Z) */
-	int64_t max_future_us;      /* how far past now a timestamp may be (default 1 h) */
+	int64_t max_future_us;      /* how far past now a timestamp may be (default 1 h; < 0: no limit) */
 	int64_t now_us;             /* arrival time; 0 = read the clock */
 } iot_decode_opts;
 
@@ -54,9 +54,13 @@ typedef struct iot_record {
 	void *priv_;
 } iot_record;
 
-/* Decode buf[0..len). Returns 0 and fills rec, or -1 with err->status =
- * IOT_REJECTED and err->msg the reason (one line, no secrets). rec must be
- * released with iot_record_free in both cases. */
+/* Decode buf[0..len) (the rules are listed at the top of record.c).
+ * Returns 0 and fills rec with at least one point, or -1 with err->status =
+ * IOT_REJECTED and err->msg the reason (one line of printable ASCII, no
+ * secrets), IOT_USAGE for an unknown opts->format, IOT_INTERNAL when out of
+ * memory; on -1 rec holds no points, api_key or device_id. opts NULL means
+ * the defaults; err may be NULL. rec must be released with iot_record_free in
+ * both cases. Reentrant: no state is shared between calls. */
 int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
                       iot_record *rec, iot_error *err);
 void iot_record_free(iot_record *rec);
@@ -66,9 +70,17 @@ void iot_record_free(iot_record *rec);
 bool iot_measurement_name_valid(const char *name, size_t len);
 
 /* Timestamps: ISO-8601 with a zone (Z or +hh:mm), epoch seconds or epoch
- * milliseconds (numbers > 1e11 are milliseconds). Returns 0 or -1. */
+ * milliseconds (numbers >= 1e11 are milliseconds, rounded to the nearest
+ * microsecond). Returns 0 or -1. The rules in full are at the top of record.c. */
 int iot_parse_timestamp_str(const char *s, int64_t *ts_us);
 int iot_parse_timestamp_num(double v, int64_t *ts_us);
+/* iot_parse_timestamp_str on s[0..len) (no NUL needed), saying why not:
+ * returns NULL on success or a static phrase to follow the quoted text,
+ * e.g. "has no time zone (...)". With IOT_TS_MOSQUITTO_TST it also accepts
+ * the "tst" of mosquitto_sub -F %J, local time written as
+ * "2026-11-28T11:00:00.123456Z+0100" (the offset after the Z applies). */
+#define IOT_TS_MOSQUITTO_TST 1u
+const char *iot_timestamp_parse(const char *s, size_t len, unsigned flags, int64_t *ts_us);
 /* Format ts_us as RFC 3339 UTC with microseconds into buf (>= 32 bytes). */
 void iot_format_timestamp(int64_t ts_us, char *buf, size_t size);
 

@@ -1,0 +1,31 @@
+/* iot-device.h — what the parts of iot-device share. */
+#ifndef IOT_DEVICE_CMD_H
+#define IOT_DEVICE_CMD_H
+
+#include <jansson.h>
+
+#include "device.h"
+#include "output.h"
+
+struct dev_opts {
+	const char *config, *db;
+	iot_device_fields f;           /* --name --owner --type ... */
+	const char *type;              /* --type as given (device type, or value type for config set) */
+	enum iot_format format;
+	long grace, window;
+	int online;                    /* -1, 0 (--offline), 1 (--online) */
+	bool strict, summary;
+	unsigned seen;
+};
+
+/* Print v (an object or an array of objects) in the chosen format. */
+int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt);
+/* Print the cache's one-time warning, if any. */
+void dev_cache_warning(iot_cache *cache);
+
+/* add -: NDJSON on stdin, one result line per input line. Returns the exit code. */
+int dev_bulk_add(iot_identity *id, const struct dev_opts *o);
+/* key check: keys on stdin, one result line per key. Returns the exit code. */
+int dev_key_check(iot_identity *id, const struct dev_opts *o);
+
+#endif

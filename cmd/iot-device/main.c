@@ -1,0 +1,393 @@
+/* iot-device — provision devices from the shell: add (one or many), list,
+ * show, set, rm, keys, typed configuration and online status. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "field_check.h"
+#include "iot-device.h"
+
+static const char help_text[] =
+"Usage: iot-device [OPTION]... COMMAND [ARG]...\n"
+"Provision IoTFlow devices, their API keys and configuration.\n"
+"\n"
+"Commands:\n"
+"  add NAME --owner=USER [FIELD OPTION]...   add a device; prints its API key once\n"
+"  add - [--owner=USER] [--strict]           add devices from NDJSON on stdin,\n"
+"                                            one result line per input line\n"
+"  list [--owner=USER] [--type=TYPE] [--status=STATUS] [--online | --offline]\n"
+"                                            devices, filtered\n"
+"  show DEVICE                               one device with its keys and config\n"
+"  set DEVICE [--name=NAME] [--owner=USER] [FIELD OPTION]...\n"
+"                                            change a device\n"
+"  rm DEVICE                                 remove a device and its data\n"
+"  key rotate DEVICE [--grace=DURATION]      new key; old keys stop now or after\n"
+"                                            the grace period\n"
+"  key revoke DEVICE [PREFIX]                revoke one key (by prefix) or all\n"
+"  key list DEVICE                           a device's keys (prefixes, state)\n"
+"  key check                                 check API keys read from stdin\n"
+"  config get DEVICE [KEY]                   configuration values\n"
+"  config set DEVICE KEY VALUE [--type=TYPE] set a value (string, integer,\n"
+"                                            float, boolean or json)\n"
+"  config rm DEVICE KEY                      remove a value\n"
+"  status [DEVICE] [--owner=USER] [--online | --offline] [--summary]\n"
+"                                            online/offline and last_seen\n"
+"\n"
+"DEVICE is a device id or OWNER/NAME.\n"
+"\n"
+"Field options (add, set):\n"
+"      --type=TYPE          device type (default sensor)\n"
+"      --description=TEXT   free text (up to 1000 characters)\n"
+"      --location=TEXT      where it is (up to 200)\n"
+"      --firmware=VERSION   firmware version (up to 50)\n"
+"      --hardware=VERSION   hardware version (up to 50)\n"
+"      --status=STATUS      active (default), inactive or maintenance\n"
+"  On set, an empty TEXT or VERSION removes the value.\n"
+"\n"
+"Options:\n"
+"  -c, --config=FILE        read settings from FILE\n"
+"  -d, --db=CONNINFO        PostgreSQL connection string (default: PG* variables)\n"
+"      --format=FORMAT      ndjson (default), table or csv\n"
+"      --window=DURATION    online window (default: setting online_window, 5m)\n"
+"  -q, --quiet              no warnings\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"DURATION is a number with an optional unit s, m, h, d or w (e.g. 24h).\n"
+"Put -- before a VALUE that starts with '-'.\n"
+"Exit status: 0 ok, 1 rejected (duplicate name, bad NDJSON line), 2 usage or\n"
+"invalid value, 3 not found, 4 key refused (key check), 5 database unavailable,\n"
+"6 internal error. See iot-device(1).\n";
+
+enum {
+	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,
+	O_LOCATION = 1 << 4, O_NAME = 1 << 5, O_OFFLINE = 1 << 6, O_ONLINE = 1 << 7,
+	O_OWNER = 1 << 8, O_STATUS = 1 << 9, O_STRICT = 1 << 10, O_SUMMARY = 1 << 11,
+	O_TYPE = 1 << 12, O_WINDOW = 1 << 13,
+};
+static const char *const opt_names[] = { "--description", "--firmware", "--grace", "--hardware",
+	"--location", "--name", "--offline", "--online", "--owner", "--status", "--strict",
+	"--summary", "--type", "--window" };
+#define FIELD_OPTS (O_DESCRIPTION | O_FIRMWARE | O_HARDWARE | O_LOCATION | O_STATUS | O_TYPE)
+
+static const char *const device_cols[] = { "id", "name", "owner", "type", "status", "online",
+	"last_seen", "location", "key_prefix", NULL };
+static const char *const added_cols[] = { "id", "name", "owner", "type", "status", "api_key", NULL };
+static const char *const set_cols[] = { "id", "name", "owner", "type", "status", "location",
+	"firmware_version", "hardware_version", NULL };
+static const char *const removed_cols[] = { "id", "name", "owner", "removed", NULL };
+static const char *const rotate_cols[] = { "id", "key_prefix", "previous_keys",
+	"previous_valid_until", "api_key", NULL };
+static const char *const revoke_cols[] = { "id", "revoked", "key_prefixes", NULL };
+static const char *const key_cols[] = { "device_id", "key_prefix", "state", "created_at",
+	"expires_at", "last_used", "usage_count", NULL };
+static const char *const config_cols[] = { "device_id", "key", "type", "value", "updated_at", NULL };
+static const char *const config_rm_cols[] = { "device_id", "key", "removed", NULL };
+static const char *const status_cols[] = { "id", "name", "owner", "status", "online", "last_seen", NULL };
+static const char *const summary_cols[] = { "devices", "online", "offline", "active", "inactive",
+	"maintenance", NULL };
+
+enum action { A_ADD, A_LIST, A_SHOW, A_SET, A_RM, A_ROTATE, A_REVOKE, A_KEYS, A_CHECK,
+	A_CGET, A_CSET, A_CRM, A_STATUS };
+
+struct command {
+	const char *name, *sub;
+	int min_args, max_args;
+	unsigned allowed;
+	enum action action;
+	const char *const *cols;
+};
+
+static const struct command commands[] = {
+	{ "add", NULL, 1, 1, FIELD_OPTS | O_OWNER | O_STRICT, A_ADD, added_cols },
+	{ "list", NULL, 0, 0, O_OWNER | O_TYPE | O_STATUS | O_ONLINE | O_OFFLINE | O_WINDOW, A_LIST, device_cols },
+	{ "show", NULL, 1, 1, O_WINDOW, A_SHOW, device_cols },
+	{ "set", NULL, 1, 1, FIELD_OPTS | O_NAME | O_OWNER, A_SET, set_cols },
+	{ "rm", NULL, 1, 1, 0, A_RM, removed_cols },
+	{ "key", "rotate", 1, 1, O_GRACE, A_ROTATE, rotate_cols },
+	{ "key", "revoke", 1, 2, 0, A_REVOKE, revoke_cols },
+	{ "key", "list", 1, 1, 0, A_KEYS, key_cols },
+	{ "key", "check", 0, 0, 0, A_CHECK, NULL },
+	{ "config", "get", 1, 2, 0, A_CGET, config_cols },
+	{ "config", "set", 3, 3, O_TYPE, A_CSET, config_cols },
+	{ "config", "rm", 2, 2, 0, A_CRM, config_rm_cols },
+	{ "status", NULL, 0, 1, O_OWNER | O_ONLINE | O_OFFLINE | O_WINDOW | O_SUMMARY, A_STATUS, status_cols },
+};
+
+static int set_text(struct dev_opts *o, unsigned bit, const char **field)
+{
+	o->seen |= bit;
+	*field = optarg;
+	return 0;
+}
+
+static int parse_duration_opt(const char *name, long min, long *out)
+{
+	if (iot_parse_duration(optarg, out) < 0 || *out < min)
+		return iot_usage_error("invalid %s '%s' (e.g. 90s, 15m, 24h)", name, optarg);
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "description", required_argument, NULL, 'D' },
+		{ "firmware", required_argument, NULL, 'F' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "hardware", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "location", required_argument, NULL, 'L' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "offline", no_argument, NULL, '0' },
+		{ "online", no_argument, NULL, '1' },
+		{ "owner", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "status", required_argument, NULL, 's' },
+		{ "strict", no_argument, NULL, 'S' },
+		{ "summary", no_argument, NULL, 'Y' },
+		{ "type", required_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "window", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc = 0;
+	opterr = 0;
+	while (rc == 0 && (c = getopt_long(argc, argv, ":c:d:hqV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'D': rc = set_text(o, O_DESCRIPTION, &o->f.description); break;
+		case 'F': rc = set_text(o, O_FIRMWARE, &o->f.firmware); break;
+		case 'f':
+			if (iot_format_parse(optarg, &o->format) < 0)
+				return iot_usage_error("invalid --format '%s' (ndjson, table or csv)", optarg);
+			break;
+		case 'g': o->seen |= O_GRACE; rc = parse_duration_opt("--grace", 0, &o->grace); break;
+		case 'H': rc = set_text(o, O_HARDWARE, &o->f.hardware); break;
+		case 'h': *done = 1; return iot_print_help(help_text);
+		case 'L': rc = set_text(o, O_LOCATION, &o->f.location); break;
+		case 'n': rc = set_text(o, O_NAME, &o->f.name); break;
+		case '0': o->seen |= O_OFFLINE; o->online = 0; break;
+		case '1': o->seen |= O_ONLINE; o->online = 1; break;
+		case 'o': rc = set_text(o, O_OWNER, &o->f.owner); break;
+		case 'q': iot_quiet = true; break;
+		case 's': rc = set_text(o, O_STATUS, &o->f.status); break;
+		case 'S': o->seen |= O_STRICT; o->strict = true; break;
+		case 'Y': o->seen |= O_SUMMARY; o->summary = true; break;
+		case 't': rc = set_text(o, O_TYPE, &o->type); break;
+		case 'V': *done = 1; return iot_print_version();
+		case 'w': o->seen |= O_WINDOW; rc = parse_duration_opt("--window", 1, &o->window); break;
+		case ':':
+			return iot_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return iot_usage_error("invalid option -- '%c'", optopt);
+			return iot_usage_error("unrecognized option '%s'", argv[optind - 1]);
+		}
+	}
+	if (rc == 0 && (o->seen & O_ONLINE) && (o->seen & O_OFFLINE))
+		return iot_usage_error("--online and --offline exclude each other");
+	return rc;
+}
+
+static const struct command *find_command(int argc, char **argv, const struct dev_opts *o)
+{
+	if (argc < 1) {
+		iot_usage_error("missing command");
+		return NULL;
+	}
+	bool two = !strcmp(argv[0], "key") || !strcmp(argv[0], "config");
+	if (two && argc < 2) {
+		iot_usage_error("%s: missing subcommand", argv[0]);
+		return NULL;
+	}
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].name, argv[0]) && (!two || !strcmp(commands[i].sub, argv[1])))
+			cmd = &commands[i];
+	const char *sub = two ? argv[1] : "";
+	if (!cmd) {
+		iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", sub);
+		return NULL;
+	}
+	int nargs = argc - (two ? 2 : 1);
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		iot_usage_error("%s%s%s: wrong number of arguments", argv[0], two ? " " : "", sub);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof opt_names / sizeof opt_names[0]; i++)
+		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i))) {
+			iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], argv[0], two ? " " : "", sub);
+			return NULL;
+		}
+	return cmd;
+}
+
+int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt)
+{
+	iot_output *out = iot_output_new(stdout, fmt, cols);
+	if (!out)
+		return -1;
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *row;
+		json_array_foreach(v, i, row)
+			iot_output_row(out, row);
+	} else if (v) {
+		iot_output_row(out, v);
+	}
+	return iot_output_finish(out);
+}
+
+void dev_cache_warning(iot_cache *cache)
+{
+	const char *w = iot_cache_take_warning(cache);
+	if (w)
+		iot_warn("%s", w);
+}
+
+/* Only the status columns, in every format. */
+static json_t *status_only(json_t *dev)
+{
+	json_t *s = json_object();
+	for (size_t i = 0; status_cols[i]; i++)
+		json_object_set(s, status_cols[i], json_object_get(dev, status_cols[i]));
+	return s;
+}
+
+static int status_cmd(iot_identity *id, char **args, int nargs, const struct dev_opts *o,
+                      json_t **out, iot_error *err)
+{
+	json_t *all = NULL, *one = NULL;
+	if (nargs == 1) {
+		if (iot_device_show(id, args[0], o->window, &one, err) < 0)
+			return -1;
+		*out = status_only(one);
+		json_decref(one);
+		return 0;
+	}
+	iot_device_filter flt = { .owner = o->f.owner, .online = o->online, .window_s = o->window };
+	if (iot_device_list(id, &flt, &all, err) < 0)
+		return -1;
+	if (o->summary) {
+		*out = iot_device_summary(all);
+	} else {
+		size_t i;
+		json_t *dev;
+		*out = json_array();
+		json_array_foreach(all, i, dev)
+			json_array_append_new(*out, status_only(dev));
+	}
+	json_decref(all);
+	return 0;
+}
+
+static int run(iot_identity *id, const struct command *cmd, char **args, int nargs,
+               struct dev_opts *o, json_t **out, iot_error *err)
+{
+	iot_device_filter flt = { .owner = o->f.owner, .type = o->type, .status = o->f.status,
+	                          .online = o->online, .window_s = o->window };
+	switch (cmd->action) {
+	case A_ADD:
+		o->f.name = args[0];
+		o->f.type = o->type;
+		return iot_device_add(id, &o->f, out, err);
+	case A_LIST: return iot_device_list(id, &flt, out, err);
+	case A_SHOW: return iot_device_show(id, args[0], o->window, out, err);
+	case A_SET:
+		o->f.type = o->type;
+		return iot_device_update(id, args[0], &o->f, out, err);
+	case A_RM: return iot_device_remove(id, args[0], out, err);
+	case A_ROTATE: return iot_device_key_rotate(id, args[0], o->grace, out, err);
+	case A_REVOKE: return iot_device_key_revoke(id, args[0], nargs > 1 ? args[1] : NULL, out, err);
+	case A_KEYS: return iot_device_key_list(id, args[0], out, err);
+	case A_CGET: return iot_device_config_get(id, args[0], nargs > 1 ? args[1] : NULL, out, err);
+	case A_CSET: return iot_device_config_set(id, args[0], args[1], args[2], o->type, out, err);
+	case A_CRM: return iot_device_config_remove(id, args[0], args[1], out, err);
+	case A_STATUS: return status_cmd(id, args, nargs, o, out, err);
+	case A_CHECK: break;
+	}
+	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
+}
+
+static int check_args(int argc, char **argv, iot_error *err)
+{
+	for (int i = 0; i < argc; i++)
+		if (!iot_utf8_valid(argv[i], strlen(argv[i])))
+			return iot_error_set(err, IOT_USAGE, "argument %d: invalid UTF-8", i + 1);
+	return 0;
+}
+
+static const char *const *columns_for(const struct command *cmd, const struct dev_opts *o)
+{
+	if (cmd->action == A_STATUS && o->summary)
+		return summary_cols;
+	if (cmd->action == A_STATUS)
+		return status_cols;
+	return cmd->cols;
+}
+
+int main(int argc, char **argv)
+{
+	iot_cli_init(argv[0]);
+	struct dev_opts o = { .format = IOT_FMT_NDJSON, .online = -1 };
+	iot_error err = { 0 };
+	iot_config *cfg = NULL;
+	iot_db *db = NULL;
+	iot_cache *cache = NULL;
+	json_t *result = NULL;
+	int done = 0, rc = parse_options(argc, argv, &o, &done);
+	if (rc || done)
+		return rc ? rc : iot_finish_stdout(0);
+	argc -= optind;
+	argv += optind;
+	const struct command *cmd = find_command(argc, argv, &o);
+	if (!cmd)
+		return IOT_USAGE;
+	int skip = cmd->sub ? 2 : 1;
+	char **args = argv + skip;
+	int nargs = argc - skip;
+	bool bulk = cmd->action == A_ADD && !strcmp(args[0], "-");
+	if (check_args(argc, argv, &err) < 0 ||
+	    (o.f.description && check_args(1, (char **)&o.f.description, &err) < 0)) {
+		rc = iot_usage_error("%s", err.msg);
+		goto out;
+	}
+	if (cmd->action == A_ADD && !bulk && !o.f.owner) {
+		rc = iot_usage_error("add: --owner is required");
+		goto out;
+	}
+	if (!(cfg = iot_config_new())) {
+		iot_error_set(&err, IOT_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (iot_config_load(cfg, o.config, &err) < 0 ||
+	    (o.db && iot_config_set(cfg, "database", o.db, &err) < 0) ||
+	    !(cache = iot_cache_connect(cfg, &err)) || !(db = iot_db_connect(cfg, &err)))
+		goto fail;
+	iot_identity id = { .cfg = cfg, .db = db, .cache = cache };
+	if (bulk || cmd->action == A_CHECK) {
+		rc = bulk ? dev_bulk_add(&id, &o) : dev_key_check(&id, &o);
+		goto out;
+	}
+	if (run(&id, cmd, args, nargs, &o, &result, &err) < 0)
+		goto fail;
+	dev_cache_warning(cache);
+	rc = dev_emit(result, columns_for(cmd, &o), o.format) < 0 ? IOT_INTERNAL : 0;
+	goto out;
+fail:
+	dev_cache_warning(cache);
+	rc = iot_fatal_error(&err);
+out:
+	json_decref(result);
+	iot_db_close(db);
+	iot_cache_free(cache);
+	iot_config_free(cfg);
+	return iot_finish_stdout(rc);
+}

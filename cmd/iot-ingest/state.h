@@ -1,0 +1,51 @@
+/* state.h — iot-ingest's state, shared by its option parsing (main.c) and
+ * its read-decode-resolve-submit loop (run.c). */
+#ifndef IOT_INGEST_CMD_H
+#define IOT_INGEST_CMD_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "auth.h"
+#include "batch.h"
+#include "cache.h"
+#include "config.h"
+#include "db.h"
+#include "ingest.h"
+#include "metrics.h"
+#include "record.h"
+
+struct ingest {
+	/* options */
+	iot_decode_opts dec;
+	iot_resolve_opts res;
+	iot_writer_opts wo;
+	bool strict, dry_run;
+	const char *reject_path, *metrics_path;
+	char **files;
+	int nfiles;
+	/* connections */
+	iot_config *cfg;
+	iot_db *db;
+	iot_cache *cache, *writer_cache;
+	iot_auth *auth;
+	iot_writer *w;
+	/* output shared with the writer thread's callback */
+	pthread_mutex_t out_mu;
+	FILE *reject;
+	bool progress;
+	/* counters (the writer thread adds to some) */
+	iot_metric lines, rejected_lines, records, points;
+	_Atomic uint64_t stored, duplicates, valid;
+	volatile sig_atomic_t stop;
+	atomic_bool strict_hit;
+	int exit_code;
+};
+
+/* Read every source, store what is valid, report the rest. Returns the exit code. */
+int ingest_run(struct ingest *g);
+
+#endif

@@ -1,0 +1,385 @@
+/* iot-user — people: accounts, passwords (Argon2id) and API tokens. */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "field_check.h"
+#include "keys.h"
+#include "output.h"
+#include "user.h"
+
+static const char help_text[] =
+"Usage: iot-user [OPTION]... COMMAND [ARG]...\n"
+"Manage IoTFlow users and their API tokens.\n"
+"\n"
+"Commands:\n"
+"  add USER [--email=EMAIL] [--admin] [--no-password]\n"
+"                           create a user; the password is read from the\n"
+"                           terminal (asked twice) or as one line of stdin\n"
+"  list                     every user\n"
+"  show USER                one user\n"
+"  set USER [--email=EMAIL | --no-email] [--admin | --no-admin]\n"
+"           [--active | --inactive]\n"
+"                           change a user\n"
+"  passwd USER              set a new password (terminal or stdin)\n"
+"  verify USER              check a password (terminal or stdin): exit 0 or 4\n"
+"  rm USER                  remove a user who owns no devices\n"
+"  token create USER NAME [--expires=DURATION]\n"
+"                           new API token, printed once\n"
+"  token list USER          a user's tokens (never the tokens themselves)\n"
+"  token revoke USER NAME   revoke a token at once\n"
+"  token check              check API tokens read from stdin, one per line:\n"
+"                           exit 0 when all are valid, 4 otherwise\n"
+"\n"
+"Options:\n"
+"  -c, --config=FILE        read settings from FILE\n"
+"  -d, --db=CONNINFO        PostgreSQL connection string (default: PG* variables)\n"
+"      --format=FORMAT      ndjson (default), table or csv\n"
+"  -q, --quiet              no warnings\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"DURATION is a number with an optional unit s, m, h, d or w (e.g. 90d).\n"
+"Exit status: 0 ok, 1 rejected (duplicate, still owns devices), 2 usage,\n"
+"3 not found, 4 wrong password, 5 database unavailable, 6 internal error.\n"
+"See iot-user(1).\n";
+
+enum {
+	OPT_ACTIVE = 1 << 0, OPT_ADMIN = 1 << 1, OPT_EMAIL = 1 << 2, OPT_EXPIRES = 1 << 3,
+	OPT_INACTIVE = 1 << 4, OPT_NO_ADMIN = 1 << 5, OPT_NO_EMAIL = 1 << 6, OPT_NO_PASSWORD = 1 << 7,
+	OPT_FORMAT_LONG = 256
+};
+
+struct opts {
+	const char *config, *db, *email;
+	enum iot_format format;
+	long expires;
+	unsigned seen;
+};
+
+static const char *const user_cols[] = { "id", "username", "email", "is_admin", "is_active",
+	"devices", "tokens", "created_at", "last_login", NULL };
+static const char *const token_cols[] = { "id", "username", "name", "prefix", "state",
+	"created_at", "expires_at", "last_used", "usage_count", NULL };
+static const char *const token_new_cols[] = { "id", "username", "name", "expires_at", "token", NULL };
+static const char *const result_cols[] = { "id", "username", "removed", NULL };
+static const char *const passwd_cols[] = { "username", "password_changed", NULL };
+static const char *const verify_cols[] = { "username", "ok", "rehashed", NULL };
+
+struct command {
+	const char *name, *sub;
+	int nargs;
+	unsigned allowed;
+	const char *const *cols;
+};
+
+static const struct command commands[] = {
+	{ "add", NULL, 1, OPT_EMAIL | OPT_ADMIN | OPT_NO_PASSWORD, user_cols },
+	{ "list", NULL, 0, 0, user_cols },
+	{ "show", NULL, 1, 0, user_cols },
+	{ "set", NULL, 1, OPT_EMAIL | OPT_NO_EMAIL | OPT_ADMIN | OPT_NO_ADMIN | OPT_ACTIVE | OPT_INACTIVE, user_cols },
+	{ "passwd", NULL, 1, 0, passwd_cols },
+	{ "verify", NULL, 1, 0, verify_cols },
+	{ "rm", NULL, 1, 0, result_cols },
+	{ "token", "create", 2, OPT_EXPIRES, token_new_cols },
+	{ "token", "list", 1, 0, token_cols },
+	{ "token", "revoke", 2, 0, token_cols },
+	{ "token", "check", 0, 0, NULL },
+};
+
+static const char *const opt_names[] = { "--active", "--admin", "--email", "--expires",
+	"--inactive", "--no-admin", "--no-email", "--no-password" };
+
+static int parse_options(int argc, char **argv, struct opts *o, int *done)
+{
+	static const struct option longopts[] = {
+		{ "active", no_argument, NULL, 'A' },
+		{ "admin", no_argument, NULL, 'a' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "email", required_argument, NULL, 'e' },
+		{ "expires", required_argument, NULL, 'x' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "inactive", no_argument, NULL, 'I' },
+		{ "no-admin", no_argument, NULL, 'N' },
+		{ "no-email", no_argument, NULL, 'E' },
+		{ "no-password", no_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:d:hqV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'A': o->seen |= OPT_ACTIVE; break;
+		case 'a': o->seen |= OPT_ADMIN; break;
+		case 'c': o->config = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'e': o->seen |= OPT_EMAIL; o->email = optarg; break;
+		case 'E': o->seen |= OPT_NO_EMAIL; break;
+		case 'f':
+			if (iot_format_parse(optarg, &o->format) < 0)
+				return iot_usage_error("invalid --format '%s' (ndjson, table or csv)", optarg);
+			break;
+		case 'h': *done = 1; return iot_print_help(help_text);
+		case 'I': o->seen |= OPT_INACTIVE; break;
+		case 'N': o->seen |= OPT_NO_ADMIN; break;
+		case 'P': o->seen |= OPT_NO_PASSWORD; break;
+		case 'q': iot_quiet = true; break;
+		case 'V': *done = 1; return iot_print_version();
+		case 'x':
+			if (iot_parse_duration(optarg, &o->expires) < 0 || o->expires < 1)
+				return iot_usage_error("invalid --expires '%s' (e.g. 90d)", optarg);
+			o->seen |= OPT_EXPIRES;
+			break;
+		case ':':
+			return iot_usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return iot_usage_error("invalid option -- '%c'", optopt);
+			return iot_usage_error("unrecognized option '%s'", argv[optind - 1]);
+		}
+	}
+	if ((o->seen & OPT_ADMIN) && (o->seen & OPT_NO_ADMIN))
+		return iot_usage_error("--admin and --no-admin exclude each other");
+	if ((o->seen & OPT_ACTIVE) && (o->seen & OPT_INACTIVE))
+		return iot_usage_error("--active and --inactive exclude each other");
+	if ((o->seen & OPT_EMAIL) && (o->seen & OPT_NO_EMAIL))
+		return iot_usage_error("--email and --no-email exclude each other");
+	return 0;
+}
+
+static const struct command *find_command(int argc, char **argv, const struct opts *o)
+{
+	if (argc < 1) {
+		iot_usage_error("missing command");
+		return NULL;
+	}
+	const struct command *cmd = NULL;
+	bool two = !strcmp(argv[0], "token");
+	if (two && argc < 2) {
+		iot_usage_error("token: missing subcommand (create, list or revoke)");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].name, argv[0]) && (!two || !strcmp(commands[i].sub, argv[1])))
+			cmd = &commands[i];
+	if (!cmd) {
+		iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", two ? argv[1] : "");
+		return NULL;
+	}
+	int nargs = argc - (two ? 2 : 1);
+	if (nargs != cmd->nargs) {
+		iot_usage_error("%s%s%s: expected %d argument%s", cmd->name, two ? " " : "",
+		                two ? cmd->sub : "", cmd->nargs, cmd->nargs == 1 ? "" : "s");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof opt_names / sizeof opt_names[0]; i++)
+		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i))) {
+			iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], cmd->name,
+			                two ? " " : "", two ? cmd->sub : "");
+			return NULL;
+		}
+	return cmd;
+}
+
+/* A password from the terminal (asked twice) or one line of stdin. */
+static char *read_password(bool confirm, iot_error *err)
+{
+	char *pw = iot_read_secret("Password: ");
+	if (!pw) {
+		iot_error_set(err, IOT_USAGE, "no password on standard input");
+		return NULL;
+	}
+	if (confirm && isatty(STDIN_FILENO)) {
+		char *again = iot_read_secret("Retype password: ");
+		bool same = again && !strcmp(pw, again);
+		if (again) {
+			sodium_memzero(again, strlen(again));
+			free(again);
+		}
+		if (!same) {
+			sodium_memzero(pw, strlen(pw));
+			free(pw);
+			iot_error_set(err, IOT_USAGE, "passwords do not match");
+			return NULL;
+		}
+	}
+	return pw;
+}
+
+static void free_password(char *pw)
+{
+	if (pw) {
+		sodium_memzero(pw, strlen(pw));
+		free(pw);
+	}
+}
+
+static int run(iot_identity *id, const struct command *cmd, char **args, const struct opts *o,
+               json_t **out, iot_error *err)
+{
+	const char *name = cmd->name;
+	int admin = (o->seen & OPT_ADMIN) ? 1 : (o->seen & OPT_NO_ADMIN) ? 0 : -1;
+	int active = (o->seen & OPT_ACTIVE) ? 1 : (o->seen & OPT_INACTIVE) ? 0 : -1;
+	const char *email = (o->seen & OPT_NO_EMAIL) ? "" : o->email;
+	if (!strcmp(name, "token")) {
+		if (!strcmp(cmd->sub, "create"))
+			return iot_token_create(id, args[0], args[1], o->expires, out, err);
+		if (!strcmp(cmd->sub, "list"))
+			return iot_token_list(id, args[0], out, err);
+		return iot_token_revoke(id, args[0], args[1], out, err);
+	}
+	if (!strcmp(name, "list"))
+		return iot_user_list(id, out, err);
+	if (!strcmp(name, "show"))
+		return iot_user_show(id, args[0], out, err);
+	if (!strcmp(name, "set"))
+		return iot_user_update(id, args[0], email, admin, active, out, err);
+	if (!strcmp(name, "rm"))
+		return iot_user_remove(id, args[0], out, err);
+	/* add, passwd, verify: a password first. */
+	if (iot_username_check(args[0], err) < 0)
+		return -1;
+	char *pw = NULL;
+	if (!(o->seen & OPT_NO_PASSWORD) && !(pw = read_password(strcmp(name, "verify") != 0, err)))
+		return -1;
+	int rc;
+	if (!strcmp(name, "add")) {
+		rc = iot_user_add(id, args[0], email, admin == 1, pw, out, err);
+	} else if (!strcmp(name, "passwd")) {
+		rc = iot_user_set_password(id, args[0], pw, err);
+		if (rc == 0)
+			*out = json_pack("{s:s,s:b}", "username", args[0], "password_changed", 1);
+	} else {
+		rc = iot_user_verify_password(id, args[0], pw, out, err);
+	}
+	free_password(pw);
+	return rc;
+}
+
+/* token check: tokens on stdin, one result line each; never echoes a token. */
+static int token_check(iot_identity *id, enum iot_format fmt)
+{
+	static const char *const cols[] = { "line", "valid", "user_id", "is_admin", "error", NULL };
+	iot_error err = { 0 };
+	iot_auth *auth = iot_auth_new(id->cfg, id->db, NULL, &err);
+	iot_output *out = iot_output_new(stdout, fmt, cols);
+	char buf[256];
+	long lineno = 0, refused = 0;
+	int rc = 0, r;
+	size_t len;
+	if (!auth || !out) {
+		iot_output_finish(out);
+		iot_auth_free(auth);
+		return iot_fatal_error(&err);
+	}
+	while ((r = iot_read_line(stdin, buf, sizeof buf, &len)) != 0 && r != -1) {
+		iot_user_ref u;
+		json_t *row;
+		lineno++;
+		if (r > 0 && iot_auth_user_token(auth, buf, &u, &err) == 0) {
+			row = json_pack("{s:I,s:b,s:I,s:b}", "line", (json_int_t)lineno, "valid", 1,
+			                "user_id", (json_int_t)u.id, "is_admin", u.is_admin);
+		} else if (r < 0 || err.status == IOT_DENIED) {
+			refused++;
+			row = json_pack("{s:I,s:b,s:s}", "line", (json_int_t)lineno, "valid", 0,
+			                "error", "invalid API token");
+		} else {
+			rc = iot_fatal_error(&err);
+			break;
+		}
+		int wr = iot_output_row(out, row);
+		json_decref(row);
+		if (wr < 0) {
+			rc = IOT_INTERNAL;
+			break;
+		}
+	}
+	sodium_memzero(buf, sizeof buf);
+	if (iot_auth_flush_usage(auth, &err) < 0)
+		iot_warn("unable to record token usage: %s", err.msg);
+	iot_auth_free(auth);
+	if (iot_output_finish(out) < 0 && rc == 0)
+		rc = IOT_INTERNAL;
+	return rc == 0 && refused ? IOT_DENIED : rc;
+}
+
+static int check_args(int argc, char **argv, iot_error *err)
+{
+	for (int i = 0; i < argc; i++)
+		if (!iot_utf8_valid(argv[i], strlen(argv[i])))
+			return iot_error_set(err, IOT_USAGE, "argument %d: invalid UTF-8", i + 1);
+	return 0;
+}
+
+static int emit(json_t *v, const struct command *cmd, enum iot_format fmt)
+{
+	iot_output *out = iot_output_new(stdout, fmt, cmd->cols);
+	if (!out)
+		return -1;
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *row;
+		json_array_foreach(v, i, row)
+			iot_output_row(out, row);
+	} else if (v) {
+		iot_output_row(out, v);
+	}
+	return iot_output_finish(out);
+}
+
+int main(int argc, char **argv)
+{
+	iot_cli_init(argv[0]);
+	struct opts o = { .format = IOT_FMT_NDJSON };
+	iot_error err = { 0 };
+	iot_config *cfg = NULL;
+	iot_db *db = NULL;
+	json_t *result = NULL;
+	int done = 0, rc = parse_options(argc, argv, &o, &done);
+	if (rc || done)
+		return rc ? rc : iot_finish_stdout(0);
+	argc -= optind;
+	argv += optind;
+	const struct command *cmd = find_command(argc, argv, &o);
+	if (!cmd)
+		return IOT_USAGE;
+	char **args = argv + (cmd->sub ? 2 : 1);
+	if (check_args(argc, argv, &err) < 0) {
+		rc = iot_usage_error("%s", err.msg);
+		goto out;
+	}
+	if (!(cfg = iot_config_new())) {
+		rc = iot_error_set(&err, IOT_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (iot_config_load(cfg, o.config, &err) < 0 ||
+	    (o.db && iot_config_set(cfg, "database", o.db, &err) < 0) ||
+	    !(db = iot_db_connect(cfg, &err)))
+		goto fail;
+	iot_identity id = { .cfg = cfg, .db = db, .cache = NULL };
+	if (cmd->sub && !strcmp(cmd->sub, "check")) {
+		rc = token_check(&id, o.format);
+		goto out;
+	}
+	if (run(&id, cmd, args, &o, &result, &err) < 0)
+		goto fail;
+	rc = emit(result, cmd, o.format) < 0 ? IOT_INTERNAL : 0;
+	goto out;
+fail:
+	rc = iot_fatal_error(&err);
+out:
+	json_decref(result);
+	iot_db_close(db);
+	iot_config_free(cfg);
+	return iot_finish_stdout(rc);
+}

@@ -1,0 +1,353 @@
+/* batch_store.c — the batch writer's PostgreSQL side: binary COPY inside a
+ * savepoint; on a collision the staged INSERT .. ON CONFLICT DO NOTHING
+ * path; on a permanent error bisection down to the bad points; then the
+ * latest-value upsert and last_seen, all in one transaction that is rerun
+ * from the start on a transient failure. Runs on the writer thread only. */
+#include "batch_int.h"
+#include "cache.h"
+#include "copy_buf.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+	iot_db *db;
+	iot_cache *cache;
+	iot_metric *m;
+	unsigned prepared_gen;      /* connection generation the temp tables exist in */
+	bool replaying;             /* the last batch collided: go straight to the staged path */
+	int64_t *days;              /* days (since epoch) whose partition is known to exist */
+	size_t ndays, capdays;
+	struct copy_buf buf;
+	size_t *latest;             /* indexes of the newest stored point per (device, measurement) */
+	size_t nlatest;
+	struct latest_map map;
+};
+
+static const char SQL_COPY[] =
+	"COPY telemetry_data (device_id, measurement_name, ts, numeric_value, text_value,"
+	" boolean_value, json_value, metadata) FROM STDIN (FORMAT binary)";
+static const char SQL_STAGE_TABLE[] =
+	"CREATE TEMP TABLE IF NOT EXISTS iotflow_stage (idx integer, device_id integer,"
+	" measurement_name text, ts timestamptz, numeric_value double precision, text_value text,"
+	" boolean_value boolean, json_value jsonb, metadata jsonb) ON COMMIT DELETE ROWS";
+static const char SQL_LATEST_STAGE_TABLE[] =
+	"CREATE TEMP TABLE IF NOT EXISTS iotflow_latest_stage (device_id integer,"
+	" measurement_name text, ts timestamptz, numeric_value double precision, text_value text,"
+	" boolean_value boolean, json_value jsonb) ON COMMIT DELETE ROWS";
+static const char SQL_COPY_STAGE[] =
+	"COPY iotflow_stage (idx, device_id, measurement_name, ts, numeric_value, text_value,"
+	" boolean_value, json_value, metadata) FROM STDIN (FORMAT binary)";
+/* The rows that went in, by their index in the batch; the rest were there already. */
+static const char SQL_STAGE_INSERT[] =
+	"WITH ins AS (INSERT INTO telemetry_data (device_id, measurement_name, ts, numeric_value,"
+	" text_value, boolean_value, json_value, metadata)"
+	" SELECT device_id, measurement_name, ts, numeric_value, text_value, boolean_value,"
+	" json_value, metadata FROM iotflow_stage"
+	" ON CONFLICT DO NOTHING RETURNING device_id, measurement_name, ts)"
+	" SELECT min(s.idx) FROM ins JOIN iotflow_stage s USING (device_id, measurement_name, ts)"
+	" GROUP BY s.device_id, s.measurement_name, s.ts";
+static const char SQL_COPY_LATEST[] =
+	"COPY iotflow_latest_stage (device_id, measurement_name, ts, numeric_value, text_value,"
+	" boolean_value, json_value) FROM STDIN (FORMAT binary)";
+static const char SQL_UPSERT_LATEST[] =
+	"INSERT INTO telemetry_latest AS l (device_id, measurement_name, ts, numeric_value,"
+	" text_value, boolean_value, json_value)"
+	" SELECT s.device_id, s.measurement_name, s.ts, s.numeric_value, s.text_value,"
+	" s.boolean_value, s.json_value FROM iotflow_latest_stage s"
+	" WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = s.device_id)"
+	" ON CONFLICT (device_id, measurement_name) DO UPDATE SET ts = EXCLUDED.ts,"
+	" numeric_value = EXCLUDED.numeric_value, text_value = EXCLUDED.text_value,"
+	" boolean_value = EXCLUDED.boolean_value, json_value = EXCLUDED.json_value"
+	" WHERE l.ts < EXCLUDED.ts";
+/* last_seen moves at most every 30 s per device: one cheap UPDATE per batch
+ * instead of a row write per device per batch. It is the newest point's
+ * time, never later than now (a backfill does not make a device online). */
+static const char SQL_LAST_SEEN[] =
+	"UPDATE devices d SET last_seen = s.ts FROM"
+	" (SELECT device_id, least(max(ts), now()) AS ts FROM iotflow_latest_stage GROUP BY device_id) s"
+	" WHERE d.id = s.device_id AND (d.last_seen IS NULL OR d.last_seen < s.ts - interval '30 seconds')";
+
+struct store *iot_store_new(const iot_config *cfg, iot_cache *cache, iot_metric *metrics, iot_error *err)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		iot_error_set(err, IOT_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (!(s->db = iot_db_connect(cfg, err))) {
+		free(s);
+		return NULL;
+	}
+	s->cache = cache;
+	s->m = metrics;
+	return s;
+}
+
+void iot_store_free(struct store *s)
+{
+	if (!s)
+		return;
+	iot_db_close(s->db);
+	free(s->days);
+	free(s->buf.data);
+	free(s->latest);
+	iot_latest_map_free(&s->map);
+	free(s);
+}
+
+static bool days_contains(const int64_t *days, size_t n, int64_t day)
+{
+	for (size_t i = n; i-- > 0;)
+		if (days[i] == day)
+			return true;
+	return false;
+}
+
+static int days_insert(struct store *s, int64_t day)
+{
+	if (s->ndays == s->capdays) {
+		size_t cap = s->capdays ? s->capdays * 2 : 64;
+		int64_t *p = realloc(s->days, cap * sizeof *p);
+		if (!p)
+			return -1;
+		s->days = p;
+		s->capdays = cap;
+	}
+	s->days[s->ndays++] = day;
+	return 0;
+}
+
+static int simple(struct store *s, const char *sql, iot_error *err)
+{
+	PGresult *r = iot_db_query(s->db, sql, 0, NULL, err);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+/* Send the encoded buffer as one COPY; 0, or -1 with err and the SQLSTATE kept. */
+static int copy_send(struct store *s, const char *sql, iot_error *err)
+{
+	PGconn *c = iot_db_conn(s->db);
+	if (s->buf.oom)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	PGresult *r = iot_db_query(s->db, sql, 0, NULL, err);
+	if (!r)
+		return -1;
+	PQclear(r);
+	int ok = PQputCopyData(c, s->buf.data, (int)s->buf.len) == 1 && PQputCopyEnd(c, NULL) == 1;
+	int rc = ok ? 0 : -1;
+	while ((r = PQgetResult(c))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			rc = -1;
+			const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+			iot_db_note_failure(s->db, r);
+			iot_error_set(err, iot_db_failed_transient(s->db) ? IOT_UNAVAILABLE : IOT_REJECTED,
+			              "%s", m ? m : PQerrorMessage(c));
+		}
+		PQclear(r);
+	}
+	if (rc < 0 && !ok) {
+		iot_db_note_failure(s->db, NULL);
+		iot_error_set(err, IOT_UNAVAILABLE, "PostgreSQL: %s", PQerrorMessage(c));
+	}
+	return rc;
+}
+
+static int copy_direct(struct store *s, const struct batch *b, size_t lo, size_t hi, iot_error *err)
+{
+	copy_begin(&s->buf);
+	for (size_t i = lo; i < hi; i++)
+		copy_point(&s->buf, b->pt[i], -1, true);
+	copy_end(&s->buf);
+	if (copy_send(s, SQL_COPY, err) < 0)
+		return -1;
+	for (size_t i = lo; i < hi; i++)
+		*b->out[i] = IOT_POINT_STORED;
+	return 0;
+}
+
+static int copy_staged(struct store *s, const struct batch *b, size_t lo, size_t hi, iot_error *err)
+{
+	if (simple(s, "TRUNCATE iotflow_stage", err) < 0)
+		return -1;
+	copy_begin(&s->buf);
+	for (size_t i = lo; i < hi; i++)
+		copy_point(&s->buf, b->pt[i], (int32_t)i, true);
+	copy_end(&s->buf);
+	if (copy_send(s, SQL_COPY_STAGE, err) < 0)
+		return -1;
+	PGresult *r = iot_db_query(s->db, SQL_STAGE_INSERT, 0, NULL, err);
+	if (!r)
+		return -1;
+	for (size_t i = lo; i < hi; i++)
+		*b->out[i] = IOT_POINT_DUPLICATE;
+	for (int k = 0; k < PQntuples(r); k++) {
+		size_t i = (size_t)strtoul(PQgetvalue(r, k, 0), NULL, 10);
+		if (i >= lo && i < hi)
+			*b->out[i] = IOT_POINT_STORED;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Store points [lo, hi): COPY straight in; on a collision the staged path; on
+ * a permanent error split in two until the bad points stand alone. */
+static int store_range(struct store *s, const struct batch *b, size_t lo, size_t hi,
+                       bool staged, iot_error *err)
+{
+	if (simple(s, "SAVEPOINT p", err) < 0)
+		return -1;
+	int rc = staged ? copy_staged(s, b, lo, hi, err) : copy_direct(s, b, lo, hi, err);
+	if (rc == 0)
+		return simple(s, "RELEASE SAVEPOINT p", err);
+	if (iot_db_failed_transient(s->db))
+		return -1;
+	char state[6];
+	snprintf(state, sizeof state, "%s", iot_db_sqlstate(s->db));
+	iot_error why = *err;
+	if (simple(s, "ROLLBACK TO SAVEPOINT p", err) < 0 || simple(s, "RELEASE SAVEPOINT p", err) < 0)
+		return -1;
+	if (!staged && !strcmp(state, "23505")) {
+		iot_metric_add(&s->m[M_DEDUP_BATCHES], 1);
+		return store_range(s, b, lo, hi, true, err);
+	}
+	if (hi - lo == 1) {
+		*b->out[lo] = IOT_POINT_REJECTED;
+		free(*b->why[lo]);
+		*b->why[lo] = strdup(why.msg);
+		return 0;
+	}
+	iot_metric_add(&s->m[M_BISECTS], 1);
+	size_t mid = lo + (hi - lo) / 2;
+	if (store_range(s, b, lo, mid, staged, err) < 0)
+		return -1;
+	return store_range(s, b, mid, hi, staged, err);
+}
+
+static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
+{
+	s->nlatest = 0;
+	if (iot_latest_reduce(&s->map, b, &s->latest, &s->nlatest) < 0)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	if (s->nlatest == 0)
+		return 0;
+	copy_begin(&s->buf);
+	for (size_t k = 0; k < s->nlatest; k++)
+		copy_point(&s->buf, b->pt[s->latest[k]], -1, false);
+	copy_end(&s->buf);
+	if (copy_send(s, SQL_COPY_LATEST, err) < 0 || simple(s, SQL_UPSERT_LATEST, err) < 0)
+		return -1;
+	return simple(s, SQL_LAST_SEEN, err);
+}
+
+static int batch_tx(iot_db *db, void *arg, iot_error *err)
+{
+	(void)db;
+	struct batch *b = ((void **)arg)[1];
+	struct store *s = ((void **)arg)[0];
+	for (size_t i = 0; i < b->n; i++) {
+		free(*b->why[i]);
+		*b->why[i] = NULL;
+	}
+	/* A replay collides batch after batch: skip the doomed COPY until a
+	 * staged batch turns out to be all fresh again. */
+	if (store_range(s, b, 0, b->n, s->replaying, err) < 0)
+		return -1;
+	bool any_dup = false;
+	for (size_t i = 0; i < b->n && !any_dup; i++)
+		any_dup = *b->out[i] == IOT_POINT_DUPLICATE;
+	s->replaying = any_dup;
+	return upsert_latest(s, b, err);
+}
+
+/* Partitions for every day the batch touches, created outside the batch's
+ * transaction (creating one locks the parent table). Known days are cached. */
+static int ensure_partitions(struct store *s, const struct batch *b, iot_error *err)
+{
+	int64_t last = INT64_MIN;
+	for (size_t i = 0; i < b->n; i++) {
+		int64_t ts = b->pt[i]->ts_us;
+		int64_t day = ts >= 0 ? ts / 86400000000LL : (ts + 1) / 86400000000LL - 1;
+		if (day == last)
+			continue;
+		last = day;
+		if (days_contains(s->days, s->ndays, day))
+			continue;
+		char tsbuf[40];
+		iot_format_timestamp(ts, tsbuf, sizeof tsbuf);
+		const char *p[] = { tsbuf };
+		if (iot_db_command(s->db, "SELECT iotflow_ensure_partition($1::timestamptz)", 1, p, err) < 0)
+			return -1;
+		if (days_insert(s, day) < 0)
+			return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	}
+	return 0;
+}
+
+static void notify_cache(struct store *s, const struct batch *b)
+{
+	if (!s->cache || s->nlatest == 0)
+		return;
+	/* The latest list has one entry per (device, measurement): a device's
+	 * measurements are usually adjacent, so a short scan dedups well enough. */
+	int64_t ids[256];
+	size_t n = 0;
+	for (size_t k = 0; k < s->nlatest; k++) {
+		int64_t id = b->pt[s->latest[k]]->device_id;
+		bool seen = false;
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = ids[j] == id;
+		if (!seen)
+			ids[n++] = id;
+		if (n == sizeof ids / sizeof ids[0]) {
+			iot_cache_device_seen(s->cache, ids, n, iot_now_us());
+			n = 0;
+		}
+	}
+	if (n)
+		iot_cache_device_seen(s->cache, ids, n, iot_now_us());
+}
+
+int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
+{
+	long long t0 = iot_now_ms();
+	long long start = t0;
+	int attempt = 0;
+	for (;;) {
+		int rc = 0;
+		if (iot_db_generation(s->db) != s->prepared_gen) {
+			rc = iot_db_command(s->db, SQL_STAGE_TABLE, 0, NULL, err);
+			if (rc == 0)
+				rc = iot_db_command(s->db, SQL_LATEST_STAGE_TABLE, 0, NULL, err);
+			if (rc == 0)
+				s->prepared_gen = iot_db_generation(s->db);
+		}
+		if (rc == 0)
+			rc = ensure_partitions(s, b, err);
+		void *arg[2] = { s, b };
+		if (rc == 0)
+			rc = iot_db_transaction(s->db, batch_tx, arg, err);
+		if (rc == 0)
+			break;
+		if (!iot_db_failed_transient(s->db) || !iot_db_backoff(s->db, start, &attempt))
+			return -1;
+		iot_metric_add(&s->m[M_RETRIES], 1);
+		if (PQstatus(iot_db_conn(s->db)) != CONNECTION_OK && iot_db_reconnect(s->db, err) < 0)
+			return -1;
+	}
+	notify_cache(s, b);
+	size_t stored = 0, dup = 0, rej = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (*b->out[i] == IOT_POINT_STORED) stored++;
+		else if (*b->out[i] == IOT_POINT_DUPLICATE) dup++;
+		else rej++;
+	}
+	iot_metric_add(&s->m[M_BATCHES], 1);
+	iot_metric_add(&s->m[M_STORED], stored);
+	iot_metric_add(&s->m[M_DUPLICATES], dup);
+	iot_metric_add(&s->m[M_REJECTED], rej);
+	iot_metric_add(&s->m[M_COMMIT_MS], (uint64_t)(iot_now_ms() - t0));
+	return 0;
+}

@@ -1,0 +1,96 @@
+/* line_reader.c — bounded line input over large reads (no per-byte calls). */
+#include "line_reader.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK (256 * 1024)
+
+int iot_line_reader_init(iot_line_reader *r, FILE *f, size_t max)
+{
+	memset(r, 0, sizeof *r);
+	r->f = f;
+	r->max = max;
+	r->buf = malloc(max + 1);
+	r->in = malloc(CHUNK + 1);
+	return r->buf && r->in ? 0 : -1;
+}
+
+void iot_line_reader_free(iot_line_reader *r)
+{
+	free(r->buf);
+	free(r->in);
+	r->buf = r->in = NULL;
+}
+
+/* Refill the read buffer; 1 data, 0 end of input, -1 error. */
+static int fill(iot_line_reader *r)
+{
+	if (r->eof)
+		return 0;
+	/* read(2), not fread: a pipe fed slowly (mosquitto_sub) must hand over
+	 * each line as it comes, not once a whole chunk has arrived. */
+	r->pos = r->end = 0;
+	ssize_t n = read(fileno(r->f), r->in, CHUNK);
+	if (n > 0) {
+		r->end = (size_t)n;
+		return 1;
+	}
+	if (n < 0)
+		return -1;
+	r->eof = true;
+	return 0;
+}
+
+static enum iot_line_status done(iot_line_reader *r, char *p, size_t n, const char **line, size_t *len)
+{
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	p[n] = '\0';
+	*line = p;
+	*len = n;
+	r->lineno++;
+	return IOT_LINE_OK;
+}
+
+enum iot_line_status iot_line_read(iot_line_reader *r, const char **line, size_t *len)
+{
+	size_t have = 0;   /* bytes of this line so far (kept in buf while <= max) */
+	for (;;) {
+		if (r->pos == r->end) {
+			int f = fill(r);
+			if (f < 0)
+				return IOT_LINE_ERROR;
+			if (f == 0) {
+				if (have == 0)
+					return IOT_LINE_EOF;
+				if (have > r->max) {
+					r->lineno++;
+					*len = have;
+					return IOT_LINE_TOO_LONG;
+				}
+				return done(r, r->buf, have, line, len);
+			}
+		}
+		char *start = r->in + r->pos;
+		size_t avail = r->end - r->pos;
+		char *nl = memchr(start, '\n', avail);
+		size_t take = nl ? (size_t)(nl - start) : avail;
+		r->pos += take + (nl != NULL);
+		if (nl && have == 0 && take <= r->max)
+			return done(r, start, take, line, len); /* the common case: no copy */
+		if (have + take <= r->max)
+			memcpy(r->buf + have, start, take);
+		have += take;
+		if (nl) {
+			if (have > r->max) {
+				r->lineno++;
+				*len = have;
+				return IOT_LINE_TOO_LONG;
+			}
+			return done(r, r->buf, have, line, len);
+		}
+	}
+}

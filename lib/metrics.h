@@ -1,0 +1,41 @@
+/* metrics.h — Prometheus counters and gauges: cheap atomic updates on hot
+ * paths, rendered in the text exposition format for /metrics or for
+ * node_exporter's textfile collector. */
+#ifndef IOT_METRICS_H
+#define IOT_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum iot_metric_type { IOT_COUNTER, IOT_GAUGE };
+
+typedef struct iot_metric {
+	const char *name;   /* e.g. "iotflow_ingest_points_stored_total" */
+	const char *help;
+	enum iot_metric_type type;
+	_Atomic uint64_t value;
+} iot_metric;
+
+static inline void iot_metric_add(iot_metric *m, uint64_t n)
+{
+	atomic_fetch_add_explicit(&m->value, n, memory_order_relaxed);
+}
+
+static inline void iot_metric_set(iot_metric *m, uint64_t v)
+{
+	atomic_store_explicit(&m->value, v, memory_order_relaxed);
+}
+
+static inline uint64_t iot_metric_get(const iot_metric *m)
+{
+	return atomic_load_explicit(&m->value, memory_order_relaxed);
+}
+
+/* Render n metrics in the text exposition format. Returns 0 or -1. */
+int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n);
+/* Write them to path atomically (temp file + rename), as the textfile
+ * collector requires. */
+int iot_metrics_write_file(const char *path, iot_metric *const *metrics, size_t n);
+
+#endif

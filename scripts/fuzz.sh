@@ -1,0 +1,68 @@
+#!/bin/sh
+# fuzz.sh — build the telemetry record decoder's libFuzzer target with
+# AddressSanitizer and UndefinedBehaviorSanitizer and run it for a bounded
+# time over tests/fuzz/corpus. Exits non-zero when the fuzzer finds a crash,
+# a leak, undefined behaviour or a broken invariant; the input that did it is
+# left in build/fuzz/ as crash-*, leak-* or timeout-*.
+#
+#   make fuzz                      60 seconds
+#   FUZZ_SECONDS=600 make fuzz     longer
+#   FUZZ_JOBS=2 make fuzz          parallel workers (default 1)
+#
+# Inputs the fuzzer finds interesting go to build/fuzz/corpus, not to the
+# seed directory; copy one into tests/fuzz/corpus by hand when it is worth
+# keeping (for example the reproducer of a fixed bug).
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+CLANG=${CLANG:-clang}
+PKG_CONFIG=${PKG_CONFIG:-pkg-config}
+seconds=${FUZZ_SECONDS:-60}
+jobs=${FUZZ_JOBS:-1}
+out=build/fuzz
+
+case $seconds in
+''|*[!0-9]*) echo "fuzz.sh: fatal: FUZZ_SECONDS must be a whole number of seconds, not '$seconds'" >&2; exit 2 ;;
+esac
+case $jobs in
+''|0|*[!0-9]*) echo "fuzz.sh: fatal: FUZZ_JOBS must be a positive whole number, not '$jobs'" >&2; exit 2 ;;
+esac
+if ! command -v "$CLANG" >/dev/null 2>&1; then
+	echo "fuzz.sh: fatal: $CLANG not found (libFuzzer needs clang; install clang)" >&2
+	exit 2
+fi
+if ! jansson=$($PKG_CONFIG --cflags --libs jansson); then
+	echo "fuzz.sh: fatal: jansson not found by $PKG_CONFIG (install libjansson-dev)" >&2
+	exit 2
+fi
+
+mkdir -p "$out/corpus"
+# shellcheck disable=SC2086 # $jansson is a flag list
+"$CLANG" -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
+	-o "$out/fuzz_record" tests/fuzz/fuzz_record.c \
+	lib/record.c lib/record_text.c lib/timestamp.c lib/json_util.c lib/error.c \
+	$jansson -lm
+
+echo "fuzz.sh: running fuzz_record for ${seconds}s over tests/fuzz/corpus" >&2
+parallel=
+if [ "$jobs" -gt 1 ]; then
+	parallel="-jobs=$jobs -workers=$jobs" # each worker logs to build/fuzz/fuzz-N.log
+fi
+status=0
+# From build/fuzz, so libFuzzer's own files (fuzz-N.log) stay out of the tree.
+# shellcheck disable=SC2086 # $parallel is a flag list
+(cd "$out" && UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	./fuzz_record -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+	-dict="$root/tests/fuzz/record.dict" -print_final_stats=1 $parallel \
+	corpus "$root/tests/fuzz/corpus") || status=$?
+
+if [ "$status" -ne 0 ]; then
+	echo "fuzz.sh: fatal: the fuzzer failed (exit $status); reproducer(s):" >&2
+	ls -1 "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* 2>/dev/null >&2 || true
+	exit 1
+fi
+echo "fuzz.sh: no crash in ${seconds}s" >&2

@@ -1,0 +1,285 @@
+#!/usr/bin/env bats
+# iot-ingest against real PostgreSQL (and Mosquitto for the live pipe):
+# every accepted shape, every rejection reason, replays, crashes, restarts.
+
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	# Owner and devices for every test, cloned with the template.
+	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
+		echo "s3cret-passw0rd" | iot-user add ingester >/dev/null
+		iot-device add dev-a --owner ingester > "$IOTFLOW_TEST_TMP/dev-a.json"
+		iot-device add dev-b --owner ingester > "$IOTFLOW_TEST_TMP/dev-b.json"
+		iot-device add dev-off --owner ingester --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"'
+}
+teardown_file() { stack_teardown_file; }
+
+setup() {
+	fresh_db --migrated
+	A=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-a.json"); KEY_A=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")
+	B=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-b.json"); KEY_B=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-b.json")
+	OFF=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-off.json")
+	NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+}
+
+q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+rows() { q "select count(*) from telemetry_data${1:+ where $1}"; }
+
+@test "iot-ingest --help, --version, bad option" {
+	run --separate-stderr iot-ingest --help
+	assert_success
+	assert_output --partial "Usage: iot-ingest [OPTION]... [FILE]..."
+	run iot-ingest --version
+	assert_success
+	assert_output --regexp '^iot-ingest \(IoTFlow\) '
+	run --separate-stderr iot-ingest --no-such-option
+	assert_equal "$status" 2
+	[[ $stderr == *"Try 'iot-ingest --help'"* ]]
+	run iot-ingest --format yaml
+	assert_equal "$status" 2
+	run iot-ingest --batch-size 0
+	assert_equal "$status" 2
+}
+
+@test "IoTFlow body with device_id: every value type, metadata and timestamp" {
+	run --separate-stderr iot-ingest <<<"{\"device_id\":$A,\"data\":{\"temperature\":23.5,\"count\":7,\"state\":\"ok\",\"door\":true,\"pos\":{\"x\":1,\"y\":[2,3]}},\"metadata\":{\"fw\":\"1.2\"},\"timestamp\":\"2026-11-28T06:00:00.250Z\"}"
+	assert_success
+	assert_output '{"read":1,"records":1,"points":5,"stored":5,"duplicates":0,"rejected":0}'
+	run q "select measurement_name, numeric_value, text_value, boolean_value, json_value, metadata->>'fw', ts = '2026-11-28T06:00:00.250Z' from telemetry_data order by 1"
+	assert_output "count|7||||1.2|t
+door|||t||1.2|t
+pos||||{\"x\": 1, \"y\": [2, 3]}|1.2|t
+state||ok|||1.2|t
+temperature|23.5||||1.2|t"
+	# The latest-value table and last_seen follow the committed batch.
+	assert_equal "$(q "select count(*) from telemetry_latest where device_id = $A")" "5"
+	assert_equal "$(q "select last_seen = '2026-11-28T06:00:00.250Z' from devices where id = $A")" "t"
+}
+
+@test "api_key inside the body (nested and flat MQTT payload) identifies the device" {
+	cat > "$BATS_TEST_TMPDIR/in" <<JSON
+{"api_key":"$KEY_A","data":{"t":1},"timestamp":"$NOW"}
+{"api_key":"$KEY_B","humidity":55,"timestamp":1764309600}
+{"api_key":"$KEY_B","battery":80,"timestamp":1764309600123}
+JSON
+	run --separate-stderr iot-ingest --require-key "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$(rows "device_id = $A and measurement_name = 't'")" "1"
+	assert_equal "$(q "select ts = to_timestamp(1764309600) from telemetry_data where device_id = $B and measurement_name = 'humidity'")" "t"
+	assert_equal "$(q "select ts = to_timestamp(1764309600.123) from telemetry_data where measurement_name = 'battery'")" "t"
+}
+
+@test "mosquitto_sub -F %J lines: the topic names the device, tst is the default time" {
+	cat > "$BATS_TEST_TMPDIR/in" <<JSON
+{"tst":"2026-11-28T07:00:00.000000Z+0000","topic":"iotflow/devices/$A/telemetry","qos":1,"retain":0,"payloadlen":20,"payload":{"data":{"t":21.5}}}
+{"tst":"2026-11-28T07:00:01.000000Z+0000","topic":"iotflow/devices/$B/telemetry/sensors","qos":0,"retain":0,"payloadlen":9,"payload":{"rpm":900}}
+{"tst":"2026-11-28T07:00:02.000000Z+0000","topic":"iotflow/devices/$B/telemetry","qos":0,"retain":0,"payloadlen":9,"payload":"{\"v\":1}"}
+JSON
+	run --separate-stderr iot-ingest --format mosquitto "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$(q "select ts = '2026-11-28T07:00:00Z' from telemetry_data where device_id = $A and measurement_name = 't'")" "t"
+	assert_equal "$(rows "device_id = $B")" "2"
+}
+
+@test "ThingsBoard objects and arrays with --device" {
+	local ms=$(( $(date +%s) * 1000 - 60000 ))
+	printf '%s\n' "{\"ts\":$ms,\"values\":{\"a\":1,\"b\":\"x\"}}" "[{\"ts\":$((ms+1)),\"values\":{\"a\":2}},{\"ts\":$((ms+2)),\"values\":{\"a\":3}}]" > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest --device "$A" --format thingsboard "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output --partial '"stored":4'
+	assert_equal "$(q "select string_agg(numeric_value::text, ',' order by ts) from telemetry_data where measurement_name = 'a'")" "1,2,3"
+}
+
+@test "no timestamp means the arrival time" {
+	run iot-ingest <<<"{\"device_id\":$A,\"data\":{\"t\":1}}"
+	assert_success
+	assert_equal "$(q "select abs(extract(epoch from now() - ts)) < 60 from telemetry_data")" "t"
+}
+
+@test "every rejection reason: clear message with line number, exit 1, good lines still stored" {
+	local long; long=$(head -c 70000 /dev/zero | tr '\0' 'x')
+	local deep; deep=$(printf '%.0s[' {1..40})
+	local many; many=$(seq 1 1001 | sed 's/.*/"m&":1/' | paste -sd, -)
+	{
+		echo "{\"device_id\":$A,\"data\":{\"good\":1},\"timestamp\":\"$NOW\"}"
+		echo 'this is not json'
+		echo '42'
+		echo "{\"device_id\":$A}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":NaN}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":Infinity}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":1e400}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":\"a\\u0000b\"}}"
+		printf '{"device_id":%s,"data":{"t":"\xff\xfe"}}\n' "$A"
+		echo "{\"device_id\":$A,\"data\":{\"bad name!\":1}}"
+		echo "{\"device_id\":$A,\"data\":{$many}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":1,\"t\":2}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":$deep}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":\"$long\"}}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":1},\"timestamp\":\"1999-12-31T23:59:59Z\"}"
+		echo "{\"device_id\":$A,\"data\":{\"t\":1},\"timestamp\":\"2999-01-01T00:00:00Z\"}"
+		echo '{"device_id":999999,"data":{"t":1}}'
+		echo "{\"device_id\":$OFF,\"data\":{\"t\":1}}"
+		echo '{"api_key":"iotf_not_a_real_key_at_all_0000000000000000","data":{"t":1}}'
+		echo "{\"api_key\":\"$KEY_A\",\"device_id\":$B,\"data\":{\"t\":1}}"
+		echo "{\"device_id\":$B,\"data\":{\"also_good\":2},\"timestamp\":\"$NOW\"}"
+	} > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	assert_output '{"read":21,"records":20,"points":2,"stored":2,"duplicates":0,"rejected":19}'
+	local f="$BATS_TEST_TMPDIR/in"
+	expect() { grep -F "iot-ingest: warning: $f:$1: " <<<"$stderr" | grep -qF -- "$2" || { echo "line $1: no '$2' in: $stderr"; return 1; }; }
+	expect 2 "invalid JSON"
+	expect 3 "must be a JSON object or array"
+	expect 4 "no data"
+	expect 5 "NaN"
+	expect 6 "Infinity"
+	expect 7 "real number overflow"
+	expect 8 'string contains \u0000'
+	expect 9 "invalid UTF-8"
+	expect 10 "invalid measurement name"
+	expect 11 "1001 points in one record, over the limit of 1000"
+	expect 12 "duplicate key"
+	expect 13 "nesting deeper than"
+	expect 14 "line is 7"
+	expect 15 "is before 2000-01-01"
+	expect 16 "in the future"
+	expect 17 "unknown device 999999"
+	expect 18 "device $OFF is inactive"
+	expect 19 "invalid API key"
+	expect 20 "api_key does not belong to device $B"
+	assert_equal "$(rows)" "2"
+	# No key ever appears in a diagnostic.
+	[[ $stderr != *"$KEY_A"* && $stderr != *"iotf_not_a_real_key"* ]]
+}
+
+@test "--require-key refuses records without a key; --strict stops at the first rejection" {
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1}}" > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest --require-key "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	[[ $stderr == *"missing api_key"* ]]
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1},\"timestamp\":1764300000}" 'bad' "{\"device_id\":$A,\"data\":{\"t\":2},\"timestamp\":1764300001}" > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest --strict "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	assert_output --partial '"read":2'
+	assert_equal "$(rows)" "1"
+}
+
+@test "--reject-file keeps every rejected line with its reason, ready to feed back" {
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1}}" '{"device_id":999999,"data":{"t":1}}' '# a comment' '' 'nope' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest -q --reject-file "$BATS_TEST_TMPDIR/rej" "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	[ -z "$stderr" ]
+	run cat "$BATS_TEST_TMPDIR/rej"
+	assert_line --index 0 "# $BATS_TEST_TMPDIR/in:2: unknown device 999999"
+	assert_line --index 1 '{"device_id":999999,"data":{"t":1}}'
+	assert_line --index 2 --partial "# $BATS_TEST_TMPDIR/in:5: invalid JSON"
+	assert_line --index 3 'nope'
+	# Fed back, the comment lines are skipped and only the bad lines fail again.
+	run --separate-stderr iot-ingest -q "$BATS_TEST_TMPDIR/rej"
+	assert_equal "$status" 1
+	assert_output '{"read":4,"records":2,"points":0,"stored":0,"duplicates":0,"rejected":2}'
+}
+
+@test "replaying the same input stores nothing twice and reports duplicates" {
+	seq 1 500 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in"
+	run iot-ingest "$BATS_TEST_TMPDIR/in"
+	assert_output --partial '"stored":500,"duplicates":0'
+	run iot-ingest "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output --partial '"stored":0,"duplicates":500'
+	# Half old, half new: exactly the new half is stored.
+	seq 251 750 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in2"
+	run iot-ingest "$BATS_TEST_TMPDIR/in2"
+	assert_output --partial '"stored":250,"duplicates":250'
+	assert_equal "$(rows)" "750"
+	assert_equal "$(q "select numeric_value from telemetry_latest where device_id = $A")" "750"
+}
+
+@test "--dry-run validates and stores nothing" {
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1}}" 'bad' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest --dry-run "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	assert_output --partial '"stored":1,"duplicates":0,"rejected":1,"dry_run":true'
+	assert_equal "$(rows)" "0"
+}
+
+@test "a missing input file exits 3; other files are still read" {
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1}}" > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/nope" "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 3
+	[[ $stderr == *"unable to open $BATS_TEST_TMPDIR/nope"* ]]
+	assert_equal "$(rows)" "1"
+}
+
+@test "--metrics-file leaves Prometheus counters for the textfile collector" {
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1,\"u\":2}}" 'bad' > "$BATS_TEST_TMPDIR/in"
+	run iot-ingest -q --metrics-file "$BATS_TEST_TMPDIR/ingest.prom" "$BATS_TEST_TMPDIR/in"
+	run cat "$BATS_TEST_TMPDIR/ingest.prom"
+	assert_line "# TYPE iotflow_ingest_points_stored_total counter"
+	assert_line "iotflow_ingest_points_stored_total 2"
+	assert_line "iotflow_ingest_lines_rejected_total 1"
+	assert_line "iotflow_ingest_batches_total 1"
+}
+
+@test "live: mosquitto_sub -F %J | iot-ingest stores what mosquitto_pub sends" {
+	mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -q 1 -t 'iotflow/devices/+/telemetry/#' -F %J \
+		| iot-ingest -q > "$BATS_TEST_TMPDIR/out" 3>&- &
+	local pipe=$!
+	sleep 0.5
+	for i in 1 2 3; do
+		mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -q 1 -t "iotflow/devices/$A/telemetry" -m "{\"data\":{\"n\":$i}}"
+	done
+	mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -q 1 -t "iotflow/devices/$B/telemetry/sensors" -m "{\"api_key\":\"$KEY_B\",\"rpm\":1200}"
+	local i
+	for i in $(seq 50); do [[ $(rows) == 4 ]] && break; sleep 0.1; done
+	pkill -f "mosquitto_sub -p $IOTFLOW_MQTT_PORT" || true
+	wait "$pipe" || true
+	assert_equal "$(rows "device_id = $A and measurement_name = 'n'")" "3"
+	assert_equal "$(rows "device_id = $B and measurement_name = 'rpm'")" "1"
+}
+
+@test "kill -9 in the middle of a 200k-line file, then a rerun, leaves exactly 200k rows" {
+	local start=$(( $(date +%s) - 300000 ))
+	awk -v a="$A" -v s="$start" 'BEGIN { for (i = 0; i < 200000; i++) printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, i, s + i }' > "$BATS_TEST_TMPDIR/in"
+	iot-ingest -q --batch-size 2000 "$BATS_TEST_TMPDIR/in" > /dev/null 3>&- &
+	local pid=$!
+	local i
+	for i in $(seq 200); do (( $(rows) > 0 )) && break; sleep 0.05; done
+	kill -9 "$pid"
+	wait "$pid" || true
+	local partial; partial=$(rows)
+	(( partial > 0 && partial < 200000 )) || { echo "partial=$partial: the kill came too late or too early"; false; }
+	run iot-ingest -q "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$(rows)" "200000"
+	assert_output --partial "\"duplicates\":$partial"
+}
+
+@test "PostgreSQL stopped mid-stream and started 5 s later: nothing lost, nothing doubled" {
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	iot-ingest --flush-ms 50 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	{
+		local i
+		for i in $(seq 1 300); do
+			echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}"
+			(( i == 100 )) && { sleep 0.5; iot_pg_stop; }
+			(( i > 100 && i < 200 )) && sleep 0.05
+			(( i == 200 )) && { sleep 0.5; iot_pg_start; }
+		done
+	} > "$fifo"
+	wait "$pid"
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"read":300,"records":300,"points":300,"stored":300,"duplicates":0,"rejected":0}'
+	assert_equal "$(rows)" "300"
+	assert_equal "$(q "select count(distinct numeric_value) from telemetry_data")" "300"
+}
+
+@test "several producer threads share one writer; bad points never sink good ones" {
+	run "$IOTFLOW_ROOT/build/tests/batch_producers" "$A" "$B" "$OFF"
+	assert_success
+	refute_output --partial "not ok"
+}
