@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-200000}
-# shellcheck source=../scripts/stack.sh
+# shellcheck source-path=SCRIPTDIR source=../scripts/stack.sh
 source "$root/scripts/stack.sh"
 state=$(mktemp -d "$(iot_test_tmpdir)/iotflow-bench.XXXXXX")
 trap 'iot_stack_rm "$state"' EXIT

@@ -27,6 +27,9 @@ static const char help_text[] =
 "  set USER [--email=EMAIL | --no-email] [--admin | --no-admin]\n"
 "           [--active | --inactive]\n"
 "                           change a user\n"
+"  disable USER             same as set USER --inactive: refuses its password\n"
+"                           and tokens at once\n"
+"  enable USER              same as set USER --active\n"
 "  passwd USER              set a new password (terminal or stdin)\n"
 "  verify USER              check a password (terminal or stdin): exit 0 or 4\n"
 "  rm USER                  remove a user who owns no devices\n"
@@ -84,6 +87,8 @@ static const struct command commands[] = {
 	{ "list", NULL, 0, 0, user_cols },
 	{ "show", NULL, 1, 0, user_cols },
 	{ "set", NULL, 1, OPT_EMAIL | OPT_NO_EMAIL | OPT_ADMIN | OPT_NO_ADMIN | OPT_ACTIVE | OPT_INACTIVE, user_cols },
+	{ "disable", NULL, 1, 0, user_cols },
+	{ "enable", NULL, 1, 0, user_cols },
 	{ "passwd", NULL, 1, 0, passwd_cols },
 	{ "verify", NULL, 1, 0, verify_cols },
 	{ "rm", NULL, 1, 0, result_cols },
@@ -246,6 +251,8 @@ static int run(iot_identity *id, const struct command *cmd, char **args, const s
 		return iot_user_update(id, args[0], email, admin, active, out, err);
 	if (!strcmp(name, "rm"))
 		return iot_user_remove(id, args[0], out, err);
+	if (!strcmp(name, "disable") || !strcmp(name, "enable"))
+		return iot_user_update(id, args[0], NULL, -1, name[0] == 'e', out, err);
 	/* add, passwd, verify: a password first. */
 	if (iot_username_check(args[0], err) < 0)
 		return -1;

@@ -13,7 +13,7 @@
 #define INVALIDATE_CHANNEL "iotflow:auth:invalidate"
 #define GEN_KEY "iotflow:auth:gen"
 #define RETRY_MIN_MS 1000
-#define RETRY_MAX_MS 8000
+#define RETRY_MAX_MS 4000
 
 struct iot_cache {
 	bool configured;
@@ -451,7 +451,9 @@ static void sub_lost(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 
 static void sub_open(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 {
-	if (!c->configured || iot_now_ms() < c->sub_retry_at)
+	/* Only while the command connection works: when Redis is away, its
+	 * backoff (not a second connect timeout per lookup) decides retries. */
+	if (!c->configured || iot_now_ms() < c->sub_retry_at || !ensure(c))
 		return;
 	char reason[128];
 	c->sub = open_ctx(c, reason, sizeof reason);
@@ -463,8 +465,6 @@ static void sub_open(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 			redisFree(c->sub);
 		c->sub = NULL;
 		c->sub_retry_at = iot_now_ms() + RETRY_MIN_MS;
-		if (!c->ctx)
-			queue_warning(c, reason);
 		return;
 	}
 	freeReplyObject(r);

@@ -4,7 +4,7 @@
  * URL is malformed); the connection is made on first use. When Redis is not
  * configured, down, or fails mid-command, every call degrades to "miss" /
  * "no-op", a one-time warning is queued for main() (iot_cache_take_warning),
- * and connecting is retried with backoff (1 s doubling to 8 s) so Redis is
+ * and connecting is retried with backoff (1 s doubling to 4 s) so Redis is
  * used again as soon as it is back. Nothing here ever blocks for longer than
  * the connect/command timeouts (300 ms / 500 ms).
  *

@@ -271,7 +271,7 @@ JSON
 			(( i == 200 )) && { sleep 0.5; iot_pg_start; }
 		done
 	} > "$fifo"
-	wait "$pid"
+	wait "$pid" || { cat "$BATS_TEST_TMPDIR/err"; false; }
 	run cat "$BATS_TEST_TMPDIR/out"
 	assert_output '{"read":300,"records":300,"points":300,"stored":300,"duplicates":0,"rejected":0}'
 	assert_equal "$(rows)" "300"

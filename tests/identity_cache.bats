@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# lib/cache.h against a real Redis: rate limits that always carry a TTL,
+# online marks with the online window as TTL, URL forms, graceful degradation.
+
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	local probe=$IOTFLOW_TEST_TMP/cache_probe
+	# shellcheck disable=SC2046
+	cc -std=c11 -D_GNU_SOURCE -I"$IOTFLOW_ROOT/lib" $(pkg-config --cflags libpq hiredis jansson) \
+		-o "$probe" "$IOTFLOW_ROOT/tests/identity/cache_probe.c" "$IOTFLOW_ROOT/build/rel/libiotflow.a" \
+		$(pkg-config --libs libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd) -lm -pthread
+	export PROBE=$probe
+}
+teardown_file() { stack_teardown_file; }
+setup() {
+	iot_redis_start
+	redis-cli -p "$IOTFLOW_REDIS_PORT" flushall >/dev/null
+}
+
+rcli() { redis-cli -p "$IOTFLOW_REDIS_PORT" "$@"; }
+
+@test "cache: a rate limit counts in a window and tells when to retry" {
+	run "$PROBE" ratelimit api:1 3 60 5
+	assert_success
+	assert_line --index 0 'allowed 0'
+	assert_line --index 2 'allowed 0'
+	assert_line --index 3 --regexp '^limited (59|60)$'
+	assert_line --index 4 --regexp '^limited (59|60)$'
+	run rcli ttl iotflow:rl:api:1
+	((output > 0 && output <= 60))
+	run rcli get iotflow:rl:api:1
+	assert_output 5
+}
+
+@test "cache: a rate-limit counter left without a TTL gets one at the next call" {
+	rcli set iotflow:rl:api:2 7 >/dev/null
+	run rcli ttl iotflow:rl:api:2
+	assert_output -1
+	run "$PROBE" ratelimit api:2 100 30 1
+	assert_output 'allowed 0'
+	run rcli ttl iotflow:rl:api:2
+	((output > 0 && output <= 30))
+	# The window ends and the count starts again.
+	run "$PROBE" ratelimit api:3 1 1 2
+	assert_output $'allowed 0\nlimited 1'
+	sleep 1.1
+	run "$PROBE" ratelimit api:3 1 1 1
+	assert_output 'allowed 0'
+}
+
+@test "cache: devices seen are online for the online window" {
+	run "$PROBE" seen 7 8
+	assert_output $'7 now\n8 now'
+	run rcli ttl iotflow:seen:7
+	((output > 290 && output <= 300))
+	IOTFLOW_ONLINE_WINDOW=2m "$PROBE" seen 9 >/dev/null
+	run rcli ttl iotflow:seen:9
+	((output > 110 && output <= 120))
+}
+
+@test "cache: Redis down or unset degrades with one warning and no failure" {
+	iot_redis_stop
+	run "$PROBE" ratelimit api:4 1 60 3
+	assert_success
+	assert_line --index 0 'allowed 0'
+	assert_line --index 2 'allowed 0'
+	assert_line --index 3 --regexp '^warning: Redis at 127\.0\.0\.1:[0-9]+ unavailable \(Connection refused\): continuing with PostgreSQL only$'
+	assert_equal "${#lines[@]}" 4
+	run "$PROBE" seen 1
+	assert_success
+	assert_line --index 0 unavailable
+	IOTFLOW_REDIS_URL= run "$PROBE" ping
+	assert_output $'down\nwarning: Redis not configured (IOTFLOW_REDIS_URL): running without the cache'
+}
+
+@test "cache: URL forms, password and database number" {
+	run env IOTFLOW_REDIS_URL="redis://127.0.0.1:$IOTFLOW_REDIS_PORT" "$PROBE" ping
+	assert_output up
+	IOTFLOW_REDIS_URL="redis://127.0.0.1:$IOTFLOW_REDIS_PORT/3" "$PROBE" ratelimit db3 5 60 1
+	run redis-cli -p "$IOTFLOW_REDIS_PORT" -n 3 exists iotflow:rl:db3
+	assert_output 1
+	rcli config set requirepass 's3cr%t' >/dev/null
+	run env IOTFLOW_REDIS_URL="redis://:s3cr%25t@127.0.0.1:$IOTFLOW_REDIS_PORT/0" "$PROBE" ping
+	assert_output up
+	run env IOTFLOW_REDIS_URL="redis://:wrong@127.0.0.1:$IOTFLOW_REDIS_PORT/0" "$PROBE" ping
+	assert_line --index 0 down
+	assert_output --partial 'authentication failed'
+	refute_output --partial wrong
+	redis-cli -p "$IOTFLOW_REDIS_PORT" -a 's3cr%t' --no-auth-warning config set requirepass '' >/dev/null
+	for bad in 'http://x' 'redis://' 'redis://h:0' 'redis://h:99999' 'redis://h:1/x' 'unix://relative' 'unix:///s?db=x'; do
+		run env IOTFLOW_REDIS_URL="$bad" "$PROBE" ping
+		assert_failure 2
+		assert_output --partial 'redis_url:'
+	done
+	run env IOTFLOW_REDIS_URL="unix://$BATS_TEST_TMPDIR/none.sock" "$PROBE" ping
+	assert_success
+	assert_line --index 0 down
+}
+
+@test "auth: device by id is cached and invalidated across processes" {
+	fresh_db --migrated
+	iot-user add --no-password alice >/dev/null
+	iot-device add d1 --owner alice >/dev/null
+	local id
+	id=$(psql -XAtc "select id from devices")
+	run bash -c "{ echo $id; echo $id; sleep 0.3; iot-device set $id --status inactive >/dev/null; sleep 0.1; echo $id; echo 999999; echo 0; } | '$PROBE' devid"
+	assert_success
+	assert_line --index 0 "$id active database"
+	assert_line --index 1 "$id active memory"
+	assert_line --index 2 "$id inactive database"
+	assert_line --index 3 '999999 error 3 unknown device 999999'
+	assert_line --index 4 '0 error 3 unknown device 0'
+	run bash -c "echo $id | '$PROBE' devid"
+	assert_output "$id inactive redis"
+}

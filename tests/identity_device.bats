@@ -1,0 +1,352 @@
+#!/usr/bin/env bats
+# iot-device against real PostgreSQL and Redis: provisioning (one and bulk),
+# typed configuration, online state, and bad input that changes nothing.
+
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+}
+teardown_file() { stack_teardown_file; }
+setup() {
+	fresh_db --migrated
+	redis-cli -p "$IOTFLOW_REDIS_PORT" flushall >/dev/null
+	iot-user add --no-password alice >/dev/null
+	iot-user add --no-password bob >/dev/null
+}
+
+man_examples() {
+	sed -n '/^\.EX/,/^\.EE/s/^\$ //p' "$1" | sed -e 's/\\-/-/g' -e 's/\\e/\\/g'
+}
+
+# Rows in the identity tables, to show a refused command changed nothing.
+snapshot() {
+	psql -XAtc "select (select count(*) from devices), (select count(*) from device_auth),
+		(select count(*) from device_configurations),
+		(select coalesce(max(updated_at)::text, '') from devices)"
+}
+
+@test "iot-device: --help, --version, bad option" {
+	run iot-device --help
+	assert_success
+	assert_line --index 0 'Usage: iot-device [OPTION]... COMMAND [ARG]...'
+	run iot-device --version
+	assert_success
+	assert_output --regexp '^iot-device \(IoTFlow\) [0-9.]+$'
+	run iot-device --bogus
+	assert_failure 2
+	assert_output --partial "Try 'iot-device --help'"
+	run iot-device
+	assert_failure 2
+	assert_output --partial 'missing command'
+	run iot-device key
+	assert_failure 2
+	run iot-device key frob 1
+	assert_failure 2
+	run iot-device show
+	assert_failure 2
+	run iot-device rm 1 --grace 1h
+	assert_failure 2
+	assert_output --partial '--grace does not apply'
+	run iot-device add x
+	assert_failure 2
+	assert_output --partial '--owner is required'
+	run iot-device list --online --offline
+	assert_failure 2
+	run iot-device key rotate 1 --grace forever
+	assert_failure 2
+	run iot-device list --format xml
+	assert_failure 2
+}
+
+@test "iot-device: every SYNOPSIS line of the man page is in --help" {
+	run iot-device --help
+	local help
+	help=$(tr -s ' \n' '  ' <<<"$output")
+	while read -r cmd; do
+		[[ $help == *"$cmd"* ]] || fail "not in --help: $cmd"
+	done < <(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$IOTFLOW_ROOT/man/iot-device.1" |
+		grep '^\[' | sed -e 's/\\f[BIR]//g' -e 's/\\-/-/g' -e 's/^\[OPTION\]\.\.\. //')
+}
+
+@test "iot-device: the man page EXAMPLES run" {
+	cd "$BATS_TEST_TMPDIR"
+	run bash -euo pipefail -c "$(man_examples "$IOTFLOW_ROOT/man/iot-device.1")"
+	assert_success
+	assert_output --partial '"valid":true'
+	assert_output --partial '"devices":3'
+	run psql -XAtc "select name, status, coalesce(firmware_version, '') from devices order by name"
+	assert_output $'pump-1|maintenance|1.2.0\nthermo-1|active|'
+	run psql -XAtc "select count(*) from device_auth a join devices d on d.id = a.device_id
+		where d.name = 'thermo-1' and a.expires_at > now() + interval '50 minutes'"
+	assert_output 1
+}
+
+@test "iot-device: add, show, set, list round trip" {
+	run iot-device add probe --owner alice --type probe --description $'two\nlines' \
+		--location 'Kühlraum 3' --firmware 1.0 --hardware rev-b
+	assert_success
+	local id key
+	id=$(jq -r .id <<<"$output")
+	key=$(jq -r .api_key <<<"$output")
+	[[ $key =~ ^iotf_[A-Za-z0-9_-]{43}$ ]]
+	assert_equal "$(jq -r .key_prefix <<<"$output")" "${key:0:13}"
+	run iot-device show alice/probe
+	assert_success
+	assert_equal "$(jq -r '[.id, .name, .owner, .type, .status, .location, .description, .online] | @tsv' <<<"$output")" \
+		"$id	probe	alice	probe	active	Kühlraum 3	two\\nlines	false"
+	assert_equal "$(jq -r '.keys | length' <<<"$output")" 1
+	refute_output --partial "$key"
+	run iot-device show "$id"
+	assert_success
+	run iot-device set "$id" --name probe-2 --location '' --status inactive --owner bob
+	assert_success
+	assert_equal "$(jq -r '[.name, .owner, .status, .location] | @tsv' <<<"$output")" "probe-2	bob	inactive	"
+	run iot-device list --owner bob --status inactive --format csv
+	assert_success
+	assert_line --index 0 'id,name,owner,type,status,online,last_seen,location,key_prefix'
+	assert_line --index 1 "$id,probe-2,bob,probe,inactive,false,,,${key:0:13}"
+	run iot-device list --owner alice
+	assert_output ''
+	run iot-device list --type nothing
+	assert_success
+	assert_output ''
+	run iot-device list --owner nobody
+	assert_failure 3
+}
+
+@test "iot-device: 1000 devices from NDJSON in one call" {
+	local in=$BATS_TEST_TMPDIR/devices.ndjson
+	for i in $(seq 1 1000); do
+		printf '{"name":"node-%04d","type":"node","location":"rack %d"}\n' "$i" $((i % 10))
+	done >"$in"
+	local t0=$SECONDS
+	run bash -c "iot-device add - --owner alice <'$in' >'$BATS_TEST_TMPDIR/out'"
+	assert_success
+	echo "# 1000 devices in $((SECONDS - t0)) s" >&3
+	run wc -l <"$BATS_TEST_TMPDIR/out"
+	assert_output 1000
+	run jq -r 'select(.api_key | test("^iotf_[A-Za-z0-9_-]{43}$")) | .api_key' "$BATS_TEST_TMPDIR/out"
+	assert_equal "$(sort -u <<<"$output" | wc -l)" 1000
+	run jq -s 'map(.line) == [range(1; 1001)]' "$BATS_TEST_TMPDIR/out"
+	assert_output true
+	run psql -XAtc "select count(*), count(distinct a.key_digest) from devices d join device_auth a on a.device_id = d.id where d.device_type = 'node'"
+	assert_output '1000|1000'
+	# A key from the middle works.
+	run bash -c "jq -r 'select(.line == 500) | .api_key' '$BATS_TEST_TMPDIR/out' | iot-device key check"
+	assert_success
+	assert_output --partial '"valid":true'
+}
+
+@test "iot-device: bad NDJSON lines are reported one by one and change nothing" {
+	iot-device add taken --owner alice >/dev/null
+	local before
+	long=$(printf 'n%.0s' {1..101})
+	{
+		echo '{"name":"ok-1"}'
+		echo '{"name":"taken"}'
+		echo 'not json'
+		echo '{"name":"x","owner":"nobody"}'
+		echo '{"name":"x","colour":"red"}'
+		echo "{\"name\":\"$long\"}"
+		printf '{"name":"bad\xff"}\n'
+		echo ''
+		echo '{"name":"ok-1"}'
+		echo '{"name":42}'
+		echo '{"name":"x","status":"broken"}'
+		printf '{"name":"%s"}\n' "$(head -c 70000 /dev/zero | tr '\0' a)"
+		echo '{"name":"ok-2","owner":"bob"}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run bash -c "iot-device add - --owner alice <'$BATS_TEST_TMPDIR/in' 2>'$BATS_TEST_TMPDIR/err'"
+	assert_failure 1
+	assert_equal "${#lines[@]}" 13
+	assert_line --index 0 --regexp '^\{"line":1,"id":[0-9]+,"name":"ok-1","owner":"alice"'
+	assert_line --index 1 "{\"line\":2,\"error\":\"owner 'alice' already has a device named 'taken'\"}"
+	assert_line --index 2 --partial '{"line":3,"error":"invalid JSON'
+	assert_line --index 3 "{\"line\":4,\"error\":\"unknown owner 'nobody'\"}"
+	assert_line --index 4 "{\"line\":5,\"error\":\"unknown member 'colour'\"}"
+	assert_line --index 5 '{"line":6,"error":"name: longer than 100 characters"}'
+	assert_line --index 6 --partial '{"line":7,"error":"invalid JSON'
+	assert_line --index 7 '{"line":8,"error":"empty line"}'
+	assert_line --index 8 "{\"line\":9,\"error\":\"owner 'alice' already has a device named 'ok-1'\"}"
+	assert_line --index 9 '{"line":10,"error":"name: expected a string"}'
+	assert_line --index 10 '{"line":11,"error":"status: expected active, inactive or maintenance"}'
+	assert_line --index 11 '{"line":12,"error":"line longer than 65536 bytes"}'
+	assert_line --index 12 --regexp '^\{"line":13,"id":[0-9]+,"name":"ok-2","owner":"bob"'
+	run grep -c 'iot-device: warning: stdin:' "$BATS_TEST_TMPDIR/err"
+	assert_output 11
+	run psql -XAtc "select string_agg(name, ',' order by name) from devices"
+	assert_output 'ok-1,ok-2,taken'
+	# --strict stops at the first bad line.
+	run bash -c "printf '%s\n' '{\"name\":\"s1\"}' 'bad' '{\"name\":\"s2\"}' | iot-device add - --owner alice --strict 2>/dev/null"
+	assert_failure 1
+	assert_equal "${#lines[@]}" 2
+	run psql -XAtc "select count(*) from devices where name in ('s1', 's2')"
+	assert_output 1
+}
+
+@test "iot-device: bad single adds and sets get the right exit code and change nothing" {
+	iot-device add d1 --owner alice >/dev/null
+	local before
+	before=$(snapshot)
+	run iot-device add d2 --owner nobody
+	assert_failure 3
+	assert_output --partial "unknown owner 'nobody'"
+	run iot-device add d1 --owner alice
+	assert_failure 1
+	assert_output --partial "already has a device named 'd1'"
+	run iot-device add "$(printf 'n%.0s' {1..101})" --owner alice
+	assert_failure 2
+	assert_output --partial 'name: longer than 100 characters'
+	run iot-device add d3 --owner alice --location "$(printf 'l%.0s' {1..201})"
+	assert_failure 2
+	run iot-device add $'bad\xff' --owner alice
+	assert_failure 2
+	assert_output --partial 'invalid UTF-8'
+	run iot-device add $'tab\there' --owner alice
+	assert_failure 2
+	assert_output --partial 'control characters'
+	run iot-device add d4 --owner alice --status broken
+	assert_failure 2
+	run iot-device add d4 --owner alice --type ''
+	assert_failure 2
+	run iot-device set alice/d1 --name ''
+	assert_failure 2
+	run iot-device set alice/nope --status inactive
+	assert_failure 3
+	run iot-device set 999999 --status inactive
+	assert_failure 3
+	run iot-device set alice/d1 --owner nobody
+	assert_failure 3
+	run iot-device show not-a-device
+	assert_failure 2
+	run iot-device rm alice/nope
+	assert_failure 3
+	assert_equal "$(snapshot)" "$before"
+}
+
+@test "iot-device: config values are typed and checked against their type" {
+	iot-device add cfg --owner alice >/dev/null
+	run iot-device config set alice/cfg interval 30 --type integer
+	assert_success
+	assert_equal "$(jq -c '[.key, .type, .value]' <<<"$output")" '["interval","integer",30]'
+	run iot-device config set alice/cfg ratio 0.25 --type float
+	assert_equal "$(jq -c .value <<<"$output")" 0.25
+	run iot-device config set alice/cfg enabled true --type boolean
+	assert_equal "$(jq -c .value <<<"$output")" true
+	run iot-device config set alice/cfg limits '{ "max": [1, 2.5, "x"] }' --type json
+	assert_equal "$(jq -c .value <<<"$output")" '{"max":[1,2.5,"x"]}'
+	run iot-device config set alice/cfg label -- '-hello'
+	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["string","-hello"]'
+	local before
+	before=$(psql -XAtc "select string_agg(config_key || '=' || config_value || ':' || data_type, ' ' order by config_key) from device_configurations")
+	# The stored type is kept when --type is not given, so a bad value is refused.
+	run iot-device config set alice/cfg interval fast
+	assert_failure 2
+	assert_output --partial 'config value: not an integer'
+	for bad in 'integer 1.5' 'integer 99999999999999999999' 'float NaN' 'float inf' 'float 1e999' \
+		'boolean yes' 'boolean 1' 'json {"a":' 'json [1,2' 'json NaN'; do
+		run iot-device config set alice/cfg k ${bad#* } --type "${bad%% *}"
+		assert_failure 2
+	done
+	run iot-device config set alice/cfg k v --type date
+	assert_failure 2
+	run iot-device config set alice/cfg 'bad key' v
+	assert_failure 2
+	run iot-device config set alice/cfg k "$(head -c 65537 /dev/zero | tr '\0' v)"
+	assert_failure 2
+	run iot-device config set alice/cfg k $'\xc3\x28'
+	assert_failure 2
+	assert_output --partial 'invalid UTF-8'
+	run iot-device config set alice/nope k v
+	assert_failure 3
+	assert_equal "$(psql -XAtc "select string_agg(config_key || '=' || config_value || ':' || data_type, ' ' order by config_key) from device_configurations")" "$before"
+	# A new type replaces the old when given.
+	run iot-device config set alice/cfg interval '"30s"' --type json
+	assert_success
+	run iot-device config get alice/cfg interval
+	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["json","30s"]'
+	run iot-device config get alice/cfg --format csv
+	assert_line --index 0 'device_id,key,type,value,updated_at'
+	assert_equal "${#lines[@]}" 6
+	run iot-device config rm alice/cfg interval
+	assert_success
+	run iot-device config get alice/cfg interval
+	assert_failure 3
+	run iot-device config rm alice/cfg interval
+	assert_failure 3
+}
+
+@test "iot-device: online is derived from last_seen; going quiet never deactivates" {
+	iot-device add fresh --owner alice >/dev/null
+	iot-device add stale --owner alice >/dev/null
+	iot-device add never --owner alice >/dev/null
+	iot-device add cached --owner bob >/dev/null
+	psql -XAqc "update devices set last_seen = now() - interval '1 minute' where name = 'fresh';
+		update devices set last_seen = now() - interval '1 hour' where name = 'stale'"
+	local cid
+	cid=$(psql -XAtc "select id from devices where name = 'cached'")
+	redis-cli -p "$IOTFLOW_REDIS_PORT" set "iotflow:seen:$cid" "$(($(date +%s) * 1000000))" EX 300 >/dev/null
+	run iot-device status
+	assert_success
+	assert_equal "$(jq -sc 'map({(.name): .online}) | add' <<<"$output")" \
+		'{"fresh":true,"stale":false,"never":false,"cached":true}'
+	assert_equal "$(jq -sc 'map(.status) | unique' <<<"$output")" '["active"]'
+	run iot-device status --summary
+	assert_output '{"devices":4,"online":2,"offline":2,"active":4,"inactive":0,"maintenance":0}'
+	run iot-device list --offline --format csv
+	assert_equal "$(cut -d, -f2 <<<"$output" | tail -n +2 | tr '\n' ' ')" 'stale never '
+	run iot-device status --online --owner alice
+	assert_equal "$(jq -r .name <<<"$output")" fresh
+	run iot-device status --window 2h --online --owner alice
+	assert_equal "$(jq -r .name <<<"$output" | tr '\n' ' ')" 'fresh stale '
+	run iot-device status alice/stale
+	assert_success
+	assert_equal "$(jq -c '[.online, .status]' <<<"$output")" '[false,"active"]'
+	[[ $(jq -r .last_seen <<<"$output") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$ ]]
+	IOTFLOW_ONLINE_WINDOW=2h run iot-device status alice/stale
+	assert_equal "$(jq -c .online <<<"$output")" true
+}
+
+@test "iot-device: rm removes the device, its keys and config, and its key stops working" {
+	key=$(iot-device add gone --owner alice | jq -r .api_key)
+	iot-device config set alice/gone a 1 >/dev/null
+	run bash -c "echo '$key' | iot-device key check"
+	assert_success
+	run iot-device rm alice/gone
+	assert_success
+	assert_output --partial '"removed":true'
+	run psql -XAtc "select (select count(*) from devices), (select count(*) from device_auth), (select count(*) from device_configurations)"
+	assert_output '0|0|0'
+	run bash -c "echo '$key' | iot-device key check"
+	assert_failure 4
+}
+
+@test "iot-device: no key or digest in any output except the line that hands it over" {
+	local log=$BATS_TEST_TMPDIR/all.log
+	{
+		iot-device add s1 --owner alice
+		echo '{"name":"s2"}' | iot-device add - --owner alice
+		iot-device list; iot-device list --format table; iot-device show alice/s1
+		iot-device key list alice/s1 --format csv; iot-device status alice/s1
+		iot-device key rotate alice/s1 --grace 1h
+		iot-device key revoke alice/s2
+		echo 'iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' | iot-device key check || true
+		echo 'garbage' | iot-device key check || true
+	} >"$log" 2>&1
+	local k
+	# Each key appears exactly once: in the line that created it.
+	for k in $(grep -o 'iotf_[A-Za-z0-9_-]\{43\}' "$log" | sort -u | grep -v AAAAAAAA); do
+		run grep -c -F "$k" "$log"
+		assert_output 1
+	done
+	run grep -c '"api_key"' "$log"
+	assert_output 3
+	for k in $(psql -XAtc "select encode(key_digest, 'hex') from device_auth"); do
+		run grep -c -e "$k" -e "${k^^}" "$log"
+		assert_output 0
+	done
+	run grep -c 'garbage' "$log"
+	assert_output 0
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bats
+# iot-user against real PostgreSQL: accounts, Argon2id passwords, API tokens.
+
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	# Cheap Argon2id for the suite; one test raises it to check rehashing.
+	export IOTFLOW_PASSWORD_MEM_KIB=8192 IOTFLOW_PASSWORD_OPS=1
+}
+teardown_file() { stack_teardown_file; }
+setup() { fresh_db --migrated; }
+
+# The commands of a man page's EXAMPLES section (lines "$ ..." between .EX/.EE).
+man_examples() {
+	sed -n '/^\.EX/,/^\.EE/s/^\$ //p' "$1" | sed -e 's/\\-/-/g' -e 's/\\e/\\/g'
+}
+
+@test "iot-user: --help, --version, bad option" {
+	run iot-user --help
+	assert_success
+	assert_line --index 0 'Usage: iot-user [OPTION]... COMMAND [ARG]...'
+	run iot-user --version
+	assert_success
+	assert_output --regexp '^iot-user \(IoTFlow\) [0-9.]+$'
+	run iot-user --bogus
+	assert_failure 2
+	assert_output --partial "Try 'iot-user --help'"
+	run iot-user frobnicate
+	assert_failure 2
+	run iot-user list extra
+	assert_failure 2
+	run iot-user token create alice
+	assert_failure 2
+	run iot-user list --admin
+	assert_failure 2
+	assert_output --partial '--admin does not apply'
+	run iot-user token create alice ci --expires
+	assert_failure 2
+	assert_output --partial "needs an argument"
+	run iot-user -x list
+	assert_failure 2
+	assert_output --partial "invalid option -- 'x'"
+}
+
+@test "iot-user: every SYNOPSIS line of the man page is in --help" {
+	run iot-user --help
+	local help
+	help=$(tr -s ' \n' '  ' <<<"$output")
+	while read -r cmd; do
+		[[ $help == *"$cmd"* ]] || fail "not in --help: $cmd"
+	done < <(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$IOTFLOW_ROOT/man/iot-user.1" |
+		grep '^\[' | sed -e 's/\\f[BIR]//g' -e 's/\\-/-/g' -e 's/^\[OPTION\]\.\.\. //')
+}
+
+@test "iot-user: the man page EXAMPLES run" {
+	cd "$BATS_TEST_TMPDIR"
+	run bash -euo pipefail -c "$(man_examples "$IOTFLOW_ROOT/man/iot-user.1")"
+	assert_success
+	run psql -XAtc "select username, is_admin, email from users order by 1"
+	assert_output 'alice|t|alice@example.org'
+	run psql -XAtc "select count(*) from user_tokens where revoked_at is not null"
+	assert_output 1
+}
+
+@test "iot-user: add, show, list, set round trip" {
+	run iot-user add --no-password bob --email bob@example.com
+	assert_success
+	assert_output --partial '"username":"bob"'
+	assert_output --partial '"has_password":false'
+	run iot-user show bob
+	assert_success
+	assert_output --partial '"email":"bob@example.com"'
+	run iot-user set bob --admin --inactive --no-email
+	assert_success
+	assert_output --partial '"is_admin":true'
+	assert_output --partial '"is_active":false'
+	assert_output --partial '"email":null'
+	run iot-user list --format csv
+	assert_line --index 0 'id,username,email,is_admin,is_active,devices,tokens,created_at,last_login'
+	assert_line --index 1 --regexp '^[0-9]+,bob,,true,false,0,0,'
+	run iot-user show nobody
+	assert_failure 3
+	assert_output --partial "unknown user 'nobody'"
+}
+
+@test "iot-user: password from stdin, verify, passwd, wrong password" {
+	run bash -c "echo 'first password' | iot-user add carol"
+	assert_success
+	run bash -c "echo 'first password' | iot-user verify carol"
+	assert_success
+	assert_output --partial '"ok":true'
+	run bash -c "echo 'not the password' | iot-user verify carol"
+	assert_failure 4
+	assert_output --partial 'invalid username or password'
+	run bash -c "echo 'second password' | iot-user passwd carol"
+	assert_success
+	run bash -c "echo 'first password' | iot-user verify carol"
+	assert_failure 4
+	run bash -c "echo 'second password' | iot-user verify carol"
+	assert_success
+	run bash -c "echo 'second password' | iot-user verify nobody"
+	assert_failure 4
+	iot-user set carol --inactive
+	run bash -c "echo 'second password' | iot-user verify carol"
+	assert_failure 4
+	run psql -XAtc "select password_hash like '\$argon2id\$%' and last_login is not null from users where username = 'carol'"
+	assert_output t
+}
+
+@test "iot-user: a hash made with other cost settings is replaced at the next verify" {
+	echo 'rehash me please' | IOTFLOW_PASSWORD_MEM_KIB=8192 iot-user add dave
+	run psql -XAtc "select password_hash like '%m=8192,%' from users where username = 'dave'"
+	assert_output t
+	run bash -c "echo 'rehash me please' | IOTFLOW_PASSWORD_MEM_KIB=16384 iot-user verify dave"
+	assert_success
+	assert_output --partial '"rehashed":true'
+	run psql -XAtc "select password_hash like '%m=16384,%' from users where username = 'dave'"
+	assert_output t
+	run bash -c "echo 'rehash me please' | IOTFLOW_PASSWORD_MEM_KIB=16384 iot-user verify dave"
+	assert_output --partial '"rehashed":false'
+}
+
+@test "iot-user: bad input is refused with a clear error and changes nothing" {
+	run bash -c "echo 'good password' | iot-user add 'bad name'"
+	assert_failure 2
+	assert_output --partial 'username:'
+	run bash -c "echo 'good password' | iot-user add $(printf 'u%.0s' {1..65})"
+	assert_failure 2
+	run bash -c "echo 'good password' | iot-user add eve --email not-an-email"
+	assert_failure 2
+	assert_output --partial 'email:'
+	run bash -c "echo 'good password' | iot-user add eve --email $'a\xff@b.c'"
+	assert_failure 2
+	assert_output --partial 'invalid UTF-8'
+	run bash -c "echo short | iot-user add eve"
+	assert_failure 2
+	assert_output --partial 'password: shorter than 8'
+	run bash -c "iot-user add eve </dev/null"
+	assert_failure 2
+	assert_output --partial 'no password'
+	run psql -XAtc "select count(*) from users"
+	assert_output 0
+	echo 'good password' | iot-user add eve --email eve@example.com
+	run bash -c "echo 'good password' | iot-user add eve"
+	assert_failure 1
+	assert_output --partial 'already exists'
+	run bash -c "echo 'good password' | iot-user add eve2 --email eve@example.com"
+	assert_failure 1
+	run psql -XAtc "select count(*) from users"
+	assert_output 1
+}
+
+@test "iot-user: rm refuses a user who owns devices" {
+	iot-user add --no-password frank
+	iot-device add f1 --owner frank >/dev/null
+	run iot-user rm frank
+	assert_failure 1
+	assert_output --partial 'still owns devices'
+	iot-device rm frank/f1
+	run iot-user rm frank
+	assert_success
+	assert_output --partial '"removed":true'
+	run iot-user rm frank
+	assert_failure 3
+}
+
+@test "iot-user: tokens are shown once, checked, counted and revoked" {
+	iot-user add --no-password --admin gina
+	run iot-user token create gina laptop --expires 1d
+	assert_success
+	local token
+	token=$(jq -r .token <<<"$output")
+	[[ $token =~ ^iotu_[A-Za-z0-9_-]{43}$ ]]
+	run iot-user token create gina laptop
+	assert_failure 1
+	assert_output --partial "already has a token named 'laptop'"
+	run bash -c "printf '%s\n%s\n' '$token' 'iotu_wrong' | iot-user token check"
+	assert_failure 4
+	assert_line --index 0 --regexp '^\{"line":1,"valid":true,"user_id":[0-9]+,"is_admin":true\}$'
+	assert_line --index 1 '{"line":2,"valid":false,"error":"invalid API token"}'
+	run iot-user token list gina
+	assert_success
+	assert_output --partial '"state":"active"'
+	assert_output --partial '"usage_count":1'
+	refute_output --partial "$token"
+	run iot-user token revoke gina laptop
+	assert_success
+	assert_output --partial '"state":"revoked"'
+	run bash -c "echo '$token' | iot-user token check"
+	assert_failure 4
+	run iot-user token revoke gina nope
+	assert_failure 3
+	run iot-user token list nobody
+	assert_failure 3
+}
+
+@test "iot-user: a disabled user's tokens are refused at once" {
+	iot-user add --no-password hank
+	token=$(iot-user token create hank t1 | jq -r .token)
+	run bash -c "echo '$token' | iot-user token check"
+	assert_success
+	run iot-user disable hank
+	assert_success
+	assert_output --partial '"is_active":false'
+	run bash -c "echo '$token' | iot-user token check"
+	assert_failure 4
+	iot-user enable hank
+	run bash -c "echo '$token' | iot-user token check"
+	assert_success
+}
+
+@test "iot-user: no password hash, token or digest in any output" {
+	local log=$BATS_TEST_TMPDIR/all.log
+	{
+		echo 'a secret password' | iot-user add ivy --email ivy@example.com
+		iot-user token create ivy one >"$BATS_TEST_TMPDIR/token.json"
+		iot-user list; iot-user show ivy; iot-user token list ivy
+		iot-user list --format table; iot-user token list ivy --format csv
+		echo 'a secret password' | iot-user verify ivy
+		echo 'wrong password!' | iot-user verify ivy || true
+		jq -r .token "$BATS_TEST_TMPDIR/token.json" | iot-user token check
+		iot-user token revoke ivy one
+	} >"$log" 2>&1
+	local hash digest token
+	hash=$(psql -XAtc "select password_hash from users where username = 'ivy'")
+	digest=$(psql -XAtc "select encode(token_digest, 'hex') from user_tokens")
+	token=$(jq -r .token "$BATS_TEST_TMPDIR/token.json")
+	[[ -n $hash && -n $digest && -n $token ]]
+	run grep -cF -e "$hash" -e "${hash#*\$*\$*\$}" -e "$digest" -e "$token" -e 'a secret password' "$log"
+	assert_output 0
+}
