@@ -330,18 +330,7 @@ static int check_args(int argc, char **argv, iot_error *err)
 
 static int emit(json_t *v, const struct command *cmd, enum iot_format fmt)
 {
-	iot_output *out = iot_output_new(stdout, fmt, cmd->cols);
-	if (!out)
-		return -1;
-	if (json_is_array(v)) {
-		size_t i;
-		json_t *row;
-		json_array_foreach(v, i, row)
-			iot_output_row(out, row);
-	} else if (v) {
-		iot_output_row(out, v);
-	}
-	return iot_output_finish(out);
+	return iot_output_json(stdout, fmt, cmd->cols, v);
 }
 
 int main(int argc, char **argv)

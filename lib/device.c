@@ -159,15 +159,10 @@ int iot_device_add(iot_identity *id, const iot_device_fields *f, json_t **out, i
 {
 	if (iot_device_fields_check(f, true, err) < 0)
 		return -1;
-	iot_hasher h;
-	char key[IOT_SECRET_LEN + 1], prefix[IOT_SECRET_DISPLAY_LEN + 1], param[IOT_DIGEST_PARAM_LEN];
-	unsigned char d[IOT_DIGEST_LEN];
-	if (iot_hasher_init(&h, id->cfg, err) < 0 ||
-	    iot_secret_new(IOT_DEVICE_KEY_PREFIX, key, prefix, err) < 0)
+	iot_issued_secret sec;
+	if (iot_secret_issue(id->cfg, IOT_DEVICE_KEY_PREFIX, &sec, err) < 0)
 		return -1;
-	iot_secret_digest(&h, key, strlen(key), d);
-	iot_hasher_wipe(&h);
-	iot_digest_param(d, param);
+	const char *key = sec.secret, *prefix = sec.display, *param = sec.digest_param;
 	const char *params[10] = { f->owner, f->name, f->type, f->description, f->location,
 	                           f->firmware, f->hardware, f->status, prefix, param };
 	PGresult *res = iot_db_exec(id->db, add_sql, 10, params, err);
@@ -186,7 +181,7 @@ int iot_device_add(iot_identity *id, const iot_device_fields *f, json_t **out, i
 		}
 		PQclear(res);
 	}
-	sodium_memzero(key, sizeof key);
+	sodium_memzero(&sec, sizeof sec);
 	return rc;
 }
 

@@ -45,16 +45,11 @@ int iot_device_key_rotate(iot_identity *id, const char *spec, long grace_s, json
 		return iot_error_set(err, IOT_USAGE, "grace: expected 0 to 366 days");
 	if (iot_device_resolve(id, spec, &dev, err) < 0)
 		return -1;
-	iot_hasher h;
-	char key[IOT_SECRET_LEN + 1], prefix[IOT_SECRET_DISPLAY_LEN + 1], param[IOT_DIGEST_PARAM_LEN];
+	iot_issued_secret sec;
 	char idtext[24], grace[24];
-	unsigned char d[IOT_DIGEST_LEN];
-	if (iot_hasher_init(&h, id->cfg, err) < 0 ||
-	    iot_secret_new(IOT_DEVICE_KEY_PREFIX, key, prefix, err) < 0)
+	if (iot_secret_issue(id->cfg, IOT_DEVICE_KEY_PREFIX, &sec, err) < 0)
 		return -1;
-	iot_secret_digest(&h, key, strlen(key), d);
-	iot_hasher_wipe(&h);
-	iot_digest_param(d, param);
+	const char *key = sec.secret, *prefix = sec.display, *param = sec.digest_param;
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
 	snprintf(grace, sizeof grace, "%ld", grace_s);
 	const char *params[4] = { idtext, grace, param, prefix };
@@ -69,7 +64,7 @@ int iot_device_key_rotate(iot_identity *id, const char *spec, long grace_s, json
 		}
 		PQclear(res);
 	}
-	sodium_memzero(key, sizeof key);
+	sodium_memzero(&sec, sizeof sec);
 	return rc;
 }
 

@@ -131,3 +131,15 @@ bool iot_password_needs_rehash(const iot_config *cfg, const char *hash)
 	pw_cost(cfg, &ops, &mem);
 	return crypto_pwhash_str_needs_rehash(hash, ops, mem) != 0;
 }
+
+int iot_secret_issue(const iot_config *cfg, const char *kind, iot_issued_secret *out, iot_error *err)
+{
+	iot_hasher h;
+	unsigned char d[IOT_DIGEST_LEN];
+	if (iot_hasher_init(&h, cfg, err) < 0 || iot_secret_new(kind, out->secret, out->display, err) < 0)
+		return -1;
+	iot_secret_digest(&h, out->secret, strlen(out->secret), d);
+	iot_hasher_wipe(&h);
+	iot_digest_param(d, out->digest_param);
+	return 0;
+}

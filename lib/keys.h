@@ -46,6 +46,16 @@ bool iot_secret_well_formed(const char *kind, const char *s, size_t len);
 
 /* Digest as a bytea text parameter: "\x" + 64 hex digits (67 bytes with NUL). */
 #define IOT_DIGEST_PARAM_LEN 67
+
+/* A new secret and what is stored of it: its digest (as a bytea parameter)
+ * and its display prefix. Wipe it with sodium_memzero once handed over. */
+typedef struct iot_issued_secret {
+	char secret[IOT_SECRET_LEN + 1];
+	char display[IOT_SECRET_DISPLAY_LEN + 1];
+	char digest_param[IOT_DIGEST_PARAM_LEN];
+} iot_issued_secret;
+int iot_secret_issue(const iot_config *cfg, const char *kind, iot_issued_secret *out, iot_error *err);
+
 void iot_digest_param(const unsigned char d[IOT_DIGEST_LEN], char out[IOT_DIGEST_PARAM_LEN]);
 /* Parse "\x..." bytea text output back into 32 bytes. Returns 0 or -1. */
 int iot_digest_from_param(const char *text, unsigned char out[IOT_DIGEST_LEN]);

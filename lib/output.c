@@ -158,3 +158,19 @@ int iot_output_finish(iot_output *o)
 	free(o);
 	return rc;
 }
+
+int iot_output_json(FILE *f, enum iot_format fmt, const char *const *columns, json_t *v)
+{
+	iot_output *out = iot_output_new(f, fmt, columns);
+	if (!out)
+		return -1;
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *row;
+		json_array_foreach(v, i, row)
+			iot_output_row(out, row);
+	} else if (v) {
+		iot_output_row(out, v);
+	}
+	return iot_output_finish(out);
+}

@@ -20,4 +20,8 @@ int iot_output_row(iot_output *o, json_t *obj);
 /* Print the buffered table; free everything. Returns 0 or -1 on a write error. */
 int iot_output_finish(iot_output *o);
 
+/* Render v — one object, or an array of objects, or NULL for nothing — in
+ * one go. Returns 0 or -1 on a write error. */
+int iot_output_json(FILE *f, enum iot_format fmt, const char *const *columns, json_t *v);
+
 #endif

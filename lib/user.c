@@ -203,15 +203,10 @@ int iot_token_create(iot_identity *id, const char *username, const char *name, l
 {
 	if (iot_username_check(username, err) < 0 || check_token_name(name, err) < 0)
 		return -1;
-	iot_hasher h;
-	char token[IOT_SECRET_LEN + 1], prefix[IOT_SECRET_DISPLAY_LEN + 1], param[IOT_DIGEST_PARAM_LEN];
-	unsigned char d[IOT_DIGEST_LEN];
-	if (iot_hasher_init(&h, id->cfg, err) < 0 ||
-	    iot_secret_new(IOT_USER_TOKEN_PREFIX, token, prefix, err) < 0)
+	iot_issued_secret sec;
+	if (iot_secret_issue(id->cfg, IOT_USER_TOKEN_PREFIX, &sec, err) < 0)
 		return -1;
-	iot_secret_digest(&h, token, strlen(token), d);
-	iot_hasher_wipe(&h);
-	iot_digest_param(d, param);
+	const char *token = sec.secret, *prefix = sec.display, *param = sec.digest_param;
 	char exp[24];
 	snprintf(exp, sizeof exp, "%ld", expires_s);
 	static const char sql[] =
@@ -229,7 +224,7 @@ int iot_token_create(iot_identity *id, const char *username, const char *name, l
 	} else {
 		json_object_set_new(*out, "token", json_string(token));
 	}
-	sodium_memzero(token, sizeof token);
+	sodium_memzero(&sec, sizeof sec);
 	return rc;
 }
 

@@ -231,18 +231,7 @@ static const struct command *find_command(int argc, char **argv, const struct de
 
 int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt)
 {
-	iot_output *out = iot_output_new(stdout, fmt, cols);
-	if (!out)
-		return -1;
-	if (json_is_array(v)) {
-		size_t i;
-		json_t *row;
-		json_array_foreach(v, i, row)
-			iot_output_row(out, row);
-	} else if (v) {
-		iot_output_row(out, v);
-	}
-	return iot_output_finish(out);
+	return iot_output_json(stdout, fmt, cols, v);
 }
 
 void dev_cache_warning(iot_cache *cache)
