@@ -1,25 +1,39 @@
-/* batch.c — the batch writer's queue, thread and tickets. The PostgreSQL
- * side is in batch_store.c. */
+/* batch.c — the batch writer's queue, worker threads and tickets. Each
+ * worker has its own PostgreSQL connection and takes the next batch from the
+ * shared queue, so batches commit in parallel (the server gets more than one
+ * core); a submission's outcome is reported when its own batch commits. The
+ * PostgreSQL side is in batch_store.c. */
 #include "batch_int.h"
+#include "cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+struct worker {
+	struct iot_writer *w;
+	pthread_t thread;
+	bool started;
+	struct store *store;
+	iot_cache *cache;
+	struct batch b;
+	uint64_t busy_min;          /* lowest seq in the batch being written; 0 when idle */
+};
+
 struct iot_writer {
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;     /* writer waits for points / flush / close */
+	pthread_cond_t work_cv;     /* workers wait for points / flush / close */
 	pthread_cond_t space_cv;    /* producers wait for queue space */
 	pthread_cond_t done_cv;     /* tickets and flushers wait for outcomes */
 	struct submission *head, *tail;
 	size_t queued;              /* points in the queue */
-	uint64_t next_seq, done_seq, flush_seq;
+	uint64_t next_seq, flush_seq;
 	bool closing, failed;
 	iot_error fail;
 	iot_writer_opts o;
-	struct store *store;
-	pthread_t thread;
+	struct worker *workers;
+	int nworkers;
 	iot_metric m[M_COUNT];
 	iot_metric *mp[M_COUNT];
 };
@@ -33,6 +47,7 @@ void iot_writer_opts_default(iot_writer_opts *o)
 	memset(o, 0, sizeof *o);
 	o->batch_size = 20000;
 	o->flush_ms = 100;
+	o->connections = 2;
 }
 
 static const struct { const char *name, *help; enum iot_metric_type type; } metric_defs[M_COUNT] = {
@@ -132,8 +147,10 @@ static bool batch_due(iot_writer *w, long long now)
 	                   now - w->head->enqueued_ms >= w->o.flush_ms);
 }
 
-static void write_batch(iot_writer *w, struct submission *list, struct batch *b)
+static void write_batch(struct worker *k, struct submission *list)
 {
+	iot_writer *w = k->w;
+	struct batch *b = &k->b;
 	b->n = 0;
 	iot_error err = { 0 };
 	int rc = 0;
@@ -145,17 +162,15 @@ static void write_batch(iot_writer *w, struct submission *list, struct batch *b)
 		for (size_t i = 0; i < b->n; i++)
 			*b->out[i] = IOT_POINT_STORED;
 	else
-		rc = iot_store_batch(w->store, b, &err);
+		rc = iot_store_batch(k->store, b, &err);
 	pthread_mutex_lock(&w->mu);
 	if (rc < 0 && !w->failed) {
 		w->failed = true;
 		w->fail = err;
 	}
 	pthread_mutex_unlock(&w->mu);
-	uint64_t last_seq = 0;
 	for (struct submission *s = list, *next; s; s = next) {
 		next = s->next;
-		last_seq = s->seq;
 		if (rc < 0) {
 			/* w->fail is never written again once set: safe to point at. */
 			s->res.status = w->fail.status ? w->fail.status : IOT_INTERNAL;
@@ -164,15 +179,15 @@ static void write_batch(iot_writer *w, struct submission *list, struct batch *b)
 		finish(w, s);
 	}
 	pthread_mutex_lock(&w->mu);
-	w->done_seq = last_seq;
+	k->busy_min = 0;
 	pthread_cond_broadcast(&w->done_cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
-static void *writer_main(void *arg)
+static void *worker_main(void *arg)
 {
-	iot_writer *w = arg;
-	struct batch b = { 0 };
+	struct worker *k = arg;
+	iot_writer *w = k->w;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!batch_due(w, iot_now_ms()) && !(w->closing && !w->head)) {
@@ -185,20 +200,82 @@ static void *writer_main(void *arg)
 			break;
 		size_t n;
 		struct submission *list = take_batch(w, &n);
+		k->busy_min = list->seq;
+		/* Someone else may take the rest of the queue meanwhile. */
+		if (w->head)
+			pthread_cond_signal(&w->work_cv);
 		pthread_mutex_unlock(&w->mu);
-		write_batch(w, list, &b);
+		write_batch(k, list);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
-	free(b.sub);
-	free(b.pt);
-	free(b.out);
-	free(b.why);
 	return NULL;
 }
 
-iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts,
-                           iot_cache *cache, iot_error *err)
+/* Every submission up to seq target has its outcome (called locked). */
+static bool settled(const iot_writer *w, uint64_t target)
+{
+	if (w->head && w->head->seq <= target)
+		return false;
+	for (int i = 0; i < w->nworkers; i++)
+		if (w->workers[i].busy_min && w->workers[i].busy_min <= target)
+			return false;
+	return true;
+}
+
+static void free_workers(iot_writer *w)
+{
+	for (int i = 0; i < w->nworkers; i++) {
+		struct worker *k = &w->workers[i];
+		iot_store_free(k->store);
+		iot_cache_free(k->cache);
+		free(k->b.sub);
+		free(k->b.pt);
+		free(k->b.out);
+		free(k->b.why);
+	}
+	free(w->workers);
+}
+
+/* Connections first, threads after: a writer that cannot reach the database
+ * fails here, before any point is accepted. */
+static int start_workers(iot_writer *w, const iot_config *cfg, iot_error *err)
+{
+	w->workers = calloc((size_t)w->o.connections, sizeof *w->workers);
+	if (!w->workers)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	w->nworkers = w->o.connections;
+	for (int i = 0; i < w->nworkers; i++) {
+		struct worker *k = &w->workers[i];
+		k->w = w;
+		if (w->o.dry_run)
+			continue;
+		if (w->o.use_cache && !(k->cache = iot_cache_connect(cfg, err)))
+			return -1;
+		if (!(k->store = iot_store_new(cfg, k->cache, w->m, err)))
+			return -1;
+	}
+	for (int i = 0; i < w->nworkers; i++) {
+		if (pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i]) != 0)
+			return iot_error_set(err, IOT_INTERNAL, "unable to start a writer thread");
+		w->workers[i].started = true;
+	}
+	return 0;
+}
+
+static void stop_workers(iot_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->closing = true;
+	pthread_cond_broadcast(&w->work_cv);
+	pthread_cond_broadcast(&w->space_cv);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nworkers; i++)
+		if (w->workers[i].started)
+			pthread_join(w->workers[i].thread, NULL);
+}
+
+iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, iot_error *err)
 {
 	iot_writer *w = calloc(1, sizeof *w);
 	if (!w) {
@@ -212,17 +289,15 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts,
 		w->o.batch_size = 20000;
 	if (w->o.flush_ms <= 0)
 		w->o.flush_ms = 100;
+	if (w->o.connections <= 0)
+		w->o.connections = 1;
 	if (!w->o.max_queued)
-		w->o.max_queued = 4 * w->o.batch_size;
+		w->o.max_queued = (size_t)(w->o.connections + 2) * w->o.batch_size;
 	for (int i = 0; i < M_COUNT; i++) {
 		w->m[i].name = metric_defs[i].name;
 		w->m[i].help = metric_defs[i].help;
 		w->m[i].type = metric_defs[i].type;
 		w->mp[i] = &w->m[i];
-	}
-	if (!w->o.dry_run && !(w->store = iot_store_new(cfg, cache, w->m, err))) {
-		free(w);
-		return NULL;
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_condattr_t ca;
@@ -233,10 +308,12 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts,
 	pthread_cond_init(&w->done_cv, NULL);
 	pthread_condattr_destroy(&ca);
 	w->next_seq = 1;
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		iot_store_free(w->store);
+	if (start_workers(w, cfg, err) < 0) {
+		iot_error keep = *err;
+		stop_workers(w);
+		free_workers(w);
+		*err = keep;
 		free(w);
-		iot_error_set(err, IOT_INTERNAL, "unable to start the writer thread");
 		return NULL;
 	}
 	return w;
@@ -375,8 +452,8 @@ int iot_writer_flush(iot_writer *w, iot_error *err)
 	uint64_t target = w->next_seq - 1;
 	if (w->flush_seq < target)
 		w->flush_seq = target;
-	pthread_cond_signal(&w->work_cv);
-	while (w->done_seq < target && !w->failed)
+	pthread_cond_broadcast(&w->work_cv);
+	while (!settled(w, target) && !w->failed)
 		pthread_cond_wait(&w->done_cv, &w->mu);
 	int rc = 0;
 	if (w->failed) {
@@ -392,13 +469,8 @@ int iot_writer_close(iot_writer *w, iot_error *err)
 	if (!w)
 		return 0;
 	int rc = iot_writer_flush(w, err);
-	pthread_mutex_lock(&w->mu);
-	w->closing = true;
-	pthread_cond_broadcast(&w->work_cv);
-	pthread_cond_broadcast(&w->space_cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
-	iot_store_free(w->store);
+	stop_workers(w);
+	free_workers(w);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->work_cv);
 	pthread_cond_destroy(&w->space_cv);

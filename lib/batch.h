@@ -30,7 +30,6 @@
 #include "metrics.h"
 #include "record.h"
 
-typedef struct iot_cache iot_cache;
 typedef struct iot_writer iot_writer;
 typedef struct iot_ticket iot_ticket;
 
@@ -41,6 +40,8 @@ typedef struct iot_writer_opts {
 	int flush_ms;        /* longest a point waits for its batch (default 100) */
 	size_t max_queued;   /* points held before producers block (default 4 batches) */
 	bool dry_run;        /* accept and report everything as stored, write nothing */
+	int connections;     /* PostgreSQL connections writing batches in parallel (default 2) */
+	bool use_cache;      /* tell Redis which devices were seen (each connection its own handle) */
 } iot_writer_opts;
 
 void iot_writer_opts_default(iot_writer_opts *o);
@@ -48,7 +49,8 @@ void iot_writer_opts_default(iot_writer_opts *o);
 /* The outcome of one submission, valid until the ticket is freed or the
  * callback returns. status is IOT_OK when the batch committed (then each
  * point has an outcome), IOT_UNAVAILABLE when the database stayed
- * unreachable past the retry budget (nothing of it is stored). */
+ * unreachable past the retry budget (nothing of it is stored).
+ * Batches commit in parallel, so outcomes may arrive out of submission order. */
 typedef struct iot_submit_result {
 	enum iot_status status;
 	const char *error;            /* when status != IOT_OK */
@@ -60,10 +62,9 @@ typedef struct iot_submit_result {
 
 typedef void (*iot_submit_cb)(const iot_submit_result *res, void *arg);
 
-/* Open the writer's own PostgreSQL connection (retrying as configured) and
- * start its thread. cache may be NULL; it is used from the writer thread only. */
-iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts,
-                           iot_cache *cache, iot_error *err);
+/* Open the writer's PostgreSQL connections (retrying as configured) and
+ * start one thread for each. */
+iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, iot_error *err);
 
 /* Hand over n points (device_id resolved) and get a ticket to wait on.
  * Blocks while the queue is full. Returns NULL with err set when the writer

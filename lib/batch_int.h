@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "batch.h"
+#include "cache.h"
 #include "db.h"
 
 /* One producer's submission: its points copied into one allocation. */

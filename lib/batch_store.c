@@ -233,6 +233,15 @@ static int store_range(struct store *s, const struct batch *b, size_t lo, size_t
 	return store_range(s, b, mid, hi, staged, err);
 }
 
+static int by_key(const void *x, const void *y, void *arg)
+{
+	const struct batch *b = arg;
+	const iot_point *p = b->pt[*(const size_t *)x], *q = b->pt[*(const size_t *)y];
+	if (p->device_id != q->device_id)
+		return p->device_id < q->device_id ? -1 : 1;
+	return strcmp(p->measurement, q->measurement);
+}
+
 static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
 {
 	s->nlatest = 0;
@@ -240,6 +249,8 @@ static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	if (s->nlatest == 0)
 		return 0;
+	/* Batches commit in parallel: rows locked in one order never deadlock. */
+	qsort_r(s->latest, s->nlatest, sizeof *s->latest, by_key, (void *)b);
 	copy_begin(&s->buf);
 	for (size_t k = 0; k < s->nlatest; k++)
 		copy_point(&s->buf, b->pt[s->latest[k]], -1, false);

@@ -23,6 +23,8 @@ static const char usage[] =
 	"  -d, --db=CONNINFO       PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"  -D, --device=ID         trusted input: records without a device are device ID's\n"
 	"  -f, --format=FORMAT     auto (default), iotflow, mosquitto or thingsboard\n"
+	"  -j, --connections=N     PostgreSQL connections writing batches in parallel\n"
+	"                          (default 2)\n"
 	"      --flush-ms=MS       longest a point waits for its batch (default 100)\n"
 	"  -k, --require-key       every record must carry a valid api_key\n"
 	"      --metrics-file=FILE write Prometheus metrics to FILE (textfile collector)\n"
@@ -42,6 +44,7 @@ static const char usage[] =
 static const struct option longopts[] = {
 	{ "batch-size",   required_argument, NULL, 'b' },
 	{ "config",       required_argument, NULL, 'c' },
+	{ "connections",  required_argument, NULL, 'j' },
 	{ "db",           required_argument, NULL, 'd' },
 	{ "device",       required_argument, NULL, 'D' },
 	{ "dry-run",      no_argument,       NULL, 'n' },
@@ -75,7 +78,7 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 {
 	int c;
 	long v;
-	while ((c = getopt_long(argc, argv, "b:c:d:D:f:hknqr:sV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:c:d:D:f:hj:knqr:sV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (iot_parse_long(optarg, 1, 100000, &v) < 0)
@@ -99,6 +102,11 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 			g->wo.flush_ms = (int)v;
 			break;
 		case 'h': *done = 1; return iot_print_help(usage);
+		case 'j':
+			if (iot_parse_long(optarg, 1, 16, &v) < 0)
+				return iot_usage_error("invalid --connections '%s' (1..16)", optarg);
+			g->wo.connections = (int)v;
+			break;
 		case 'k': g->res.require_key = true; break;
 		case 'M': g->metrics_path = optarg; break;
 		case 'n': g->dry_run = true; break;
@@ -150,9 +158,8 @@ static int open_backends(struct ingest *g)
 		return iot_fatal_error(&err);
 	if (g->dry_run)
 		return 0;
-	if (!(g->writer_cache = iot_cache_connect(g->cfg, &err)))
-		return iot_fatal_error(&err);
-	if (!(g->w = iot_writer_new(g->cfg, &g->wo, g->writer_cache, &err)))
+	g->wo.use_cache = true;
+	if (!(g->w = iot_writer_new(g->cfg, &g->wo, &err)))
 		return iot_fatal_error(&err);
 	return 0;
 }
@@ -168,7 +175,6 @@ static int close_backends(struct ingest *g, int rc)
 	if (warning)
 		iot_warn("%s", warning);
 	iot_auth_free(g->auth);
-	iot_cache_free(g->writer_cache);
 	iot_cache_free(g->cache);
 	iot_db_close(g->db);
 	return rc;

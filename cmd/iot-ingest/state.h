@@ -30,7 +30,7 @@ struct ingest {
 	/* connections */
 	iot_config *cfg;
 	iot_db *db;
-	iot_cache *cache, *writer_cache;
+	iot_cache *cache;
 	iot_auth *auth;
 	iot_writer *w;
 	/* output shared with the writer thread's callback */

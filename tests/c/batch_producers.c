@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 	iot_writer_opts_default(&o);
 	o.batch_size = 64;   /* small: many batches, producers mixed within them */
 	o.flush_ms = 20;
-	if (iot_config_load(cfg, NULL, &err) < 0 || !(W = iot_writer_new(cfg, &o, NULL, &err))) {
+	if (iot_config_load(cfg, NULL, &err) < 0 || !(W = iot_writer_new(cfg, &o, &err))) {
 		fprintf(stderr, "batch_producers: %s\n", err.msg);
 		return 1;
 	}
