@@ -283,3 +283,13 @@ JSON
 	assert_success
 	refute_output --partial "not ok"
 }
+
+@test "a progress line goes to stderr when it is a terminal, and only then" {
+	seq 1 3000 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in"
+	# script(1) gives iot-ingest a terminal; the final progress line ends with a newline.
+	run script -qec "iot-ingest $BATS_TEST_TMPDIR/in" /dev/null
+	assert_success
+	assert_output --partial "iot-ingest: 3000 lines, 3000 stored, 0 duplicates, 0 rejected"
+	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
+	[ -z "$stderr" ]
+}

@@ -97,12 +97,12 @@ static void progress(struct ingest *g, long long *last_ms, long long start_ms, b
 		return;
 	*last_ms = now;
 	double secs = (double)(now - start_ms) / 1000.0;
-	uint64_t stored = atomic_load(&g->stored);
+	uint64_t stored = atomic_load(&g->stored), dup = atomic_load(&g->duplicates);
 	pthread_mutex_lock(&g->out_mu);
 	fprintf(stderr, "\r\033[K%s: %" PRIu64 " lines, %" PRIu64 " stored, %" PRIu64 " duplicates, %" PRIu64
-	        " rejected, %.0f points/s%s", iot_progname, iot_metric_get(&g->lines), stored,
-	        atomic_load(&g->duplicates), iot_metric_get(&g->rejected_lines),
-	        secs > 0 ? (double)stored / secs : 0.0, final ? "\n" : "");
+	        " rejected, %.0f points/s%s", iot_progname, iot_metric_get(&g->lines), stored, dup,
+	        iot_metric_get(&g->rejected_lines), secs > 0 ? (double)(stored + dup) / secs : 0.0,
+	        final ? "\n" : "");
 	pthread_mutex_unlock(&g->out_mu);
 }
 
