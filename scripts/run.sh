@@ -89,10 +89,14 @@ or paste:
 $(sed 's/^/  /' "$state/env")
 
 Then try:
-  iot-migrate status
-  psql
+  iot-migrate status --format table
+  iot-user add alice                      # asks for a password
+  iot-device add thermo-1 --owner alice   # prints the device's API key, once
+  echo '{"device_id":1,"data":{"temperature":21.5}}' | iot-ingest
+  psql -c 'select * from telemetry_latest'
+  mosquitto_sub -p $IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %J | iot-ingest
+  mosquitto_pub -p $IOTFLOW_MQTT_PORT -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
   redis-cli -p $IOTFLOW_REDIS_PORT
-  mosquitto_sub -p $IOTFLOW_MQTT_PORT -t 'iotflow/#' -v
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then
 	echo "  curl -s http://127.0.0.1:5000/health"
