@@ -10,7 +10,7 @@ pkgs=(
 	libpq-dev libhiredis-dev libmosquitto-dev mosquitto-dev libjansson-dev
 	libsodium-dev libmicrohttpd-dev libsystemd-dev
 	postgresql redis-server mosquitto
-	mosquitto-clients bats bats-assert bats-support curl
+	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
 )
 
 missing=()
