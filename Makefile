@@ -5,6 +5,8 @@
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
 #   make SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make WERROR=1        warnings are errors (CI does this)
+#   make fuzz            run the record decoder's fuzz target for a bounded time
+#   make bench           the benchmarks of bench/, side by side with their anchors
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -107,6 +109,11 @@ run: deps
 fuzz:
 	@scripts/fuzz.sh
 
+# Side-by-side measurements against the anchors (see bench/README.md).
+bench: all
+	@bench/ingest
+	@bench/auth.sh
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
 	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/iotflow/contrib
@@ -123,6 +130,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DATADIR)/iotflow $(DESTDIR)$(PREFIX)/lib/iotflow
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard systemd/*)))
 
 clean:
 	rm -rf build bin

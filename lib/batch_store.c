@@ -6,6 +6,7 @@
 #include "batch_int.h"
 #include "cache.h"
 #include "pg_binary.h"
+#include "rollup.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct store {
 	size_t *latest;             /* indexes of the newest stored point per (device, measurement) */
 	size_t nlatest;
 	struct point_map map;
+	struct rollup hourly;
+	int64_t online_window_us;   /* a device whose newest point is older is not "seen" now */
 };
 
 static const char SQL_COPY[] =
@@ -36,6 +39,26 @@ static const char SQL_LATEST_STAGE_TABLE[] =
 	"CREATE TEMP TABLE IF NOT EXISTS iotflow_latest_stage (device_id integer,"
 	" measurement_name text, ts timestamptz, numeric_value double precision, text_value text,"
 	" boolean_value boolean, json_value jsonb) ON COMMIT DELETE ROWS";
+static const char SQL_HOURLY_STAGE_TABLE[] =
+	"CREATE TEMP TABLE IF NOT EXISTS iotflow_hourly_stage (device_id integer,"
+	" measurement_name text, bucket timestamptz, count bigint, sum double precision,"
+	" min double precision, max double precision, first_ts timestamptz,"
+	" first_value double precision, last_ts timestamptz, last_value double precision)"
+	" ON COMMIT DELETE ROWS";
+static const char SQL_COPY_HOURLY[] =
+	"COPY iotflow_hourly_stage FROM STDIN (FORMAT binary)";
+/* Merge a batch's hourly sums into the rollups: counts and sums add up,
+ * first/last go to the earliest/latest point, whichever batch brought it. */
+static const char SQL_UPSERT_HOURLY[] =
+	"INSERT INTO telemetry_hourly AS h SELECT s.* FROM iotflow_hourly_stage s"
+	" WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = s.device_id)"
+	" ON CONFLICT (device_id, measurement_name, bucket) DO UPDATE SET"
+	" count = h.count + EXCLUDED.count, sum = h.sum + EXCLUDED.sum,"
+	" min = least(h.min, EXCLUDED.min), max = greatest(h.max, EXCLUDED.max),"
+	" first_ts = least(h.first_ts, EXCLUDED.first_ts),"
+	" first_value = CASE WHEN EXCLUDED.first_ts < h.first_ts THEN EXCLUDED.first_value ELSE h.first_value END,"
+	" last_ts = greatest(h.last_ts, EXCLUDED.last_ts),"
+	" last_value = CASE WHEN EXCLUDED.last_ts > h.last_ts THEN EXCLUDED.last_value ELSE h.last_value END";
 static const char SQL_COPY_STAGE[] =
 	"COPY iotflow_stage (device_id, measurement_name, ts, numeric_value, text_value,"
 	" boolean_value, json_value, metadata) FROM STDIN (FORMAT binary)";
@@ -83,6 +106,7 @@ struct store *iot_store_new(const iot_config *cfg, iot_cache *cache, iot_metric 
 	}
 	s->cache = cache;
 	s->m = metrics;
+	s->online_window_us = iot_config_get_long(cfg, "online_window") * 1000000LL;
 	return s;
 }
 
@@ -95,6 +119,7 @@ void iot_store_free(struct store *s)
 	free(s->buf.data);
 	free(s->latest);
 	iot_point_map_free(&s->map);
+	iot_rollup_free(&s->hourly);
 	free(s);
 }
 
@@ -260,6 +285,47 @@ static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
 	return simple(s, SQL_LAST_SEEN, err);
 }
 
+/* Hourly sums in key order (parallel batches lock rollup rows in one order). */
+static int by_hour_key(const void *x, const void *y)
+{
+	const struct hour_sum *p = x, *q = y;
+	if (p->device_id != q->device_id)
+		return p->device_id < q->device_id ? -1 : 1;
+	int c = strcmp(p->measurement, q->measurement);
+	if (c)
+		return c;
+	return (p->bucket_us > q->bucket_us) - (p->bucket_us < q->bucket_us);
+}
+
+static int upsert_hourly(struct store *s, const struct batch *b, iot_error *err)
+{
+	if (iot_rollup_build(&s->hourly, b) < 0)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	if (s->hourly.n == 0)
+		return 0;
+	qsort(s->hourly.sums, s->hourly.n, sizeof *s->hourly.sums, by_hour_key);
+	copy_begin(&s->buf);
+	for (size_t i = 0; i < s->hourly.n; i++) {
+		const struct hour_sum *h = &s->hourly.sums[i];
+		copy_row(&s->buf, 11);
+		copy_int4(&s->buf, (int32_t)h->device_id);
+		copy_text(&s->buf, h->measurement);
+		copy_timestamptz(&s->buf, h->bucket_us);
+		copy_int8(&s->buf, h->count);
+		copy_float8(&s->buf, h->sum);
+		copy_float8(&s->buf, h->min);
+		copy_float8(&s->buf, h->max);
+		copy_timestamptz(&s->buf, h->first_ts);
+		copy_float8(&s->buf, h->first);
+		copy_timestamptz(&s->buf, h->last_ts);
+		copy_float8(&s->buf, h->last);
+	}
+	copy_end(&s->buf);
+	if (copy_send(s, SQL_COPY_HOURLY, err) < 0)
+		return -1;
+	return simple(s, SQL_UPSERT_HOURLY, err);
+}
+
 static int batch_tx(iot_db *db, void *arg, iot_error *err)
 {
 	(void)db;
@@ -277,7 +343,9 @@ static int batch_tx(iot_db *db, void *arg, iot_error *err)
 	for (size_t i = 0; i < b->n && !any_dup; i++)
 		any_dup = *b->out[i] == IOT_POINT_DUPLICATE;
 	s->replaying = any_dup;
-	return upsert_latest(s, b, err);
+	if (upsert_latest(s, b, err) < 0)
+		return -1;
+	return upsert_hourly(s, b, err);
 }
 
 /* Partitions for every day the batch touches, created outside the batch's
@@ -304,58 +372,31 @@ static int ensure_partitions(struct store *s, const struct batch *b, iot_error *
 	return 0;
 }
 
+/* Tell Redis which devices were heard from: those whose newest stored point
+ * is recent. A backfill of old data does not make a device online. */
 static void notify_cache(struct store *s, const struct batch *b)
 {
 	if (!s->cache || s->nlatest == 0)
 		return;
-	/* The latest list has one entry per (device, measurement): a device's
-	 * measurements are usually adjacent, so a short scan dedups well enough. */
-	int64_t ids[256];
+	int64_t now = iot_now_us(), ids[256];
 	size_t n = 0;
+	/* The latest list is sorted by device, so a device's entries are adjacent. */
 	for (size_t k = 0; k < s->nlatest; k++) {
-		int64_t id = b->pt[s->latest[k]]->device_id;
-		bool seen = false;
-		for (size_t j = 0; j < n && !seen; j++)
-			seen = ids[j] == id;
-		if (!seen)
-			ids[n++] = id;
+		const iot_point *p = b->pt[s->latest[k]];
+		if (p->ts_us < now - s->online_window_us || (n && ids[n - 1] == p->device_id))
+			continue;
+		ids[n++] = p->device_id;
 		if (n == sizeof ids / sizeof ids[0]) {
-			iot_cache_device_seen(s->cache, ids, n, iot_now_us());
+			iot_cache_device_seen(s->cache, ids, n, now);
 			n = 0;
 		}
 	}
 	if (n)
-		iot_cache_device_seen(s->cache, ids, n, iot_now_us());
+		iot_cache_device_seen(s->cache, ids, n, now);
 }
 
-int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
+static void count_outcomes(struct store *s, const struct batch *b, long long t0)
 {
-	long long t0 = iot_now_ms();
-	long long start = t0;
-	int attempt = 0;
-	for (;;) {
-		int rc = 0;
-		if (iot_db_generation(s->db) != s->prepared_gen) {
-			rc = iot_db_command(s->db, SQL_STAGE_TABLE, 0, NULL, err);
-			if (rc == 0)
-				rc = iot_db_command(s->db, SQL_LATEST_STAGE_TABLE, 0, NULL, err);
-			if (rc == 0)
-				s->prepared_gen = iot_db_generation(s->db);
-		}
-		if (rc == 0)
-			rc = ensure_partitions(s, b, err);
-		void *arg[2] = { s, b };
-		if (rc == 0)
-			rc = iot_db_transaction(s->db, batch_tx, arg, err);
-		if (rc == 0)
-			break;
-		if (!iot_db_failed_transient(s->db) || !iot_db_backoff(s->db, start, &attempt))
-			return -1;
-		iot_metric_add(&s->m[M_RETRIES], 1);
-		if (PQstatus(iot_db_conn(s->db)) != CONNECTION_OK && iot_db_reconnect(s->db, err) < 0)
-			return -1;
-	}
-	notify_cache(s, b);
 	size_t stored = 0, dup = 0, rej = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		if (*b->out[i] == IOT_POINT_STORED) stored++;
@@ -367,5 +408,37 @@ int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
 	iot_metric_add(&s->m[M_DUPLICATES], dup);
 	iot_metric_add(&s->m[M_REJECTED], rej);
 	iot_metric_add(&s->m[M_COMMIT_MS], (uint64_t)(iot_now_ms() - t0));
+}
+
+/* The staging tables live as long as the session: made again after a reconnect. */
+static int prepare_session(struct store *s, iot_error *err)
+{
+	if (iot_db_generation(s->db) == s->prepared_gen)
+		return 0;
+	if (iot_db_command(s->db, SQL_STAGE_TABLE, 0, NULL, err) < 0 ||
+	    iot_db_command(s->db, SQL_LATEST_STAGE_TABLE, 0, NULL, err) < 0 ||
+	    iot_db_command(s->db, SQL_HOURLY_STAGE_TABLE, 0, NULL, err) < 0)
+		return -1;
+	s->prepared_gen = iot_db_generation(s->db);
+	return 0;
+}
+
+int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
+{
+	long long t0 = iot_now_ms();
+	int attempt = 0;
+	for (;;) {
+		void *arg[2] = { s, b };
+		if (prepare_session(s, err) == 0 && ensure_partitions(s, b, err) == 0 &&
+		    iot_db_transaction(s->db, batch_tx, arg, err) == 0)
+			break;
+		if (!iot_db_failed_transient(s->db) || !iot_db_backoff(s->db, t0, &attempt))
+			return -1;
+		iot_metric_add(&s->m[M_RETRIES], 1);
+		if (PQstatus(iot_db_conn(s->db)) != CONNECTION_OK && iot_db_reconnect(s->db, err) < 0)
+			return -1;
+	}
+	notify_cache(s, b);
+	count_outcomes(s, b, t0);
 	return 0;
 }

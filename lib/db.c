@@ -29,20 +29,28 @@ bool iot_sqlstate_transient(const char *s)
 	return false;
 }
 
-/* A failed connection attempt is worth retrying unless libpq says something
- * that waiting won't fix (bad password, missing database or role, bad option). */
-static bool connect_failure_transient(const char *msg)
+/* What a failed connection attempt means: worth retrying (server down,
+ * starting, out of connections), a connection string that cannot work
+ * (usage), refused credentials (denied), or a database or role that does not
+ * exist (unavailable: no waiting will create it). */
+static enum iot_status connect_failure_kind(const char *msg)
 {
-	static const char *const permanent[] = {
-		"authentication failed", "does not exist", "no pg_hba.conf entry",
-		"invalid connection option", "invalid URI", "missing \"=\"",
-		"password is required", "permission denied", "invalid sslmode",
-		"could not translate host name",
+	static const char *const usage[] = {
+		"invalid connection option", "invalid URI", "missing \"=\"", "invalid sslmode",
+		"invalid integer value", "invalid port number", "unterminated quoted string",
 	};
-	for (size_t i = 0; i < sizeof permanent / sizeof permanent[0]; i++)
-		if (strstr(msg, permanent[i]))
-			return false;
-	return true;
+	static const char *const denied[] = {
+		"authentication failed", "no pg_hba.conf entry", "password is required", "permission denied",
+	};
+	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
+		if (strstr(msg, usage[i]))
+			return IOT_USAGE;
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
+		if (strstr(msg, denied[i]))
+			return IOT_DENIED;
+	if (strstr(msg, "does not exist") || strstr(msg, "could not translate host name"))
+		return IOT_NOT_FOUND;
+	return IOT_UNAVAILABLE;
 }
 
 bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt)
@@ -83,13 +91,11 @@ static int open_conn(iot_db *db, iot_error *err)
 			return 0;
 		}
 		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
-		bool transient = db->conn && connect_failure_transient(msg);
-		if (!transient || !iot_db_backoff(db, start, &attempt)) {
-			iot_error_set(err, transient ? IOT_UNAVAILABLE : IOT_DENIED,
+		enum iot_status kind = db->conn ? connect_failure_kind(msg) : IOT_INTERNAL;
+		if (kind != IOT_UNAVAILABLE || !iot_db_backoff(db, start, &attempt)) {
+			/* A missing database or role is reported as unavailable (exit 5). */
+			iot_error_set(err, kind == IOT_NOT_FOUND ? IOT_UNAVAILABLE : kind,
 			              "unable to connect to PostgreSQL: %s", msg);
-			/* "does not exist" is a missing database or role: not an auth failure. */
-			if (err && strstr(msg, "does not exist"))
-				err->status = IOT_UNAVAILABLE;
 			PQfinish(db->conn);
 			db->conn = NULL;
 			return -1;

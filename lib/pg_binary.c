@@ -75,23 +75,18 @@ static bool put_field(struct copy_buf *b, const iot_point *p, int i)
 {
 	switch (i) {
 	case 0:
-		put32(b, 4);
-		put32(b, (uint32_t)(int32_t)p->device_id);
+		copy_int4(b, (int32_t)p->device_id);
 		return false;
 	case 1:
 		put_text(b, p->measurement);
 		return false;
 	case 2:
-		put32(b, 8);
-		put64(b, (uint64_t)(p->ts_us - PG_EPOCH_US));
+		copy_timestamptz(b, p->ts_us);
 		return false;
 	case 3:
 		if (p->type != IOT_VAL_NUMBER)
 			break;
-		uint64_t bits;
-		memcpy(&bits, &p->num, 8);
-		put32(b, 8);
-		put64(b, bits);
+		copy_float8(b, p->num);
 		return false;
 	case 4:
 		if (p->type != IOT_VAL_TEXT)
@@ -118,6 +113,32 @@ static bool put_field(struct copy_buf *b, const iot_point *p, int i)
 	put_null(b);
 	return true;
 }
+
+void copy_row(struct copy_buf *b, int nfields) { put16(b, (uint16_t)nfields); }
+
+void copy_int4(struct copy_buf *b, int32_t v)
+{
+	put32(b, 4);
+	put32(b, (uint32_t)v);
+}
+
+void copy_int8(struct copy_buf *b, int64_t v)
+{
+	put32(b, 8);
+	put64(b, (uint64_t)v);
+}
+
+void copy_float8(struct copy_buf *b, double v)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, 8);
+	put32(b, 8);
+	put64(b, bits);
+}
+
+void copy_text(struct copy_buf *b, const char *s) { put_text(b, s); }
+
+void copy_timestamptz(struct copy_buf *b, int64_t ts_us) { copy_int8(b, ts_us - PG_EPOCH_US); }
 
 void copy_begin(struct copy_buf *b)
 {

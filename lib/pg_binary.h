@@ -26,6 +26,13 @@ void copy_begin(struct copy_buf *b);
 void copy_point(struct copy_buf *b, const iot_point *p, int32_t idx, bool with_metadata);
 /* End of stream (trailer). */
 void copy_end(struct copy_buf *b);
+/* Rows of other shapes: a field count, then that many fields. */
+void copy_row(struct copy_buf *b, int nfields);
+void copy_int4(struct copy_buf *b, int32_t v);
+void copy_int8(struct copy_buf *b, int64_t v);
+void copy_float8(struct copy_buf *b, double v);
+void copy_text(struct copy_buf *b, const char *s);
+void copy_timestamptz(struct copy_buf *b, int64_t ts_us);
 
 /* Open-addressing map from a point's key, (device, measurement) or
  * (device, measurement, ts), to an index. */

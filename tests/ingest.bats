@@ -293,3 +293,37 @@ JSON
 	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
 	[ -z "$stderr" ]
 }
+
+@test "hourly rollups match the raw data, across runs and replays" {
+	local base=$(( ($(date +%s) / 3600 - 5) * 3600 ))
+	# Two hours of a device's readings, delivered out of order in two runs.
+	seq 0 299 | awk -v a="$A" -v b="$base" '{ printf "{\"device_id\":%s,\"data\":{\"t\":%d,\"label\":\"x\"},\"timestamp\":%d}\n", a, ($1 * 7) % 101, b + $1 * 20 }' > "$BATS_TEST_TMPDIR/all"
+	awk 'NR % 2 == 0' "$BATS_TEST_TMPDIR/all" > "$BATS_TEST_TMPDIR/even"
+	awk 'NR % 2 == 1' "$BATS_TEST_TMPDIR/all" | tac > "$BATS_TEST_TMPDIR/odd"
+	iot-ingest -q --batch-size 37 "$BATS_TEST_TMPDIR/even" >/dev/null
+	iot-ingest -q --batch-size 53 "$BATS_TEST_TMPDIR/odd" >/dev/null
+	iot-ingest -q "$BATS_TEST_TMPDIR/all" >/dev/null   # a replay changes nothing
+	local expected actual
+	expected=$(q "select bucket, count, sum, min, max, first_ts, first_value, last_ts, last_value from (
+		select date_trunc('hour', ts) as bucket, count(*), sum(numeric_value), min(numeric_value), max(numeric_value),
+		       min(ts) as first_ts, (array_agg(numeric_value order by ts))[1] as first_value,
+		       max(ts) as last_ts, (array_agg(numeric_value order by ts desc))[1] as last_value
+		from telemetry_data where device_id = $A and measurement_name = 't' group by 1) x order by 1")
+	actual=$(q "select bucket, count, sum, min, max, first_ts, first_value, last_ts, last_value
+		from telemetry_hourly where device_id = $A and measurement_name = 't' order by 1")
+	assert_equal "$(wc -l <<<"$expected")" "2"
+	assert_equal "$actual" "$expected"
+	# Text values have no rollup.
+	assert_equal "$(q "select count(*) from telemetry_hourly where measurement_name = 'label'")" "0"
+}
+
+@test "a backfill of old data does not make a device online; fresh data does" {
+	redis-cli -p "$IOTFLOW_REDIS_PORT" DEL "iotflow:seen:$B" >/dev/null   # seen by earlier tests
+	run iot-ingest -q <<<"{\"device_id\":$B,\"data\":{\"t\":1},\"timestamp\":$(( $(date +%s) - 86400 ))}"
+	assert_success
+	run iot-device status "$B"
+	assert_output --partial '"online":false'
+	run iot-ingest -q <<<"{\"device_id\":$B,\"data\":{\"t\":2}}"
+	run iot-device status "$B"
+	assert_output --partial '"online":true'
+}

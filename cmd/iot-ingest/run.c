@@ -19,6 +19,8 @@
 
 static struct ingest *G; /* for the writer thread's callback */
 
+static void write_metrics(struct ingest *g);
+
 static const char *source_name(const struct ingest *g, size_t src)
 {
 	return g->nfiles ? g->files[src] : "stdin";
@@ -27,10 +29,9 @@ static const char *source_name(const struct ingest *g, size_t src)
 /* One rejected line: a warning, and into the reject file as a comment line
  * with the reason followed by the line itself, so it can be fixed and fed
  * back (iot-ingest skips lines starting with '#'). */
-static void reject_line(struct ingest *g, size_t src, long lineno, const char *reason,
-                        const char *raw, size_t rawlen)
+static void report_reject(struct ingest *g, size_t src, long lineno, const char *reason,
+                          const char *raw, size_t rawlen)
 {
-	iot_metric_add(&g->rejected_lines, 1);
 	pthread_mutex_lock(&g->out_mu);
 	if (g->progress)
 		fputs("\r\033[K", stderr);
@@ -48,6 +49,13 @@ static void reject_line(struct ingest *g, size_t src, long lineno, const char *r
 		atomic_store(&g->strict_hit, true);
 }
 
+static void reject_line(struct ingest *g, size_t src, long lineno, const char *reason,
+                        const char *raw, size_t rawlen)
+{
+	iot_metric_add(&g->rejected_lines, 1);
+	report_reject(g, src, lineno, reason, raw, rawlen);
+}
+
 /* A point PostgreSQL refused, written back as a record that can be re-ingested. */
 static char *point_record(const iot_point *p)
 {
@@ -60,8 +68,9 @@ static char *point_record(const iot_point *p)
 	case IOT_VAL_TEXT: v = json_string(p->text); break;
 	default: v = json_loads(p->text, JSON_DECODE_ANY, NULL); break;
 	}
-	json_t *o = json_pack("{s:I,s:s,s:{s:o?}}", "device_id", (json_int_t)p->device_id,
-	                      "timestamp", ts, "data", p->measurement, v);
+	json_t *o = json_pack("{s:I,s:s,s:{s:o?},s:o?}", "device_id", (json_int_t)p->device_id,
+	                      "timestamp", ts, "data", p->measurement, v,
+	                      "metadata", p->metadata ? json_loads(p->metadata, 0, NULL) : NULL);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
@@ -79,13 +88,15 @@ static void on_result(const iot_submit_result *r, void *arg)
 	atomic_fetch_add(&g->duplicates, r->duplicates);
 	if (!r->rejected)
 		return;
+	/* The line counts once, however many of its points were refused. */
+	iot_metric_add(&g->rejected_lines, 1);
 	for (size_t i = 0; i < r->npoints; i++) {
 		if (r->outcome[i] != IOT_POINT_REJECTED)
 			continue;
 		char reason[IOT_ERRMSG_MAX + 80];
 		snprintf(reason, sizeof reason, "measurement %s: %s", r->points[i].measurement, r->reason[i]);
 		char *rec = point_record(&r->points[i]);
-		reject_line(g, src, lineno, reason, rec, rec ? strlen(rec) : 0);
+		report_reject(g, src, lineno, reason, rec, rec ? strlen(rec) : 0);
 		free(rec);
 	}
 }
@@ -142,6 +153,27 @@ static bool skip_line(const char *line, size_t len)
 	return i == len || line[i] == '#';
 }
 
+/* Every 10 s while running, so an idle pipe's file does not go stale
+ * (node_exporter reports its age). The counters are atomic. */
+static void *metrics_main(void *arg)
+{
+	struct ingest *g = arg;
+	pthread_mutex_lock(&g->out_mu);
+	while (!g->metrics_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		pthread_cond_timedwait(&g->metrics_cv, &g->out_mu, &ts);
+		if (g->metrics_stop)
+			break;
+		pthread_mutex_unlock(&g->out_mu);
+		write_metrics(g);
+		pthread_mutex_lock(&g->out_mu);
+	}
+	pthread_mutex_unlock(&g->out_mu);
+	return NULL;
+}
+
 static void write_metrics(struct ingest *g)
 {
 	if (!g->metrics_path)
@@ -167,7 +199,7 @@ static int read_source(struct ingest *g, size_t src, FILE *f, long long start_ms
 		iot_fatal("out of memory");
 		return IOT_INTERNAL;
 	}
-	long long last_progress = iot_now_ms(), last_metrics = last_progress;
+	long long last_progress = iot_now_ms();
 	int rc = 0;
 	for (;;) {
 		if (g->stop || atomic_load(&g->strict_hit))
@@ -195,10 +227,6 @@ static int read_source(struct ingest *g, size_t src, FILE *f, long long start_ms
 			break;
 		}
 		progress(g, &last_progress, start_ms, false);
-		if (g->metrics_path && iot_now_ms() - last_metrics >= 10000) {
-			write_metrics(g);
-			last_metrics = iot_now_ms();
-		}
 	}
 	iot_line_reader_free(&r);
 	return rc;
@@ -224,6 +252,9 @@ int ingest_run(struct ingest *g)
 	G = g;
 	long long start = iot_now_ms(), last = start;
 	int rc = 0, open_failed = 0;
+	pthread_t metrics_thread;
+	bool metrics_running = g->metrics_path &&
+	                       pthread_create(&metrics_thread, NULL, metrics_main, g) == 0;
 	size_t nsrc = g->nfiles ? (size_t)g->nfiles : 1;
 	for (size_t src = 0; src < nsrc && rc == 0; src++) {
 		if (g->stop || atomic_load(&g->strict_hit))
@@ -242,6 +273,13 @@ int ingest_run(struct ingest *g)
 	if (g->w && iot_writer_flush(g->w, &err) < 0 && rc == 0)
 		rc = iot_fatal_error(&err);
 	progress(g, &last, start, true);
+	if (metrics_running) {
+		pthread_mutex_lock(&g->out_mu);
+		g->metrics_stop = true;
+		pthread_cond_signal(&g->metrics_cv);
+		pthread_mutex_unlock(&g->out_mu);
+		pthread_join(metrics_thread, NULL);
+	}
 	write_metrics(g);
 	print_summary(g);
 	if (rc)

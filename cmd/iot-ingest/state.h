@@ -35,6 +35,8 @@ struct ingest {
 	iot_writer *w;
 	/* output shared with the writer thread's callback */
 	pthread_mutex_t out_mu;
+	pthread_cond_t metrics_cv;  /* wakes the metrics-file thread to stop */
+	bool metrics_stop;
 	FILE *reject;
 	bool progress;
 	/* counters (the writer thread adds to some) */
