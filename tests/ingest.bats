@@ -327,3 +327,45 @@ JSON
 	run iot-device status "$B"
 	assert_output --partial '"online":true'
 }
+
+@test "points PostgreSQL refuses are isolated: the rest of the batch is stored, the line counted once" {
+	# A constraint the decoder knows nothing about stands in for any permanent error.
+	q "ALTER TABLE telemetry_data ADD CONSTRAINT test_small CHECK (numeric_value < 1000)"
+	{
+		for i in $(seq 1 40); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}"; done
+		echo "{\"device_id\":$A,\"data\":{\"v\":5000,\"w\":1},\"metadata\":{\"fw\":\"9\"},\"timestamp\":1764300100}"
+		for i in $(seq 41 80); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}"; done
+	} > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest --reject-file "$BATS_TEST_TMPDIR/rej" "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	assert_output '{"read":81,"records":81,"points":82,"stored":81,"duplicates":0,"rejected":1}'
+	[[ $stderr == *"$BATS_TEST_TMPDIR/in:41: measurement v: "*"test_small"* ]]
+	assert_equal "$(rows)" "81"
+	assert_equal "$(rows "measurement_name = 'w'")" "1"
+	run cat "$BATS_TEST_TMPDIR/rej"
+	assert_line --index 1 '{"device_id":'"$A"',"timestamp":"2025-11-28T03:21:40.000000Z","data":{"v":5000.0},"metadata":{"fw":"9"}}'
+}
+
+@test "usage errors: a reject file that cannot be opened, a malformed connection string" {
+	run --separate-stderr iot-ingest --reject-file /nonexistent/dir/rej /dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"unable to open --reject-file /nonexistent/dir/rej"* ]]
+	run --separate-stderr iot-ingest --db 'nonsense=1' /dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *'invalid connection option "nonsense"'* ]]
+}
+
+@test "--metrics-file is refreshed while a pipe is idle" {
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	iot-ingest -q --metrics-file "$BATS_TEST_TMPDIR/m.prom" < "$fifo" > /dev/null 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	echo "{\"device_id\":$A,\"data\":{\"t\":1}}" >&4
+	local i
+	for i in $(seq 150); do grep -q '^iotflow_ingest_points_stored_total 1$' "$BATS_TEST_TMPDIR/m.prom" 2>/dev/null && break; sleep 0.1; done
+	run cat "$BATS_TEST_TMPDIR/m.prom"
+	exec 4>&-
+	wait "$pid"
+	assert_line "iotflow_ingest_points_stored_total 1"
+}

@@ -196,12 +196,15 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	assert_equal "$(q "select value from iotflow_settings where key = 'partition_interval'")" "month"
 }
 
-@test "an unreachable database exits 5, a missing SQL directory exits 3" {
+@test "an unreachable database exits 5, a missing SQL directory 3, a malformed connection string 2" {
 	run env PGPORT=1 IOTFLOW_DB_RETRY_TIME=0 iot-migrate status
 	assert_equal "$status" 5
 	assert_output --partial "unable to connect to PostgreSQL"
 	run iot-migrate --sql-dir "$BATS_TEST_TMPDIR/nowhere" status
 	assert_equal "$status" 3
+	run iot-migrate --db 'nonsense=1' status
+	assert_equal "$status" 2
+	assert_output --partial 'invalid connection option "nonsense"'
 }
 
 @test "the man page's examples run" {
