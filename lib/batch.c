@@ -154,10 +154,15 @@ static void write_batch(struct worker *k, struct submission *list)
 	b->n = 0;
 	iot_error err = { 0 };
 	int rc = 0;
+	pthread_mutex_lock(&w->mu);
+	bool failed = w->failed;
+	pthread_mutex_unlock(&w->mu);
 	for (struct submission *s = list; s && rc == 0; s = s->next)
 		rc = batch_add(b, s);
 	if (rc < 0)
 		iot_error_set(&err, IOT_INTERNAL, "out of memory");
+	else if (failed)
+		rc = -1; /* the database is gone for good: fail what is left at once */
 	else if (w->o.dry_run)
 		for (size_t i = 0; i < b->n; i++)
 			*b->out[i] = IOT_POINT_STORED;

@@ -369,3 +369,24 @@ JSON
 	wait "$pid"
 	assert_line "iotflow_ingest_points_stored_total 1"
 }
+
+@test "PostgreSQL gone for good: exit 5, and what was committed before stays" {
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	IOTFLOW_DB_RETRY_TIME=2 iot-ingest --flush-ms 20 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	local i
+	for i in $(seq 1 10); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; done
+	for i in $(seq 100); do [[ $(rows) == 10 ]] && break; sleep 0.05; done
+	iot_pg_stop
+	for i in $(seq 11 20); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; done
+	exec 4>&-
+	local rc=0
+	wait "$pid" || rc=$?
+	iot_pg_start
+	assert_equal "$rc" 5
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "iot-ingest: fatal:"
+	assert_equal "$(rows)" "10"
+}
