@@ -326,11 +326,15 @@ static int upsert_hourly(struct store *s, const struct batch *b, iot_error *err)
 	return simple(s, SQL_UPSERT_HOURLY, err);
 }
 
+static int prepare_session(struct store *s, iot_error *err);
+
 static int batch_tx(iot_db *db, void *arg, iot_error *err)
 {
 	(void)db;
 	struct batch *b = ((void **)arg)[1];
 	struct store *s = ((void **)arg)[0];
+	if (prepare_session(s, err) < 0)
+		return -1;
 	for (size_t i = 0; i < b->n; i++) {
 		free(*b->why[i]);
 		*b->why[i] = NULL;
@@ -410,16 +414,17 @@ static void count_outcomes(struct store *s, const struct batch *b, long long t0)
 	iot_metric_add(&s->m[M_COMMIT_MS], (uint64_t)(iot_now_ms() - t0));
 }
 
-/* The staging tables live as long as the session: made again after a reconnect. */
+/* The staging tables live as long as the session. They are made inside the
+ * batch's transaction (iot_db_transaction may reconnect and rerun it on a
+ * new session), and counted as made only once that transaction commits: a
+ * rolled-back CREATE leaves nothing behind. */
 static int prepare_session(struct store *s, iot_error *err)
 {
 	if (iot_db_generation(s->db) == s->prepared_gen)
 		return 0;
-	if (iot_db_command(s->db, SQL_STAGE_TABLE, 0, NULL, err) < 0 ||
-	    iot_db_command(s->db, SQL_LATEST_STAGE_TABLE, 0, NULL, err) < 0 ||
-	    iot_db_command(s->db, SQL_HOURLY_STAGE_TABLE, 0, NULL, err) < 0)
+	if (simple(s, SQL_STAGE_TABLE, err) < 0 || simple(s, SQL_LATEST_STAGE_TABLE, err) < 0 ||
+	    simple(s, SQL_HOURLY_STAGE_TABLE, err) < 0)
 		return -1;
-	s->prepared_gen = iot_db_generation(s->db);
 	return 0;
 }
 
@@ -429,9 +434,10 @@ int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
 	int attempt = 0;
 	for (;;) {
 		void *arg[2] = { s, b };
-		if (prepare_session(s, err) == 0 && ensure_partitions(s, b, err) == 0 &&
-		    iot_db_transaction(s->db, batch_tx, arg, err) == 0)
+		if (ensure_partitions(s, b, err) == 0 && iot_db_transaction(s->db, batch_tx, arg, err) == 0) {
+			s->prepared_gen = iot_db_generation(s->db);
 			break;
+		}
 		if (!iot_db_failed_transient(s->db) || !iot_db_backoff(s->db, t0, &attempt))
 			return -1;
 		iot_metric_add(&s->m[M_RETRIES], 1);

@@ -379,7 +379,7 @@ JSON
 	local i
 	for i in $(seq 1 10); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; done
 	for i in $(seq 100); do [[ $(rows) == 10 ]] && break; sleep 0.05; done
-	iot_pg_stop
+	iot_pg_stop 4>&-
 	for i in $(seq 11 20); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; done
 	exec 4>&-
 	local rc=0
@@ -389,4 +389,23 @@ JSON
 	run cat "$BATS_TEST_TMPDIR/err"
 	assert_output --partial "iot-ingest: fatal:"
 	assert_equal "$(rows)" "10"
+}
+
+@test "PostgreSQL restarted while the writers are idle: their next batches go through" {
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	iot-ingest --flush-ms 20 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	local i
+	for i in $(seq 1 10); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; sleep 0.03; done
+	for i in $(seq 100); do [[ $(rows) == 10 ]] && break; sleep 0.05; done
+	# 4>&-: the restarted server must not inherit the pipe's write end.
+	iot_pg_stop 4>&-
+	iot_pg_start 4>&-
+	for i in $(seq 11 30); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; sleep 0.03; done
+	exec 4>&-
+	wait "$pid" || { cat "$BATS_TEST_TMPDIR/err"; false; }
+	assert_equal "$(rows)" "30"
+	assert_equal "$(q "select numeric_value from telemetry_latest where device_id = $A")" "30"
 }
