@@ -35,7 +35,8 @@ static const char usage[] =
 	"  -V, --version         show the version and exit\n"
 	"\n"
 	"Exit status: 0 ok; 1 an applied migration was edited (or, for verify, anything\n"
-	"is not applied); 2 usage; 3 no migrations found; 5 database unavailable; 6 internal.\n"
+	"is not applied); 2 usage; 3 no migrations found; 4 PostgreSQL refused the\n"
+	"credentials or permission; 5 database unavailable; 6 internal.\n"
 	"See iot-migrate(1).\n";
 
 struct opts {
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
 		rc = iot_fatal_error(&err);
 		goto out;
 	}
+	/* The advisory lock belongs to this session: never reconnect behind it. */
+	iot_db_set_retry_time(db, 0);
 	if (!strcmp(cmd, "up"))
 		rc = cmd_up(db, &set, &o);
 	else if (!strcmp(cmd, "partitions"))

@@ -28,6 +28,7 @@ struct iot_writer {
 	pthread_cond_t done_cv;     /* tickets and flushers wait for outcomes */
 	struct submission *head, *tail;
 	size_t queued;              /* points in the queue */
+	size_t queued_bytes;        /* and the memory they hold */
 	uint64_t next_seq, flush_seq;
 	bool closing, failed;
 	iot_error fail;
@@ -126,10 +127,13 @@ static struct submission *take_batch(iot_writer *w, size_t *npoints)
 {
 	struct submission *first = w->head, *last = NULL;
 	size_t n = 0;
+	size_t bytes = 0;
 	for (struct submission *s = w->head; s && (n == 0 || n + s->n <= w->o.batch_size); s = s->next) {
 		n += s->n;
+		bytes += s->bytes;
 		last = s;
 	}
+	w->queued_bytes -= bytes;
 	w->head = last->next;
 	if (!w->head)
 		w->tail = NULL;
@@ -298,6 +302,8 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, i
 		w->o.connections = 1;
 	if (!w->o.max_queued)
 		w->o.max_queued = (size_t)(w->o.connections + 2) * w->o.batch_size;
+	if (!w->o.max_queued_bytes)
+		w->o.max_queued_bytes = 64u << 20;
 	for (int i = 0; i < M_COUNT; i++) {
 		w->m[i].name = metric_defs[i].name;
 		w->m[i].help = metric_defs[i].help;
@@ -343,6 +349,7 @@ static struct submission *copy_points(const iot_point *pts, size_t n, bool ticke
 	if (!mem)
 		return NULL;
 	struct submission *s = (struct submission *)mem;
+	s->bytes = size;
 	s->points = (iot_point *)(mem + head);
 	s->reason = (char **)(s->points + n);
 	s->outcome = (enum iot_point_outcome *)(s->reason + n);
@@ -370,7 +377,8 @@ static struct submission *copy_points(const iot_point *pts, size_t n, bool ticke
 static int enqueue(iot_writer *w, struct submission *s, iot_error *err)
 {
 	pthread_mutex_lock(&w->mu);
-	while (!w->closing && !w->failed && w->queued > 0 && w->queued + s->n > w->o.max_queued)
+	while (!w->closing && !w->failed && w->queued > 0 &&
+	       (w->queued + s->n > w->o.max_queued || w->queued_bytes + s->bytes > w->o.max_queued_bytes))
 		pthread_cond_wait(&w->space_cv, &w->mu);
 	if (w->closing || w->failed) {
 		if (w->failed)
@@ -389,8 +397,11 @@ static int enqueue(iot_writer *w, struct submission *s, iot_error *err)
 		w->head = s;
 	w->tail = s;
 	w->queued += s->n;
+	w->queued_bytes += s->bytes;
 	iot_metric_set(&w->m[M_QUEUED], w->queued);
-	if (w->queued >= w->o.batch_size)
+	/* A full batch, or the first point of an empty queue (whose flush timer
+	 * an idle worker is not running yet), needs a worker now. */
+	if (w->queued >= w->o.batch_size || w->head == s)
 		pthread_cond_signal(&w->work_cv);
 	pthread_mutex_unlock(&w->mu);
 	return 0;
@@ -458,7 +469,9 @@ int iot_writer_flush(iot_writer *w, iot_error *err)
 	if (w->flush_seq < target)
 		w->flush_seq = target;
 	pthread_cond_broadcast(&w->work_cv);
-	while (!settled(w, target) && !w->failed)
+	/* Even after a failure: the batches in flight finish (quickly once the
+	 * writer has failed) and their outcomes must be in before we return. */
+	while (!settled(w, target))
 		pthread_cond_wait(&w->done_cv, &w->mu);
 	int rc = 0;
 	if (w->failed) {

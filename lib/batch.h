@@ -38,7 +38,9 @@ enum iot_point_outcome { IOT_POINT_STORED, IOT_POINT_DUPLICATE, IOT_POINT_REJECT
 typedef struct iot_writer_opts {
 	size_t batch_size;   /* points per COPY (default 20000) */
 	int flush_ms;        /* longest a point waits for its batch (default 100) */
-	size_t max_queued;   /* points held before producers block (default 4 batches) */
+	size_t max_queued;   /* points held before producers block (default connections + 2 batches) */
+	size_t max_queued_bytes; /* and the memory they may hold (default 64 MiB): metadata is
+	                          * copied to every point, so points alone do not bound it */
 	bool dry_run;        /* accept and report everything as stored, write nothing */
 	int connections;     /* PostgreSQL connections writing batches in parallel (default 2) */
 	bool use_cache;      /* tell Redis which devices were seen (each connection its own handle) */
@@ -70,8 +72,11 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, i
  * Blocks while the queue is full. Returns NULL with err set when the writer
  * has failed or is closing. */
 iot_ticket *iot_writer_submit(iot_writer *w, const iot_point *points, size_t n, iot_error *err);
-/* The same, but cb(res, arg) runs on the writer thread once the outcome is
- * known (keep it short: the next batch waits for it). Returns 0 or -1. */
+/* The same, but cb(res, arg) runs on a writer thread once the outcome is
+ * known (keep it short: that thread's next batch waits for it). Callbacks
+ * of different batches may run concurrently on different threads.
+ * Returns 0 or -1. Submitting or waiting on a ticket after (or during)
+ * iot_writer_close is not allowed. */
 int iot_writer_submit_cb(iot_writer *w, const iot_point *points, size_t n,
                          iot_submit_cb cb, void *arg, iot_error *err);
 /* Wait for the submission's outcome. The result lives until iot_ticket_free. */

@@ -14,6 +14,7 @@ struct submission {
 	struct submission *next;
 	iot_point *points;
 	size_t n;
+	size_t bytes;               /* the whole allocation, for the queue's memory bound */
 	enum iot_point_outcome *outcome;
 	char **reason;              /* malloc'd strings, only for rejected points */
 	iot_submit_cb cb;

@@ -18,6 +18,7 @@ struct store {
 	iot_metric *m;
 	unsigned prepared_gen;      /* connection generation the temp tables exist in */
 	bool replaying;             /* the last batch collided: go straight to the staged path */
+	int attempts;               /* runs of the current batch's transaction */
 	int64_t *days;              /* days (since epoch) whose partition is known to exist */
 	size_t ndays, capdays;
 	struct copy_buf buf;
@@ -245,6 +246,17 @@ static int store_range(struct store *s, const struct batch *b, size_t lo, size_t
 		iot_metric_add(&s->m[M_DEDUP_BATCHES], 1);
 		return store_range(s, b, lo, hi, true, err);
 	}
+	/* Only data errors (class 22, class 23) can be one point's fault. Anything
+	 * else (permissions, a missing table...) would wrongly reject every point:
+	 * fail the batch instead, and say why. */
+	if (strncmp(state, "22", 2) && strncmp(state, "23", 2)) {
+		*err = why;
+		if (!strcmp(state, "42501"))
+			err->status = IOT_DENIED;
+		else if (err->status == IOT_REJECTED)
+			err->status = IOT_INTERNAL;
+		return -1;
+	}
 	if (hi - lo == 1) {
 		*b->out[lo] = IOT_POINT_REJECTED;
 		free(*b->why[lo]);
@@ -333,6 +345,9 @@ static int batch_tx(iot_db *db, void *arg, iot_error *err)
 	(void)db;
 	struct batch *b = ((void **)arg)[1];
 	struct store *s = ((void **)arg)[0];
+	/* iot_db_transaction reruns this on a transient failure: count those. */
+	if (s->attempts++ > 0)
+		iot_metric_add(&s->m[M_RETRIES], 1);
 	if (prepare_session(s, err) < 0)
 		return -1;
 	for (size_t i = 0; i < b->n; i++) {
@@ -432,6 +447,7 @@ int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
 {
 	long long t0 = iot_now_ms();
 	int attempt = 0;
+	s->attempts = 0;
 	for (;;) {
 		void *arg[2] = { s, b };
 		if (ensure_partitions(s, b, err) == 0 && iot_db_transaction(s->db, batch_tx, arg, err) == 0) {
@@ -440,7 +456,6 @@ int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
 		}
 		if (!iot_db_failed_transient(s->db) || !iot_db_backoff(s->db, t0, &attempt))
 			return -1;
-		iot_metric_add(&s->m[M_RETRIES], 1);
 		if (PQstatus(iot_db_conn(s->db)) != CONNECTION_OK && iot_db_reconnect(s->db, err) < 0)
 			return -1;
 	}

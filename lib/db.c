@@ -26,6 +26,10 @@ bool iot_sqlstate_transient(const char *s)
 		return true;
 	if (!strcmp(s, "40001") || !strcmp(s, "40P01"))
 		return true;
+	/* lock_not_available (lock_timeout) and query_canceled (statement_timeout,
+	 * a cancel): the same statement may well go through a moment later. */
+	if (!strcmp(s, "55P03") || !strcmp(s, "57014"))
+		return true;
 	return false;
 }
 
@@ -41,6 +45,7 @@ static enum iot_status connect_failure_kind(const char *msg)
 	};
 	static const char *const denied[] = {
 		"authentication failed", "no pg_hba.conf entry", "password is required", "permission denied",
+		"is not permitted to log in",
 	};
 	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
 		if (strstr(msg, usage[i]))
@@ -105,6 +110,21 @@ static int open_conn(iot_db *db, iot_error *err)
 	}
 }
 
+/* A "key=value ..." string or a URI must parse; a bare word is a database name. */
+static bool conninfo_valid(const char *ci)
+{
+	if (!strchr(ci, '=') && strncmp(ci, "postgresql://", 13) && strncmp(ci, "postgres://", 11))
+		return true;
+	char *msg = NULL;
+	PQconninfoOption *o = PQconninfoParse(ci, &msg);
+	if (msg)
+		PQfreemem(msg);
+	if (!o)
+		return false;
+	PQconninfoFree(o);
+	return true;
+}
+
 iot_db *iot_db_connect(const iot_config *cfg, iot_error *err)
 {
 	iot_db *db = calloc(1, sizeof *db);
@@ -113,6 +133,12 @@ iot_db *iot_db_connect(const iot_config *cfg, iot_error *err)
 		return NULL;
 	}
 	const char *ci = iot_config_get(cfg, "database");
+	if (ci && !conninfo_valid(ci)) {
+		/* libpq's message would quote the offending part: it may be the password. */
+		iot_error_set(err, IOT_USAGE, "invalid PostgreSQL connection string (not shown: it may hold a password)");
+		free(db);
+		return NULL;
+	}
 	db->conninfo = strdup(ci ? ci : "");
 	db->retry_ms = iot_config_get_long(cfg, "db_retry_time") * 1000;
 	if (!db->conninfo || open_conn(db, err) < 0) {
@@ -135,6 +161,7 @@ void iot_db_close(iot_db *db)
 }
 
 PGconn *iot_db_conn(iot_db *db) { return db->conn; }
+void iot_db_set_retry_time(iot_db *db, long ms) { db->retry_ms = ms; }
 unsigned iot_db_generation(const iot_db *db) { return db->generation; }
 const char *iot_db_sqlstate(const iot_db *db) { return db->sqlstate; }
 bool iot_db_failed_transient(const iot_db *db) { return db->transient; }

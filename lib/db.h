@@ -22,12 +22,17 @@ void iot_db_close(iot_db *db);
 PGconn *iot_db_conn(iot_db *db);
 /* Bumped on every reconnect: prepared statements must be prepared again. */
 unsigned iot_db_generation(const iot_db *db);
+/* Change the retry budget after connecting. 0 makes every failure final and
+ * never reconnects behind the caller's back (session state such as an
+ * advisory lock would silently be lost). */
+void iot_db_set_retry_time(iot_db *db, long ms);
 /* Drop and re-establish the connection (with the same retry budget). */
 int iot_db_reconnect(iot_db *db, iot_error *err);
 
 /* True for SQLSTATEs worth retrying: class 08 (connection), 57P01-57P05
  * (shutdown, cannot connect now), 40001/40P01 (serialization, deadlock),
- * class 53 (insufficient resources). NULL (no SQLSTATE: connection lost) too. */
+ * class 53 (insufficient resources), 55P03 (lock timeout), 57014 (statement
+ * canceled or timed out). NULL (no SQLSTATE: connection lost) too. */
 bool iot_sqlstate_transient(const char *sqlstate);
 /* SQLSTATE of the last failed statement ("" when none). */
 const char *iot_db_sqlstate(const iot_db *db);

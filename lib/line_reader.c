@@ -13,7 +13,7 @@ int iot_line_reader_init(iot_line_reader *r, FILE *f, size_t max)
 	memset(r, 0, sizeof *r);
 	r->f = f;
 	r->max = max;
-	r->buf = malloc(max + 1);
+	r->buf = malloc(max + 2); /* the limit, a \r, and the NUL */
 	r->in = malloc(CHUNK + 1);
 	return r->buf && r->in ? 0 : -1;
 }
@@ -44,20 +44,27 @@ static int fill(iot_line_reader *r)
 	return 0;
 }
 
+/* A whole line in p[0..n): drop a trailing \r, then hold it to the limit. */
 static enum iot_line_status done(iot_line_reader *r, char *p, size_t n, const char **line, size_t *len)
 {
+	r->lineno++;
+	size_t full = n;
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
+	if (n > r->max) {
+		*len = full;
+		return IOT_LINE_TOO_LONG;
+	}
 	p[n] = '\0';
 	*line = p;
 	*len = n;
-	r->lineno++;
 	return IOT_LINE_OK;
 }
 
 enum iot_line_status iot_line_read(iot_line_reader *r, const char **line, size_t *len)
 {
-	size_t have = 0;   /* bytes of this line so far (kept in buf while <= max) */
+	size_t room = r->max + 1; /* the limit, plus a \r before the newline */
+	size_t have = 0;          /* bytes of this line so far (kept in buf while <= room) */
 	for (;;) {
 		if (r->pos == r->end) {
 			int f = fill(r);
@@ -66,7 +73,7 @@ enum iot_line_status iot_line_read(iot_line_reader *r, const char **line, size_t
 			if (f == 0) {
 				if (have == 0)
 					return IOT_LINE_EOF;
-				if (have > r->max) {
+				if (have > room) {
 					r->lineno++;
 					*len = have;
 					return IOT_LINE_TOO_LONG;
@@ -79,13 +86,13 @@ enum iot_line_status iot_line_read(iot_line_reader *r, const char **line, size_t
 		char *nl = memchr(start, '\n', avail);
 		size_t take = nl ? (size_t)(nl - start) : avail;
 		r->pos += take + (nl != NULL);
-		if (nl && have == 0 && take <= r->max)
+		if (nl && have == 0 && take <= room)
 			return done(r, start, take, line, len); /* the common case: no copy */
-		if (have + take <= r->max)
+		if (have + take <= room)
 			memcpy(r->buf + have, start, take);
 		have += take;
 		if (nl) {
-			if (have > r->max) {
+			if (have > room) {
 				r->lineno++;
 				*len = have;
 				return IOT_LINE_TOO_LONG;

@@ -334,6 +334,8 @@ static int apply_pending(iot_db *db, const iot_migration_set *set, bool dry_run,
 	if (iot_migrate_status(db, set, &st, &n, err) < 0)
 		return -1;
 	int rc = dry_run ? tx(db, "BEGIN", err) : 0;
+	if (rc == 0 && dry_run)
+		rc = tx(db, SQL_LEDGER, err);
 	for (size_t i = 0; i < set->n && rc == 0; i++) {
 		const iot_migration *m = &set->items[i];
 		bool pending = false;
@@ -373,7 +375,8 @@ static int apply_pending(iot_db *db, const iot_migration_set *set, bool dry_run,
 int iot_migrate_up(iot_db *db, const iot_migration_set *set, bool dry_run,
                    iot_migrate_cb cb, void *arg, iot_error *err)
 {
-	if (iot_db_command(db, SQL_LEDGER, 0, NULL, err) < 0)
+	/* A dry run must change nothing, not even create the ledger. */
+	if (!dry_run && iot_db_command(db, SQL_LEDGER, 0, NULL, err) < 0)
 		return -1;
 	bool pending;
 	if (check_ledger(db, set, &pending, err) < 0)

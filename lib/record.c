@@ -55,6 +55,8 @@
  * VALUES. A number becomes IOT_VAL_NUMBER (a double). An integer beyond
  * +-2^53 would silently change on the way into a double, so it is rejected
  * (measurement "x": integer N is beyond +-2^53 and would lose precision).
+ * A number beyond +-1e300 is rejected too, so that sums of them (the hourly
+ * rollups) cannot overflow (measurement "x": number N is out of range (+-1e300)).
  * A string is IOT_VAL_TEXT, at most 4096 bytes. true/false are IOT_VAL_BOOL.
  * An object or array is IOT_VAL_JSON, stored as compact JSON text (members in
  * input order, numbers in their shortest exact form), at most 4096 bytes.
@@ -112,6 +114,7 @@
 #define TEXT_MAX 4096                       /* bytes of a text or JSON value, or metadata */
 #define API_KEY_MAX 256
 #define EXACT_INT_MAX INT64_C(9007199254740992) /* 2^53: doubles are exact up to here */
+#define NUMBER_MAX 1e300                    /* leaves room to sum 10^8 of them */
 #define INLINE_POINTS 8                     /* most records carry a handful of points */
 
 /* A copy the record owns: metadata or a JSON value as compact text. */
@@ -373,6 +376,9 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 		p->num = json_real_value(v);
 		if (!isfinite(p->num)) /* jansson refuses these; kept as a guard */
 			return reject(d, "measurement \"%s\" is not a finite number", name);
+		/* Sums of such values (hourly rollups) could overflow a double. */
+		if (fabs(p->num) > NUMBER_MAX)
+			return reject(d, "measurement \"%s\": number %g is out of range (+-1e300)", name, p->num);
 		break;
 	case JSON_STRING:
 		if (json_string_length(v) > TEXT_MAX)

@@ -352,7 +352,11 @@ JSON
 	[[ $stderr == *"unable to open --reject-file /nonexistent/dir/rej"* ]]
 	run --separate-stderr iot-ingest --db 'nonsense=1' /dev/null
 	assert_equal "$status" 2
-	[[ $stderr == *'invalid connection option "nonsense"'* ]]
+	[[ $stderr == *'invalid PostgreSQL connection string (not shown'* ]]
+	# A malformed URI is refused at once, without quoting its password.
+	run --separate-stderr iot-ingest --db 'postgresql://bob:Sup3rS%ZZecret@127.0.0.1/x' /dev/null
+	assert_equal "$status" 2
+	[[ $stderr != *Sup3r* ]]
 }
 
 @test "--metrics-file is refreshed while a pipe is idle" {
@@ -408,4 +412,32 @@ JSON
 	wait "$pid" || { cat "$BATS_TEST_TMPDIR/err"; false; }
 	assert_equal "$(rows)" "30"
 	assert_equal "$(q "select numeric_value from telemetry_latest where device_id = $A")" "30"
+}
+
+@test "a lock timeout is retried, not blamed on the points" {
+	psql -XAtq -c "BEGIN; LOCK telemetry_data IN SHARE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 3>&- &
+	local locker=$!
+	sleep 0.3
+	# Recent points: their partition exists, so it is the COPY that meets the lock.
+	local now; now=$(date +%s)
+	seq 1 20 | awk -v a="$A" -v t="$now" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, t - 20 + $1 }' > "$BATS_TEST_TMPDIR/in"
+	PGOPTIONS="-c lock_timeout=200" run --separate-stderr iot-ingest -r "$BATS_TEST_TMPDIR/rej" \
+		--metrics-file "$BATS_TEST_TMPDIR/m.prom" "$BATS_TEST_TMPDIR/in"
+	wait "$locker"
+	assert_success
+	assert_output --partial '"stored":20,"duplicates":0,"rejected":0'
+	[ ! -s "$BATS_TEST_TMPDIR/rej" ]
+	# It did wait for the lock: the batch was retried at least once.
+	grep -Eq '^iotflow_ingest_retries_total [1-9]' "$BATS_TEST_TMPDIR/m.prom"
+}
+
+@test "permission denied fails the batch (exit 4) instead of rejecting every point" {
+	q "CREATE ROLE ingest_ro LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ingest_ro"
+	seq 1 5 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d}}\n", a, $1 }' > "$BATS_TEST_TMPDIR/in"
+	PGUSER=ingest_ro run --separate-stderr iot-ingest -r "$BATS_TEST_TMPDIR/rej" "$BATS_TEST_TMPDIR/in"
+	q "DROP OWNED BY ingest_ro; DROP ROLE ingest_ro"
+	assert_equal "$status" 4
+	[[ $stderr == *"permission denied"* ]]
+	[ ! -s "$BATS_TEST_TMPDIR/rej" ]
+	assert_equal "$(rows)" "0"
 }

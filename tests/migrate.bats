@@ -108,6 +108,7 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	assert_success
 	assert_output --partial '"action":"would apply"'
 	assert_equal "$(q "select to_regclass('devices') is null")" "t"
+	assert_equal "$(q "select to_regclass('schema_migrations') is null")" "t"
 	run iot-migrate status
 	assert_output --partial '"state":"pending"'
 	run iot-migrate verify -q
@@ -204,7 +205,7 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	assert_equal "$status" 3
 	run iot-migrate --db 'nonsense=1' status
 	assert_equal "$status" 2
-	assert_output --partial 'invalid connection option "nonsense"'
+	assert_output --partial 'invalid PostgreSQL connection string (not shown'
 }
 
 @test "the man page's examples run" {

@@ -1,5 +1,6 @@
 /* iot-ingest — NDJSON telemetry from files or stdin into PostgreSQL. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -122,6 +123,19 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 	return 0;
 }
 
+/* Rejected lines are kept as read, api_key included: the file is created
+ * readable by its owner only, like the input it comes from should be. */
+static FILE *open_reject_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "a");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 static void on_signal(int sig);
 static struct ingest *signal_target;
 
@@ -211,7 +225,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	g.dec.max_future_us = iot_config_get_long(g.cfg, "max_future") * 1000000LL;
-	if (g.reject_path && !(g.reject = fopen(g.reject_path, "a"))) {
+	if (g.reject_path && !(g.reject = open_reject_file(g.reject_path))) {
 		rc = iot_usage_error("unable to open --reject-file %s: %s", g.reject_path, strerror(errno));
 		goto out;
 	}
@@ -222,9 +236,10 @@ int main(int argc, char **argv)
 		rc = ingest_run(&g);
 	rc = close_backends(&g, rc);
 out:
-	if (g.reject && fclose(g.reject) != 0 && rc == 0) {
+	if (g.reject && fclose(g.reject) != 0 && !g.reject_failed) {
 		iot_fatal("unable to write %s", g.reject_path);
-		rc = IOT_INTERNAL;
+		if (rc == 0 || rc == IOT_REJECTED)
+			rc = IOT_INTERNAL;
 	}
 	iot_config_free(g.cfg);
 	return iot_finish_stdout(rc);

@@ -36,13 +36,18 @@ static void report_reject(struct ingest *g, size_t src, long lineno, const char 
 	if (g->progress)
 		fputs("\r\033[K", stderr);
 	iot_warn("%s:%ld: %s", source_name(g, src), lineno, reason);
-	if (g->reject) {
+	if (g->reject && !g->reject_failed) {
 		fprintf(g->reject, "# %s:%ld: %s\n", source_name(g, src), lineno, reason);
 		if (raw) {
 			fwrite(raw, 1, rawlen, g->reject);
 			fputc('\n', g->reject);
 		}
-		fflush(g->reject);
+		/* A rejected line that cannot be kept is lost: that is fatal. */
+		if (fflush(g->reject) == EOF || ferror(g->reject)) {
+			g->reject_failed = true;
+			iot_fatal("unable to write %s: %s", g->reject_path, strerror(errno));
+			g->stop = 1;
+		}
 	}
 	pthread_mutex_unlock(&g->out_mu);
 	if (g->strict)
@@ -284,6 +289,8 @@ int ingest_run(struct ingest *g)
 	print_summary(g);
 	if (rc)
 		return rc;
+	if (g->reject_failed)
+		return IOT_INTERNAL;
 	if (open_failed)
 		return IOT_NOT_FOUND;
 	return iot_metric_get(&g->rejected_lines) ? IOT_REJECTED : 0;

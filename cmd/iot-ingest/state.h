@@ -38,6 +38,7 @@ struct ingest {
 	pthread_cond_t metrics_cv;  /* wakes the metrics-file thread to stop */
 	bool metrics_stop;
 	FILE *reject;
+	bool reject_failed;         /* a write to the reject file failed: exit 6 */
 	bool progress;
 	/* counters (the writer thread adds to some) */
 	iot_metric lines, rejected_lines, records, points;
