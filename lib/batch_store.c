@@ -19,6 +19,8 @@ struct store {
 	unsigned prepared_gen;      /* connection generation the temp tables exist in */
 	bool replaying;             /* the last batch collided: go straight to the staged path */
 	int attempts;               /* runs of the current batch's transaction */
+	bool partitions_stale;      /* a batch met a dropped partition */
+	bool partitions_reset;      /* ... and the known days were forgotten for it */
 	int64_t *days;              /* days (since epoch) whose partition is known to exist */
 	size_t ndays, capdays;
 	struct copy_buf buf;
@@ -246,6 +248,13 @@ static int store_range(struct store *s, const struct batch *b, size_t lo, size_t
 		iot_metric_add(&s->m[M_DEDUP_BATCHES], 1);
 		return store_range(s, b, lo, hi, true, err);
 	}
+	/* A partition this writer believed in was dropped (retention): forget
+	 * what it knows and redo the batch, which creates it again. */
+	if (!strcmp(state, "23514") && strstr(why.msg, "no partition of relation") && !s->partitions_reset) {
+		s->partitions_stale = true;
+		*err = why;
+		return -1;
+	}
 	/* Only data errors (class 22, class 23) can be one point's fault. Anything
 	 * else (permissions, a missing table...) would wrongly reject every point:
 	 * fail the batch instead, and say why. */
@@ -448,11 +457,18 @@ int iot_store_batch(struct store *s, struct batch *b, iot_error *err)
 	long long t0 = iot_now_ms();
 	int attempt = 0;
 	s->attempts = 0;
+	s->partitions_stale = s->partitions_reset = false;
 	for (;;) {
 		void *arg[2] = { s, b };
 		if (ensure_partitions(s, b, err) == 0 && iot_db_transaction(s->db, batch_tx, arg, err) == 0) {
 			s->prepared_gen = iot_db_generation(s->db);
 			break;
+		}
+		if (s->partitions_stale && !s->partitions_reset) {
+			s->partitions_stale = false;
+			s->partitions_reset = true;
+			s->ndays = 0;
+			continue;
 		}
 		if (!iot_db_failed_transient(s->db) || !iot_db_backoff(s->db, t0, &attempt))
 			return -1;

@@ -441,3 +441,21 @@ JSON
 	[ ! -s "$BATS_TEST_TMPDIR/rej" ]
 	assert_equal "$(rows)" "0"
 }
+
+@test "a partition dropped under a running writer (retention) is created again" {
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	iot-ingest --flush-ms 20 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	echo "{\"device_id\":$A,\"data\":{\"v\":1}}" >&4
+	local i
+	for i in $(seq 100); do [[ $(rows) == 1 ]] && break; sleep 0.05; done
+	local part; part=$(q "select tableoid::regclass from telemetry_data")
+	q "DROP TABLE $part"
+	echo "{\"device_id\":$A,\"data\":{\"v\":2}}" >&4
+	exec 4>&-
+	wait "$pid" || { cat "$BATS_TEST_TMPDIR/err"; false; }
+	assert_equal "$(rows)" "1"
+	assert_equal "$(q "select numeric_value from telemetry_data")" "2"
+}
