@@ -1,4 +1,5 @@
 /* iot-user — people: accounts, passwords (Argon2id) and API tokens. */
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@ static const char help_text[] =
 "  verify USER              check a password (terminal or stdin): exit 0 or 4\n"
 "  rm USER                  remove a user who owns no devices\n"
 "  token create USER NAME [--expires=DURATION]\n"
-"                           new API token, printed once\n"
+"                           new API token, printed once; it expires after\n"
+"                           DURATION (at most 100 years), default never\n"
 "  token list USER          a user's tokens (never the tokens themselves)\n"
 "  token revoke USER NAME   revoke a token at once\n"
 "  token check              check API tokens read from stdin, one per line:\n"
@@ -52,6 +54,10 @@ static const char help_text[] =
 "Exit status: 0 ok, 1 rejected (duplicate, still owns devices), 2 usage,\n"
 "3 not found, 4 wrong password, 5 database unavailable, 6 internal error.\n"
 "See iot-user(1).\n";
+
+/* 100 years (36525 days): far beyond any sensible token lifetime, far
+ * within what PostgreSQL's timestamps hold. */
+#define MAX_EXPIRES_S (36525L * 86400)
 
 enum {
 	OPT_ACTIVE = 1 << 0, OPT_ADMIN = 1 << 1, OPT_EMAIL = 1 << 2, OPT_EXPIRES = 1 << 3,
@@ -141,8 +147,9 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 		case 'q': iot_quiet = true; break;
 		case 'V': *done = 1; return iot_print_version();
 		case 'x':
-			if (iot_parse_duration(optarg, &o->expires) < 0 || o->expires < 1)
-				return iot_usage_error("invalid --expires '%s' (e.g. 90d)", optarg);
+			if (iot_parse_duration(optarg, &o->expires) < 0 || o->expires < 1 ||
+			    o->expires > MAX_EXPIRES_S)
+				return iot_usage_error("invalid --expires '%s' (1s to 100 years, e.g. 90d)", optarg);
 			o->seen |= OPT_EXPIRES;
 			break;
 		case ':':
@@ -196,16 +203,30 @@ static const struct command *find_command(int argc, char **argv, const struct op
 	return cmd;
 }
 
+static void secret_error(iot_error *err)
+{
+	if (errno == EMSGSIZE)
+		iot_error_set(err, IOT_USAGE, "password: longer than %d bytes", IOT_PASSWORD_MAX);
+	else if (errno == EINVAL)
+		iot_error_set(err, IOT_USAGE, "password: contains a NUL byte");
+	else if (errno)
+		iot_error_set(err, IOT_INTERNAL, "unable to read the password: %s", strerror(errno));
+	else
+		iot_error_set(err, IOT_USAGE, "no password on standard input");
+}
+
 /* A password from the terminal (asked twice) or one line of stdin. */
 static char *read_password(bool confirm, iot_error *err)
 {
 	char *pw = iot_read_secret("Password: ");
 	if (!pw) {
-		iot_error_set(err, IOT_USAGE, "no password on standard input");
+		secret_error(err);
 		return NULL;
 	}
 	if (confirm && isatty(STDIN_FILENO)) {
 		char *again = iot_read_secret("Retype password: ");
+		if (!again)
+			secret_error(err);
 		bool same = again && !strcmp(pw, again);
 		if (again) {
 			sodium_memzero(again, strlen(again));
@@ -214,7 +235,8 @@ static char *read_password(bool confirm, iot_error *err)
 		if (!same) {
 			sodium_memzero(pw, strlen(pw));
 			free(pw);
-			iot_error_set(err, IOT_USAGE, "passwords do not match");
+			if (again)
+				iot_error_set(err, IOT_USAGE, "passwords do not match");
 			return NULL;
 		}
 	}
@@ -289,7 +311,12 @@ static int token_check(iot_identity *id, enum iot_format fmt)
 		iot_auth_free(auth);
 		return iot_fatal_error(&err);
 	}
-	while ((r = iot_read_line(stdin, buf, sizeof buf, &len)) != 0 && r != -1) {
+	while ((r = iot_read_line(stdin, buf, sizeof buf, &len)) != 0) {
+		if (r == -1) {
+			iot_fatal("unable to read standard input: %s", strerror(errno ? errno : EIO));
+			rc = IOT_INTERNAL;
+			break;
+		}
 		iot_user_ref u;
 		json_t *row;
 		lineno++;

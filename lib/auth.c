@@ -162,12 +162,19 @@ static int usage_grow(struct usage_table *t)
 
 static void usage_note(struct usage_table *t, int64_t id, int64_t now_us)
 {
-	if ((t->n + 1) * 2 > t->cap && (t->n >= USAGE_HARD_CAP || usage_grow(t) < 0))
+	/* No room for another key (at the hard cap, or out of memory): keys
+	 * already in the table are still counted, only new ones are dropped.
+	 * The table is never more than half full, so the probe ends. */
+	bool room = (t->n + 1) * 2 <= t->cap ||
+	            (t->n < USAGE_HARD_CAP && usage_grow(t) == 0);
+	if (!t->cap)
 		return;
 	size_t j = (size_t)id & (t->cap - 1);
 	while (t->slot[j].id && t->slot[j].id != id)
 		j = (j + 1) & (t->cap - 1);
 	if (!t->slot[j].id) {
+		if (!room)
+			return;
 		t->slot[j].id = id;
 		t->n++;
 	}

@@ -15,8 +15,10 @@
  * subscription socket without blocking at the start of each lookup (a
  * poll(2) with zero timeout, ~0.3 µs when idle), so a busy process drops a
  * revoked key before its very next check. In-process entries live at most
- * 60 s while the subscription is up and 5 s while it is not (Redis down or
- * not configured), which bounds staleness when nobody can tell us.
+ * 60 s while the subscription is live and 5 s while it is not (Redis down,
+ * hung, or not configured); the subscription is PINGed and counts as live
+ * only while it answers (cache.h), and when it stops, every entry goes.
+ * That bounds staleness when nobody can tell us.
  *
  * last_used / usage_count are counted in memory and written in one UPDATE
  * per table every 10 s (or 4096 distinct keys, or iot_auth_flush_usage). */

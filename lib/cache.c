@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,13 @@
 #define GEN_KEY "iotflow:auth:gen"
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 4000
+/* The subscription socket is silent when nothing is published, and also when
+ * Redis hangs (SIGSTOP, a frozen VM): silence proves nothing. So it is PINGed
+ * (at most once a second, from iot_cache_poll) and counts as live only while
+ * something arrived on it within SUB_LIVE_MS; a PING unanswered for that long
+ * ends the connection. */
+#define SUB_PING_MS 1000
+#define SUB_LIVE_MS 2500
 
 struct iot_cache {
 	bool configured;
@@ -24,11 +32,27 @@ struct iot_cache {
 	long long retry_at, retry_step;
 	redisContext *sub;
 	long long sub_retry_at;
+	long long sub_rx_ms;           /* when the subscription last received anything */
+	long long sub_ping_ms;         /* when a PING went out unanswered, 0 = none */
+	bool sub_live;                 /* what iot_cache_poll said last */
 	bool down_reported;
 	bool warning_pending;
 	char warning[320];
+	char last_error[320];          /* why the last invalidation failed */
 };
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* %XX with exactly two hex digits is a byte; any other '%' stays as it is. */
 static char *pct_decode(const char *s, size_t n)
 {
 	char *out = malloc(n + 1);
@@ -36,9 +60,10 @@ static char *pct_decode(const char *s, size_t n)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%2x", &v) == 1) {
-			out[j++] = (char)v;
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
+			out[j++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
 			out[j++] = s[i];
@@ -134,7 +159,7 @@ iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err)
 static void wipe_free(char *s)
 {
 	if (s) {
-		memset(s, 0, strlen(s));
+		sodium_memzero(s, strlen(s));
 		free(s);
 	}
 }
@@ -187,9 +212,17 @@ const char *iot_cache_take_warning(iot_cache *c)
 	return c->warning;
 }
 
+static void set_last_error(iot_cache *c, const char *reason)
+{
+	char w[160];
+	where(c, w, sizeof w);
+	snprintf(c->last_error, sizeof c->last_error, "Redis at %s: %.100s", w, reason);
+}
+
 static void mark_down(iot_cache *c, const char *reason)
 {
 	queue_warning(c, reason);
+	set_last_error(c, reason);
 	if (c->ctx) {
 		redisFree(c->ctx);
 		c->ctx = NULL;
@@ -273,6 +306,18 @@ static bool ensure(iot_cache *c)
 bool iot_cache_available(iot_cache *c)
 {
 	return ensure(c);
+}
+
+bool iot_cache_configured(const iot_cache *c)
+{
+	return c && c->configured;
+}
+
+const char *iot_cache_last_error(const iot_cache *c)
+{
+	if (!c || !c->configured)
+		return "Redis not configured";
+	return c->last_error[0] ? c->last_error : "Redis unavailable";
 }
 
 /* Read n pipelined replies into r[]. On an I/O error everything is freed,
@@ -430,21 +475,30 @@ int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const 
 	for (size_t i = 0; i < n; i++)
 		redisAppendCommand(c->ctx, "DEL %s", keys[i]);
 	redisAppendCommand(c->ctx, "PUBLISH " INVALIDATE_CHANNEL " %s", msg);
+	int rc = 0;
 	for (size_t i = 0; i < n + 2; i++) {
 		void *p = NULL;
 		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
 			mark_down(c, c->ctx->errstr[0] ? c->ctx->errstr : "I/O error");
 			return -1;
 		}
+		/* An error reply (a read-only replica, out of memory) means that
+		 * entry may still be there: the invalidation did not go through. */
+		if (!reply_ok(p) && rc == 0) {
+			const redisReply *r = p;
+			set_last_error(c, r && r->str ? r->str : "error reply");
+			rc = -1;
+		}
 		freeReplyObject(p);
 	}
-	return 0;
+	return rc;
 }
 
 static void sub_lost(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 {
 	redisFree(c->sub);
 	c->sub = NULL;
+	c->sub_live = false;
 	c->sub_retry_at = iot_now_ms() + RETRY_MIN_MS;
 	cb(arg, "all");
 }
@@ -468,6 +522,9 @@ static void sub_open(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 		return;
 	}
 	freeReplyObject(r);
+	c->sub_rx_ms = iot_now_ms();
+	c->sub_ping_ms = 0;
+	c->sub_live = true;
 	/* Anything cached before now may have missed an invalidation. */
 	cb(arg, "all");
 }
@@ -489,24 +546,50 @@ bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 		if (!c->sub)
 			return false;
 	}
+	long long now = iot_now_ms();
 	struct pollfd pfd = { .fd = c->sub->fd, .events = POLLIN };
 	int n = poll(&pfd, 1, 0);
-	if (n <= 0)
-		return n == 0;
-	if (redisBufferRead(c->sub) != REDIS_OK) {
-		sub_lost(c, cb, arg);
-		return false;
-	}
-	for (;;) {
-		void *p = NULL;
-		if (redisGetReplyFromReader(c->sub, &p) != REDIS_OK) {
+	if (n > 0) {
+		if (redisBufferRead(c->sub) != REDIS_OK) {
 			sub_lost(c, cb, arg);
 			return false;
 		}
-		if (!p)
-			break;
-		sub_dispatch(p, cb, arg);
-		freeReplyObject(p);
+		for (;;) {
+			void *p = NULL;
+			if (redisGetReplyFromReader(c->sub, &p) != REDIS_OK) {
+				sub_lost(c, cb, arg);
+				return false;
+			}
+			if (!p)
+				break;
+			/* Messages and PING answers alike prove the connection alive. */
+			c->sub_rx_ms = now;
+			c->sub_ping_ms = 0;
+			sub_dispatch(p, cb, arg);
+			freeReplyObject(p);
+		}
 	}
-	return true;
+	if (c->sub_ping_ms && now - c->sub_ping_ms >= SUB_LIVE_MS) {
+		sub_lost(c, cb, arg);
+		return false;
+	}
+	if (!c->sub_ping_ms && now - c->sub_rx_ms >= SUB_PING_MS) {
+		int done = 0;
+		redisAppendCommand(c->sub, "PING");
+		do {
+			if (redisBufferWrite(c->sub, &done) != REDIS_OK) {
+				sub_lost(c, cb, arg);
+				return false;
+			}
+		} while (!done);
+		c->sub_ping_ms = now;
+	}
+	/* Live only while it answered lately and the command connection is up
+	 * (a hung Redis makes lookups time out first). A lapse may have hidden
+	 * an invalidation nobody could publish: entries from before it go. */
+	bool live = c->ctx && now - c->sub_rx_ms < SUB_LIVE_MS;
+	if (c->sub_live && !live)
+		cb(arg, "all");
+	c->sub_live = live;
+	return live;
 }

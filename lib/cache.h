@@ -40,6 +40,11 @@ void iot_cache_free(iot_cache *c);
 const char *iot_cache_take_warning(iot_cache *c);
 /* Connected now (connecting first when a retry is due). */
 bool iot_cache_available(iot_cache *c);
+/* IOTFLOW_REDIS_URL was set (whether or not Redis answers). */
+bool iot_cache_configured(const iot_cache *c);
+/* Why the last connection or invalidation failed: "Redis at HOST:PORT: reason"
+ * (never a password). Valid until the next call on c. */
+const char *iot_cache_last_error(const iot_cache *c);
 
 /* Mark devices online: SET iotflow:seen:<id> ts_us EX online_window, all in
  * one pipelined round trip. Always returns 0 (a cache miss is harmless). */
@@ -64,14 +69,21 @@ int iot_cache_lookup(iot_cache *c, const char *key, char *buf, size_t size, long
  * (a Lua check-and-set: a stale fill can never outlive a revoke). */
 int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, long long gen);
 /* Bump the generation, DEL keys, PUBLISH msg: one pipelined round trip.
- * Returns 0, or -1 when Redis is unavailable (warning queued). */
+ * Returns 0 when every command succeeded, or -1 when Redis is unavailable
+ * (warning queued) or answered one of them with an error
+ * (iot_cache_last_error says why). */
 int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const char *msg);
 
 /* Drain invalidation messages without blocking (poll(2) with a zero
  * timeout on the subscription socket: well under a microsecond when idle).
- * cb gets each message; it gets "all" whenever the subscription was (re)made
- * or lost, since messages may have been missed. Returns true while the
- * subscription is live: only then may callers keep entries for long. */
+ * A silent socket proves nothing (a hung Redis is silent too), so the
+ * subscription is PINGed at most once a second from here, and counts as
+ * live only while something arrived on it within the last 2.5 s and the
+ * command connection is up; a PING unanswered for 2.5 s drops it.
+ * cb gets each message; it gets "all" whenever the subscription was (re)made,
+ * lost or stopped being live, since messages may have been missed. Returns
+ * true while the subscription is live: only then may callers keep entries
+ * for long. */
 typedef void (*iot_cache_msg_fn)(void *arg, const char *msg);
 bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg);
 

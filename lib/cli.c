@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,10 +139,17 @@ int iot_finish_stdout(int rc)
 	return rc;
 }
 
+/* Longer lines are refused, not cut: a password silently shortened would
+ * be a different password. */
+#define SECRET_MAX 1024
+
 char *iot_read_secret(const char *prompt)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	char *line = malloc(SECRET_MAX + 2);
+	if (!line) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	bool tty = isatty(STDIN_FILENO);
 	struct termios old, noecho;
 	if (tty) {
@@ -155,16 +163,36 @@ char *iot_read_secret(const char *prompt)
 			tty = false;
 		}
 	}
-	ssize_t n = getline(&line, &cap, stdin);
+	size_t n = 0;
+	int c, fail = 0;
+	/* Up to SECRET_MAX + 1 bytes: one more than allowed tells "too long"
+	 * (a trailing '\r' is allowed beyond the limit). */
+	while ((c = getc(stdin)) != EOF && c != '\n') {
+		if (c == '\0')
+			fail = EINVAL;
+		if (n < SECRET_MAX + 1)
+			line[n++] = (char)c;
+		else
+			fail = fail ? fail : EMSGSIZE;
+	}
+	if (c == EOF && ferror(stdin))
+		fail = EIO;
+	else if (c == EOF && n == 0 && !fail)
+		fail = -1;
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 		fputc('\n', stderr);
 	}
-	if (n < 0) {
+	if (!fail && n > 0 && line[n - 1] == '\r')
+		n--;
+	if (!fail && n > SECRET_MAX)
+		fail = EMSGSIZE;
+	if (fail) {
+		sodium_memzero(line, SECRET_MAX + 2);
 		free(line);
+		errno = fail < 0 ? 0 : fail;
 		return NULL;
 	}
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
+	line[n] = '\0';
 	return line;
 }

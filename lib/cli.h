@@ -38,7 +38,10 @@ int iot_parse_duration(const char *s, long *seconds);
 int iot_finish_stdout(int rc);
 
 /* Read a secret line (password) from the terminal without echo, or from a
- * non-terminal stdin as one line. Returns a malloc'd string, NULL on EOF. */
+ * non-terminal stdin as one line, of at most 1024 bytes. Returns a malloc'd
+ * string (wipe it with sodium_memzero before free), or NULL with errno 0 at
+ * EOF, EMSGSIZE when the line is longer, EINVAL when it holds a NUL byte,
+ * EIO when reading failed (what was read is wiped). */
 char *iot_read_secret(const char *prompt);
 
 #endif

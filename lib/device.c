@@ -103,15 +103,18 @@ int iot_device_resolve(iot_identity *id, const char *spec, int64_t *out, iot_err
 	return n == 1 ? 0 : iot_error_set(err, IOT_NOT_FOUND, "unknown device '%s'", spec);
 }
 
-/* A comma-separated list of hex digests (never shown to anyone). */
-int iot_device_invalidate(iot_identity *id, int64_t device_id, const char *hex)
+/* A comma-separated list of hex digests (never shown to anyone). 0, or -1
+ * when Redis is configured but did not take the invalidation (err set to
+ * IOT_UNAVAILABLE with the reason; callers say what it means). Without Redis
+ * there is nothing to tell: programs keep entries only 5 s then. */
+static int invalidate_digests(iot_identity *id, int64_t device_id, const char *hex, iot_error *err)
 {
-	if (!id->cache)
+	if (!id->cache || !iot_cache_configured(id->cache))
 		return 0;
 	size_t n = 0, cap = hex && *hex ? strlen(hex) / 64 + 1 : 0;
 	unsigned char (*d)[32] = calloc(cap + 1, sizeof *d);
 	if (!d)
-		return -1;
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	for (const char *p = hex; p && *p && n < cap;) {
 		size_t bin = 0;
 		if (sodium_hex2bin(d[n], 32, p, 64, NULL, &bin, NULL) == 0 && bin == 32)
@@ -125,23 +128,45 @@ int iot_device_invalidate(iot_identity *id, int64_t device_id, const char *hex)
 	int rc = iot_auth_invalidate_device(id->cache, device_id, (const unsigned char (*)[32])d, n);
 	sodium_memzero(d, (cap + 1) * sizeof *d);
 	free(d);
-	return rc;
+	if (rc < 0)
+		return iot_error_set(err, IOT_UNAVAILABLE, "%s", iot_cache_last_error(id->cache));
+	return 0;
 }
 
-int iot_device_invalidate_all_keys(iot_identity *id, int64_t device_id)
+/* Every digest the device has, whatever its state, so that running a
+ * command again repairs an invalidation that did not go through. */
+static int invalidate_all_keys(iot_identity *id, int64_t device_id, iot_error *err)
 {
-	if (!id->cache)
+	if (!id->cache || !iot_cache_configured(id->cache))
 		return 0;
 	char idtext[24];
-	iot_error e;
 	snprintf(idtext, sizeof idtext, "%" PRId64, device_id);
 	const char *params[1] = { idtext };
 	PGresult *res = iot_db_exec(id->db,
 	                            "SELECT string_agg(encode(key_digest, 'hex'), ',') FROM device_auth"
-	                            " WHERE device_id = $1", 1, params, &e);
-	int rc = iot_device_invalidate(id, device_id, res ? PQgetvalue(res, 0, 0) : "");
+	                            " WHERE device_id = $1", 1, params, err);
+	if (!res)
+		return -1;
+	int rc = invalidate_digests(id, device_id, PQgetvalue(res, 0, 0), err);
 	PQclear(res);
 	return rc;
+}
+
+int iot_device_invalidate_committed(iot_identity *id, int64_t device_id, const char *what, iot_error *err)
+{
+	iot_error e = { 0 };
+	if (invalidate_all_keys(id, device_id, &e) == 0)
+		return 0;
+	if (e.status != IOT_UNAVAILABLE)
+		return iot_error_set(err, e.status, "device %" PRId64 ": %s is committed in PostgreSQL, but"
+		                     " its cached entries could not be listed (%s): running it again"
+		                     " drops them", device_id, what, e.msg);
+	return iot_error_set(err, IOT_UNAVAILABLE,
+	                     "device %" PRId64 ": %s is committed in PostgreSQL, but Redis did not"
+	                     " take the invalidation (%s): programs may go on accepting the device's"
+	                     " old keys from the cache for up to 30 minutes. Run the command again"
+	                     " when Redis is back (a key revoke of this device does it too)",
+	                     device_id, what, e.msg);
 }
 
 static const char add_sql[] =
@@ -234,7 +259,7 @@ int iot_device_update(iot_identity *id, const char *spec, const iot_device_field
 	if (!*out)
 		return -1;
 	if (f->status || f->owner)
-		iot_device_invalidate_all_keys(id, dev);
+		return iot_device_invalidate_committed(id, dev, "the status or owner change", err);
 	return 0;
 }
 
@@ -250,14 +275,34 @@ int iot_device_remove(iot_identity *id, const char *spec, json_t **out, iot_erro
 	char idtext[24];
 	if (iot_device_resolve(id, spec, &dev, err) < 0)
 		return -1;
+	/* Once the rows are gone, nobody could name the digests to drop any
+	 * more: so with Redis configured but not taking the invalidation,
+	 * nothing is removed. */
+	iot_error e = { 0 };
+	if (invalidate_all_keys(id, dev, &e) < 0) {
+		if (e.status != IOT_UNAVAILABLE)
+			return iot_error_set(err, e.status, "%s", e.msg);
+		return iot_error_set(err, IOT_UNAVAILABLE,
+		                     "device %" PRId64 " not removed: Redis did not take the invalidation"
+		                     " (%s), and after removal its cached keys could not be dropped any more."
+		                     " Revoke its keys or set it inactive now if it must stop at once;"
+		                     " remove it when Redis is back", dev, e.msg);
+	}
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
 	const char *params[1] = { idtext };
 	PGresult *res = iot_db_exec(id->db, remove_sql, 1, params, err);
 	if (!res)
 		return -1;
 	*out = iot_identity_row(res, "device vanished", err);
-	if (*out)
-		iot_device_invalidate(id, dev, PQgetvalue(res, 0, 1));
+	/* Again: a lookup between the first invalidation and the delete may
+	 * have cached a key anew. */
+	int rc = *out ? 0 : -1;
+	if (*out && invalidate_digests(id, dev, PQgetvalue(res, 0, 1), &e) < 0)
+		rc = iot_error_set(err, IOT_UNAVAILABLE,
+		                   "device %" PRId64 " removed from PostgreSQL, but Redis went away before"
+		                   " the invalidation (%s): programs may accept its keys from Redis for up to"
+		                   " 30 minutes unless the iotflow:auth:key:* entries are deleted there",
+		                   dev, e.msg);
 	PQclear(res);
-	return *out ? 0 : -1;
+	return rc;
 }

@@ -9,7 +9,11 @@
  * iotflow:seen:<id>) within the online window. Going quiet never changes
  * the status. Every change that affects authentication (status, owner,
  * key rotation or revocation, removal) is committed first and then
- * invalidated in Redis and in every running process (auth.h). */
+ * invalidated in Redis and in every running process (auth.h). When Redis
+ * is configured but does not take the invalidation, these return -1 with
+ * IOT_UNAVAILABLE and still fill *out (the change is committed); running
+ * the same call again repairs it. Removal is the exception: it checks
+ * first, and changes nothing when Redis cannot be told. */
 #ifndef IOT_DEVICE_H
 #define IOT_DEVICE_H
 
@@ -74,8 +78,11 @@ int iot_device_config_set(iot_identity *id, const char *spec, const char *key, c
 int iot_device_config_remove(iot_identity *id, const char *spec, const char *key, json_t **out,
                              iot_error *err);
 
-/* Internal to the device_*.c files. */
-int iot_device_invalidate(iot_identity *id, int64_t device_id, const char *hex_digests);
-int iot_device_invalidate_all_keys(iot_identity *id, int64_t device_id);
+/* Internal to the device_*.c files: after a committed change, drop every
+ * cached entry of the device (all its digests, whatever their state, so
+ * that running the command again repairs a failed invalidation). 0, or -1
+ * with IOT_UNAVAILABLE and a message saying that `what` is committed but
+ * may stay cached until the command is run again with Redis back. */
+int iot_device_invalidate_committed(iot_identity *id, int64_t device_id, const char *what, iot_error *err);
 
 #endif

@@ -57,12 +57,13 @@ int iot_device_key_rotate(iot_identity *id, const char *spec, long grace_s, json
 	int rc = -1;
 	if (res) {
 		*out = iot_identity_row(res, "device vanished", err);
-		if (*out) {
-			iot_device_invalidate(id, dev, PQgetvalue(res, 0, 1));
-			json_object_set_new(*out, "api_key", json_string(key));
-			rc = 0;
-		}
 		PQclear(res);
+		if (*out) {
+			/* The new key is committed: it is handed over even when the
+			 * invalidation fails, or it would be lost. */
+			json_object_set_new(*out, "api_key", json_string(key));
+			rc = iot_device_invalidate_committed(id, dev, "the key rotation", err);
+		}
 	}
 	sodium_memzero(&sec, sizeof sec);
 	return rc;
@@ -76,8 +77,8 @@ static const char revoke_sql[] =
 	"   WHERE id = $1 AND api_key IN (SELECT key_prefix FROM r) RETURNING id)"
 	" SELECT json_build_object('id', $1::integer, 'revoked', (SELECT count(*) FROM r),"
 	"   'key_prefixes', coalesce((SELECT json_agg(key_prefix) FROM r), '[]'::json))::text,"
-	"   (SELECT string_agg(encode(key_digest, 'hex'), ',') FROM r),"
-	"   (SELECT count(*) FROM r), (SELECT count(*) FROM dev)";
+	"   (SELECT count(*) FROM device_auth WHERE device_id = $1"
+	"    AND ($2::text IS NULL OR key_prefix = $2)), (SELECT count(*) FROM dev)";
 
 int iot_device_key_revoke(iot_identity *id, const char *spec, const char *prefix, json_t **out,
                           iot_error *err)
@@ -94,18 +95,18 @@ int iot_device_key_revoke(iot_identity *id, const char *spec, const char *prefix
 	if (!res)
 		return -1;
 	*out = iot_identity_row(res, "device vanished", err);
-	bool none = *out && !strcmp(PQgetvalue(res, 0, 2), "0");
-	if (*out && !none)
-		iot_device_invalidate(id, dev, PQgetvalue(res, 0, 1));
+	bool unknown = *out && !strcmp(PQgetvalue(res, 0, 1), "0");
 	PQclear(res);
 	if (!*out)
 		return -1;
-	if (none && prefix) {
+	if (unknown && prefix) {
 		json_decref(*out);
 		*out = NULL;
-		return iot_error_set(err, IOT_NOT_FOUND, "device %" PRId64 " has no live key '%s'", dev, prefix);
+		return iot_error_set(err, IOT_NOT_FOUND, "device %" PRId64 " has no key '%s'", dev, prefix);
 	}
-	return 0;
+	/* Keys revoked before count too: running revoke again repairs an
+	 * invalidation that did not go through the first time. */
+	return iot_device_invalidate_committed(id, dev, "the key revocation", err);
 }
 
 int iot_device_key_list(iot_identity *id, const char *spec, json_t **out, iot_error *err)

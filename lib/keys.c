@@ -124,6 +124,33 @@ bool iot_password_verify(const char *hash, const char *pw)
 	return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
 }
 
+bool iot_password_verify_dummy(const iot_config *cfg, const char *pw)
+{
+	if (!pw || sodium_init() < 0)
+		return false;
+	unsigned long long ops;
+	size_t mem;
+	pw_cost(cfg, &ops, &mem);
+	/* A well-formed Argon2id string with the current cost, a random salt
+	 * and a random "hash": verifying against it costs what a real verify
+	 * costs, and can never succeed. */
+	unsigned char salt[crypto_pwhash_SALTBYTES], tag[32];
+	char salt64[sodium_base64_ENCODED_LEN(sizeof salt, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+	char tag64[sodium_base64_ENCODED_LEN(sizeof tag, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+	char dummy[crypto_pwhash_STRBYTES];
+	randombytes_buf(salt, sizeof salt);
+	randombytes_buf(tag, sizeof tag);
+	sodium_bin2base64(salt64, sizeof salt64, salt, sizeof salt, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	sodium_bin2base64(tag64, sizeof tag64, tag, sizeof tag, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	int n = snprintf(dummy, sizeof dummy, "$argon2id$v=19$m=%zu,t=%llu,p=1$%s$%s",
+	                 mem / 1024, ops, salt64, tag64);
+	if (n < 0 || (size_t)n >= sizeof dummy)
+		return false;
+	int wrong = crypto_pwhash_str_verify(dummy, pw, strlen(pw));
+	sodium_memzero(dummy, sizeof dummy);
+	return wrong == 0 && false;
+}
+
 bool iot_password_needs_rehash(const iot_config *cfg, const char *hash)
 {
 	unsigned long long ops;

@@ -68,6 +68,10 @@ int iot_digest_from_param(const char *text, unsigned char out[IOT_DIGEST_LEN]);
 int iot_password_check(const char *pw, iot_error *err);
 int iot_password_hash(const iot_config *cfg, const char *pw, char *out, iot_error *err);
 bool iot_password_verify(const char *hash, const char *pw);
+/* The work of iot_password_verify against a hash with the current cost
+ * settings, for when there is no hash (unknown or inactive user): so the
+ * time taken does not tell whether a username exists. Always false. */
+bool iot_password_verify_dummy(const iot_config *cfg, const char *pw);
 /* True when hash was made with other cost settings than cfg's. */
 bool iot_password_needs_rehash(const iot_config *cfg, const char *hash);
 

@@ -159,8 +159,11 @@ int iot_user_verify_password(iot_identity *id, const char *username, const char 
 	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
 	if (!res)
 		return -1;
-	bool ok = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) &&
-	          iot_password_verify(PQgetvalue(res, 0, 1), password);
+	bool found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
+	/* Without a hash to check, the same work anyway: the time taken must
+	 * not tell whether the username exists (or is active). */
+	bool ok = found ? iot_password_verify(PQgetvalue(res, 0, 1), password)
+	                : iot_password_verify_dummy(id->cfg, password);
 	if (ok) {
 		const char *uid = PQgetvalue(res, 0, 0), *hash = PQgetvalue(res, 0, 1);
 		bool stale = iot_password_needs_rehash(id->cfg, hash);
@@ -262,9 +265,15 @@ int iot_token_revoke(iot_identity *id, const char *username, const char *name, j
 	if (iot_username_check(username, err) < 0 || check_token_name(name, err) < 0 ||
 	    user_exists(id, username, err) < 0)
 		return -1;
+	/* Names are unique among live tokens only (004_token_names.sql): the
+	 * live one is revoked; without one, the latest revoked one is shown. */
 	static const char sql[] =
-		"WITH t AS (UPDATE user_tokens SET revoked_at = coalesce(revoked_at, now())"
-		" WHERE user_id = (SELECT id FROM users WHERE username = $1) AND name = $2 RETURNING *)"
+		"WITH r AS (UPDATE user_tokens SET revoked_at = now()"
+		" WHERE user_id = (SELECT id FROM users WHERE username = $1) AND name = $2"
+		" AND revoked_at IS NULL RETURNING *),"
+		" t AS (SELECT * FROM r UNION ALL (SELECT * FROM user_tokens"
+		"   WHERE user_id = (SELECT id FROM users WHERE username = $1) AND name = $2"
+		"   AND NOT EXISTS (SELECT 1 FROM r) ORDER BY id DESC LIMIT 1))"
 		" SELECT " TOKEN_JSON " FROM t JOIN users u ON u.id = t.user_id";
 	const char *params[2] = { username, name };
 	PGresult *res = iot_db_exec(id->db, sql, 2, params, err);

@@ -17,8 +17,18 @@ setup() {
 	iot-user add --no-password alice >/dev/null
 }
 teardown() {
+	redis_cont
 	checker_stop
 	iot_redis_start
+}
+
+redis_pid() { head -n 1 "$IOTFLOW_STATE_DIR/redis/redis.pid"; }
+# A hung Redis: the process is there, its sockets accept, nothing answers.
+redis_stop_hard() { kill -STOP "$(redis_pid)"; REDIS_STOPPED=1; }
+redis_cont() {
+	[[ -n ${REDIS_STOPPED:-} ]] || return 0
+	kill -CONT "$(redis_pid)" 2>/dev/null || true
+	REDIS_STOPPED=
 }
 
 # A long-running `iot-device key check`: checker_ask KEY prints its answer.
@@ -112,14 +122,22 @@ dev_id() { psql -XAtc "select id from devices where name = '$1'"; }
 	assert_success
 	assert_equal "$(jq -c '[.revoked, .key_prefixes]' <<<"$output")" "[1,[\"$prefix\"]]"
 	assert_equal "$(checker_ask "$k1")" '{"valid":false,"error":"invalid API key"}'
-	assert_equal "$(checker_ask "$k2" | jq -c '[.valid, .source]')" '[true,"redis"]'
+	# Every digest of the device was dropped (so a revoke run again repairs a
+	# failed invalidation): the other key is fetched again, and cached again.
+	assert_equal "$(checker_ask "$k2" | jq -c '[.valid, .source]')" '[true,"database"]'
 	run redis-cli -p "$IOTFLOW_REDIS_PORT" --scan --pattern 'iotflow:auth:key:*'
 	assert_equal "${#lines[@]}" 1
 	# Revoking every key.
 	iot-device key revoke alice/d1
 	assert_equal "$(checker_ask "$k2")" '{"valid":false,"error":"invalid API key"}'
+	# Revoking a key again is no error (and drops it from the caches again);
+	# a prefix the device never had is.
 	run iot-device key revoke alice/d1 "$prefix"
+	assert_success
+	assert_equal "$(jq -c '[.revoked, .key_prefixes]' <<<"$output")" '[0,[]]'
+	run iot-device key revoke alice/d1 iotf_nothere0
 	assert_failure 3
+	assert_output --partial "has no key 'iotf_nothere0'"
 	run grep -c . "$BATS_TEST_TMPDIR/err"
 	assert_output 0
 }
@@ -168,15 +186,19 @@ dev_id() { psql -XAtc "select id from devices where name = '$1'"; }
 	run iot-device show alice/d1
 	assert_success
 	assert_equal "$(grep -c 'warning: Redis at' <<<"$output")" 1
-	# A revoke while Redis is down: the running process has nobody to tell it,
-	# so it keeps the key at most 5 seconds.
+	# A revoke while Redis is down is committed, and says that Redis could
+	# not be told (exit 5); the running process has nobody to tell it, so it
+	# keeps the key at most 5 seconds.
 	run iot-device key revoke alice/d1
-	assert_success
+	assert_failure 5
 	assert_output --partial 'warning: Redis at'
+	assert_output --partial 'the key revocation is committed in PostgreSQL'
 	sleep 5.2
 	assert_equal "$(checker_ask "$k1")" '{"valid":false,"error":"invalid API key"}'
 	# Redis back: used again without a restart, invalidations reach at once again.
 	iot_redis_start 8>&- # the daemon must not hold the checker's fifo open
+	run iot-device key revoke alice/d1
+	assert_success
 	# The checker reconnects (backoff at most 4 s) and subscribes again.
 	local i
 	for ((i = 0; i < 60; i++)); do
@@ -202,9 +224,14 @@ dev_id() { psql -XAtc "select id from devices where name = '$1'"; }
 	assert_failure 4
 	assert_equal "$(grep -c 'warning: Redis not configured' <<<"$output")" 1
 	assert_equal "$(grep -c '"valid":true' <<<"$output")" 2
-	run bash -c "IOTFLOW_REDIS_URL='redis://:pa55word@127.0.0.1:1/0' iot-device key revoke alice/d1"
+	# Without Redis configured there is nobody to tell: revoke just works.
+	run bash -c "IOTFLOW_REDIS_URL= iot-device key revoke alice/d1"
 	assert_success
+	# Configured but unreachable: committed, exit 5, and no password shown.
+	run bash -c "IOTFLOW_REDIS_URL='redis://:pa55word@127.0.0.1:1/0' iot-device key revoke alice/d1"
+	assert_failure 5
 	assert_output --partial 'warning: Redis at 127.0.0.1:1 unavailable'
+	assert_output --partial 'Redis at 127.0.0.1:1: Connection refused'
 	refute_output --partial pa55word
 	run bash -c "IOTFLOW_REDIS_URL='http://x' iot-device list"
 	assert_failure 2
@@ -248,4 +275,100 @@ dev_id() { psql -XAtc "select id from devices where name = '$1'"; }
 	assert_failure 4
 	run bash -c "echo '$k' | iot-device key check"
 	assert_failure 4
+}
+
+# Cached in Redis by a check, then changed by a process that cannot reach Redis.
+unreachable() { IOTFLOW_REDIS_URL=redis://127.0.0.1:1/0 "$@"; }
+check_once() { echo "$1" | iot-device key check 2>/dev/null | jq -c 'del(.line, .user_id, .device_id)'; }
+
+@test "auth: a revoke that cannot reach Redis exits 5, and running it again repairs the cache" {
+	local k
+	k=$(new_key d1)
+	assert_equal "$(check_once "$k")" '{"valid":true,"status":"active","source":"database"}'
+	run unreachable iot-device key revoke alice/d1
+	assert_failure 5
+	assert_output --partial 'iot-device: fatal: device '
+	assert_output --partial 'the key revocation is committed in PostgreSQL, but Redis did not take the invalidation (Redis at 127.0.0.1:1: Connection refused)'
+	assert_output --partial 'Run the command again when Redis is back'
+	assert_line --index 0 --regexp '^\{"id":[0-9]+,"revoked":1,'
+	run psql -XAtc "select count(*) from device_auth where revoked_at is null"
+	assert_output 0
+	# What exit 5 warns about: Redis still has the key.
+	assert_equal "$(check_once "$k")" '{"valid":true,"status":"active","source":"redis"}'
+	# Running it again (nothing left to revoke) drops every digest of the device.
+	run iot-device key revoke alice/d1
+	assert_success
+	assert_equal "$(jq -c .revoked <<<"$output")" 0
+	assert_equal "$(check_once "$k")" '{"valid":false,"error":"invalid API key"}'
+}
+
+@test "auth: rotate and status changes that cannot reach Redis exit 5 with their result; again repairs" {
+	local k new
+	k=$(new_key d1)
+	check_once "$k" >/dev/null
+	run --separate-stderr unreachable iot-device key rotate alice/d1
+	assert_failure 5
+	# The new key is committed, so it is shown: it would be lost otherwise.
+	new=$(jq -r .api_key <<<"$output")
+	[[ $new =~ ^iotf_ ]]
+	[[ $stderr == *'the key rotation is committed in PostgreSQL'* ]]
+	assert_equal "$(check_once "$k" | jq -r .source)" redis
+	assert_equal "$(check_once "$new" | jq -r .valid)" true
+	run iot-device key revoke alice/d1 "${k:0:13}"
+	assert_success
+	assert_equal "$(check_once "$k")" '{"valid":false,"error":"invalid API key"}'
+	# A status change: committed, exit 5, the stale status stays in Redis until run again.
+	assert_equal "$(check_once "$new" | jq -r .status)" active
+	run unreachable iot-device set alice/d1 --status inactive
+	assert_failure 5
+	assert_output --partial 'the status or owner change is committed in PostgreSQL'
+	assert_line --index 0 --partial '"status":"inactive"'
+	assert_equal "$(check_once "$new" | jq -c '[.status, .source]')" '["active","redis"]'
+	run iot-device set alice/d1 --status inactive
+	assert_success
+	assert_equal "$(check_once "$new" | jq -c '[.status, .source]')" '["inactive","database"]'
+}
+
+@test "auth: rm that cannot reach Redis changes nothing and exits 5" {
+	local k id
+	k=$(new_key d1)
+	id=$(dev_id d1)
+	check_once "$k" >/dev/null
+	run unreachable iot-device rm alice/d1
+	assert_failure 5
+	assert_output --partial "device $id not removed: Redis did not take the invalidation (Redis at 127.0.0.1:1: Connection refused)"
+	assert_output --partial 'Revoke its keys or set it inactive now'
+	run psql -XAtc "select count(*) from devices"
+	assert_output 1
+	run iot-device rm alice/d1
+	assert_success
+	assert_equal "$(check_once "$k")" '{"valid":false,"error":"invalid API key"}'
+	run redis-cli -p "$IOTFLOW_REDIS_PORT" --scan --pattern 'iotflow:auth:key:*'
+	assert_output ''
+}
+
+@test "auth: with Redis hung (SIGSTOP) a running process keeps a revoked key at most 5 s" {
+	local k
+	k=$(new_key d1)
+	checker_start
+	checker_ask "$k" >/dev/null
+	assert_equal "$(checker_ask "$k" | jq -r .source)" memory
+	# The subscription is up (so entries may live 60 s) ...
+	local i n=0
+	for ((i = 0; i < 50; i++)); do
+		n=$(redis-cli -p "$IOTFLOW_REDIS_PORT" pubsub numsub iotflow:auth:invalidate | tail -n 1)
+		((n >= 1)) && break
+		sleep 0.1
+	done
+	((n >= 1))
+	# ... then Redis hangs: its sockets stay open and silent.
+	redis_stop_hard
+	local t0=$SECONDS
+	# Committed in PostgreSQL; Redis cannot be told (that exit 5 is tested above).
+	run iot-device key revoke alice/d1
+	run psql -XAtc "select count(*) from device_auth where revoked_at is null"
+	assert_output 0
+	sleep $((5 - (SECONDS - t0) > 0 ? 5 - (SECONDS - t0) : 0)).2
+	assert_equal "$(checker_ask "$k")" '{"valid":false,"error":"invalid API key"}'
+	redis_cont
 }

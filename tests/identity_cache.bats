@@ -8,11 +8,19 @@ setup_file() {
 	stack_setup_file
 	migrated_template
 	local probe=$IOTFLOW_TEST_TMP/cache_probe
+	# The library of the tree's latest build: build/san (make SANITIZE=1,
+	# linked with the same sanitizers) when it is newer than build/rel.
+	local lib=$IOTFLOW_ROOT/build/rel/libiotflow.a san=$IOTFLOW_ROOT/build/san/libiotflow.a
+	local -a sanflags=()
+	if [[ -f $san && (! -f $lib || $san -nt $lib) ]]; then
+		lib=$san
+		sanflags=(-fsanitize=address,undefined -fno-omit-frame-pointer)
+	fi
 	# shellcheck disable=SC2046
-	cc -std=c11 -D_GNU_SOURCE -I"$IOTFLOW_ROOT/lib" $(pkg-config --cflags libpq hiredis jansson) \
-		-o "$probe" "$IOTFLOW_ROOT/tests/identity/cache_probe.c" "$IOTFLOW_ROOT/build/rel/libiotflow.a" \
+	cc -std=c11 -D_GNU_SOURCE "${sanflags[@]}" -I"$IOTFLOW_ROOT/lib" $(pkg-config --cflags libpq hiredis jansson) \
+		-o "$probe" "$IOTFLOW_ROOT/tests/identity/cache_probe.c" "$lib" \
 		$(pkg-config --libs libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd) -lm -pthread
-	export PROBE=$probe
+	export PROBE=$probe PROBE_LIB=$lib
 }
 teardown_file() { stack_teardown_file; }
 setup() {
@@ -85,6 +93,12 @@ rcli() { redis-cli -p "$IOTFLOW_REDIS_PORT" "$@"; }
 	rcli config set requirepass 's3cr%t' >/dev/null
 	run env IOTFLOW_REDIS_URL="redis://:s3cr%25t@127.0.0.1:$IOTFLOW_REDIS_PORT/0" "$PROBE" ping
 	assert_output up
+	# Only %XX with two hex digits is an escape: "%+1" and "% 1" are literal
+	# (sscanf's %2x would have read them as bytes 0x01).
+	redis-cli -p "$IOTFLOW_REDIS_PORT" -a 's3cr%t' --no-auth-warning config set requirepass 'a%+1b% 2c%zz' >/dev/null
+	run env IOTFLOW_REDIS_URL="redis://:a%+1b% 2c%zz@127.0.0.1:$IOTFLOW_REDIS_PORT/0" "$PROBE" ping
+	assert_output up
+	redis-cli -p "$IOTFLOW_REDIS_PORT" -a 'a%+1b% 2c%zz' --no-auth-warning config set requirepass 's3cr%t' >/dev/null
 	run env IOTFLOW_REDIS_URL="redis://:wrong@127.0.0.1:$IOTFLOW_REDIS_PORT/0" "$PROBE" ping
 	assert_line --index 0 down
 	assert_output --partial 'authentication failed'
@@ -115,4 +129,14 @@ rcli() { redis-cli -p "$IOTFLOW_REDIS_PORT" "$@"; }
 	assert_line --index 4 '0 error 3 unknown device 0'
 	run bash -c "echo $id | '$PROBE' devid"
 	assert_output "$id inactive redis"
+}
+
+@test "cache: the probe is linked with the library of the latest build flavour" {
+	local want=build/rel/libiotflow.a san=$IOTFLOW_ROOT/build/san/libiotflow.a
+	if [[ -f $san && (! -f $IOTFLOW_ROOT/$want || $san -nt $IOTFLOW_ROOT/$want) ]]; then
+		want=build/san/libiotflow.a
+		run nm "$PROBE"
+		assert_output --partial __asan_init
+	fi
+	assert_equal "$PROBE_LIB" "$IOTFLOW_ROOT/$want"
 }

@@ -350,3 +350,9 @@ snapshot() {
 	run grep -c 'garbage' "$log"
 	assert_output 0
 }
+
+@test "iot-device: key check exits 6 when standard input cannot be read" {
+	run bash -c "iot-device key check </tmp"
+	assert_failure 6
+	assert_output --partial 'iot-device: fatal: unable to read standard input: Is a directory'
+}

@@ -231,3 +231,108 @@ man_examples() {
 	run grep -cF -e "$hash" -e "${hash#*\$*\$*\$}" -e "$digest" -e "$token" -e 'a secret password' "$log"
 	assert_output 0
 }
+
+@test "iot-user: token check exits 6 when standard input cannot be read" {
+	run bash -c "iot-user token check </tmp"
+	assert_failure 6
+	assert_output --partial 'iot-user: fatal: unable to read standard input: Is a directory'
+}
+
+@test "iot-user: --expires is capped at 100 years (exit 2 beyond, nothing created)" {
+	iot-user add --no-password kim
+	for bad in 999999999999w 5218w 36526d 3155760001; do
+		run iot-user token create kim ci --expires "$bad"
+		assert_failure 2
+		assert_output --partial "invalid --expires '$bad'"
+	done
+	run psql -XAtc "select count(*) from user_tokens"
+	assert_output 0
+	run iot-user token create kim ci --expires 36525d
+	assert_success
+	run psql -XAtc "select expires_at > now() + interval '36524 days' from user_tokens"
+	assert_output t
+}
+
+@test "iot-user: a revoked token's name can be used again; live names stay unique" {
+	iot-user add --no-password lee
+	local t1 t2
+	t1=$(iot-user token create lee ci | jq -r .token)
+	run iot-user token create lee ci
+	assert_failure 1
+	assert_output --partial "already has a token named 'ci'"
+	iot-user token revoke lee ci >/dev/null
+	run iot-user token create lee ci
+	assert_success
+	t2=$(jq -r .token <<<"$output")
+	run iot-user token create lee ci
+	assert_failure 1
+	# revoke names the live one; the old one stays revoked, the new one ends now.
+	run bash -c "printf '%s\n%s\n' '$t1' '$t2' | iot-user token check | jq -c .valid"
+	assert_output $'false\ntrue'
+	run iot-user token revoke lee ci
+	assert_success
+	assert_equal "$(jq -r .state <<<"$output")" revoked
+	run bash -c "echo '$t2' | iot-user token check"
+	assert_failure 4
+	# Revoking again is no error: it shows the latest revoked token of that name.
+	run iot-user token revoke lee ci
+	assert_success
+	assert_equal "$(jq -r .id <<<"$output")" "$(psql -XAtc "select max(id) from user_tokens")"
+	run iot-user token list lee
+	assert_equal "$(jq -sc 'map(.state)' <<<"$output")" '["revoked","revoked"]'
+}
+
+@test "iot-user: verify takes as long for an unknown or inactive user as for a wrong password" {
+	# A real cost, so that the Argon2id work dominates the timings.
+	export IOTFLOW_PASSWORD_MEM_KIB=131072 IOTFLOW_PASSWORD_OPS=3
+	echo 'the right password' | iot-user add mia
+	iot-user add --no-password nopw
+	echo 'the right password' | iot-user add gone
+	iot-user disable gone >/dev/null
+	ms() { # USER: milliseconds of the fastest of 3 failed verifies
+		local best=999999 i t0 t1
+		for i in 1 2 3; do
+			t0=$(date +%s%N)
+			echo 'a wrong password' | iot-user verify "$1" >/dev/null 2>&1 && return 1
+			t1=$(date +%s%N)
+			(((t1 - t0) / 1000000 < best)) && best=$(((t1 - t0) / 1000000))
+		done
+		echo "$best"
+	}
+	local known unknown inactive nohash
+	known=$(ms mia)
+	unknown=$(ms nobody)
+	inactive=$(ms gone)
+	nohash=$(ms nopw)
+	echo "# known $known ms, unknown $unknown, inactive $inactive, no password $nohash" >&3
+	# The Argon2id work is most of a verify, whether or not the user exists.
+	((known >= 60))
+	for t in "$unknown" "$inactive" "$nohash"; do
+		((t * 10 >= known * 6 && t * 10 <= known * 15)) || fail "timing differs: $t ms vs $known ms"
+	done
+}
+
+@test "iot-user: a password line over 1024 bytes or with a NUL byte is refused, not cut short" {
+	run bash -c "head -c 1025 /dev/zero | tr '\\0' a | iot-user add ned"
+	assert_failure 2
+	assert_output --partial 'password: longer than 1024 bytes'
+	run bash -c "printf 'good password\\0tail\\n' | iot-user add ned"
+	assert_failure 2
+	assert_output --partial 'password: contains a NUL byte'
+	run bash -c "printf 'good password\\0\\n' | iot-user add ned"
+	assert_failure 2
+	run bash -c "iot-user add ned </tmp"
+	assert_failure 6
+	assert_output --partial 'unable to read the password'
+	run psql -XAtc "select count(*) from users"
+	assert_output 0
+	# Exactly 1024 bytes (with CRLF) is fine, and it is the whole password.
+	local pw
+	pw=$(head -c 1024 /dev/zero | tr '\0' b)
+	run bash -c "printf '%s\\r\\n' '$pw' | iot-user add ned"
+	assert_success
+	run bash -c "echo '$pw' | iot-user verify ned"
+	assert_success
+	run bash -c "echo '${pw:0:1023}' | iot-user verify ned"
+	assert_failure 4
+}

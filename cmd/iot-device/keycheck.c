@@ -2,6 +2,7 @@
  * result per line, through the same layers every program uses (in-process
  * cache, Redis, PostgreSQL). Left running on a pipe, it shows revocations
  * reaching a live process. Keys are never echoed. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +29,13 @@ int dev_key_check(iot_identity *id, const struct dev_opts *o)
 	for (;;) {
 		size_t len = 0;
 		int r = iot_read_line(stdin, buf, sizeof buf, &len);
-		if (r == 0 || r == -1)
+		if (r == 0)
 			break;
+		if (r == -1) {
+			iot_fatal("unable to read standard input: %s", strerror(errno ? errno : EIO));
+			rc = IOT_INTERNAL;
+			break;
+		}
 		lineno++;
 		iot_device_ref ref;
 		json_t *row;

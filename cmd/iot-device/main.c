@@ -60,7 +60,8 @@ static const char help_text[] =
 "Put -- before a VALUE that starts with '-'.\n"
 "Exit status: 0 ok, 1 rejected (duplicate name, bad NDJSON line), 2 usage or\n"
 "invalid value, 3 not found, 4 key refused (key check), 5 database unavailable,\n"
-"6 internal error. See iot-device(1).\n";
+"or Redis configured but not told of a change (committed: run it again when\n"
+"Redis is back; rm removes nothing then), 6 internal error. See iot-device(1).\n";
 
 enum {
 	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,
@@ -365,8 +366,13 @@ int main(int argc, char **argv)
 		rc = bulk ? dev_bulk_add(&id, &o) : dev_key_check(&id, &o);
 		goto out;
 	}
-	if (run(&id, cmd, args, nargs, &o, &result, &err) < 0)
+	if (run(&id, cmd, args, nargs, &o, &result, &err) < 0) {
+		/* A committed change whose invalidation failed still has a result
+		 * to show (a rotated key would otherwise be lost). */
+		if (result && dev_emit(result, columns_for(cmd, &o), o.format) < 0)
+			iot_warn("unable to write the result");
 		goto fail;
+	}
 	dev_cache_warning(cache);
 	rc = dev_emit(result, columns_for(cmd, &o), o.format) < 0 ? IOT_INTERNAL : 0;
 	goto out;
