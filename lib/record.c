@@ -115,36 +115,7 @@
 #define API_KEY_MAX 256
 #define EXACT_INT_MAX INT64_C(9007199254740992) /* 2^53: doubles are exact up to here */
 #define NUMBER_MAX 1e300                    /* leaves room to sum 10^8 of them */
-#define INLINE_POINTS 8                     /* most records carry a handful of points */
 
-/* A copy the record owns: metadata or a JSON value as compact text. */
-struct owned {
-	struct owned *next;
-	char text[];
-};
-
-struct store {
-	json_t *root;
-	json_t *payload;     /* a mosquitto payload that arrived as a JSON string, parsed */
-	struct owned *owned;
-	iot_point *heap;     /* points, once they outgrow inline_pts */
-	iot_point inline_pts[INLINE_POINTS];
-};
-
-/* One decode call in progress. */
-struct dec {
-	const iot_decode_opts *o;
-	iot_record *rec;
-	struct store *st;
-	iot_error *err;
-	iot_point *pts;
-	size_t cap;
-	int64_t now_us;      /* 0 until first needed */
-	int64_t fallback_ts; /* tst of a mosquitto line */
-	bool have_fallback;
-};
-
-#define reject(d, ...) iot_error_set((d)->err, IOT_REJECTED, __VA_ARGS__)
 
 void iot_decode_opts_default(iot_decode_opts *o)
 {
@@ -171,8 +142,7 @@ bool iot_measurement_name_valid(const char *name, size_t len)
 	return true;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int prefix_error(iot_error *err, const char *fmt, ...)
+int iot_rec_prefix_error(iot_error *err, const char *fmt, ...)
 {
 	char pre[64];
 	va_list ap;
@@ -218,7 +188,7 @@ static const char *dump_owned(struct dec *d, json_t *v, const char *name)
 
 /* A positive decimal integer up to 2^53 without sign, space or leading
  * zero, or 0 when s[0..n) is not one. */
-static int64_t parse_id(const char *s, size_t n)
+int64_t iot_rec_parse_id(const char *s, size_t n)
 {
 	int64_t v = 0;
 	if (n == 0 || n > 16 || s[0] == '0')
@@ -238,7 +208,7 @@ static int take_device_id(struct dec *d, json_t *v)
 		json_int_t i = json_integer_value(v);
 		id = i >= 1 && i <= EXACT_INT_MAX ? (int64_t)i : 0;
 	} else if (json_is_string(v)) {
-		id = parse_id(json_string_value(v), json_string_length(v));
+		id = iot_rec_parse_id(json_string_value(v), json_string_length(v));
 	}
 	if (id == 0)
 		return reject(d, "device_id must be a positive integer");
@@ -510,13 +480,13 @@ static int decode_tb_array(struct dec *d, json_t *arr)
 		if (!json_is_object(el))
 			return reject(d, "element %zu of the array is not an object", i);
 		if (decode_tb_object(d, el) < 0)
-			return prefix_error(d->err, "element %zu: ", i);
+			return iot_rec_prefix_error(d->err, "element %zu: ", i);
 	}
 	return 0;
 }
 
 /* One JSON text: blank, BOM and parse checks. */
-static int parse_text(struct dec *d, const char *s, size_t n, json_t **out)
+int iot_rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out)
 {
 	size_t i = 0;
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -537,75 +507,8 @@ static int parse_text(struct dec *d, const char *s, size_t n, json_t **out)
 	return 0;
 }
 
-/* The device id in iotflow/devices/ID/telemetry[/...], or 0. */
-static int64_t topic_device(const char *t, size_t len)
-{
-	static const char pre[] = "iotflow/devices/", tel[] = "/telemetry";
-	const size_t pl = sizeof pre - 1, tl = sizeof tel - 1;
-	if (len < pl || memcmp(t, pre, pl) != 0)
-		return 0;
-	const char *id = t + pl, *end = t + len;
-	const char *slash = memchr(id, '/', (size_t)(end - id));
-	if (!slash)
-		return 0;
-	size_t rest = (size_t)(end - slash);
-	if (rest < tl || memcmp(slash, tel, tl) != 0 || (rest > tl && slash[tl] != '/'))
-		return 0;
-	return parse_id(id, (size_t)(slash - id));
-}
-
-static int take_tst(struct dec *d, json_t *tst)
-{
-	struct iot_shown sh;
-	if (!json_is_string(tst))
-		return reject(d, "tst must be a string");
-	const char *s = json_string_value(tst);
-	size_t n = json_string_length(tst);
-	const char *why = iot_timestamp_parse(s, n, IOT_TS_MOSQUITTO_TST, &d->fallback_ts);
-	if (why)
-		return reject(d, "tst \"%s\" %s", iot_show(&sh, s, n, true), why);
-	d->have_fallback = true;
-	return 0;
-}
-
-static int decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope);
-
-/* (c). */
-static int decode_mosquitto(struct dec *d, json_t *env)
-{
-	json_t *topic = json_object_get(env, "topic"), *payload = json_object_get(env, "payload");
-	json_t *tst = json_object_get(env, "tst");
-	struct iot_shown sh;
-	if (!json_is_string(topic) || !payload)
-		return reject(d, "expected a mosquitto_sub -F %%J line: an object with \"topic\" and \"payload\"");
-	const char *ts = json_string_value(topic);
-	size_t tn = json_string_length(topic);
-	int64_t id = topic_device(ts, tn);
-	if (id == 0)
-		return reject(d, "topic \"%s\" is not a telemetry topic (iotflow/devices/ID/telemetry[/...])",
-		              iot_show(&sh, ts, tn, true));
-	if (tst && take_tst(d, tst) < 0)
-		return -1;
-	if (json_is_string(payload)) {
-		const char *s = json_string_value(payload);
-		size_t n = json_string_length(payload);
-		if (parse_text(d, s, n, &d->st->payload) < 0)
-			return prefix_error(d->err, "payload: ");
-		payload = d->st->payload;
-	} else if (json_is_null(payload)) {
-		return reject(d, "payload is empty");
-	}
-	if (decode_shape(d, payload, IOT_FORMAT_AUTO, false) < 0)
-		return prefix_error(d->err, "payload: ");
-	if (d->rec->device_id && d->rec->device_id != id)
-		return reject(d, "device_id in payload (%lld) does not match topic (%lld)",
-		              (long long)d->rec->device_id, (long long)id);
-	d->rec->device_id = id;
-	return 0;
-}
-
 /* v in format fmt; envelope: a mosquitto line may appear here (not inside one). */
-static int decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope)
+int iot_rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope)
 {
 	if (json_is_array(v)) {
 		if (fmt == IOT_FORMAT_IOTFLOW || fmt == IOT_FORMAT_MOSQUITTO)
@@ -616,12 +519,12 @@ static int decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, boo
 		return reject(d, "expected a JSON object or array");
 	switch (fmt) {
 	case IOT_FORMAT_IOTFLOW: return decode_iotflow(d, v);
-	case IOT_FORMAT_MOSQUITTO: return decode_mosquitto(d, v);
+	case IOT_FORMAT_MOSQUITTO: return iot_rec_decode_mosquitto(d, v);
 	case IOT_FORMAT_THINGSBOARD: return decode_tb_object(d, v);
 	case IOT_FORMAT_AUTO: break;
 	}
 	if (envelope && json_object_get(v, "topic") && json_object_get(v, "payload"))
-		return decode_mosquitto(d, v);
+		return iot_rec_decode_mosquitto(d, v);
 	if (json_is_object(json_object_get(v, "values")) && !json_object_get(v, "data"))
 		return decode_tb_object(d, v);
 	return decode_iotflow(d, v);
@@ -645,7 +548,7 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 	if (len > opts->max_bytes)
 		return iot_error_set(err, IOT_REJECTED, "record is %zu bytes, over the limit of %zu",
 		                     len, opts->max_bytes);
-	struct store *st = malloc(sizeof *st);
+	struct dec_store *st = malloc(sizeof *st);
 	if (!st)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	st->root = st->payload = NULL;
@@ -654,8 +557,8 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 	rec->priv_ = st;
 	struct dec d = { .o = opts, .rec = rec, .st = st, .err = err,
 	                 .pts = st->inline_pts, .cap = INLINE_POINTS };
-	if (parse_text(&d, buf, len, &st->root) < 0 ||
-	    decode_shape(&d, st->root, opts->format, true) < 0)
+	if (iot_rec_parse_text(&d, buf, len, &st->root) < 0 ||
+	    iot_rec_decode_shape(&d, st->root, opts->format, true) < 0)
 		goto fail;
 	if (rec->npoints == 0) {
 		reject(&d, "no data");
@@ -677,7 +580,7 @@ void iot_record_free(iot_record *rec)
 {
 	if (!rec)
 		return;
-	struct store *st = rec->priv_;
+	struct dec_store *st = rec->priv_;
 	if (st) {
 		json_decref(st->root);
 		json_decref(st->payload);

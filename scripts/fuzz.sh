@@ -44,7 +44,7 @@ mkdir -p "$out/corpus"
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
 	-o "$out/fuzz_record" tests/fuzz/fuzz_record.c \
-	lib/record.c lib/record_text.c lib/timestamp.c lib/json_util.c lib/error.c \
+	lib/record.c lib/record_mosquitto.c lib/record_text.c lib/timestamp.c lib/json_util.c lib/error.c \
 	$jansson -lm
 
 echo "fuzz.sh: running fuzz_record for ${seconds}s over tests/fuzz/corpus" >&2

@@ -31,7 +31,7 @@ fi
 $CC $flags -D_GNU_SOURCE -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wvla -Werror -pthread -Ilib \
 	-o "$bin" tests/unit/test_record.c \
-	lib/record.c lib/record_text.c lib/timestamp.c lib/json_util.c lib/error.c \
+	lib/record.c lib/record_mosquitto.c lib/record_text.c lib/timestamp.c lib/json_util.c lib/error.c \
 	$jansson -lm
 
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
