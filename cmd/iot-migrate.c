@@ -160,9 +160,7 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		}
 	}
 	iot_error err;
-	if (iot_config_load(cfg, o->config, &err) < 0)
-		return iot_fatal_error(&err);
-	if ((o->db && iot_config_set(cfg, "database", o->db, &err) < 0) ||
+	if (iot_config_setup(cfg, o->config, o->db, &err) < 0 ||
 	    (o->sql_dir && iot_config_set(cfg, "sql_dir", o->sql_dir, &err) < 0))
 		return iot_fatal_error(&err);
 	if (o->ahead < 0)

@@ -347,14 +347,6 @@ static int token_check(iot_identity *id, enum iot_format fmt)
 	return rc == 0 && refused ? IOT_DENIED : rc;
 }
 
-static int check_args(int argc, char **argv, iot_error *err)
-{
-	for (int i = 0; i < argc; i++)
-		if (!iot_utf8_valid(argv[i], strlen(argv[i])))
-			return iot_error_set(err, IOT_USAGE, "argument %d: invalid UTF-8", i + 1);
-	return 0;
-}
-
 static int emit(json_t *v, const struct command *cmd, enum iot_format fmt)
 {
 	return iot_output_json(stdout, fmt, cmd->cols, v);
@@ -377,17 +369,12 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return IOT_USAGE;
 	char **args = argv + (cmd->sub ? 2 : 1);
-	if (check_args(argc, argv, &err) < 0) {
+	if (iot_args_utf8_check(argc, argv, &err) < 0) {
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
 	}
-	if (!(cfg = iot_config_new())) {
-		rc = iot_error_set(&err, IOT_INTERNAL, "out of memory");
-		goto fail;
-	}
-	if (iot_config_load(cfg, o.config, &err) < 0 ||
-	    (o.db && iot_config_set(cfg, "database", o.db, &err) < 0) ||
-	    !(db = iot_db_connect(cfg, &err)))
+	cfg = iot_config_new();
+	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
 	iot_identity id = { .cfg = cfg, .db = db, .cache = NULL };
 	if (cmd->sub && !strcmp(cmd->sub, "check")) {

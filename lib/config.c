@@ -197,3 +197,12 @@ int iot_config_load(iot_config *cfg, const char *path, iot_error *err)
 	}
 	return 0;
 }
+
+int iot_config_setup(iot_config *cfg, const char *path, const char *conninfo, iot_error *err)
+{
+	if (!cfg)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	if (iot_config_load(cfg, path, err) < 0)
+		return -1;
+	return conninfo ? iot_config_set(cfg, "database", conninfo, err) : 0;
+}

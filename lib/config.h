@@ -15,6 +15,10 @@ void iot_config_free(iot_config *cfg);
 /* Read the config file (path, else $IOTFLOW_CONFIG, else SYSCONFDIR/iotflow/iotflow.conf
  * if it exists), then the environment. An explicit path that cannot be read is an error. */
 int iot_config_load(iot_config *cfg, const char *path, iot_error *err);
+/* What every program does first: load the config file (--config FILE, or
+ * NULL for the default) and the environment into cfg, then apply --db
+ * CONNINFO (or NULL) on top. Returns 0 or -1. */
+int iot_config_setup(iot_config *cfg, const char *path, const char *conninfo, iot_error *err);
 /* Set one key (validated against its type); unknown keys are an error. */
 int iot_config_set(iot_config *cfg, const char *key, const char *value, iot_error *err);
 /* Current value or NULL when unset and without default. */

@@ -95,3 +95,11 @@ int iot_read_line(FILE *f, char *buf, size_t cap, size_t *len)
 		return -3;
 	return 1;
 }
+
+int iot_args_utf8_check(int argc, char **argv, iot_error *err)
+{
+	for (int i = 0; i < argc; i++)
+		if (!iot_utf8_valid(argv[i], strlen(argv[i])))
+			return iot_error_set(err, IOT_USAGE, "argument %d: invalid UTF-8", i + 1);
+	return 0;
+}

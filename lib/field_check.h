@@ -15,6 +15,8 @@
 
 /* Well-formed UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
 bool iot_utf8_valid(const char *s, size_t len);
+/* Every argument valid UTF-8; else IOT_USAGE "argument N: invalid UTF-8". */
+int iot_args_utf8_check(int argc, char **argv, iot_error *err);
 /* Number of code points in valid UTF-8. */
 size_t iot_utf8_length(const char *s, size_t len);
 

@@ -306,14 +306,6 @@ static int run(iot_identity *id, const struct command *cmd, char **args, int nar
 	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
 }
 
-static int check_args(int argc, char **argv, iot_error *err)
-{
-	for (int i = 0; i < argc; i++)
-		if (!iot_utf8_valid(argv[i], strlen(argv[i])))
-			return iot_error_set(err, IOT_USAGE, "argument %d: invalid UTF-8", i + 1);
-	return 0;
-}
-
 static const char *const *columns_for(const struct command *cmd, const struct dev_opts *o)
 {
 	if (cmd->action == A_STATUS && o->summary)
@@ -344,8 +336,8 @@ int main(int argc, char **argv)
 	char **args = argv + skip;
 	int nargs = argc - skip;
 	bool bulk = cmd->action == A_ADD && !strcmp(args[0], "-");
-	if (check_args(argc, argv, &err) < 0 ||
-	    (o.f.description && check_args(1, (char **)&o.f.description, &err) < 0)) {
+	if (iot_args_utf8_check(argc, argv, &err) < 0 ||
+	    (o.f.description && iot_args_utf8_check(1, (char **)&o.f.description, &err) < 0)) {
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
 	}
@@ -353,12 +345,8 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("add: --owner is required");
 		goto out;
 	}
-	if (!(cfg = iot_config_new())) {
-		iot_error_set(&err, IOT_INTERNAL, "out of memory");
-		goto fail;
-	}
-	if (iot_config_load(cfg, o.config, &err) < 0 ||
-	    (o.db && iot_config_set(cfg, "database", o.db, &err) < 0) ||
+	cfg = iot_config_new();
+	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 ||
 	    !(cache = iot_cache_connect(cfg, &err)) || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
 	iot_identity id = { .cfg = cfg, .db = db, .cache = cache };

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 		goto out;
 	g.files = argv + optind;
 	g.nfiles = argc - optind;
-	if (iot_config_load(g.cfg, config, &err) < 0 || (db && iot_config_set(g.cfg, "database", db, &err) < 0)) {
+	if (iot_config_setup(g.cfg, config, db, &err) < 0) {
 		rc = iot_fatal_error(&err);
 		goto out;
 	}
