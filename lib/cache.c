@@ -264,7 +264,7 @@ static redisContext *open_ctx(iot_cache *c, char *reason, size_t size)
 	if (c->dbnum) {
 		r = redisCommand(ctx, "SELECT %d", c->dbnum);
 		if (!reply_ok(r)) {
-			snprintf(reason, size, "SELECT %d failed", c->dbnum);
+			snprintf(reason, size, "choosing Redis database %d failed", c->dbnum);
 			goto fail;
 		}
 		freeReplyObject(r);
