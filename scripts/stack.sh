@@ -368,6 +368,23 @@ iot_mqtt_stop() {
 # iot_stack_start STATE_DIR [--fast]
 # Reuses an initialised PG data dir and, when still free, the previous ports.
 # On failure some servers may be up: the caller runs iot_stack_stop/iot_stack_rm.
+# STATE KIND DIR: start Redis (KIND redis) or Mosquitto (KIND mqtt) on its
+# recorded port, or on a spare one, trying again if another process takes
+# the port first; print the port.
+_iot_start_on_port() {
+	local state=$1 kind=$2 dir=$3 port attempt
+	port=$("_iot_${kind}_port" "$state")
+	for attempt in 1 2 3; do
+		[[ -n $port ]] && _iot_port_free "$port" || port=$(_iot_pick_port) || return 1
+		"_iot_${kind}_configure" "$state" "$port"
+		"iot_${kind}_start" "$state" >/dev/null 2>"$state/$dir/start.err" && { echo "$port"; return 0; }
+		"iot_${kind}_stop" "$state" >/dev/null
+		port=
+	done
+	cat "$state/$dir/start.err" >&2
+	return 1
+}
+
 iot_stack_start() {
 	local state fast=durable port attempt bin sb
 	state=$(_iot_state "${1:-}") || return 1
@@ -402,28 +419,9 @@ iot_stack_start() {
 	_iot_psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'iotflow'" | grep -q 1 ||
 		_iot_psql -c 'CREATE DATABASE iotflow' || return 1
 
-	# Redis.
-	port=$(_iot_redis_port "$state")
-	for attempt in 1 2 3; do
-		[[ -n $port ]] && _iot_port_free "$port" || port=$(_iot_pick_port) || return 1
-		_iot_redis_configure "$state" "$port"
-		iot_redis_start "$state" 2>"$state/redis/start.err" && break
-		iot_redis_stop "$state"
-		port=
-	done
-	[[ -n $port ]] || { cat "$state/redis/start.err" >&2; return 1; }
+	port=$(_iot_start_on_port "$state" redis redis) || return 1
 	export IOTFLOW_REDIS_PORT=$port IOTFLOW_REDIS_URL=redis://127.0.0.1:$port/0
-
-	# Mosquitto.
-	port=$(_iot_mqtt_port "$state")
-	for attempt in 1 2 3; do
-		[[ -n $port ]] && _iot_port_free "$port" || port=$(_iot_pick_port) || return 1
-		_iot_mqtt_configure "$state" "$port"
-		iot_mqtt_start "$state" 2>"$state/mosquitto/start.err" && break
-		iot_mqtt_stop "$state"
-		port=
-	done
-	[[ -n $port ]] || { cat "$state/mosquitto/start.err" >&2; return 1; }
+	port=$(_iot_start_on_port "$state" mqtt mosquitto) || return 1
 	export IOTFLOW_MQTT_PORT=$port IOTFLOW_MQTT_URL=mqtt://127.0.0.1:$port
 
 	local v
