@@ -18,7 +18,11 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 PKG_CONFIG ?= pkg-config
 
 VERSION    := 0.1.0
+# Every library a program may link; each program names what it uses below,
+# so no binary carries a library it never calls.
 PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd
+CORE_PKGS  := libpq hiredis jansson libsodium
+# PROGRAM_PKGS: what a program needs beyond CORE_PKGS (none so far).
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -27,25 +31,35 @@ WARNFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prot
 ifeq ($(WERROR),1)
 WARNFLAGS  += -Werror
 endif
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ifneq ($(SANITIZE),)
-SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS   := $(SAN_FLAGS)
 FLAVOUR    := san
 else
 FLAVOUR    := rel
 endif
 
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# pkg-config one package at a time, so one missing package does not hide the others' flags.
+pkg_cflags = $(foreach p,$(1),$(shell $(PKG_CONFIG) --cflags $(p) 2>/dev/null))
+pkg_libs   = $(foreach p,$(1),$(shell $(PKG_CONFIG) --libs $(p) 2>/dev/null))
+PKG_CFLAGS := $(call pkg_cflags,$(PKGS))
 ALL_CPPFLAGS := -D_GNU_SOURCE -Ilib -DIOT_VERSION='"$(VERSION)"' \
                 -DIOT_SQLDIR='"$(SQLDIR)"' -DIOT_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
 ALL_CFLAGS := $(WARNFLAGS) $(SANFLAGS) $(CFLAGS) $(PKG_CFLAGS) -pthread -fPIC
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS) -pthread
-LIBS       := $(PKG_LIBS) -lm
 
+# lib/ is in rooms (lib/README): libiotflow.a holds every room but cli/,
+# which only programs link (libiotflow-cli.a). The broker plugin links the
+# core alone.
 O          := build/$(FLAVOUR)
-LIB_SRC    := $(wildcard lib/*.c)
-LIB_OBJ    := $(LIB_SRC:%.c=$(O)/%.o)
+ROOMS      := base pg cache auth registry telemetry
+LIB_SRC    := $(foreach r,$(ROOMS),$(wildcard lib/$(r)/*.c))
+CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a
+CLIA       := $(O)/libiotflow-cli.a
+# The telemetry record decoder and what it needs: its unit test and fuzz target.
+DECODER_SRC := lib/telemetry/record.c lib/telemetry/record_mosquitto.c lib/telemetry/record_text.c \
+               lib/base/timestamp.c lib/base/json_util.c lib/base/error.c
 # A program is cmd/iot-NAME.c, or a folder cmd/iot-NAME/ whose .c files make one program.
 PROG_FILES := $(patsubst cmd/%.c,%,$(wildcard cmd/iot-*.c))
 PROG_DIRS  := $(patsubst cmd/%/,%,$(wildcard cmd/iot-*/))
@@ -53,16 +67,25 @@ PROGS      := $(sort $(PROG_FILES) $(PROG_DIRS))
 BINS       := $(PROGS:%=bin/%)
 PLUGIN_SRC := $(wildcard plugins/*.c)
 PLUGINS    := $(PLUGIN_SRC:plugins/%.c=bin/%.so)
-MANPAGES   := $(wildcard man/*.1 man/*.7)
-# Test programs: tests/c/NAME.c -> build/tests/NAME, linked with libiotflow.
-TEST_SRC   := $(wildcard tests/c/*.c)
-TEST_BINS  := $(TEST_SRC:tests/c/%.c=build/tests/%)
+MANPAGES   := $(wildcard man/*.1 man/*.7 man/*.8)
+# Test and benchmark programs: tests/c/NAME.c, bench/NAME.c -> build/tests/NAME,
+# linked with the library of this build's flavour.
+TEST_SRC   := $(wildcard tests/c/*.c bench/*.c)
+TEST_BINS  := $(addprefix build/tests/,$(notdir $(TEST_SRC:.c=)))
 
-.PHONY: all check run install uninstall clean deps fuzz bench test-progs
+.PHONY: all check run install uninstall clean deps fuzz fuzz-build bench test-progs unit-test check-rooms
 all: $(BINS) $(PLUGINS)
 
+# Every package must be there before anything compiles: say which is missing.
+$(O)/.pkgs:
+	@mkdir -p $(@D)
+	@missing=; for p in $(PKGS); do $(PKG_CONFIG) --exists $$p || missing="$$missing $$p"; done; \
+	 if [ -n "$$missing" ]; then \
+	   echo "Makefile: fatal: pkg-config cannot find:$$missing (run 'make deps', or scripts/deps.sh)" >&2; exit 1; fi
+	@touch $@
+
 # Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain build).
-$(O)/.flags: FORCE
+$(O)/.flags: FORCE | $(O)/.pkgs
 	@mkdir -p $(@D)
 	@echo '$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
 	 echo '$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
@@ -72,26 +95,61 @@ $(O)/%.o: %.c $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBA): $(LIB_OBJ)
+# Objects are real targets, never intermediates: a second `make` rebuilds nothing.
+.SECONDARY:
+
+$(LIBA): $(LIB_SRC:%.c=$(O)/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(CLIA): $(CLI_SRC:%.c=$(O)/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 # The objects of program $(1): cmd/$(1).c or every cmd/$(1)/*.c.
 prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1).c cmd/$(1)/*.c))
 .SECONDEXPANSION:
-bin/%: $$(call prog_objs,$$*) $(LIBA)
+bin/%: $$(call prog_objs,$$*) $(CLIA) $(LIBA)
 	@mkdir -p bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS) $($*_PKGS)) -lm
 
-build/tests/%: $(O)/tests/c/%.o $(LIBA)
+build/tests/%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard tests/c/$$*.c bench/$$*.c))) $(CLIA) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS)) -lm
 
 test-progs: $(TEST_BINS)
 
+# The broker plugin: the core library only, and only its entry points exported.
 bin/%.so: $(O)/plugins/%.o $(LIBA)
 	@mkdir -p bin
-	$(CC) $(ALL_LDFLAGS) -shared -o $@ $< $(LIBA) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,--version-script=plugins/exports.map -o $@ $< $(LIBA) \
+	    $(call pkg_libs,$(CORE_PKGS)) -lm
+
+# The decoder's unit test, always under ASan+UBSan (and an optimised twin for timing).
+UNIT_FLAGS := -D_GNU_SOURCE -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wformat=2 -Wvla -Werror -pthread -Ilib
+build/unit/test_record: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.pkgs
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
+	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
+build/unit/test_record_bench: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.pkgs
+	@mkdir -p $(@D)
+	$(CC) -O2 -DNDEBUG $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
+	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
+unit-test: build/unit/test_record
+
+# The decoder's libFuzzer target (clang).
+CLANG      ?= clang
+build/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.pkgs
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
+	    -o $@ tests/fuzz/fuzz_record.c $(DECODER_SRC) $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
+fuzz-build: build/fuzz/fuzz_record
+
+# A room includes only rooms below it (lib/README); only cmd/ and tests include cli/.
+check-rooms:
+	@scripts/check-rooms.sh
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -99,18 +157,19 @@ deps:
 	@scripts/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all test-progs WERROR=$(or $(WERROR),1)
+	@scripts/check-rooms.sh
+	@$(MAKE) --no-print-directory all test-progs unit-test WERROR=$(or $(WERROR),1)
 	@tests/run
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run.sh
+	@scripts/run.sh || { rc=$$?; [ $$rc -eq 130 ] || exit $$rc; }
 
-fuzz:
+fuzz: fuzz-build
 	@scripts/fuzz.sh
 
 # Side-by-side measurements against the anchors (see bench/README.md).
-bench: all
+bench: all test-progs
 	@bench/ingest
 	@bench/auth.sh
 

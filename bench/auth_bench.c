@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
-#include "cli.h"
+#include "auth/auth.h"
+#include "cli/cli.h"
 
 static double now_s(void)
 {
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	}
 	key[strcspn(key, "\n")] = '\0';
 	iot_error err;
-	iot_config *cfg = iot_config_new();
+	iot_config *cfg = iot_config_new(iot_progname);
 	if (iot_config_load(cfg, NULL, &err) < 0)
 		return iot_fatal_error(&err);
 	iot_db *db = iot_db_connect(cfg, &err);

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
-#include "db.h"
-#include "json_util.h"
-#include "migrate.h"
-#include "output.h"
+#include "cli/cli.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/json_util.h"
+#include "pg/migrate.h"
+#include "cli/output.h"
 
 static const char usage[] =
 	"Usage: iot-migrate [OPTION]... COMMAND\n"
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 {
 	iot_cli_init(argv[0]);
 	struct opts o = { 0 };
-	iot_config *cfg = iot_config_new();
+	iot_config *cfg = iot_config_new(iot_progname);
 	iot_migration_set set = { 0 };
 	iot_db *db = NULL;
 	iot_error err;

@@ -6,14 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "cli.h"
-#include "config.h"
-#include "db.h"
-#include "field_check.h"
-#include "keys.h"
-#include "output.h"
-#include "user.h"
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/field_check.h"
+#include "auth/keys.h"
+#include "cli/output.h"
+#include "registry/user.h"
 
 static const char help_text[] =
 "Usage: iot-user [OPTION]... COMMAND [ARG]...\n"
@@ -251,7 +251,7 @@ static void free_password(char *pw)
 	}
 }
 
-static int run(iot_identity *id, const struct command *cmd, char **args, const struct opts *o,
+static int run(iot_registry *id, const struct command *cmd, char **args, const struct opts *o,
                json_t **out, iot_error *err)
 {
 	const char *name = cmd->name;
@@ -296,7 +296,7 @@ static int run(iot_identity *id, const struct command *cmd, char **args, const s
 }
 
 /* token check: tokens on stdin, one result line each; never echoes a token. */
-static int token_check(iot_identity *id, enum iot_format fmt)
+static int token_check(iot_registry *id, enum iot_format fmt)
 {
 	static const char *const cols[] = { "line", "valid", "user_id", "is_admin", "error", NULL };
 	iot_error err = { 0 };
@@ -373,10 +373,10 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
 	}
-	cfg = iot_config_new();
+	cfg = iot_config_new(iot_progname);
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
-	iot_identity id = { .cfg = cfg, .db = db, .cache = NULL };
+	iot_registry id = { .cfg = cfg, .db = db, .cache = NULL };
 	if (cmd->sub && !strcmp(cmd->sub, "check")) {
 		rc = token_check(&id, o.format);
 		goto out;

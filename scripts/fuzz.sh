@@ -18,7 +18,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 CLANG=${CLANG:-clang}
-PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
 out=build/fuzz
@@ -33,19 +32,10 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
 	echo "fuzz.sh: fatal: $CLANG not found (libFuzzer needs clang; install clang)" >&2
 	exit 2
 fi
-if ! jansson=$($PKG_CONFIG --cflags --libs jansson); then
-	echo "fuzz.sh: fatal: jansson not found by $PKG_CONFIG (install libjansson-dev)" >&2
-	exit 2
-fi
 
 mkdir -p "$out/corpus"
-# shellcheck disable=SC2086 # $jansson is a flag list
-"$CLANG" -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
-	-o "$out/fuzz_record" tests/fuzz/fuzz_record.c \
-	lib/record.c lib/record_mosquitto.c lib/record_text.c lib/timestamp.c lib/json_util.c lib/error.c \
-	$jansson -lm
+# The target is built by the Makefile, from the one list of decoder sources.
+make --no-print-directory -s CLANG="$CLANG" "$out/fuzz_record" >&2
 
 echo "fuzz.sh: running fuzz_record for ${seconds}s over tests/fuzz/corpus" >&2
 parallel=

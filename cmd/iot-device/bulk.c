@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "field_check.h"
+#include "cli/cli.h"
+#include "base/field_check.h"
 #include "iot-device.h"
-#include "json_util.h"
+#include "base/json_util.h"
 
 static const char *const bulk_cols[] = { "line", "id", "name", "owner", "api_key", "error", NULL };
 
@@ -18,7 +18,7 @@ static bool line_error(enum iot_status s)
 	return s == IOT_REJECTED || s == IOT_USAGE || s == IOT_NOT_FOUND;
 }
 
-static json_t *add_line(iot_identity *id, const struct dev_opts *o, const char *buf, size_t len,
+static json_t *add_line(iot_registry *id, const struct dev_opts *o, const char *buf, size_t len,
                         iot_error *err)
 {
 	json_t *obj = iot_json_parse(buf, len, IOT_JSON_MAX_DEPTH, err), *out = NULL;
@@ -57,7 +57,7 @@ static const char *read_problem(int r)
 	}
 }
 
-int dev_bulk_add(iot_identity *id, const struct dev_opts *o)
+int dev_bulk_add(iot_registry *id, const struct dev_opts *o)
 {
 	char *buf = malloc(IOT_LINE_MAX + 1);
 	iot_output *out = iot_output_new(stdout, o->format, bulk_cols);

@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "device.h"
-#include "output.h"
+#include "registry/device.h"
+#include "cli/output.h"
 
 struct dev_opts {
 	const char *config, *db;
@@ -24,8 +24,8 @@ int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt);
 void dev_cache_warning(iot_cache *cache);
 
 /* add -: NDJSON on stdin, one result line per input line. Returns the exit code. */
-int dev_bulk_add(iot_identity *id, const struct dev_opts *o);
+int dev_bulk_add(iot_registry *id, const struct dev_opts *o);
 /* key check: keys on stdin, one result line per key. Returns the exit code. */
-int dev_key_check(iot_identity *id, const struct dev_opts *o);
+int dev_key_check(iot_registry *id, const struct dev_opts *o);
 
 #endif

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "cli.h"
-#include "field_check.h"
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "base/field_check.h"
 #include "iot-device.h"
 
 static const char *const check_cols[] = { "line", "valid", "device_id", "user_id", "status", "source", "error", NULL };
 
-int dev_key_check(iot_identity *id, const struct dev_opts *o)
+int dev_key_check(iot_registry *id, const struct dev_opts *o)
 {
 	iot_error err = { 0 };
 	iot_auth *auth = iot_auth_new(id->cfg, id->db, id->cache, &err);

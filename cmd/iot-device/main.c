@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
-#include "db.h"
-#include "field_check.h"
+#include "cli/cli.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/field_check.h"
 #include "iot-device.h"
 
 static const char help_text[] =
@@ -251,7 +251,7 @@ static json_t *status_only(json_t *dev)
 	return s;
 }
 
-static int status_cmd(iot_identity *id, char **args, int nargs, const struct dev_opts *o,
+static int status_cmd(iot_registry *id, char **args, int nargs, const struct dev_opts *o,
                       json_t **out, iot_error *err)
 {
 	json_t *all = NULL, *one = NULL;
@@ -278,7 +278,7 @@ static int status_cmd(iot_identity *id, char **args, int nargs, const struct dev
 	return 0;
 }
 
-static int run(iot_identity *id, const struct command *cmd, char **args, int nargs,
+static int run(iot_registry *id, const struct command *cmd, char **args, int nargs,
                struct dev_opts *o, json_t **out, iot_error *err)
 {
 	iot_device_filter flt = { .owner = o->f.owner, .type = o->type, .status = o->f.status,
@@ -345,11 +345,11 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("add: --owner is required");
 		goto out;
 	}
-	cfg = iot_config_new();
+	cfg = iot_config_new(iot_progname);
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 ||
 	    !(cache = iot_cache_connect(cfg, &err)) || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
-	iot_identity id = { .cfg = cfg, .db = db, .cache = cache };
+	iot_registry id = { .cfg = cfg, .db = db, .cache = cache };
 	if (bulk || cmd->action == A_CHECK) {
 		rc = bulk ? dev_bulk_add(&id, &o) : dev_key_check(&id, &o);
 		goto out;

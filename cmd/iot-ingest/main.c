@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "state.h"
 
 static const char usage[] =
@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	init_metric(&g.points, "iotflow_ingest_points_total", "Points accepted for storage.");
 	const char *config = NULL, *db = NULL;
 	int done = 0, rc = parse_args(argc, argv, &g, &config, &db, &done);
-	g.cfg = iot_config_new();
+	g.cfg = iot_config_new(iot_progname);
 	iot_error err;
 	if (rc || done)
 		goto out;

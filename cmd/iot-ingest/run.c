@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "clock.h"
-#include "json_util.h"
-#include "line_reader.h"
+#include "cli/cli.h"
+#include "base/clock.h"
+#include "base/json_util.h"
+#include "base/line_reader.h"
 
 #define LINE_BITS 48
 

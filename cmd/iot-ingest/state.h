@@ -9,14 +9,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "auth.h"
-#include "batch.h"
-#include "cache.h"
-#include "config.h"
-#include "db.h"
-#include "ingest.h"
-#include "metrics.h"
-#include "record.h"
+#include "auth/auth.h"
+#include "telemetry/batch.h"
+#include "cache/cache.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "telemetry/ingest.h"
+#include "base/metrics.h"
+#include "telemetry/record.h"
 
 struct ingest {
 	/* options */

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
-#include "clock.h"
-#include "config.h"
-#include "db.h"
+#include "telemetry/batch.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "pg/db.h"
 
 #define ROUNDS 40
 #define PER 10
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 	}
 	int64_t good = atoll(argv[1]), bad = atoll(argv[2]), cbdev = atoll(argv[3]);
 	base_us = (iot_now_us() / 1000000 - 3600) * 1000000;
-	iot_config *cfg = iot_config_new();
+	iot_config *cfg = iot_config_new("batch_producers");
 	iot_error err;
 	iot_writer_opts o;
 	iot_writer_opts_default(&o);

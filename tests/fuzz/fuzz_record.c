@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "telemetry/record.h"
 
 #define NOW_US (INT64_C(1795867200) * 1000000) /* 2026-11-28T12:00:00Z */
 #define MAX_POINTS 16 /* small, so the limit is reachable */

@@ -1,4 +1,4 @@
-/* test_record.c — unit tests of the telemetry record decoder (lib/record.c).
+/* test_record.c — unit tests of the telemetry record decoder (lib/telemetry/record.c).
  *
  * Table-driven: an input record and either the points it must decode to
  * (rendered as one line, see render()) or a piece of the reason it must be
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "record.h"
+#include "telemetry/record.h"
 
 #define NOW_S INT64_C(1795867200) /* 2026-11-28T12:00:00Z */
 #define NOW_US (NOW_S * 1000000)

@@ -1,0 +1,95 @@
+/* auth.h — one way for every program to authenticate devices and people.
+ *
+ * Device keys and people's tokens are looked up by their BLAKE2b-256 digest
+ * (see keys.h) in three layers:
+ *   1. an in-process direct-mapped cache (16384 slots, digest-keyed, each
+ *      hit confirmed with sodium_memcmp over the full digest);
+ *   2. Redis (iotflow:auth:key:<digest>, 30-minute TTL, never past the key's
+ *      own expires_at), one pipelined round trip;
+ *   3. PostgreSQL: equality on the unique digest index, confirmed with
+ *      sodium_memcmp.
+ *
+ * Invalidation (revoke, rotation, status or owner change, deletion) commits
+ * in PostgreSQL, then bumps a generation, DELs the Redis entries and
+ * PUBLISHes "device <id>" — one round trip. Every iot_auth polls its
+ * subscription socket without blocking at the start of each lookup (a
+ * poll(2) with zero timeout, ~0.3 µs when idle), so a busy process drops a
+ * revoked key before its very next check. In-process entries live at most
+ * 60 s while the subscription is live and 5 s while it is not (Redis down,
+ * hung, or not configured); the subscription is PINGed and counts as live
+ * only while it answers (cache.h), and when it stops, every entry goes.
+ * That bounds staleness when nobody can tell us.
+ *
+ * last_used / usage_count are counted in memory and written in one UPDATE
+ * per table every 10 s (or 4096 distinct keys, or iot_auth_flush_usage). */
+#ifndef IOT_AUTH_H
+#define IOT_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/error.h"
+
+enum iot_device_status { IOT_DEVICE_ACTIVE, IOT_DEVICE_INACTIVE, IOT_DEVICE_MAINTENANCE };
+
+typedef struct iot_device_ref {
+	int64_t id;
+	int64_t user_id;
+	enum iot_device_status status;
+} iot_device_ref;
+
+typedef struct iot_user_ref {
+	int64_t id;
+	bool is_admin;
+} iot_user_ref;
+
+typedef struct iot_auth iot_auth;
+
+/* db is borrowed (not owned); cache may be NULL (no Redis). One iot_auth is
+ * used by one thread at a time. */
+iot_auth *iot_auth_new(const iot_config *cfg, iot_db *db, iot_cache *cache, iot_error *err);
+/* Flushes pending usage counts (one attempt, no retries) and frees. */
+void iot_auth_free(iot_auth *a);
+
+/* Device by API key: 0 and *out filled, or -1 with err->status IOT_DENIED
+ * ("invalid API key" — the key is never echoed) for malformed, unknown,
+ * expired or revoked keys, IOT_UNAVAILABLE when the database cannot be
+ * reached. Does not check the device's status: callers decide. */
+int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err);
+/* Device by id (trusted input): -1 with IOT_NOT_FOUND "unknown device N".
+ * Cached in-process + Redis, invalidated like keys. */
+int iot_auth_device_id(iot_auth *a, int64_t id, iot_device_ref *out, iot_error *err);
+/* A person by API token (Authorization: Bearer): IOT_DENIED "invalid API
+ * token" for malformed, unknown, expired or revoked tokens and for disabled
+ * users. Always checked against PostgreSQL (people's calls are rare; a
+ * revoke or a disabled account takes effect at once). */
+int iot_auth_user_token(iot_auth *a, const char *token, iot_user_ref *out, iot_error *err);
+
+/* Apply pending last_used/usage_count updates now (called periodically and at exit). */
+int iot_auth_flush_usage(iot_auth *a, iot_error *err);
+
+/* Where the last successful lookup was answered: "memory", "redis" or
+ * "database" (for diagnostics: iot-device key check prints it). */
+const char *iot_auth_last_source(const iot_auth *a);
+
+/* Drop every in-process entry of one device (0: all). Lookups call this on
+ * invalidation messages; exposed for programs that learn of changes otherwise. */
+void iot_auth_forget(iot_auth *a, int64_t device_id);
+
+const char *iot_device_status_name(enum iot_device_status s);
+/* "active"/"inactive"/"maintenance" -> status; -1 when unknown. */
+int iot_device_status_parse(const char *s, enum iot_device_status *out);
+
+/* Redis key names for one device's entries (used by the invalidation side). */
+void iot_auth_key_cache_name(const unsigned char digest[32], char out[96]);
+void iot_auth_dev_cache_name(int64_t device_id, char out[48]);
+/* Tell every process that device_id changed: the Redis entries for the
+ * given digests and the device id go, and "device <id>" is published.
+ * Returns 0, or -1 when Redis is unavailable (its warning is queued). */
+int iot_auth_invalidate_device(iot_cache *cache, int64_t device_id,
+                               const unsigned char (*digests)[32], size_t ndigests);
+
+#endif

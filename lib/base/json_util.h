@@ -1,0 +1,26 @@
+/* json_util.h — jansson helpers: bounded parsing, NDJSON output. */
+#ifndef IOT_JSON_UTIL_H
+#define IOT_JSON_UTIL_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "base/error.h"
+
+#define IOT_JSON_MAX_DEPTH 32
+
+/* Parse one JSON text: rejects duplicate keys, NaN/Infinity, \u0000,
+ * invalid UTF-8, numbers out of range, nesting deeper than max_depth.
+ * On failure err says why (IOT_REJECTED) with the column. */
+json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err);
+/* Deepest nesting of arrays/objects in buf (strings skipped), or -1 once
+ * max is exceeded (stops scanning early). */
+int iot_json_depth(const char *buf, size_t len, int max);
+
+/* One compact object per line, flushed. Returns 0 or -1 on a write error. */
+int iot_json_print(FILE *f, const json_t *v);
+
+/* Look up a string member; NULL when absent or not a string. */
+const char *iot_json_str(const json_t *obj, const char *key);
+
+#endif

@@ -1,0 +1,13 @@
+/* parse.h — strict parsers for text from outside (options, settings, URLs):
+ * the whole string must be the thing, in range; nothing is half-accepted. */
+#ifndef IOT_PARSE_H
+#define IOT_PARSE_H
+
+/* Whole string a decimal number in [min, max]. Returns 0 or -1. */
+int iot_parse_long(const char *s, long min, long max, long *out);
+/* Durations: "90", "90s", "15m", "2h", "7d", "1w" -> seconds. Returns 0 or -1. */
+int iot_parse_duration(const char *s, long *seconds);
+/* "12" -> 12; 0 when s is not a plain positive decimal below 2^31. */
+long long iot_parse_id(const char *s);
+
+#endif

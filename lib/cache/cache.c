@@ -1,0 +1,595 @@
+/* cache.c — Redis as an optional cache: lazy connect, degrade, retry. */
+#include "cache/cache.h"
+#include "base/clock.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INVALIDATE_CHANNEL "iotflow:auth:invalidate"
+#define GEN_KEY "iotflow:auth:gen"
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 4000
+/* The subscription socket is silent when nothing is published, and also when
+ * Redis hangs (SIGSTOP, a frozen VM): silence proves nothing. So it is PINGed
+ * (at most once a second, from iot_cache_poll) and counts as live only while
+ * something arrived on it within SUB_LIVE_MS; a PING unanswered for that long
+ * ends the connection. */
+#define SUB_PING_MS 1000
+#define SUB_LIVE_MS 2500
+
+struct iot_cache {
+	bool configured;
+	char *host, *path, *user, *password;
+	int port, dbnum;
+	long seen_ttl;
+	redisContext *ctx;
+	long long retry_at, retry_step;
+	redisContext *sub;
+	long long sub_retry_at;
+	long long sub_rx_ms;           /* when the subscription last received anything */
+	long long sub_ping_ms;         /* when a PING went out unanswered, 0 = none */
+	bool sub_live;                 /* what iot_cache_poll said last */
+	bool down_reported;
+	bool warning_pending;
+	char warning[320];
+	char last_error[320];          /* why the last invalidation failed */
+};
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* %XX with exactly two hex digits is a byte; any other '%' stays as it is. */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t j = 0;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
+			out[j++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+static int parse_db(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < 0 || v > 1000)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* redis://[[user]:password@]host[:port][/db]  or  unix:///path[?db=N]. */
+static int parse_url(iot_cache *c, const char *url, iot_error *err)
+{
+	c->port = 6379;
+	if (!strncmp(url, "unix://", 7)) {
+		const char *p = url + 7, *q = strchr(p, '?');
+		if (*p != '/')
+			return iot_error_set(err, IOT_USAGE, "redis_url: unix:// needs an absolute socket path");
+		c->path = q ? strndup(p, (size_t)(q - p)) : strdup(p);
+		if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &c->dbnum) < 0))
+			return iot_error_set(err, IOT_USAGE, "redis_url: expected unix:///path[?db=N]");
+		return c->path ? 0 : iot_error_set(err, IOT_INTERNAL, "out of memory");
+	}
+	if (strncmp(url, "redis://", 8))
+		return iot_error_set(err, IOT_USAGE, "redis_url: expected redis://[:password@]host:port[/db] or unix:///path");
+	const char *p = url + 8, *at = strrchr(p, '@');
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (colon) {
+			if (colon > p)
+				c->user = pct_decode(p, (size_t)(colon - p));
+			c->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
+		} else {
+			c->password = pct_decode(p, (size_t)(at - p));
+		}
+		p = at + 1;
+	}
+	const char *slash = strchr(p, '/');
+	size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
+	const char *colon = memchr(p, ':', hostport);
+	size_t hl = colon ? (size_t)(colon - p) : hostport;
+	if (hl == 0)
+		return iot_error_set(err, IOT_USAGE, "redis_url: missing host");
+	c->host = strndup(p, hl);
+	if (colon) {
+		char port[8] = "";
+		size_t pl = hostport - hl - 1;
+		char *end;
+		if (pl == 0 || pl >= sizeof port)
+			return iot_error_set(err, IOT_USAGE, "redis_url: invalid port");
+		memcpy(port, colon + 1, pl);
+		long v = strtol(port, &end, 10);
+		if (*end || v < 1 || v > 65535)
+			return iot_error_set(err, IOT_USAGE, "redis_url: invalid port");
+		c->port = (int)v;
+	}
+	if (slash && slash[1] && parse_db(slash + 1, &c->dbnum) < 0)
+		return iot_error_set(err, IOT_USAGE, "redis_url: invalid database number");
+	return c->host ? 0 : iot_error_set(err, IOT_INTERNAL, "out of memory");
+}
+
+iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err)
+{
+	iot_cache *c = calloc(1, sizeof *c);
+	if (!c) {
+		iot_error_set(err, IOT_INTERNAL, "out of memory");
+		return NULL;
+	}
+	c->seen_ttl = iot_config_get_long(cfg, "online_window");
+	if (c->seen_ttl <= 0)
+		c->seen_ttl = 300;
+	c->retry_step = RETRY_MIN_MS;
+	const char *url = iot_config_get(cfg, "redis_url");
+	if (!url || !*url)
+		return c;
+	c->configured = true;
+	if (parse_url(c, url, err) < 0) {
+		iot_cache_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void iot_cache_free(iot_cache *c)
+{
+	if (!c)
+		return;
+	if (c->ctx)
+		redisFree(c->ctx);
+	if (c->sub)
+		redisFree(c->sub);
+	free(c->host);
+	free(c->path);
+	wipe_free(c->user);
+	wipe_free(c->password);
+	free(c);
+}
+
+static void where(const iot_cache *c, char *buf, size_t size)
+{
+	if (c->path)
+		snprintf(buf, size, "%s", c->path);
+	else
+		snprintf(buf, size, "%s:%d", c->host, c->port);
+}
+
+static void queue_warning(iot_cache *c, const char *reason)
+{
+	if (c->down_reported)
+		return;
+	c->down_reported = true;
+	c->warning_pending = true;
+	if (!c->configured) {
+		snprintf(c->warning, sizeof c->warning,
+		         "Redis not configured (IOTFLOW_REDIS_URL): running without the cache");
+		return;
+	}
+	char w[160];
+	where(c, w, sizeof w);
+	snprintf(c->warning, sizeof c->warning,
+	         "Redis at %s unavailable (%s): continuing with PostgreSQL only", w, reason);
+}
+
+const char *iot_cache_take_warning(iot_cache *c)
+{
+	if (!c || !c->warning_pending)
+		return NULL;
+	c->warning_pending = false;
+	return c->warning;
+}
+
+static void set_last_error(iot_cache *c, const char *reason)
+{
+	char w[160];
+	where(c, w, sizeof w);
+	snprintf(c->last_error, sizeof c->last_error, "Redis at %s: %.100s", w, reason);
+}
+
+static void mark_down(iot_cache *c, const char *reason)
+{
+	queue_warning(c, reason);
+	set_last_error(c, reason);
+	if (c->ctx) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
+	c->retry_at = iot_now_ms() + c->retry_step;
+	c->retry_step = c->retry_step * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : c->retry_step * 2;
+}
+
+static bool reply_ok(const redisReply *r)
+{
+	return r && r->type != REDIS_REPLY_ERROR;
+}
+
+/* A fresh, authenticated connection on the right database, or NULL with
+ * reason filled. The password never appears in reason. */
+static redisContext *open_ctx(iot_cache *c, char *reason, size_t size)
+{
+	struct timeval cto = { 0, 300000 }, to = { 0, 500000 };
+	redisContext *ctx = c->path ? redisConnectUnixWithTimeout(c->path, cto)
+	                            : redisConnectWithTimeout(c->host, c->port, cto);
+	if (!ctx || ctx->err) {
+		snprintf(reason, size, "%s", ctx ? ctx->errstr : "out of memory");
+		if (ctx)
+			redisFree(ctx);
+		return NULL;
+	}
+	redisSetTimeout(ctx, to);
+	redisEnableKeepAlive(ctx);
+	redisReply *r = NULL;
+	if (c->password) {
+		r = c->user ? redisCommand(ctx, "AUTH %s %s", c->user, c->password)
+		            : redisCommand(ctx, "AUTH %s", c->password);
+		if (!reply_ok(r)) {
+			snprintf(reason, size, "authentication failed");
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	if (c->dbnum) {
+		r = redisCommand(ctx, "SELECT %d", c->dbnum);
+		if (!reply_ok(r)) {
+			snprintf(reason, size, "choosing Redis database %d failed", c->dbnum);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	return ctx;
+fail:
+	if (r)
+		freeReplyObject(r);
+	else
+		snprintf(reason, size, "%s", ctx->errstr);
+	redisFree(ctx);
+	return NULL;
+}
+
+/* Connected, or connecting now when a retry is due. */
+static bool ensure(iot_cache *c)
+{
+	if (!c)
+		return false;
+	if (c->ctx)
+		return true;
+	if (!c->configured) {
+		queue_warning(c, "not configured");
+		return false;
+	}
+	if (iot_now_ms() < c->retry_at)
+		return false;
+	char reason[128];
+	c->ctx = open_ctx(c, reason, sizeof reason);
+	if (!c->ctx) {
+		mark_down(c, reason);
+		return false;
+	}
+	c->down_reported = false;
+	c->retry_step = RETRY_MIN_MS;
+	return true;
+}
+
+bool iot_cache_available(iot_cache *c)
+{
+	return ensure(c);
+}
+
+bool iot_cache_configured(const iot_cache *c)
+{
+	return c && c->configured;
+}
+
+const char *iot_cache_last_error(const iot_cache *c)
+{
+	if (!c || !c->configured)
+		return "Redis not configured";
+	return c->last_error[0] ? c->last_error : "Redis unavailable";
+}
+
+/* Read n pipelined replies into r[]. On an I/O error everything is freed,
+ * the connection is marked down and -1 returned. */
+static int read_replies(iot_cache *c, redisReply **r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		void *p = NULL;
+		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
+			char reason[128];
+			snprintf(reason, sizeof reason, "%s", c->ctx->errstr[0] ? c->ctx->errstr : "I/O error");
+			for (size_t k = 0; k < i; k++)
+				freeReplyObject(r[k]);
+			mark_down(c, reason);
+			return -1;
+		}
+		r[i] = p;
+	}
+	return 0;
+}
+
+static void free_replies(redisReply **r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		freeReplyObject(r[i]);
+}
+
+int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts_us)
+{
+	if (n == 0 || !ensure(c))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		redisAppendCommand(c->ctx, "SET iotflow:seen:%lld %lld EX %ld",
+		                   (long long)ids[i], (long long)ts_us, c->seen_ttl);
+	for (size_t i = 0; i < n; i++) {
+		void *p = NULL;
+		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
+			mark_down(c, c->ctx->errstr[0] ? c->ctx->errstr : "I/O error");
+			return 0;
+		}
+		freeReplyObject(p);
+	}
+	return 0;
+}
+
+int iot_cache_device_last_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t *out)
+{
+	memset(out, 0, n * sizeof *out);
+	if (n == 0)
+		return 0;
+	if (!ensure(c))
+		return -1;
+	const size_t chunk = 512;
+	for (size_t off = 0; off < n; off += chunk) {
+		size_t m = n - off < chunk ? n - off : chunk;
+		char (*keys)[40] = malloc(m * sizeof *keys);
+		const char **argv = malloc((m + 1) * sizeof *argv);
+		if (!keys || !argv) {
+			free(keys);
+			free(argv);
+			return -1;
+		}
+		argv[0] = "MGET";
+		for (size_t i = 0; i < m; i++) {
+			snprintf(keys[i], sizeof keys[i], "iotflow:seen:%lld", (long long)ids[off + i]);
+			argv[i + 1] = keys[i];
+		}
+		redisAppendCommandArgv(c->ctx, (int)m + 1, argv, NULL);
+		free(argv);
+		free(keys);
+		redisReply *r;
+		if (read_replies(c, &r, 1) < 0)
+			return -1;
+		if (r->type == REDIS_REPLY_ARRAY)
+			for (size_t i = 0; i < r->elements && i < m; i++)
+				if (r->element[i]->type == REDIS_REPLY_STRING)
+					out[off + i] = strtoll(r->element[i]->str, NULL, 10);
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+static const char rate_script[] =
+	"local n = redis.call('INCR', KEYS[1]) "
+	"local ttl = redis.call('TTL', KEYS[1]) "
+	"if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end "
+	"return {n, ttl}";
+
+int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window_s, int *retry_after)
+{
+	if (retry_after)
+		*retry_after = 0;
+	if (window_s < 1)
+		window_s = 1;
+	if (!ensure(c))
+		return 0;
+	redisAppendCommand(c->ctx, "EVAL %s 1 iotflow:rl:%s %d", rate_script, bucket, window_s);
+	redisReply *r;
+	if (read_replies(c, &r, 1) < 0)
+		return 0;
+	int rc = 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->integer > limit) {
+		rc = 1;
+		if (retry_after)
+			*retry_after = r->element[1]->integer > 0 ? (int)r->element[1]->integer : 1;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int iot_cache_lookup(iot_cache *c, const char *key, char *buf, size_t size, long long *gen)
+{
+	*gen = 0;
+	if (!ensure(c))
+		return -1;
+	redisAppendCommand(c->ctx, "GET %s", key);
+	redisAppendCommand(c->ctx, "GET " GEN_KEY);
+	redisReply *r[2];
+	if (read_replies(c, r, 2) < 0)
+		return -1;
+	int rc = 0;
+	if (r[1]->type == REDIS_REPLY_STRING)
+		*gen = strtoll(r[1]->str, NULL, 10);
+	if (r[0]->type == REDIS_REPLY_STRING && r[0]->len < size) {
+		memcpy(buf, r[0]->str, r[0]->len);
+		buf[r[0]->len] = '\0';
+		rc = 1;
+	}
+	free_replies(r, 2);
+	return rc;
+}
+
+static const char fill_script[] =
+	"local g = redis.call('GET', KEYS[2]) or '0' "
+	"if g == ARGV[3] then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end "
+	"return 0";
+
+int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, long long gen)
+{
+	if (ttl_s < 1 || !ensure(c))
+		return 0;
+	redisAppendCommand(c->ctx, "EVAL %s 2 %s " GEN_KEY " %s %d %lld", fill_script, key, value, ttl_s, gen);
+	redisReply *r;
+	if (read_replies(c, &r, 1) < 0)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const char *msg)
+{
+	if (!ensure(c))
+		return -1;
+	redisAppendCommand(c->ctx, "INCR " GEN_KEY);
+	for (size_t i = 0; i < n; i++)
+		redisAppendCommand(c->ctx, "DEL %s", keys[i]);
+	redisAppendCommand(c->ctx, "PUBLISH " INVALIDATE_CHANNEL " %s", msg);
+	int rc = 0;
+	for (size_t i = 0; i < n + 2; i++) {
+		void *p = NULL;
+		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
+			mark_down(c, c->ctx->errstr[0] ? c->ctx->errstr : "I/O error");
+			return -1;
+		}
+		/* An error reply (a read-only replica, out of memory) means that
+		 * entry may still be there: the invalidation did not go through. */
+		if (!reply_ok(p) && rc == 0) {
+			const redisReply *r = p;
+			set_last_error(c, r && r->str ? r->str : "error reply");
+			rc = -1;
+		}
+		freeReplyObject(p);
+	}
+	return rc;
+}
+
+static void sub_lost(iot_cache *c, iot_cache_msg_fn cb, void *arg)
+{
+	redisFree(c->sub);
+	c->sub = NULL;
+	c->sub_live = false;
+	c->sub_retry_at = iot_now_ms() + RETRY_MIN_MS;
+	cb(arg, "all");
+}
+
+static void sub_open(iot_cache *c, iot_cache_msg_fn cb, void *arg)
+{
+	/* Only while the command connection works: when Redis is away, its
+	 * backoff (not a second connect timeout per lookup) decides retries. */
+	if (!c->configured || iot_now_ms() < c->sub_retry_at || !ensure(c))
+		return;
+	char reason[128];
+	c->sub = open_ctx(c, reason, sizeof reason);
+	redisReply *r = c->sub ? redisCommand(c->sub, "SUBSCRIBE " INVALIDATE_CHANNEL) : NULL;
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		if (c->sub)
+			redisFree(c->sub);
+		c->sub = NULL;
+		c->sub_retry_at = iot_now_ms() + RETRY_MIN_MS;
+		return;
+	}
+	freeReplyObject(r);
+	c->sub_rx_ms = iot_now_ms();
+	c->sub_ping_ms = 0;
+	c->sub_live = true;
+	/* Anything cached before now may have missed an invalidation. */
+	cb(arg, "all");
+}
+
+static void sub_dispatch(redisReply *r, iot_cache_msg_fn cb, void *arg)
+{
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+	    r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message") &&
+	    r->element[2]->type == REDIS_REPLY_STRING)
+		cb(arg, r->element[2]->str);
+}
+
+bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg)
+{
+	if (!c)
+		return false;
+	if (!c->sub) {
+		sub_open(c, cb, arg);
+		if (!c->sub)
+			return false;
+	}
+	long long now = iot_now_ms();
+	struct pollfd pfd = { .fd = c->sub->fd, .events = POLLIN };
+	int n = poll(&pfd, 1, 0);
+	if (n > 0) {
+		if (redisBufferRead(c->sub) != REDIS_OK) {
+			sub_lost(c, cb, arg);
+			return false;
+		}
+		for (;;) {
+			void *p = NULL;
+			if (redisGetReplyFromReader(c->sub, &p) != REDIS_OK) {
+				sub_lost(c, cb, arg);
+				return false;
+			}
+			if (!p)
+				break;
+			/* Messages and PING answers alike prove the connection alive. */
+			c->sub_rx_ms = now;
+			c->sub_ping_ms = 0;
+			sub_dispatch(p, cb, arg);
+			freeReplyObject(p);
+		}
+	}
+	if (c->sub_ping_ms && now - c->sub_ping_ms >= SUB_LIVE_MS) {
+		sub_lost(c, cb, arg);
+		return false;
+	}
+	if (!c->sub_ping_ms && now - c->sub_rx_ms >= SUB_PING_MS) {
+		int done = 0;
+		redisAppendCommand(c->sub, "PING");
+		do {
+			if (redisBufferWrite(c->sub, &done) != REDIS_OK) {
+				sub_lost(c, cb, arg);
+				return false;
+			}
+		} while (!done);
+		c->sub_ping_ms = now;
+	}
+	/* Live only while it answered lately and the command connection is up
+	 * (a hung Redis makes lookups time out first). A lapse may have hidden
+	 * an invalidation nobody could publish: entries from before it go. */
+	bool live = c->ctx && now - c->sub_rx_ms < SUB_LIVE_MS;
+	if (c->sub_live && !live)
+		cb(arg, "all");
+	c->sub_live = live;
+	return live;
+}

@@ -1,0 +1,90 @@
+/* cache.h — the Redis cache every program shares (hiredis).
+ *
+ * Redis is optional. iot_cache_connect() always returns a handle (unless the
+ * URL is malformed); the connection is made on first use. When Redis is not
+ * configured, down, or fails mid-command, every call degrades to "miss" /
+ * "no-op", a one-time warning is queued for main() (iot_cache_take_warning),
+ * and connecting is retried with backoff (1 s doubling to 4 s) so Redis is
+ * used again as soon as it is back. Nothing here ever blocks for longer than
+ * the connect/command timeouts (300 ms / 500 ms).
+ *
+ * Keys (all under "iotflow:"):
+ *   iotflow:auth:key:<hex digest>  device by key digest   (TTL 30 min or key expiry)
+ *   iotflow:auth:dev:<id>          device by id           (TTL 30 min)
+ *   iotflow:auth:gen               invalidation generation (guards racing fills)
+ *   iotflow:seen:<id>              last_seen (µs), TTL = online_window (default 5 min)
+ *   iotflow:rl:<bucket>            rate-limit counter, always with a TTL
+ * Channel iotflow:auth:invalidate carries "device <id>" messages.
+ *
+ * URLs: redis://[[user]:password@]host[:port][/db]  and  unix:///path/to/sock[?db=N]
+ * One iot_cache is used by one thread at a time. */
+#ifndef IOT_CACHE_H
+#define IOT_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/error.h"
+
+typedef struct iot_cache iot_cache;
+
+/* A handle for cfg's redis_url (IOTFLOW_REDIS_URL). NULL only when the URL
+ * is malformed (IOT_USAGE) or memory is short. Does not connect yet. */
+iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err);
+void iot_cache_free(iot_cache *c);
+
+/* A warning to print once (Redis not configured / went away), or NULL.
+ * The text stays valid until the next call on c. */
+const char *iot_cache_take_warning(iot_cache *c);
+/* Connected now (connecting first when a retry is due). */
+bool iot_cache_available(iot_cache *c);
+/* IOTFLOW_REDIS_URL was set (whether or not Redis answers). */
+bool iot_cache_configured(const iot_cache *c);
+/* Why the last connection or invalidation failed: "Redis at HOST:PORT: reason"
+ * (never a password). Valid until the next call on c. */
+const char *iot_cache_last_error(const iot_cache *c);
+
+/* Mark devices online: SET iotflow:seen:<id> ts_us EX online_window, all in
+ * one pipelined round trip. Always returns 0 (a cache miss is harmless). */
+int iot_cache_device_seen(iot_cache *c, const int64_t *device_ids, size_t n, int64_t ts_us);
+/* last_seen (µs) per device from Redis, 0 when unknown; one MGET. Returns 0,
+ * or -1 when Redis is unavailable (out is then all zeros). */
+int iot_cache_device_last_seen(iot_cache *c, const int64_t *device_ids, size_t n, int64_t *out_us);
+
+/* Fixed-window counter: INCR and EXPIRE in one Lua script, so a counter can
+ * never exist without a TTL. Returns 0 when allowed, 1 when over the limit
+ * (*retry_after = seconds left in the window). Fails open: 0 when Redis is
+ * unavailable. */
+int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window_s, int *retry_after);
+
+/* ---- used by auth.c (device lookups and invalidation) ---- */
+
+/* GET key and the invalidation generation in one round trip. Returns 1 and
+ * the value in buf (NUL-terminated), 0 on a miss, -1 when unavailable.
+ * *gen is what iot_cache_fill needs (0 when unavailable). */
+int iot_cache_lookup(iot_cache *c, const char *key, char *buf, size_t size, long long *gen);
+/* SET key value EX ttl_s, unless an invalidation happened since *gen was read
+ * (a Lua check-and-set: a stale fill can never outlive a revoke). */
+int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, long long gen);
+/* Bump the generation, DEL keys, PUBLISH msg: one pipelined round trip.
+ * Returns 0 when every command succeeded, or -1 when Redis is unavailable
+ * (warning queued) or answered one of them with an error
+ * (iot_cache_last_error says why). */
+int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const char *msg);
+
+/* Drain invalidation messages without blocking (poll(2) with a zero
+ * timeout on the subscription socket: well under a microsecond when idle).
+ * A silent socket proves nothing (a hung Redis is silent too), so the
+ * subscription is PINGed at most once a second from here, and counts as
+ * live only while something arrived on it within the last 2.5 s and the
+ * command connection is up; a PING unanswered for 2.5 s drops it.
+ * cb gets each message; it gets "all" whenever the subscription was (re)made,
+ * lost or stopped being live, since messages may have been missed. Returns
+ * true while the subscription is live: only then may callers keep entries
+ * for long. */
+typedef void (*iot_cache_msg_fn)(void *arg, const char *msg);
+bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg);
+
+#endif

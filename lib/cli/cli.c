@@ -1,0 +1,162 @@
+/* cli.c — diagnostics, usage errors, stdout finishing, secret reading. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef IOT_VERSION
+#define IOT_VERSION "0.0.0"
+#endif
+
+const char *iot_progname = "iotflow";
+bool iot_quiet = false;
+
+void iot_cli_init(const char *progname)
+{
+	const char *slash = strrchr(progname, '/');
+	iot_progname = slash ? slash + 1 : progname;
+}
+
+static void vdiag(const char *level, const char *fmt, va_list ap)
+{
+	/* One write per message so lines from concurrent processes don't interleave. */
+	char buf[2048];
+	int n = snprintf(buf, sizeof buf, "%s: %s%s", iot_progname, level, level[0] ? ": " : "");
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return;
+	int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	if (m < 0)
+		return;
+	size_t len = strlen(buf);
+	if (len + 1 < sizeof buf) {
+		buf[len++] = '\n';
+	} else {
+		buf[sizeof buf - 2] = '\n';
+		len = sizeof buf - 1;
+	}
+	fflush(stdout);
+	ssize_t w = write(STDERR_FILENO, buf, len);
+	(void)w;
+}
+
+void iot_warn(const char *fmt, ...)
+{
+	if (iot_quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("warning", fmt, ap);
+	va_end(ap);
+}
+
+void iot_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("fatal", fmt, ap);
+	va_end(ap);
+}
+
+int iot_fatal_error(const iot_error *err)
+{
+	int code = err->status == IOT_OK ? IOT_INTERNAL : (int)err->status;
+	iot_fatal("%s", err->msg[0] ? err->msg : iot_status_name(err->status));
+	return code;
+}
+
+int iot_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("", fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", iot_progname);
+	return IOT_USAGE;
+}
+
+int iot_print_version(void)
+{
+	printf("%s (IoTFlow) %s\n", iot_progname, IOT_VERSION);
+	return 0;
+}
+
+int iot_print_help(const char *text)
+{
+	fputs(text, stdout);
+	return 0;
+}
+
+int iot_finish_stdout(int rc)
+{
+	int bad = ferror(stdout);
+	if (fclose(stdout) != 0 && errno != EBADF)
+		bad = 1;
+	if (bad) {
+		iot_fatal("unable to write output: %s", strerror(errno ? errno : EIO));
+		return rc ? rc : IOT_INTERNAL;
+	}
+	return rc;
+}
+
+/* Longer lines are refused, not cut: a password silently shortened would
+ * be a different password. */
+#define SECRET_MAX 1024
+
+char *iot_read_secret(const char *prompt)
+{
+	char *line = malloc(SECRET_MAX + 2);
+	if (!line) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, noecho;
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			noecho = old;
+			noecho.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		} else {
+			tty = false;
+		}
+	}
+	size_t n = 0;
+	int c, fail = 0;
+	/* Up to SECRET_MAX + 1 bytes: one more than allowed tells "too long"
+	 * (a trailing '\r' is allowed beyond the limit). */
+	while ((c = getc(stdin)) != EOF && c != '\n') {
+		if (c == '\0')
+			fail = EINVAL;
+		if (n < SECRET_MAX + 1)
+			line[n++] = (char)c;
+		else
+			fail = fail ? fail : EMSGSIZE;
+	}
+	if (c == EOF && ferror(stdin))
+		fail = EIO;
+	else if (c == EOF && n == 0 && !fail)
+		fail = -1;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (!fail && n > 0 && line[n - 1] == '\r')
+		n--;
+	if (!fail && n > SECRET_MAX)
+		fail = EMSGSIZE;
+	if (fail) {
+		sodium_memzero(line, SECRET_MAX + 2);
+		free(line);
+		errno = fail < 0 ? 0 : fail;
+		return NULL;
+	}
+	line[n] = '\0';
+	return line;
+}

@@ -1,0 +1,43 @@
+/* cli.h — the command-line plumbing every program shares: diagnostics in one
+ * shape, --help/--version, usage errors (number parsers: base/parse.h). This is the one part
+ * of the library that writes to stdout/stderr, and only when main() asks. */
+#ifndef IOT_CLI_H
+#define IOT_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "base/parse.h"
+
+extern const char *iot_progname;   /* set by iot_cli_init() */
+extern bool iot_quiet;             /* -q: silence warnings */
+
+void iot_cli_init(const char *progname);
+
+/* "prog: warning: ..." unless -q. */
+void iot_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: fatal: ..." always. */
+void iot_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print err as fatal and return its status as an exit code. */
+int iot_fatal_error(const iot_error *err);
+/* "prog: MSG\nTry 'prog --help' for more information." and return IOT_USAGE. */
+int iot_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog (IoTFlow) VERSION" on stdout; returns 0. */
+int iot_print_version(void);
+/* Print a help text (already formatted) on stdout; returns 0. */
+int iot_print_help(const char *text);
+
+/* Close stdout and report a write error (full disk, closed pipe): returns
+ * the exit code to use — rc unchanged, or IOT_INTERNAL on a write failure. */
+int iot_finish_stdout(int rc);
+
+/* Read a secret line (password) from the terminal without echo, or from a
+ * non-terminal stdin as one line, of at most 1024 bytes. Returns a malloc'd
+ * string (wipe it with sodium_memzero before free), or NULL with errno 0 at
+ * EOF, EMSGSIZE when the line is longer, EINVAL when it holds a NUL byte,
+ * EIO when reading failed (what was read is wiped). */
+char *iot_read_secret(const char *prompt);
+
+#endif

@@ -1,0 +1,279 @@
+/* db.c — PostgreSQL connection, classification of failures, retries. */
+#include "pg/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct iot_db {
+	PGconn *conn;
+	char *conninfo;
+	char *program;       /* fallback_application_name */
+	long retry_ms;
+	unsigned generation;
+	char sqlstate[6];
+	bool transient;
+};
+
+bool iot_sqlstate_transient(const char *s)
+{
+	if (!s || !*s)
+		return true; /* no SQLSTATE: the connection itself failed */
+	if (!strncmp(s, "08", 2) || !strncmp(s, "53", 2))
+		return true;
+	if (!strcmp(s, "57P01") || !strcmp(s, "57P02") || !strcmp(s, "57P03") ||
+	    !strcmp(s, "57P04") || !strcmp(s, "57P05"))
+		return true;
+	if (!strcmp(s, "40001") || !strcmp(s, "40P01"))
+		return true;
+	/* lock_not_available (lock_timeout) and query_canceled (statement_timeout,
+	 * a cancel): the same statement may well go through a moment later. */
+	if (!strcmp(s, "55P03") || !strcmp(s, "57014"))
+		return true;
+	return false;
+}
+
+/* What a failed connection attempt means: worth retrying (server down,
+ * starting, out of connections), a connection string that cannot work
+ * (usage), refused credentials (denied), or a database or role that does not
+ * exist (unavailable: no waiting will create it). */
+static enum iot_status connect_failure_kind(const char *msg)
+{
+	static const char *const usage[] = {
+		"invalid connection option", "invalid URI", "missing \"=\"", "invalid sslmode",
+		"invalid integer value", "invalid port number", "unterminated quoted string",
+	};
+	static const char *const denied[] = {
+		"authentication failed", "no pg_hba.conf entry", "password is required", "permission denied",
+		"is not permitted to log in",
+	};
+	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
+		if (strstr(msg, usage[i]))
+			return IOT_USAGE;
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
+		if (strstr(msg, denied[i]))
+			return IOT_DENIED;
+	if (strstr(msg, "does not exist") || strstr(msg, "could not translate host name"))
+		return IOT_NOT_FOUND;
+	return IOT_UNAVAILABLE;
+}
+
+bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt)
+{
+	long long elapsed = iot_now_ms() - started_ms;
+	if (elapsed >= db->retry_ms)
+		return false;
+	long long delay = 100LL << (*attempt < 5 ? *attempt : 5);
+	if (delay > 2000)
+		delay = 2000;
+	delay = delay / 2 + (long long)(rand() % (int)(delay / 2 + 1));
+	if (delay > db->retry_ms - elapsed)
+		delay = db->retry_ms - elapsed;
+	(*attempt)++;
+	struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+	return true;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int open_conn(iot_db *db, iot_error *err)
+{
+	const char *keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *vals[] = { db->conninfo, db->program, NULL };
+	long long start = iot_now_ms();
+	int attempt = 0;
+	for (;;) {
+		db->conn = PQconnectdbParams(keys, vals, 1);
+		if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
+			/* The library never prints: server NOTICEs are dropped. */
+			PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+			db->generation++;
+			return 0;
+		}
+		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
+		enum iot_status kind = db->conn ? connect_failure_kind(msg) : IOT_INTERNAL;
+		if (kind != IOT_UNAVAILABLE || !iot_db_backoff(db, start, &attempt)) {
+			/* A missing database or role is reported as unavailable (exit 5). */
+			iot_error_set(err, kind == IOT_NOT_FOUND ? IOT_UNAVAILABLE : kind,
+			              "unable to connect to PostgreSQL: %s", msg);
+			PQfinish(db->conn);
+			db->conn = NULL;
+			return -1;
+		}
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+}
+
+/* A "key=value ..." string or a URI must parse; a bare word is a database name. */
+static bool conninfo_valid(const char *ci)
+{
+	if (!strchr(ci, '=') && strncmp(ci, "postgresql://", 13) && strncmp(ci, "postgres://", 11))
+		return true;
+	char *msg = NULL;
+	PQconninfoOption *o = PQconninfoParse(ci, &msg);
+	if (msg)
+		PQfreemem(msg);
+	if (!o)
+		return false;
+	PQconninfoFree(o);
+	return true;
+}
+
+iot_db *iot_db_connect(const iot_config *cfg, iot_error *err)
+{
+	iot_db *db = calloc(1, sizeof *db);
+	if (!db) {
+		iot_error_set(err, IOT_INTERNAL, "out of memory");
+		return NULL;
+	}
+	const char *ci = iot_config_get(cfg, "database");
+	if (ci && !conninfo_valid(ci)) {
+		/* libpq's message would quote the offending part: it may be the password. */
+		iot_error_set(err, IOT_USAGE, "invalid PostgreSQL connection string (not shown: it may hold a password)");
+		free(db);
+		return NULL;
+	}
+	db->conninfo = strdup(ci ? ci : "");
+	db->program = strdup(iot_config_program(cfg));
+	db->retry_ms = iot_config_get_long(cfg, "db_retry_time") * 1000;
+	if (!db->conninfo || !db->program || open_conn(db, err) < 0) {
+		iot_db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void iot_db_close(iot_db *db)
+{
+	if (!db)
+		return;
+	PQfinish(db->conn);
+	if (db->conninfo) {
+		memset(db->conninfo, 0, strlen(db->conninfo));
+		free(db->conninfo);
+	}
+	free(db->program);
+	free(db);
+}
+
+PGconn *iot_db_conn(iot_db *db) { return db->conn; }
+void iot_db_set_retry_time(iot_db *db, long ms) { db->retry_ms = ms; }
+unsigned iot_db_generation(const iot_db *db) { return db->generation; }
+const char *iot_db_sqlstate(const iot_db *db) { return db->sqlstate; }
+bool iot_db_failed_transient(const iot_db *db) { return db->transient; }
+
+int iot_db_reconnect(iot_db *db, iot_error *err)
+{
+	PQfinish(db->conn);
+	db->conn = NULL;
+	return open_conn(db, err);
+}
+
+void iot_db_note_failure(iot_db *db, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+	db->transient = iot_sqlstate_transient(state) || !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+}
+
+PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
+                       const char *const *params, iot_error *err)
+{
+	db->sqlstate[0] = '\0';
+	db->transient = false;
+	PGresult *res = db->conn ? PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) : NULL;
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
+		return res;
+	iot_db_note_failure(db, res);
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (!msg)
+		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";
+	enum iot_status kind = db->transient ? IOT_UNAVAILABLE
+	                     : (!strncmp(db->sqlstate, "42501", 5) ? IOT_DENIED : IOT_INTERNAL);
+	iot_error_set(err, kind, "PostgreSQL: %s", msg);
+	PQclear(res);
+	return NULL;
+}
+
+PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
+                      const char *const *params, iot_error *err)
+{
+	long long start = iot_now_ms();
+	int attempt = 0;
+	for (;;) {
+		PGresult *res = iot_db_query(db, sql, nparams, params, err);
+		if (res || !db->transient)
+			return res;
+		bool in_tx = db->conn && PQstatus(db->conn) == CONNECTION_OK &&
+		             PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+		if (in_tx || !iot_db_backoff(db, start, &attempt))
+			return NULL;
+		if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+			iot_error e2;
+			if (iot_db_reconnect(db, &e2) < 0) {
+				if (err)
+					*err = e2;
+				return NULL;
+			}
+		}
+	}
+}
+
+int iot_db_command(iot_db *db, const char *sql, int nparams,
+                   const char *const *params, iot_error *err)
+{
+	PGresult *res = iot_db_exec(db, sql, nparams, params, err);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static void rollback_quietly(iot_db *db)
+{
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		PGresult *r = PQexecParams(db->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+		PQclear(r);
+	}
+}
+
+int iot_db_transaction(iot_db *db, iot_db_tx_fn fn, void *arg, iot_error *err)
+{
+	long long start = iot_now_ms();
+	int attempt = 0;
+	for (;;) {
+		PGresult *res = iot_db_query(db, "BEGIN", 0, NULL, err);
+		int rc = -1;
+		if (res) {
+			PQclear(res);
+			rc = fn(db, arg, err);
+			if (rc >= 0) {
+				res = iot_db_query(db, "COMMIT", 0, NULL, err);
+				if (res) {
+					PQclear(res);
+					return rc;
+				}
+			}
+		}
+		bool transient = db->transient;
+		rollback_quietly(db);
+		if (!transient || !iot_db_backoff(db, start, &attempt))
+			return -1;
+		if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+			iot_error e2;
+			if (iot_db_reconnect(db, &e2) < 0) {
+				if (err)
+					*err = e2;
+				return -1;
+			}
+		}
+	}
+}

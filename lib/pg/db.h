@@ -1,0 +1,68 @@
+/* db.h — the PostgreSQL connection layer: connect with retries, tell transient
+ * failures (connection lost, server starting/stopping, serialization, out of
+ * resources) from permanent ones, and rerun autocommit statements or whole
+ * transactions on transient failures with backoff. SQL is always constant
+ * text with parameters. */
+#ifndef IOT_DB_H
+#define IOT_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/error.h"
+
+typedef struct iot_db iot_db;
+
+/* Connect using cfg's "database" conninfo (else libpq's PG* variables),
+ * retrying transient failures for up to cfg's db_retry_time. */
+iot_db *iot_db_connect(const iot_config *cfg, iot_error *err);
+void iot_db_close(iot_db *db);
+PGconn *iot_db_conn(iot_db *db);
+/* Bumped on every reconnect: prepared statements must be prepared again. */
+unsigned iot_db_generation(const iot_db *db);
+/* Change the retry budget after connecting. 0 makes every failure final and
+ * never reconnects behind the caller's back (session state such as an
+ * advisory lock would silently be lost). */
+void iot_db_set_retry_time(iot_db *db, long ms);
+/* Drop and re-establish the connection (with the same retry budget). */
+int iot_db_reconnect(iot_db *db, iot_error *err);
+
+/* True for SQLSTATEs worth retrying: class 08 (connection), 57P01-57P05
+ * (shutdown, cannot connect now), 40001/40P01 (serialization, deadlock),
+ * class 53 (insufficient resources), 55P03 (lock timeout), 57014 (statement
+ * canceled or timed out). NULL (no SQLSTATE: connection lost) too. */
+bool iot_sqlstate_transient(const char *sqlstate);
+/* SQLSTATE of the last failed statement ("" when none). */
+const char *iot_db_sqlstate(const iot_db *db);
+/* Whether the last failure was transient. */
+bool iot_db_failed_transient(const iot_db *db);
+/* Classify a failed result obtained directly from libpq (COPY, pipelines):
+ * keeps its SQLSTATE and whether it is transient. res may be NULL. */
+void iot_db_note_failure(iot_db *db, const PGresult *res);
+
+/* One attempt: returns a PGresult with TUPLES_OK/COMMAND_OK/COPY_IN or NULL
+ * with err set (status IOT_UNAVAILABLE when transient). */
+PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
+                       const char *const *params, iot_error *err);
+/* Like iot_db_query outside a transaction, retried on transient failures
+ * (reconnecting when needed) until db_retry_time has passed. */
+PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
+                      const char *const *params, iot_error *err);
+/* iot_db_exec for statements whose rows don't matter; returns 0 or -1. */
+int iot_db_command(iot_db *db, const char *sql, int nparams,
+                   const char *const *params, iot_error *err);
+
+/* Run fn inside BEGIN/COMMIT. On a transient failure (in fn or at COMMIT)
+ * roll back, wait, and run fn again from the start: fn must be safe to
+ * repeat. Returns fn's result, or -1 with err set. */
+typedef int (*iot_db_tx_fn)(iot_db *db, void *arg, iot_error *err);
+int iot_db_transaction(iot_db *db, iot_db_tx_fn fn, void *arg, iot_error *err);
+
+/* Sleep for the next step of an exponential backoff (100 ms doubling to 2 s,
+ * with jitter). Returns false when the retry budget that started at
+ * *started_ms is spent. */
+bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt);
+
+#endif

@@ -1,0 +1,127 @@
+/* device_key.c — a device's keys: rotate with a grace period, revoke, list.
+ * Each change is one statement (atomic), then invalidated everywhere. */
+#include "registry/device.h"
+#include "base/field_check.h"
+#include "auth/keys.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KEY_JSON \
+	"json_build_object('device_id', device_id, 'key_prefix', key_prefix," \
+	" 'state', CASE WHEN revoked_at IS NOT NULL OR NOT is_active THEN 'revoked'" \
+	"   WHEN expires_at <= now() THEN 'expired' WHEN expires_at IS NOT NULL THEN 'grace'" \
+	"   ELSE 'active' END," \
+	" 'created_at', " IOT_SQL_TS("created_at") ", 'expires_at', " IOT_SQL_TS("expires_at") "," \
+	" 'last_used', " IOT_SQL_TS("last_used") ", 'usage_count', usage_count," \
+	" 'revoked_at', " IOT_SQL_TS("revoked_at") ")::text"
+
+/* Live keys end now (grace 0: revoked) or at now + grace (never later than
+ * an expiry they already had); the new key is inserted and shown. */
+static const char rotate_sql[] =
+	"WITH old AS (UPDATE device_auth SET"
+	"   expires_at = CASE WHEN $2::bigint > 0 THEN"
+	"     least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2::bigint))"
+	"     ELSE expires_at END,"
+	"   is_active = $2::bigint > 0,"
+	"   revoked_at = CASE WHEN $2::bigint > 0 THEN NULL ELSE now() END"
+	"   WHERE device_id = $1 AND is_active AND revoked_at IS NULL"
+	"   AND (expires_at IS NULL OR expires_at > now()) RETURNING key_digest, expires_at),"
+	" new AS (INSERT INTO device_auth (device_id, key_digest, key_prefix) VALUES ($1, $3::bytea, $4)"
+	"   RETURNING device_id),"
+	" dev AS (UPDATE devices SET api_key = $4, updated_at = now() WHERE id = $1 RETURNING id)"
+	" SELECT json_build_object('id', dev.id, 'key_prefix', $4::text,"
+	"   'previous_keys', (SELECT count(*) FROM old),"
+	"   'previous_valid_until', (SELECT " IOT_SQL_TS("max(expires_at)") " FROM old WHERE $2::bigint > 0))::text,"
+	"   (SELECT string_agg(encode(key_digest, 'hex'), ',') FROM old)"
+	" FROM dev JOIN new ON new.device_id = dev.id";
+
+int iot_device_key_rotate(iot_registry *id, const char *spec, long grace_s, json_t **out, iot_error *err)
+{
+	int64_t dev;
+	if (grace_s < 0 || grace_s > 366L * 86400)
+		return iot_error_set(err, IOT_USAGE, "grace: expected 0 to 366 days");
+	if (iot_device_resolve(id, spec, &dev, err) < 0)
+		return -1;
+	iot_issued_secret sec;
+	char idtext[24], grace[24];
+	if (iot_secret_issue(id->cfg, IOT_DEVICE_KEY_PREFIX, &sec, err) < 0)
+		return -1;
+	const char *key = sec.secret, *prefix = sec.display, *param = sec.digest_param;
+	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
+	snprintf(grace, sizeof grace, "%ld", grace_s);
+	const char *params[4] = { idtext, grace, param, prefix };
+	PGresult *res = iot_db_exec(id->db, rotate_sql, 4, params, err);
+	int rc = -1;
+	if (res) {
+		*out = iot_registry_row(res, "device vanished", err);
+		PQclear(res);
+		if (*out) {
+			/* The new key is committed: it is handed over even when the
+			 * invalidation fails, or it would be lost. */
+			json_object_set_new(*out, "api_key", json_string(key));
+			rc = iot_device_invalidate_committed(id, dev, "the key rotation", err);
+		}
+	}
+	sodium_memzero(&sec, sizeof sec);
+	return rc;
+}
+
+static const char revoke_sql[] =
+	"WITH r AS (UPDATE device_auth SET is_active = false, revoked_at = now()"
+	"   WHERE device_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR key_prefix = $2)"
+	"   RETURNING key_digest, key_prefix),"
+	" dev AS (UPDATE devices SET api_key = NULL, updated_at = now()"
+	"   WHERE id = $1 AND api_key IN (SELECT key_prefix FROM r) RETURNING id)"
+	" SELECT json_build_object('id', $1::integer, 'revoked', (SELECT count(*) FROM r),"
+	"   'key_prefixes', coalesce((SELECT json_agg(key_prefix) FROM r), '[]'::json))::text,"
+	"   (SELECT count(*) FROM device_auth WHERE device_id = $1"
+	"    AND ($2::text IS NULL OR key_prefix = $2)), (SELECT count(*) FROM dev)";
+
+int iot_device_key_revoke(iot_registry *id, const char *spec, const char *prefix, json_t **out,
+                          iot_error *err)
+{
+	int64_t dev;
+	char idtext[24];
+	if (prefix && iot_field_check("key prefix", prefix, 1, 16, false, err) < 0)
+		return -1;
+	if (iot_device_resolve(id, spec, &dev, err) < 0)
+		return -1;
+	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
+	const char *params[2] = { idtext, prefix };
+	PGresult *res = iot_db_exec(id->db, revoke_sql, 2, params, err);
+	if (!res)
+		return -1;
+	*out = iot_registry_row(res, "device vanished", err);
+	bool unknown = *out && !strcmp(PQgetvalue(res, 0, 1), "0");
+	PQclear(res);
+	if (!*out)
+		return -1;
+	if (unknown && prefix) {
+		json_decref(*out);
+		*out = NULL;
+		return iot_error_set(err, IOT_NOT_FOUND, "device %" PRId64 " has no key '%s'", dev, prefix);
+	}
+	/* Keys revoked before count too: running revoke again repairs an
+	 * invalidation that did not go through the first time. */
+	return iot_device_invalidate_committed(id, dev, "the key revocation", err);
+}
+
+int iot_device_key_list(iot_registry *id, const char *spec, json_t **out, iot_error *err)
+{
+	int64_t dev;
+	char idtext[24];
+	if (iot_device_resolve(id, spec, &dev, err) < 0)
+		return -1;
+	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
+	static const char sql[] = "SELECT " KEY_JSON " FROM device_auth WHERE device_id = $1 ORDER BY id";
+	const char *params[1] = { idtext };
+	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
+	if (!res)
+		return -1;
+	*out = iot_registry_rows(res, err);
+	PQclear(res);
+	return *out ? 0 : -1;
+}

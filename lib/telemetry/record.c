@@ -1,0 +1,596 @@
+/* record.c — the telemetry record decoder (API in record.h).
+ *
+ * This comment is the specification; the man page is written from it.
+ *
+ * INPUT. One record: an NDJSON line, an HTTP body or an MQTT payload, given
+ * as len bytes (no NUL terminator needed). It is rejected when
+ *   - it is longer than max_bytes:        record is N bytes, over the limit of M
+ *   - it is empty or only JSON whitespace: empty record
+ *   - it starts with a UTF-8 byte order mark
+ *   - it holds a raw NUL byte:            record contains a NUL byte (at byte N)
+ *   - it is not one JSON object or array, or it is not valid JSON. The reason
+ *     reads "invalid JSON at column C: ..." (C counts characters from 1), e.g.
+ *     "invalid UTF-8 (byte 0xff)" (overlong forms and encoded surrogates
+ *     included), "string contains \u0000" (or "object key contains"), "invalid token
+ *     near 'NaN'" (NaN and Infinity are not JSON), "real number overflow"
+ *     (1e400), "too big integer" (beyond 64 bits), "invalid Unicode '\uD800'"
+ *     (a lone surrogate), "control character 0x1" (raw control characters in
+ *     strings); or "duplicate key K" (any level), or "nesting deeper than N
+ *     levels" (max_depth). Text from inside a string is never quoted back, so
+ *     a broken api_key cannot leak into a log.
+ *
+ * SHAPES. opts->format picks one; IOT_FORMAT_AUTO tells them apart in this
+ * order: an array is ThingsBoard (d); an object with "topic" and "payload"
+ * is a mosquitto line (c); an object whose "values" is an object and which
+ * has no "data" is ThingsBoard (d); any other object is IoTFlow (a or b).
+ *  a) IoTFlow body: {"data":{NAME:VALUE,...}, "metadata":{...}?,
+ *     "timestamp":T?, "device_id":ID?, "api_key":"..."?}. No other member is
+ *     allowed beside "data":  unknown member "x" beside "data" (...)
+ *  b) IoTFlow flat MQTT payload: an object without "data". The members
+ *     api_key, device_id, timestamp and metadata mean what they mean in (a);
+ *     every other member is a measurement.
+ *  c) mosquitto_sub -F %J (or %j) line: {"tst":..,"topic":..,"payload":..,
+ *     ...}; other envelope members (qos, retain, payloadlen, mid,
+ *     properties) are ignored. The topic must be iotflow/devices/ID/telemetry
+ *     or iotflow/devices/ID/telemetry/ANYTHING with ID a positive decimal
+ *     integer without leading zeros; it becomes the record's device_id:
+ *       topic "X" is not a telemetry topic (iotflow/devices/ID/telemetry[/...])
+ *     The payload is an object or array decoded as (a), (b) or (d) by shape,
+ *     or a string holding such JSON (mosquitto_sub writes payloads that are
+ *     not JSON as strings), parsed with the same limits. Reasons about the
+ *     payload are prefixed "payload: ". A null or blank payload: payload is
+ *     empty. A payload device_id that differs from the topic's:
+ *       device_id in payload (X) does not match topic (Y)
+ *     Points without a timestamp of their own take "tst", the time
+ *     mosquitto_sub received the message. mosquitto_sub writes local time, a
+ *     literal Z and then the real offset ("2026-11-28T11:00:00.123456Z+0100");
+ *     the offset is honoured. A tst that does not parse rejects the line.
+ *  d) ThingsBoard: {"ts":MS,"values":{NAME:VALUE,...}}, "ts" optional,
+ *     milliseconds since the epoch (a positive number; no seconds guessing
+ *     here, ThingsBoard defines it as milliseconds), or an array of such
+ *     objects, each with its own ts; reasons about one are prefixed
+ *     "element I: " (I counts from 0). No other member is allowed. An empty
+ *     array is "no data"; so is an array whose elements carry no values.
+ *
+ * VALUES. A number becomes IOT_VAL_NUMBER (a double). An integer beyond
+ * +-2^53 would silently change on the way into a double, so it is rejected
+ * (measurement "x": integer N is beyond +-2^53 and would lose precision).
+ * A number beyond +-1e300 is rejected too, so that sums of them (the hourly
+ * rollups) cannot overflow (measurement "x": number N is out of range (+-1e300)).
+ * A string is IOT_VAL_TEXT, at most 4096 bytes. true/false are IOT_VAL_BOOL.
+ * An object or array is IOT_VAL_JSON, stored as compact JSON text (members in
+ * input order, numbers in their shortest exact form), at most 4096 bytes.
+ * null is rejected (measurement "x" is null): a point has a value.
+ *
+ * NAMES. 1 to 64 bytes of A-Z a-z 0-9 _ . : / -, starting with a letter, a
+ * digit or '_' (invalid measurement name "..."; the name is shown escaped,
+ * non-printable bytes as \xNN, cut at 64 bytes).
+ *
+ * COUNTS. No measurement at all: "no data". More than max_points in the whole
+ * record (all elements of an array together): N points in one record, over
+ * the limit of M.
+ *
+ * METADATA. An object (else: metadata must be an object); stored as compact
+ * JSON text on every point of the record, at most 4096 bytes; {} is the same
+ * as no metadata.
+ *
+ * TIMESTAMPS. Absent: the arrival time (opts->now_us, or the clock), or tst
+ * for mosquitto lines. A string must be RFC 3339 / ISO-8601:
+ *   YYYY-MM-DD(T|t|space)HH:MM:SS[.F](Z|z|+hh:mm|-hh:mm|+hhmm|-hhmm)
+ * with 1 to 9 fraction digits (kept to the microsecond, truncated). A zone
+ * is required, so a local time is never guessed. Months, days (leap years
+ * included), hours, minutes and seconds are range-checked; second 60 (a leap
+ * second) is rejected. Reason: timestamp "..." has no time zone (...), etc.
+ * A number is epoch seconds, or epoch milliseconds when >= 1e11 (fractions
+ * rounded to the microsecond). Any other type is rejected. Every point's
+ * timestamp must then lie in [min_ts_us, now + max_future_us]:
+ *   timestamp 1999-12-31T23:59:59.000000Z is before 2000-01-01T00:00:00.000000Z
+ *   timestamp 2027-...Z is more than 3600 s in the future
+ * (a negative max_future_us switches the second check off).
+ *
+ * IDENTITY. device_id: an integer 1..2^53 or a string of decimal digits
+ * with that value and no leading zero (else: device_id must be a positive
+ * integer). api_key: a string of 1..256 bytes (api_key must be a string /
+ * api_key is empty / api_key is longer than 256 bytes). Its value never
+ * appears in a message. Every point carries the record's device_id (0 when
+ * the record names none; the caller resolves api_key to a device).
+ *
+ * MEMORY. Names, texts and keys point into the parsed tree, which the record
+ * keeps (priv_); metadata and JSON values are the only copies. A failed
+ * decode leaves points/npoints/api_key/device_id empty. No state is shared
+ * between calls: threads may decode concurrently. */
+#include "telemetry/record.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/json_util.h"
+#include "telemetry/record_int.h"
+
+#define TEXT_MAX 4096                       /* bytes of a text or JSON value, or metadata */
+#define API_KEY_MAX 256
+#define EXACT_INT_MAX INT64_C(9007199254740992) /* 2^53: doubles are exact up to here */
+#define NUMBER_MAX 1e300                    /* leaves room to sum 10^8 of them */
+
+
+void iot_decode_opts_default(iot_decode_opts *o)
+{
+	o->format = IOT_FORMAT_AUTO;
+	o->max_bytes = 64 * 1024;
+	o->max_points = 1000;
+	o->max_depth = IOT_JSON_MAX_DEPTH;
+	o->min_ts_us = INT64_C(946684800) * 1000000; /* 2000-01-01T00:00:00Z */
+	o->max_future_us = INT64_C(3600) * 1000000;
+	o->now_us = 0;
+}
+
+bool iot_measurement_name_valid(const char *name, size_t len)
+{
+	if (!name || len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+			continue;
+		if (i == 0 || (c != '.' && c != ':' && c != '/' && c != '-'))
+			return false;
+	}
+	return true;
+}
+
+int iot__rec_prefix_error(iot_error *err, const char *fmt, ...)
+{
+	char pre[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	size_t pl = strlen(pre), ml = strlen(err->msg);
+	if (pl + ml >= sizeof err->msg)
+		ml = sizeof err->msg - 1 - pl;
+	memmove(err->msg + pl, err->msg, ml);
+	memcpy(err->msg, pre, pl);
+	err->msg[pl + ml] = '\0';
+	return -1;
+}
+
+/* v as compact JSON text owned by the record, or NULL with the error set.
+ * name says whose value it is (NULL: the metadata). */
+static const char *dump_owned(struct dec *d, json_t *v, const char *name)
+{
+	char buf[TEXT_MAX];
+	size_t n = iot__json_compact(v, buf, sizeof buf);
+	if (n > TEXT_MAX) {
+		if (name)
+			reject(d, "measurement \"%s\": JSON value is %zu bytes, over the limit of %d",
+			       name, n, TEXT_MAX);
+		else
+			reject(d, "metadata is %zu bytes of JSON, over the limit of %d", n, TEXT_MAX);
+		return NULL;
+	}
+	struct owned *o = malloc(sizeof *o + n + 1);
+	if (!o) {
+		iot_error_set(d->err, IOT_INTERNAL, "out of memory");
+		return NULL;
+	}
+	memcpy(o->text, buf, n);
+	o->text[n] = '\0';
+	o->next = d->st->owned;
+	d->st->owned = o;
+	return o->text;
+}
+
+/* ---- identity, time, metadata ----------------------------------------- */
+
+/* A positive decimal integer up to 2^53 without sign, space or leading
+ * zero, or 0 when s[0..n) is not one. */
+int64_t iot__rec_parse_id(const char *s, size_t n)
+{
+	int64_t v = 0;
+	if (n == 0 || n > 16 || s[0] == '0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= EXACT_INT_MAX ? v : 0;
+}
+
+static int take_device_id(struct dec *d, json_t *v)
+{
+	int64_t id = 0;
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		id = i >= 1 && i <= EXACT_INT_MAX ? (int64_t)i : 0;
+	} else if (json_is_string(v)) {
+		id = iot__rec_parse_id(json_string_value(v), json_string_length(v));
+	}
+	if (id == 0)
+		return reject(d, "device_id must be a positive integer");
+	d->rec->device_id = id;
+	return 0;
+}
+
+static int take_api_key(struct dec *d, json_t *v)
+{
+	if (!json_is_string(v))
+		return reject(d, "api_key must be a string");
+	size_t n = json_string_length(v);
+	if (n == 0)
+		return reject(d, "api_key is empty");
+	if (n > API_KEY_MAX)
+		return reject(d, "api_key is longer than %d bytes", API_KEY_MAX);
+	d->rec->api_key = json_string_value(v);
+	return 0;
+}
+
+static int take_metadata(struct dec *d, json_t *meta, const char **md)
+{
+	*md = NULL;
+	if (!meta || (json_is_object(meta) && json_object_size(meta) == 0))
+		return 0;
+	if (!json_is_object(meta))
+		return reject(d, "metadata must be an object");
+	*md = dump_owned(d, meta, NULL);
+	return *md ? 0 : -1;
+}
+
+static int64_t now_us(struct dec *d)
+{
+	if (d->now_us == 0) {
+		struct timespec ts;
+		if (d->o->now_us)
+			d->now_us = d->o->now_us;
+		else if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+			d->now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	}
+	return d->now_us;
+}
+
+static int check_range(struct dec *d, int64_t t)
+{
+	char a[48], b[48];
+	int64_t now = now_us(d), fut = d->o->max_future_us;
+	if (t < d->o->min_ts_us) {
+		iot_format_timestamp(t, a, sizeof a);
+		iot_format_timestamp(d->o->min_ts_us, b, sizeof b);
+		return reject(d, "timestamp %s is before %s", a, b);
+	}
+	if (fut >= 0 && now <= INT64_MAX - fut && t > now + fut) {
+		iot_format_timestamp(t, a, sizeof a);
+		return reject(d, "timestamp %s is more than %lld s in the future", a,
+		              (long long)(fut / 1000000));
+	}
+	return 0;
+}
+
+/* The time of a record with "timestamp" v (NULL: absent). */
+static int record_ts(struct dec *d, json_t *v, int64_t *t)
+{
+	struct iot_shown sh;
+	if (!v) {
+		*t = d->have_fallback ? d->fallback_ts : now_us(d);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		const char *why = iot_timestamp_parse(s, n, 0, t);
+		if (why)
+			return reject(d, "timestamp \"%s\" %s", iot__show(&sh, s, n, true), why);
+	} else if (json_is_number(v)) {
+		if (iot_parse_timestamp_num(json_number_value(v), t) < 0)
+			return reject(d, "timestamp %.15g is not a positive epoch time in seconds or milliseconds",
+			              json_number_value(v));
+	} else {
+		return reject(d, "timestamp must be an ISO-8601 string or a number of seconds "
+		                 "or milliseconds since the epoch");
+	}
+	return check_range(d, *t);
+}
+
+/* ThingsBoard's "ts": milliseconds, always. */
+static int tb_ts(struct dec *d, json_t *v, int64_t *t)
+{
+	if (!v)
+		return record_ts(d, NULL, t);
+	double ms = json_number_value(v);
+	if (!json_is_number(v) || !(ms > 0) || ms >= 9.2e15)
+		return reject(d, "ts must be a positive number of milliseconds since the epoch");
+	*t = (int64_t)(ms * 1000.0 + 0.5);
+	return check_range(d, *t);
+}
+
+/* ---- points ------------------------------------------------------------ */
+
+/* Room for n more points, within max_points. */
+static int reserve(struct dec *d, size_t n)
+{
+	size_t need = d->rec->npoints + n;
+	if (need > d->o->max_points)
+		return reject(d, "%zu point%s in one record, over the limit of %zu", need,
+		              need == 1 ? "" : "s", d->o->max_points);
+	if (need <= d->cap)
+		return 0;
+	iot_point *p = realloc(d->st->heap, need * sizeof *p);
+	if (!p)
+		return iot_error_set(d->err, IOT_INTERNAL, "out of memory");
+	if (d->pts == d->st->inline_pts)
+		memcpy(p, d->pts, d->rec->npoints * sizeof *p);
+	d->st->heap = d->pts = p;
+	d->cap = need;
+	return 0;
+}
+
+static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, const char *md)
+{
+	size_t len = strlen(name);
+	struct iot_shown sh;
+	if (!iot_measurement_name_valid(name, len))
+		return reject(d, "invalid measurement name \"%s\"", iot__show(&sh, name, len, true));
+	iot_point *p = &d->pts[d->rec->npoints];
+	*p = (iot_point){ .ts_us = ts, .measurement = name, .type = IOT_VAL_NUMBER, .metadata = md };
+	switch (json_typeof(v)) {
+	case JSON_INTEGER: {
+		json_int_t i = json_integer_value(v);
+		if (i > EXACT_INT_MAX || i < -EXACT_INT_MAX)
+			return reject(d, "measurement \"%s\": integer %lld is beyond +-2^53 and would lose precision",
+			              name, (long long)i);
+		p->num = (double)i;
+		break;
+	}
+	case JSON_REAL:
+		p->num = json_real_value(v);
+		if (!isfinite(p->num)) /* jansson refuses these; kept as a guard */
+			return reject(d, "measurement \"%s\" is not a finite number", name);
+		/* Sums of such values (hourly rollups) could overflow a double. */
+		if (fabs(p->num) > NUMBER_MAX)
+			return reject(d, "measurement \"%s\": number %g is out of range (+-1e300)", name, p->num);
+		break;
+	case JSON_STRING:
+		if (json_string_length(v) > TEXT_MAX)
+			return reject(d, "measurement \"%s\": text is %zu bytes, over the limit of %d",
+			              name, json_string_length(v), TEXT_MAX);
+		p->type = IOT_VAL_TEXT;
+		p->text = json_string_value(v);
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		p->type = IOT_VAL_BOOL;
+		p->boolean = json_is_true(v);
+		break;
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		p->type = IOT_VAL_JSON;
+		if (!(p->text = dump_owned(d, v, name)))
+			return -1;
+		break;
+	case JSON_NULL:
+		return reject(d, "measurement \"%s\" is null", name);
+	}
+	d->rec->npoints++;
+	return 0;
+}
+
+/* ---- shapes ------------------------------------------------------------ */
+
+enum member { M_MEASUREMENT, M_DATA, M_METADATA, M_TIMESTAMP, M_DEVICE_ID, M_API_KEY };
+
+static enum member classify(const char *k)
+{
+	switch (k[0]) {
+	case 'a': return strcmp(k, "api_key") ? M_MEASUREMENT : M_API_KEY;
+	case 'd': return !strcmp(k, "data") ? M_DATA : !strcmp(k, "device_id") ? M_DEVICE_ID : M_MEASUREMENT;
+	case 'm': return strcmp(k, "metadata") ? M_MEASUREMENT : M_METADATA;
+	case 't': return strcmp(k, "timestamp") ? M_MEASUREMENT : M_TIMESTAMP;
+	}
+	return M_MEASUREMENT;
+}
+
+/* (a) with "data", (b) without. */
+static int decode_iotflow(struct dec *d, json_t *obj)
+{
+	json_t *data = json_object_get(obj, "data"), *ts = NULL, *meta = NULL, *v;
+	const char *k, *md;
+	size_t n = 0;
+	int64_t t = 0;
+	struct iot_shown sh;
+	json_object_foreach(obj, k, v) {
+		switch (classify(k)) {
+		case M_DATA: break;
+		case M_METADATA: meta = v; break;
+		case M_TIMESTAMP: ts = v; break;
+		case M_DEVICE_ID:
+			if (take_device_id(d, v) < 0)
+				return -1;
+			break;
+		case M_API_KEY:
+			if (take_api_key(d, v) < 0)
+				return -1;
+			break;
+		case M_MEASUREMENT:
+			if (data)
+				return reject(d, "unknown member \"%s\" beside \"data\" (expected metadata, "
+				                 "timestamp, device_id or api_key)", iot__show(&sh, k, strlen(k), true));
+			n++;
+		}
+	}
+	if (data && !json_is_object(data))
+		return reject(d, "data must be an object");
+	if (data)
+		n = json_object_size(data);
+	if (take_metadata(d, meta, &md) < 0 || record_ts(d, ts, &t) < 0 || reserve(d, n) < 0)
+		return -1;
+	json_object_foreach(data ? data : obj, k, v) {
+		if (!data && classify(k) != M_MEASUREMENT)
+			continue;
+		if (add_point(d, k, v, t, md) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* (d), one object. */
+static int decode_tb_object(struct dec *d, json_t *obj)
+{
+	json_t *ts = NULL, *values = NULL, *v;
+	const char *k;
+	int64_t t = 0;
+	struct iot_shown sh;
+	json_object_foreach(obj, k, v) {
+		if (!strcmp(k, "ts"))
+			ts = v;
+		else if (!strcmp(k, "values"))
+			values = v;
+		else
+			return reject(d, "unknown member \"%s\" in a ThingsBoard record (expected ts and values)",
+			              iot__show(&sh, k, strlen(k), true));
+	}
+	if (!values)
+		return reject(d, "a ThingsBoard record needs \"values\"");
+	if (!json_is_object(values))
+		return reject(d, "values must be an object");
+	if (tb_ts(d, ts, &t) < 0 || reserve(d, json_object_size(values)) < 0)
+		return -1;
+	json_object_foreach(values, k, v) {
+		if (add_point(d, k, v, t, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* (d), an array: the limit counts the points of all elements together. */
+static int decode_tb_array(struct dec *d, json_t *arr)
+{
+	size_t i, total = 0;
+	json_t *el;
+	if (json_array_size(arr) == 0)
+		return reject(d, "no data");
+	json_array_foreach(arr, i, el) {
+		json_t *values = json_object_get(el, "values");
+		if (json_is_object(values))
+			total += json_object_size(values);
+	}
+	if (reserve(d, total) < 0)
+		return -1;
+	json_array_foreach(arr, i, el) {
+		if (!json_is_object(el))
+			return reject(d, "element %zu of the array is not an object", i);
+		if (decode_tb_object(d, el) < 0)
+			return iot__rec_prefix_error(d->err, "element %zu: ", i);
+	}
+	return 0;
+}
+
+/* One JSON text: blank, BOM and parse checks. */
+int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out)
+{
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (i == n)
+		return reject(d, "empty record");
+	if (n - i >= 3 && memcmp(s + i, "\xef\xbb\xbf", 3) == 0)
+		return reject(d, "record starts with a UTF-8 byte order mark, which JSON does not allow");
+	/* jansson reads a raw NUL outside a string as the end of the input. */
+	const char *nul = memchr(s, '\0', n);
+	if (nul)
+		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s));
+	*out = iot_json_parse(s, n, d->o->max_depth, d->err);
+	if (!*out) {
+		iot__explain_json_error(d->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* v in format fmt; envelope: a mosquitto line may appear here (not inside one). */
+int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope)
+{
+	if (json_is_array(v)) {
+		if (fmt == IOT_FORMAT_IOTFLOW || fmt == IOT_FORMAT_MOSQUITTO)
+			return reject(d, "expected a JSON object, not an array");
+		return decode_tb_array(d, v);
+	}
+	if (!json_is_object(v))
+		return reject(d, "expected a JSON object or array");
+	switch (fmt) {
+	case IOT_FORMAT_IOTFLOW: return decode_iotflow(d, v);
+	case IOT_FORMAT_MOSQUITTO: return iot__rec_decode_mosquitto(d, v);
+	case IOT_FORMAT_THINGSBOARD: return decode_tb_object(d, v);
+	case IOT_FORMAT_AUTO: break;
+	}
+	if (envelope && json_object_get(v, "topic") && json_object_get(v, "payload"))
+		return iot__rec_decode_mosquitto(d, v);
+	if (json_is_object(json_object_get(v, "values")) && !json_object_get(v, "data"))
+		return decode_tb_object(d, v);
+	return decode_iotflow(d, v);
+}
+
+int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
+                      iot_record *rec, iot_error *err)
+{
+	iot_decode_opts defaults;
+	iot_error scratch;
+	memset(rec, 0, sizeof *rec);
+	if (!err)
+		err = &scratch;
+	iot_error_clear(err);
+	if (!opts) {
+		iot_decode_opts_default(&defaults);
+		opts = &defaults;
+	}
+	if ((unsigned)opts->format > IOT_FORMAT_THINGSBOARD)
+		return iot_error_set(err, IOT_USAGE, "unknown input format %d", (int)opts->format);
+	if (len > opts->max_bytes)
+		return iot_error_set(err, IOT_REJECTED, "record is %zu bytes, over the limit of %zu",
+		                     len, opts->max_bytes);
+	struct dec_store *st = malloc(sizeof *st);
+	if (!st)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	st->root = st->payload = NULL;
+	st->owned = NULL;
+	st->heap = NULL;
+	rec->priv_ = st;
+	struct dec d = { .o = opts, .rec = rec, .st = st, .err = err,
+	                 .pts = st->inline_pts, .cap = INLINE_POINTS };
+	if (iot__rec_parse_text(&d, buf, len, &st->root) < 0 ||
+	    iot__rec_decode_shape(&d, st->root, opts->format, true) < 0)
+		goto fail;
+	if (rec->npoints == 0) {
+		reject(&d, "no data");
+		goto fail;
+	}
+	rec->points = d.pts;
+	for (size_t i = 0; i < rec->npoints; i++)
+		rec->points[i].device_id = rec->device_id;
+	return 0;
+fail:
+	rec->points = NULL;
+	rec->npoints = 0;
+	rec->api_key = NULL;
+	rec->device_id = 0;
+	return -1;
+}
+
+void iot_record_free(iot_record *rec)
+{
+	if (!rec)
+		return;
+	struct dec_store *st = rec->priv_;
+	if (st) {
+		json_decref(st->root);
+		json_decref(st->payload);
+		while (st->owned) {
+			struct owned *next = st->owned->next;
+			free(st->owned);
+			st->owned = next;
+		}
+		free(st->heap);
+		free(st);
+	}
+	memset(rec, 0, sizeof *rec);
+}

@@ -1,0 +1,75 @@
+/* record_int.h — what the record decoder (record.c), its mosquitto shape
+ * (record_mosquitto.c) and its text helpers (record_text.c) share. Not part
+ * of the public API. */
+#ifndef IOT_RECORD_INT_H
+#define IOT_RECORD_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "telemetry/record.h"
+
+#define INLINE_POINTS 8 /* most records carry a handful of points */
+
+/* A copy the record owns: metadata or a JSON value as compact text. */
+struct owned {
+	struct owned *next;
+	char text[];
+};
+
+struct dec_store {
+	json_t *root;
+	json_t *payload;     /* a mosquitto payload that arrived as a JSON string, parsed */
+	struct owned *owned;
+	iot_point *heap;     /* points, once they outgrow inline_pts */
+	iot_point inline_pts[INLINE_POINTS];
+};
+
+/* One decode call in progress. */
+struct dec {
+	const iot_decode_opts *o;
+	iot_record *rec;
+	struct dec_store *st;
+	iot_error *err;
+	iot_point *pts;
+	size_t cap;
+	int64_t now_us;      /* 0 until first needed */
+	int64_t fallback_ts; /* tst of a mosquitto line */
+	bool have_fallback;
+};
+
+/* Reject the record being decoded: sets d->err, returns -1. */
+#define reject(d, ...) iot_error_set((d)->err, IOT_REJECTED, __VA_ARGS__)
+
+/* Shared by the decoder's files: see record.c. */
+int iot__rec_prefix_error(iot_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int64_t iot__rec_parse_id(const char *s, size_t n);
+int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out);
+int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope);
+int iot__rec_decode_mosquitto(struct dec *d, json_t *env);
+
+#define IOT_SHOW_MAX 64 /* bytes of an input string shown in a message */
+
+/* A piece of input made fit for a one-line message. */
+struct iot_shown {
+	char s[IOT_SHOW_MAX * 4 + 8];
+};
+
+/* s[0..len) as printable ASCII: at most IOT_SHOW_MAX bytes of it (then
+ * "..."), other bytes as \xNN; with quoted, '"' and '\' are escaped too, for
+ * text shown between double quotes. Returns out->s. */
+const char *iot__show(struct iot_shown *out, const char *s, size_t len, bool quoted);
+
+/* Rewrite a parse failure of iot_json_parse (jansson's words) in err->msg
+ * into a precise, printable line that quotes no string content. */
+void iot__explain_json_error(iot_error *err);
+
+/* v as compact JSON text into buf[0..cap) (no NUL). Returns the full length,
+ * which may exceed cap: then buf holds only part of it. Object members keep
+ * their input order; reals take their shortest exact form. */
+size_t iot__json_compact(json_t *v, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,196 @@
+/* record_text.c — text helpers of the record decoder: input quoted safely
+ * in messages, jansson's parse errors made precise, and compact JSON text for
+ * metadata and JSON values. */
+#include "telemetry/record_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *iot__show(struct iot_shown *out, const char *s, size_t len, bool quoted)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == IOT_SHOW_MAX) {
+			memcpy(out->s + j, "...", 3);
+			j += 3;
+			break;
+		}
+		if (quoted && (c == '"' || c == '\\')) {
+			out->s[j++] = '\\';
+			out->s[j++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			j += (size_t)snprintf(out->s + j, 5, "\\x%02x", c);
+		} else {
+			out->s[j++] = (char)c;
+		}
+	}
+	out->s[j] = '\0';
+	return out->s;
+}
+
+/* Rewrite a parse failure from json_util (jansson's words) into a precise,
+ * printable line that quotes no string content. */
+void iot__explain_json_error(iot_error *err)
+{
+	static const char head[] = "invalid JSON at column ";
+	static const char dup[] = "duplicate object key near '";
+	char text[IOT_ERRMSG_MAX], *end;
+	struct iot_shown sh;
+
+	if (strncmp(err->msg, dup, sizeof dup - 1) == 0) {
+		snprintf(text, sizeof text, "%s", err->msg + sizeof dup - 1);
+		size_t n = strlen(text);
+		if (n && text[n - 1] == '\'')
+			n--;
+		iot_error_set(err, IOT_REJECTED, "duplicate key %s", iot__show(&sh, text, n, false));
+		return;
+	}
+	if (strncmp(err->msg, head, sizeof head - 1) != 0)
+		return; /* e.g. the nesting limit: already clear */
+	long col = strtol(err->msg + sizeof head - 1, &end, 10);
+	if (strncmp(end, ": ", 2) != 0)
+		return;
+	snprintf(text, sizeof text, "%s", end + 2);
+	const char *near = NULL;
+	size_t near_len = 0;
+	char *cut = strstr(text, " near '");
+	if (cut) {
+		*cut = '\0';
+		near = cut + 7;
+		near_len = strlen(near);
+		if (near_len && near[near_len - 1] == '\'')
+			near_len--;
+	}
+	if (strstr(text, "NUL byte in object key"))
+		iot_error_set(err, IOT_REJECTED, "%s%ld: object key contains \\u0000", head, col);
+	else if (strstr(text, "\\u0000"))
+		iot_error_set(err, IOT_REJECTED, "%s%ld: string contains \\u0000", head, col);
+	else if (strncmp(text, "unable to decode byte ", 22) == 0)
+		/* jansson gives the column of the last good character. */
+		iot_error_set(err, IOT_REJECTED, "%s%ld: invalid UTF-8 (byte %s)", head, col + 1,
+		              iot__show(&sh, text + 22, strlen(text + 22), false));
+	else if (strncmp(text, "'[' or '{' expected", 19) == 0)
+		iot_error_set(err, IOT_REJECTED, "%s%ld: a record must be a JSON object or array", head, col);
+	else if (near && near_len > 0 && near_len <= 24 && near[0] != '"') {
+		char tok[sizeof sh.s];
+		snprintf(tok, sizeof tok, "%s", iot__show(&sh, near, near_len, false));
+		iot_error_set(err, IOT_REJECTED, "%s%ld: %s near '%s'", head, col,
+		              iot__show(&sh, text, strlen(text), false), tok);
+	} else
+		iot_error_set(err, IOT_REJECTED, "%s%ld: %s", head, col, iot__show(&sh, text, strlen(text), false));
+}
+
+/* ---- compact JSON ------------------------------------------------------ */
+
+/* Writes within cap and counts past it, so an oversized value can be
+ * reported with its size. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n <= b->cap)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void put_string(struct sbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+	put(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(b, s + start, i - start);
+		start = i + 1;
+		char e[6] = { '\\', (char)c, 0, 0, 0, 0 };
+		size_t el = 2;
+		switch (c) {
+		case '"': case '\\': break;
+		case '\n': e[1] = 'n'; break;
+		case '\t': e[1] = 't'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		default:
+			memcpy(e + 1, "u00", 3);
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			el = 6;
+		}
+		put(b, e, el);
+	}
+	put(b, s + start, n - start);
+	put(b, "\"", 1);
+}
+
+/* The shortest of %.15g..%.17g that reads back as the same double, so 0.1
+ * stays 0.1 (jansson's own dump always writes 17 digits). */
+static void put_real(struct sbuf *b, double v)
+{
+	char tmp[48];
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	for (char *c = tmp; *c; c++)
+		if (*c == ',') /* a decimal comma from the caller's locale is not JSON */
+			*c = '.';
+	if (!strpbrk(tmp, ".eE"))
+		strcat(tmp, ".0");
+	put(b, tmp, strlen(tmp));
+}
+
+static void put_json(struct sbuf *b, json_t *v)
+{
+	char tmp[32];
+	const char *k;
+	json_t *m;
+	size_t i;
+	bool first = true;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		put(b, "{", 1);
+		json_object_foreach(v, k, m) {
+			if (!first)
+				put(b, ",", 1);
+			first = false;
+			put_string(b, k, strlen(k));
+			put(b, ":", 1);
+			put_json(b, m);
+		}
+		put(b, "}", 1);
+		break;
+	case JSON_ARRAY:
+		put(b, "[", 1);
+		json_array_foreach(v, i, m) {
+			if (i)
+				put(b, ",", 1);
+			put_json(b, m);
+		}
+		put(b, "]", 1);
+		break;
+	case JSON_STRING: put_string(b, json_string_value(v), json_string_length(v)); break;
+	case JSON_INTEGER:
+		put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v)));
+		break;
+	case JSON_REAL: put_real(b, json_real_value(v)); break;
+	case JSON_TRUE: put(b, "true", 4); break;
+	case JSON_FALSE: put(b, "false", 5); break;
+	case JSON_NULL: put(b, "null", 4); break;
+	}
+}
+
+size_t iot__json_compact(json_t *v, char *buf, size_t cap)
+{
+	struct sbuf b = { buf, 0, cap };
+	put_json(&b, v);
+	return b.len;
+}
