@@ -39,6 +39,9 @@ rows() { q "select count(*) from telemetry_data${1:+ where $1}"; }
 	[[ $stderr == *"Try 'iot-ingest --help'"* ]]
 	run iot-ingest --format yaml
 	assert_equal "$status" 2
+	run --separate-stderr iot-ingest --input-format table
+	assert_equal "$status" 2
+	[[ $stderr == *"invalid --input-format 'table' (auto, iotflow, mosquitto, thingsboard)"* ]]
 	run iot-ingest --batch-size 0
 	assert_equal "$status" 2
 }
@@ -205,12 +208,19 @@ JSON
 	assert_equal "$(rows)" "0"
 }
 
-@test "a missing input file exits 3; other files are still read" {
+@test "a missing input file or a directory exits 3 with a warning; other files are still read" {
 	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1}}" > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/nope" "$BATS_TEST_TMPDIR/in"
 	assert_equal "$status" 3
-	[[ $stderr == *"unable to open $BATS_TEST_TMPDIR/nope"* ]]
+	[[ $stderr == "iot-ingest: warning: unable to open $BATS_TEST_TMPDIR/nope: No such file or directory" ]]
 	assert_equal "$(rows)" "1"
+	mkdir "$BATS_TEST_TMPDIR/dir"
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":2}}" > "$BATS_TEST_TMPDIR/good.ndjson"
+	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/dir" "$BATS_TEST_TMPDIR/good.ndjson"
+	assert_equal "$status" 3
+	[[ $stderr == "iot-ingest: warning: unable to open $BATS_TEST_TMPDIR/dir: is a directory" ]]
+	assert_output --partial '"stored":1,'
+	assert_equal "$(rows)" "2"
 }
 
 @test "--metrics-file leaves Prometheus counters for the textfile collector" {
@@ -286,10 +296,23 @@ JSON
 
 @test "a progress line goes to stderr when it is a terminal, and only then" {
 	seq 1 3000 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in"
-	# script(1) gives iot-ingest a terminal; the final progress line ends with a newline.
-	run script -qec "iot-ingest $BATS_TEST_TMPDIR/in" /dev/null
+	# A slow pipe: the line is refreshed by a timer, input or not, and
+	# cleared at the end (the summary then starts at the left margin).
+	cat > "$BATS_TEST_TMPDIR/slow" <<-EOF
+		head -n 1000 '$BATS_TEST_TMPDIR/in'; sleep 1.5; tail -n 2000 '$BATS_TEST_TMPDIR/in'; sleep 1.5
+	EOF
+	# script(1) gives iot-ingest a terminal.
+	run script -qec "bash '$BATS_TEST_TMPDIR/slow' | iot-ingest" /dev/null
 	assert_success
+	assert_output --partial "iot-ingest: 1000 lines, 1000 stored, 0 duplicates, 0 rejected"
 	assert_output --partial "iot-ingest: 3000 lines, 3000 stored, 0 duplicates, 0 rejected"
+	assert_output --partial $'\r\033[K{"read":3000,'
+	# Sent to the background by a shell with job control, it keeps quiet
+	# (it would write into the prompt).
+	run script -qec "bash -c 'set -m; bash $BATS_TEST_TMPDIR/slow | iot-ingest > $BATS_TEST_TMPDIR/bg.out & wait'" /dev/null
+	assert_success
+	refute_output --partial "lines, "
+	grep -q '"stored":0,"duplicates":3000' "$BATS_TEST_TMPDIR/bg.out"
 	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
 	[ -z "$stderr" ]
 }
@@ -458,4 +481,120 @@ JSON
 	wait "$pid" || { cat "$BATS_TEST_TMPDIR/err"; false; }
 	assert_equal "$(rows)" "1"
 	assert_equal "$(q "select numeric_value from telemetry_data")" "2"
+}
+
+@test "--input-format names the input's shape; --format is still accepted for it" {
+	echo "{\"ts\":1764300000000,\"values\":{\"t\":1}}" > "$BATS_TEST_TMPDIR/tb"
+	run --separate-stderr iot-ingest --input-format thingsboard --device "$A" "$BATS_TEST_TMPDIR/tb"
+	assert_success
+	run --separate-stderr iot-ingest --input-format mosquitto --device "$A" "$BATS_TEST_TMPDIR/tb"
+	assert_equal "$status" 1
+	run --separate-stderr iot-ingest --format thingsboard --device "$A" "$BATS_TEST_TMPDIR/tb"
+	assert_success
+	assert_output --partial '"stored":0,"duplicates":1,'
+}
+
+@test "a file name with a newline cannot inject a record through the reject file" {
+	local name=$BATS_TEST_TMPDIR/$'x\n'"{\"device_id\":$A,\"data\":{\"evil\":1}}"
+	echo 'not json' > "$name"
+	run --separate-stderr iot-ingest -r "$BATS_TEST_TMPDIR/rej" "$name"
+	assert_equal "$status" 1
+	# One warning line, the newline written as \n.
+	assert_equal "$(printf '%s\n' "$stderr" | wc -l)" "1"
+	[[ $stderr == *'x\n{"device_id":'* ]]
+	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/rej"
+	assert_equal "$(rows "measurement_name = 'evil'")" "0"
+}
+
+@test "standard output that cannot be written exits 6, even with rejected lines" {
+	printf '%s\n' "{\"device_id\":$A,\"data\":{\"t\":1}}" 'bad' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bash -c "iot-ingest '$BATS_TEST_TMPDIR/in' > /dev/full"
+	assert_equal "$status" 6
+	[[ $stderr == *"fatal: unable to write output"* ]]
+}
+
+@test "started with standard output or error closed, nothing is written into the database connection" {
+	seq 1 50 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in"
+	echo bad >> "$BATS_TEST_TMPDIR/in"
+	run bash -c "iot-ingest -r '$BATS_TEST_TMPDIR/rej' '$BATS_TEST_TMPDIR/in' >&- 2>&-"
+	assert_equal "$status" 1
+	assert_equal "$(rows)" "50"
+	# The reject file got its lines, and only them.
+	assert_equal "$(grep -c . "$BATS_TEST_TMPDIR/rej")" "2"
+}
+
+@test "SIGTERM mid-file: what was read is committed, it says so and exits 143" {
+	awk -v a="$A" 'BEGIN { for (i = 0; i < 2000; i++) printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, i, 1764300000 + i }' > "$BATS_TEST_TMPDIR/in"
+	# A pipe that delivers the first half and then stays open: the signal comes mid-input.
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	iot-ingest --flush-ms 20 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	head -n 1000 "$BATS_TEST_TMPDIR/in" >&4
+	local i
+	for i in $(seq 100); do [[ $(rows) == 1000 ]] && break; sleep 0.05; done
+	kill -TERM "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	exec 4>&-
+	assert_equal "$rc" 143
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "warning: stopped by Terminated after 1000 lines: the rest of the input was not read"
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"read":1000,"records":1000,"points":1000,"stored":1000,"duplicates":0,"rejected":0}'
+}
+
+@test "SIGTERM while a lock holds the writer: it stops within seconds and says what was not stored" {
+	psql -XAtq -c "BEGIN; LOCK telemetry_latest IN EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;" >/dev/null 2>&1 3>&- &
+	local locker=$!
+	sleep 0.3
+	local now; now=$(date +%s)
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	IOTFLOW_DB_RETRY_TIME=60 iot-ingest --flush-ms 20 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	seq 1 20 | awk -v a="$A" -v t="$now" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, t - 20 + $1 }' >&4
+	sleep 1
+	kill -TERM "$pid"
+	# Bounded: the lock wait ends by lock_timeout and nothing is retried once stopping
+	# (before, it waited out the lock and then the retry budget).
+	local i
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	local alive=0
+	kill -0 "$pid" 2>/dev/null && alive=1
+	kill -9 "$pid" 2>/dev/null || true
+	exec 4>&-
+	q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
+	wait "$locker" || true
+	wait "$pid" || true
+	assert_equal "$alive" 0
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "20 of the 20 points read were not stored"
+	assert_equal "$(rows)" "0"
+}
+
+@test "PostgreSQL away: the retry is announced once, and exit 5 says how much was not stored" {
+	IOTFLOW_DB_RETRY_TIME=1 run --separate-stderr iot-ingest --db 'host=127.0.0.1 port=1' /dev/null
+	assert_equal "$status" 5
+	[[ $stderr == *"warning: PostgreSQL is unavailable ("*"): retrying for up to 1 s"* ]]
+	local fifo="$BATS_TEST_TMPDIR/fifo"
+	mkfifo "$fifo"
+	IOTFLOW_DB_RETRY_TIME=2 iot-ingest --flush-ms 20 < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	local i
+	for i in $(seq 1 10); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; done
+	for i in $(seq 100); do [[ $(rows) == 10 ]] && break; sleep 0.05; done
+	iot_pg_stop 4>&-
+	for i in $(seq 11 15); do echo "{\"device_id\":$A,\"data\":{\"v\":$i},\"timestamp\":$((1764300000 + i))}" >&4; done
+	exec 4>&-
+	local rc=0
+	wait "$pid" || rc=$?
+	iot_pg_start
+	assert_equal "$rc" 5
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_equal "$(grep -c 'retrying for up to' "$BATS_TEST_TMPDIR/err")" "1"
+	assert_output --partial "warning: 5 of the 15 points read were not stored"
 }

@@ -23,7 +23,8 @@ static const char usage[] =
 	"  -c, --config=FILE       read settings from FILE\n"
 	"  -d, --db=CONNINFO       PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"  -D, --device=ID         trusted input: records without a device are device ID's\n"
-	"  -f, --format=FORMAT     auto (default), iotflow, mosquitto or thingsboard\n"
+	"  -f, --input-format=SHAPE  the input's shape: auto (default), iotflow,\n"
+	"                          mosquitto or thingsboard (--format is an old name)\n"
 	"  -j, --connections=N     PostgreSQL connections writing batches in parallel\n"
 	"                          (default 2)\n"
 	"      --flush-ms=MS       longest a point waits for its batch (default 100)\n"
@@ -42,7 +43,8 @@ static const char usage[] =
 	"Exit status: 0 all stored; 1 some lines rejected; 2 usage (also a bad connection\n"
 	"string or a reject file that cannot be opened); 3 a FILE could not be opened;\n"
 	"4 PostgreSQL refused the credentials; 5 database unavailable after retries;\n"
-	"6 internal error. See iot-ingest(1).\n";
+	"6 internal error; 128+N stopped by signal N (SIGINT 130, SIGTERM 143) before\n"
+	"the end of the input. See iot-ingest(1).\n";
 
 static const struct option longopts[] = {
 	{ "batch-size",   required_argument, NULL, 'b' },
@@ -52,8 +54,9 @@ static const struct option longopts[] = {
 	{ "device",       required_argument, NULL, 'D' },
 	{ "dry-run",      no_argument,       NULL, 'n' },
 	{ "flush-ms",     required_argument, NULL, 'F' },
-	{ "format",       required_argument, NULL, 'f' },
+	{ "format",       required_argument, NULL, 'f' }, /* the old name of --input-format */
 	{ "help",         no_argument,       NULL, 'h' },
+	{ "input-format", required_argument, NULL, 'f' },
 	{ "metrics-file", required_argument, NULL, 'M' },
 	{ "quiet",        no_argument,       NULL, 'q' },
 	{ "reject-file",  required_argument, NULL, 'r' },
@@ -97,7 +100,7 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 			break;
 		case 'f':
 			if (parse_format(optarg, &g->dec.format) < 0)
-				return iot_usage_error("invalid --format '%s' (auto, iotflow, mosquitto, thingsboard)", optarg);
+				return iot_usage_error("invalid --input-format '%s' (auto, iotflow, mosquitto, thingsboard)", optarg);
 			break;
 		case 'F':
 			if (iot_parse_long(optarg, 1, 60000, &v) < 0)
@@ -139,10 +142,13 @@ static FILE *open_reject_file(const char *path)
 static void on_signal(int sig);
 static struct ingest *signal_target;
 
+/* Stop reading, and let nothing wait on retries from here on (the
+ * database's and the writer's loops watch the same flag). A lock-free
+ * atomic store is safe in a handler. */
 static void on_signal(int sig)
 {
-	(void)sig;
-	signal_target->stop = 1;
+	signal_target->signo = sig;
+	atomic_store(&signal_target->stop, true);
 }
 
 static void install_signals(struct ingest *g)
@@ -207,7 +213,7 @@ int main(int argc, char **argv)
 	 * amortise those (measured: 0.84x of psql \copy at 20000, 1.12x at 50000). */
 	g.wo.batch_size = 50000;
 	pthread_mutex_init(&g.out_mu, NULL);
-	pthread_cond_init(&g.metrics_cv, NULL);
+	pthread_cond_init(&g.tick_cv, NULL);
 	init_metric(&g.lines, "iotflow_ingest_lines_total", "Input lines read.");
 	init_metric(&g.rejected_lines, "iotflow_ingest_lines_rejected_total", "Input lines rejected.");
 	init_metric(&g.records, "iotflow_ingest_records_total", "Records decoded (lines that are not blank or comments).");
@@ -215,6 +221,11 @@ int main(int argc, char **argv)
 	const char *config = NULL, *db = NULL;
 	int done = 0, rc = parse_args(argc, argv, &g, &config, &db, &done);
 	g.cfg = iot_config_new(iot_progname);
+	if (g.cfg) {
+		iot_config_set_notice(g.cfg, report_notice, &g);
+		iot_config_set_stop(g.cfg, &g.stop);
+		install_signals(&g);
+	}
 	iot_error err;
 	if (rc || done)
 		goto out;
@@ -230,7 +241,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	g.progress = !iot_quiet && isatty(STDERR_FILENO);
-	install_signals(&g);
 	rc = open_backends(&g);
 	if (rc == 0)
 		rc = ingest_run(&g);

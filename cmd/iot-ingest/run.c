@@ -1,6 +1,6 @@
-/* run.c — iot-ingest's loop: read lines, decode, resolve the device, hand
- * the points to the batch writer; report every rejected line with its
- * source, line number and reason, and keep it in the reject file. */
+/* run.c — iot-ingest's loop: read the lines of each source and put each
+ * through the ingest pipeline (lib/telemetry/ingest.h); report every
+ * rejected line with its source, line number and reason. */
 #include "state.h"
 
 #include <errno.h>
@@ -8,91 +8,33 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "base/clock.h"
-#include "base/json_util.h"
 #include "base/line_reader.h"
+#include "cli/cli.h"
 
-#define LINE_BITS 48
-
-static struct ingest *G; /* for the writer thread's callback */
-
-static void write_metrics(struct ingest *g);
-
-static const char *source_name(const struct ingest *g, size_t src)
-{
-	return g->nfiles ? g->files[src] : "stdin";
-}
-
-/* One rejected line: a warning, and into the reject file as a comment line
- * with the reason followed by the line itself, so it can be fixed and fed
- * back (iot-ingest skips lines starting with '#'). */
-static void report_reject(struct ingest *g, size_t src, long lineno, const char *reason,
-                          const char *raw, size_t rawlen)
-{
-	pthread_mutex_lock(&g->out_mu);
-	if (g->progress)
-		fputs("\r\033[K", stderr);
-	iot_warn("%s:%ld: %s", source_name(g, src), lineno, reason);
-	if (g->reject && !g->reject_failed) {
-		fprintf(g->reject, "# %s:%ld: %s\n", source_name(g, src), lineno, reason);
-		if (raw) {
-			fwrite(raw, 1, rawlen, g->reject);
-			fputc('\n', g->reject);
-		}
-		/* A rejected line that cannot be kept is lost: that is fatal. */
-		if (fflush(g->reject) == EOF || ferror(g->reject)) {
-			g->reject_failed = true;
-			iot_fatal("unable to write %s: %s", g->reject_path, strerror(errno));
-			g->stop = 1;
-		}
-	}
-	pthread_mutex_unlock(&g->out_mu);
-	if (g->strict)
-		atomic_store(&g->strict_hit, true);
-}
-
-static void reject_line(struct ingest *g, size_t src, long lineno, const char *reason,
+static void reject_line(struct ingest *g, const struct source *src, long lineno, const char *reason,
                         const char *raw, size_t rawlen)
 {
 	iot_metric_add(&g->rejected_lines, 1);
 	report_reject(g, src, lineno, reason, raw, rawlen);
 }
 
-/* A point PostgreSQL refused, written back as a record that can be re-ingested. */
-static char *point_record(const iot_point *p)
+/* The outcome of one line's points, on a writer thread once their batch
+ * has committed. ctx is the line's source, tag its line number. */
+static void on_result(const iot_submit_result *r, void *ctx, uint64_t tag)
 {
-	char ts[40];
-	iot_format_timestamp(p->ts_us, ts, sizeof ts);
-	json_t *v;
-	switch (p->type) {
-	case IOT_VAL_NUMBER: v = json_real(p->num); break;
-	case IOT_VAL_BOOL: v = json_boolean(p->boolean); break;
-	case IOT_VAL_TEXT: v = json_string(p->text); break;
-	default: v = json_loads(p->text, JSON_DECODE_ANY, NULL); break;
-	}
-	json_t *o = json_pack("{s:I,s:s,s:{s:o?},s:o?}", "device_id", (json_int_t)p->device_id,
-	                      "timestamp", ts, "data", p->measurement, v,
-	                      "metadata", p->metadata ? json_loads(p->metadata, 0, NULL) : NULL);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return s;
-}
-
-static void on_result(const iot_submit_result *r, void *arg)
-{
-	struct ingest *g = G;
-	uintptr_t tag = (uintptr_t)arg;
-	size_t src = tag >> LINE_BITS;
-	long lineno = (long)(tag & (((uintptr_t)1 << LINE_BITS) - 1));
+	const struct source *src = ctx;
+	struct ingest *g = src->g;
 	if (r->status != IOT_OK)
 		return; /* the writer failed: the main loop sees it at its next submit or at close */
 	atomic_fetch_add(&g->stored, r->stored);
 	atomic_fetch_add(&g->duplicates, r->duplicates);
 	if (!r->rejected)
 		return;
+	atomic_fetch_add(&g->refused_points, r->rejected);
 	/* The line counts once, however many of its points were refused. */
 	iot_metric_add(&g->rejected_lines, 1);
 	for (size_t i = 0; i < r->npoints; i++) {
@@ -100,54 +42,32 @@ static void on_result(const iot_submit_result *r, void *arg)
 			continue;
 		char reason[IOT_ERRMSG_MAX + 80];
 		snprintf(reason, sizeof reason, "measurement %s: %s", r->points[i].measurement, r->reason[i]);
-		char *rec = point_record(&r->points[i]);
-		report_reject(g, src, lineno, reason, rec, rec ? strlen(rec) : 0);
+		char *rec = iot_point_to_json(&r->points[i]);
+		report_reject(g, src, (long)tag, reason, rec, rec ? strlen(rec) : 0);
 		free(rec);
 	}
 }
 
-static void progress(struct ingest *g, long long *last_ms, long long start_ms, bool final)
+/* One line through the pipeline. Returns 0, or an exit code to stop with. */
+static int one_line(struct ingest *g, const struct source *src, long lineno, const char *line, size_t len)
 {
-	long long now = iot_now_ms();
-	if (!g->progress || (!final && now - *last_ms < 1000))
-		return;
-	*last_ms = now;
-	double secs = (double)(now - start_ms) / 1000.0;
-	uint64_t stored = atomic_load(&g->stored), dup = atomic_load(&g->duplicates);
-	pthread_mutex_lock(&g->out_mu);
-	fprintf(stderr, "\r\033[K%s: %" PRIu64 " lines, %" PRIu64 " stored, %" PRIu64 " duplicates, %" PRIu64
-	        " rejected, %.0f points/s%s", iot_progname, iot_metric_get(&g->lines), stored, dup,
-	        iot_metric_get(&g->rejected_lines), secs > 0 ? (double)(stored + dup) / secs : 0.0,
-	        final ? "\n" : "");
-	pthread_mutex_unlock(&g->out_mu);
-}
-
-/* Decode, resolve and submit one line. Returns 0, or an exit code to stop with. */
-static int one_line(struct ingest *g, size_t src, long lineno, const char *line, size_t len)
-{
-	iot_record rec = { 0 };
+	const iot_ingest in = { .decode = &g->dec, .auth = g->auth, .writer = g->dry_run ? NULL : g->w };
 	iot_error err = { 0 };
-	int rc = 0;
+	size_t n = 0;
 	iot_metric_add(&g->records, 1);
-	if (iot_record_decode(line, len, &g->dec, &rec, &err) < 0) {
+	switch (iot_ingest_record(&in, line, len, &g->res, on_result, (void *)src, (uint64_t)lineno, &n, &err)) {
+	case IOT_INGEST_REFUSED:
 		reject_line(g, src, lineno, err.msg, line, len);
-	} else if (iot_record_resolve(g->auth, &rec, &g->res, NULL, &err) < 0) {
-		if (err.status == IOT_UNAVAILABLE || err.status == IOT_INTERNAL)
-			rc = iot_fatal_error(&err);
-		else
-			reject_line(g, src, lineno, err.msg, line, len);
-	} else {
-		iot_metric_add(&g->points, rec.npoints);
-		if (g->dry_run) {
-			atomic_fetch_add(&g->valid, rec.npoints);
-		} else {
-			uintptr_t tag = ((uintptr_t)src << LINE_BITS) | (uintptr_t)lineno;
-			if (iot_writer_submit_cb(g->w, rec.points, rec.npoints, on_result, (void *)tag, &err) < 0)
-				rc = iot_fatal_error(&err);
-		}
+		return 0;
+	case IOT_INGEST_FAILED:
+		return iot_fatal_error(&err);
+	case IOT_INGEST_SUBMITTED:
+		break;
 	}
-	iot_record_free(&rec);
-	return rc;
+	iot_metric_add(&g->points, n);
+	if (g->dry_run)
+		atomic_fetch_add(&g->valid, n);
+	return 0;
 }
 
 static bool skip_line(const char *line, size_t len)
@@ -158,69 +78,31 @@ static bool skip_line(const char *line, size_t len)
 	return i == len || line[i] == '#';
 }
 
-/* Every 10 s while running, so an idle pipe's file does not go stale
- * (node_exporter reports its age). The counters are atomic. */
-static void *metrics_main(void *arg)
+static bool stopping(struct ingest *g)
 {
-	struct ingest *g = arg;
-	pthread_mutex_lock(&g->out_mu);
-	while (!g->metrics_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 10;
-		pthread_cond_timedwait(&g->metrics_cv, &g->out_mu, &ts);
-		if (g->metrics_stop)
-			break;
-		pthread_mutex_unlock(&g->out_mu);
-		write_metrics(g);
-		pthread_mutex_lock(&g->out_mu);
-	}
-	pthread_mutex_unlock(&g->out_mu);
-	return NULL;
+	return atomic_load(&g->stop) || atomic_load(&g->strict_hit);
 }
 
-static void write_metrics(struct ingest *g)
-{
-	if (!g->metrics_path)
-		return;
-	iot_metric *const *wm = NULL;
-	size_t n = g->w ? iot_writer_metrics(g->w, &wm) : 0;
-	iot_metric *all[32];
-	size_t k = 0;
-	all[k++] = &g->lines;
-	all[k++] = &g->rejected_lines;
-	all[k++] = &g->records;
-	all[k++] = &g->points;
-	for (size_t i = 0; i < n && k < 32; i++)
-		all[k++] = wm[i];
-	if (iot_metrics_write_file(g->metrics_path, all, k) < 0)
-		iot_warn("unable to write metrics to %s: %s", g->metrics_path, strerror(errno));
-}
-
-static int read_source(struct ingest *g, size_t src, FILE *f, long long start_ms)
+static int read_source(struct ingest *g, const struct source *src, FILE *f)
 {
 	iot_line_reader r;
 	if (iot_line_reader_init(&r, f, g->dec.max_bytes) < 0) {
 		iot_fatal("out of memory");
 		return IOT_INTERNAL;
 	}
-	long long last_progress = iot_now_ms();
 	int rc = 0;
-	for (;;) {
-		if (g->stop || atomic_load(&g->strict_hit))
-			break;
+	while (!stopping(g)) {
 		const char *line;
 		size_t len;
 		enum iot_line_status st = iot_line_read(&r, &line, &len);
 		if (st == IOT_LINE_EOF)
 			break;
 		if (st == IOT_LINE_ERROR) {
-			if (errno == EINTR && g->stop)
-				break;
 			if (errno == EINTR)
-				continue;
-			iot_fatal("unable to read %s: %s", source_name(g, src), strerror(errno));
-			rc = IOT_INTERNAL;
+				continue; /* a signal: the loop condition says whether to stop */
+			/* The rest of this source is lost to us; the other sources are not. */
+			report_warning(g, "unable to read %s after line %ld: %s", src->shown, r.lineno, strerror(errno));
+			g->read_failed = true;
 			break;
 		}
 		iot_metric_add(&g->lines, 1);
@@ -231,67 +113,109 @@ static int read_source(struct ingest *g, size_t src, FILE *f, long long start_ms
 		} else if (!skip_line(line, len) && (rc = one_line(g, src, r.lineno, line, len)) != 0) {
 			break;
 		}
-		progress(g, &last_progress, start_ms, false);
 	}
 	iot_line_reader_free(&r);
 	return rc;
 }
 
-static void print_summary(struct ingest *g)
+/* stdin, or the FILE opened for reading; NULL (warned, counted) when it
+ * cannot be read: missing, unreadable, a directory. */
+static FILE *open_source(struct ingest *g, const struct source *src)
 {
-	json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-		"read", (json_int_t)iot_metric_get(&g->lines),
-		"records", (json_int_t)iot_metric_get(&g->records),
-		"points", (json_int_t)iot_metric_get(&g->points),
-		"stored", (json_int_t)(g->dry_run ? atomic_load(&g->valid) : atomic_load(&g->stored)),
-		"duplicates", (json_int_t)atomic_load(&g->duplicates),
-		"rejected", (json_int_t)iot_metric_get(&g->rejected_lines));
+	if (!src->path)
+		return stdin;
+	int fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	const char *why = NULL;
+	if (fd < 0)
+		why = strerror(errno);
+	else if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = "is a directory";
+	FILE *f = why ? NULL : fdopen(fd, "r");
+	if (!f) {
+		report_warning(g, "unable to open %s: %s", src->shown, why ? why : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		g->open_failed = true;
+	}
+	return f;
+}
+
+static int read_all(struct ingest *g, struct source *srcs, size_t nsrc)
+{
+	int rc = 0;
+	for (size_t i = 0; i < nsrc && rc == 0 && !stopping(g); i++) {
+		FILE *f = open_source(g, &srcs[i]);
+		if (!f)
+			continue;
+		rc = read_source(g, &srcs[i], f);
+		if (f != stdin)
+			fclose(f);
+	}
+	return rc;
+}
+
+/* After a signal or a failure: what was read and not stored, said plainly. */
+static void report_unstored(struct ingest *g)
+{
 	if (g->dry_run)
-		json_object_set_new(o, "dry_run", json_true());
-	iot_json_print(stdout, o);
-	json_decref(o);
+		return;
+	uint64_t points = iot_metric_get(&g->points);
+	uint64_t done = atomic_load(&g->stored) + atomic_load(&g->duplicates) + atomic_load(&g->refused_points);
+	if (points > done)
+		iot_warn("%" PRIu64 " of the %" PRIu64 " points read were not stored: feed the same input again "
+		         "(what is stored already is skipped)", points - done, points);
 }
 
 int ingest_run(struct ingest *g)
 {
-	G = g;
-	long long start = iot_now_ms(), last = start;
-	int rc = 0, open_failed = 0;
-	pthread_t metrics_thread;
-	bool metrics_running = g->metrics_path &&
-	                       pthread_create(&metrics_thread, NULL, metrics_main, g) == 0;
+	g->start_ms = iot_now_ms();
 	size_t nsrc = g->nfiles ? (size_t)g->nfiles : 1;
-	for (size_t src = 0; src < nsrc && rc == 0; src++) {
-		if (g->stop || atomic_load(&g->strict_hit))
-			break;
-		FILE *f = stdin;
-		if (g->nfiles && strcmp(g->files[src], "-") && !(f = fopen(g->files[src], "r"))) {
-			iot_fatal("unable to open %s: %s", g->files[src], strerror(errno));
-			open_failed = 1;
-			continue;
-		}
-		rc = read_source(g, src, f, start);
-		if (f != stdin)
-			fclose(f);
+	struct source *srcs = calloc(nsrc, sizeof *srcs);
+	if (!srcs) {
+		iot_fatal("out of memory");
+		return IOT_INTERNAL;
 	}
+	int rc = 0;
+	for (size_t i = 0; i < nsrc && rc == 0; i++) {
+		srcs[i].g = g;
+		srcs[i].path = g->nfiles && strcmp(g->files[i], "-") ? g->files[i] : NULL;
+		if (!(srcs[i].shown = source_shown(srcs[i].path))) {
+			iot_fatal("out of memory");
+			rc = IOT_INTERNAL;
+		}
+	}
+	pthread_t ticker;
+	bool ticking = rc == 0 && ticker_start(g, &ticker) == 0;
+	if (rc == 0)
+		rc = read_all(g, srcs, nsrc);
 	iot_error err;
+	/* The callbacks refer to the sources: every outcome is in before they go. */
 	if (g->w && iot_writer_flush(g->w, &err) < 0 && rc == 0)
 		rc = iot_fatal_error(&err);
-	progress(g, &last, start, true);
-	if (metrics_running) {
-		pthread_mutex_lock(&g->out_mu);
-		g->metrics_stop = true;
-		pthread_cond_signal(&g->metrics_cv);
-		pthread_mutex_unlock(&g->out_mu);
-		pthread_join(metrics_thread, NULL);
+	if (ticking)
+		ticker_stop(g, ticker);
+	report_final(g);
+	if (g->signo) {
+		iot_warn("stopped by %s after %" PRIu64 " lines: the rest of the input was not read",
+		         strsignal(g->signo), iot_metric_get(&g->lines));
+		report_unstored(g);
+	} else if (rc == IOT_UNAVAILABLE || rc == IOT_INTERNAL) {
+		report_unstored(g);
 	}
-	write_metrics(g);
 	print_summary(g);
+	for (size_t i = 0; i < nsrc; i++)
+		free(srcs[i].shown);
+	free(srcs);
 	if (rc)
 		return rc;
-	if (g->reject_failed)
+	if (g->signo)
+		return 128 + g->signo;
+	if (g->reject_failed || g->read_failed)
 		return IOT_INTERNAL;
-	if (open_failed)
+	if (g->open_failed)
 		return IOT_NOT_FOUND;
 	return iot_metric_get(&g->rejected_lines) ? IOT_REJECTED : 0;
 }

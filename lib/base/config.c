@@ -3,6 +3,7 @@
 #include "base/parse.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ struct iot_config {
 	char *value[NSETTINGS];
 	char *file;
 	char *program;
+	iot_notice_fn notice;
+	void *notice_arg;
+	const atomic_bool *stop;
 };
 
 static int find(const char *key)
@@ -64,6 +68,38 @@ iot_config *iot_config_new(const char *program)
 		return NULL;
 	}
 	return cfg;
+}
+
+void iot_config_set_notice(iot_config *cfg, iot_notice_fn fn, void *arg)
+{
+	cfg->notice = fn;
+	cfg->notice_arg = arg;
+}
+
+void iot_config_notice(const iot_config *cfg, const char *fmt, ...)
+{
+	if (!cfg || !cfg->notice)
+		return;
+	char msg[IOT_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	/* One printable line, like every error message. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	cfg->notice(cfg->notice_arg, msg);
+}
+
+void iot_config_set_stop(iot_config *cfg, const atomic_bool *stop)
+{
+	cfg->stop = stop;
+}
+
+const atomic_bool *iot_config_stop(const iot_config *cfg)
+{
+	return cfg->stop;
 }
 
 const char *iot_config_program(const iot_config *cfg)

@@ -5,6 +5,8 @@
 #ifndef IOT_CONFIG_H
 #define IOT_CONFIG_H
 
+#include <stdatomic.h>
+
 #include "base/error.h"
 
 typedef struct iot_config iot_config;
@@ -28,6 +30,20 @@ const char *iot_config_get(const iot_config *cfg, const char *key);
 /* Typed getters: keys of type duration (seconds) or integer. */
 long iot_config_get_long(const iot_config *cfg, const char *key);
 
+/* Notices: things a person should hear about while they happen and that
+ * are not errors (the library never prints): "PostgreSQL is unavailable
+ * (...): retrying for up to 15 s". fn may run on any thread, at any time
+ * while something made with this config is in use; it must be quick and
+ * thread-safe. NULL (the default) drops them. */
+typedef void (*iot_notice_fn)(void *arg, const char *msg);
+void iot_config_set_notice(iot_config *cfg, iot_notice_fn fn, void *arg);
+void iot_config_notice(const iot_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A stop flag (a signal handler may set it; it must outlive everything made
+ * with this config): once set, nothing made with this config retries a
+ * failure any more — connecting, statements, the batch writer — so a
+ * program asked to stop is not held up by the retry budget. */
+void iot_config_set_stop(iot_config *cfg, const atomic_bool *stop);
+const atomic_bool *iot_config_stop(const iot_config *cfg);
 /* The program name given to iot_config_new. */
 const char *iot_config_program(const iot_config *cfg);
 /* The file that was read, or NULL. */

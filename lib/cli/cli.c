@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,6 +21,18 @@ void iot_cli_init(const char *progname)
 {
 	const char *slash = strrchr(progname, '/');
 	iot_progname = slash ? slash + 1 : progname;
+	/* Started with fd 0, 1 or 2 closed, the next file or socket opened would
+	 * take its number, and the summary or a warning would be written into it
+	 * (a PostgreSQL connection, the reject file): hold them with /dev/null. */
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (nfd >= 0 && nfd != fd) {
+			dup2(nfd, fd);
+			close(nfd);
+		}
+	}
 }
 
 static void vdiag(const char *level, const char *fmt, va_list ap)
@@ -98,7 +111,8 @@ int iot_finish_stdout(int rc)
 		bad = 1;
 	if (bad) {
 		iot_fatal("unable to write output: %s", strerror(errno ? errno : EIO));
-		return rc ? rc : IOT_INTERNAL;
+		/* Output that is lost is worse than a rejected line. */
+		return rc > IOT_REJECTED ? rc : IOT_INTERNAL;
 	}
 	return rc;
 }

@@ -14,6 +14,8 @@
 extern const char *iot_progname;   /* set by iot_cli_init() */
 extern bool iot_quiet;             /* -q: silence warnings */
 
+/* Set the program name for messages; reopen fds 0-2 on /dev/null if any
+ * is closed. */
 void iot_cli_init(const char *progname);
 
 /* "prog: warning: ..." unless -q. */
@@ -30,7 +32,8 @@ int iot_print_version(void);
 int iot_print_help(const char *text);
 
 /* Close stdout and report a write error (full disk, closed pipe): returns
- * the exit code to use — rc unchanged, or IOT_INTERNAL on a write failure. */
+ * the exit code to use — rc unchanged, or on a write failure IOT_INTERNAL
+ * unless rc is already worse than IOT_REJECTED. */
 int iot_finish_stdout(int rc);
 
 /* Read a secret line (password) from the terminal without echo, or from a

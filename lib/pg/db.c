@@ -1,6 +1,7 @@
 /* db.c — PostgreSQL connection, classification of failures, retries. */
 #include "pg/db.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,9 @@ struct iot_db {
 	PGconn *conn;
 	char *conninfo;
 	char *program;       /* fallback_application_name */
+	const iot_config *cfg; /* for notices */
+	const atomic_bool *stop; /* set: no more retries */
+	char why[160];       /* the last failure, one line, for the retry notice */
 	long retry_ms;
 	unsigned generation;
 	char sqlstate[6];
@@ -58,11 +62,25 @@ static enum iot_status connect_failure_kind(const char *msg)
 	return IOT_UNAVAILABLE;
 }
 
+static void keep_why(iot_db *db, const char *msg)
+{
+	size_t n = 0;
+	for (const char *c = msg; *c && n + 1 < sizeof db->why; c++)
+		db->why[n++] = (unsigned char)*c < 0x20 ? ' ' : *c;
+	while (n > 0 && db->why[n - 1] == ' ')
+		n--;
+	db->why[n] = '\0';
+}
+
 bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt)
 {
 	long long elapsed = iot_now_ms() - started_ms;
-	if (elapsed >= db->retry_ms)
+	if (elapsed >= db->retry_ms || (db->stop && atomic_load(db->stop)))
 		return false;
+	/* Once per outage: the first step of a retry sequence. */
+	if (*attempt == 0)
+		iot_config_notice(db->cfg, "PostgreSQL is unavailable (%s): retrying for up to %lld s",
+		                  db->why[0] ? db->why : "connection lost", (db->retry_ms - elapsed + 999) / 1000);
 	long long delay = 100LL << (*attempt < 5 ? *attempt : 5);
 	if (delay > 2000)
 		delay = 2000;
@@ -97,6 +115,7 @@ static int open_conn(iot_db *db, iot_error *err)
 		}
 		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
 		enum iot_status kind = db->conn ? connect_failure_kind(msg) : IOT_INTERNAL;
+		keep_why(db, msg);
 		if (kind != IOT_UNAVAILABLE || !iot_db_backoff(db, start, &attempt)) {
 			/* A missing database or role is reported as unavailable (exit 5). */
 			iot_error_set(err, kind == IOT_NOT_FOUND ? IOT_UNAVAILABLE : kind,
@@ -141,6 +160,8 @@ iot_db *iot_db_connect(const iot_config *cfg, iot_error *err)
 	}
 	db->conninfo = strdup(ci ? ci : "");
 	db->program = strdup(iot_config_program(cfg));
+	db->cfg = cfg;
+	db->stop = iot_config_stop(cfg);
 	db->retry_ms = iot_config_get_long(cfg, "db_retry_time") * 1000;
 	if (!db->conninfo || !db->program || open_conn(db, err) < 0) {
 		iot_db_close(db);
@@ -180,6 +201,8 @@ void iot_db_note_failure(iot_db *db, const PGresult *res)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 	db->transient = iot_sqlstate_transient(state) || !db->conn || PQstatus(db->conn) != CONNECTION_OK;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	keep_why(db, msg ? msg : db->conn ? PQerrorMessage(db->conn) : "not connected");
 }
 
 PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
@@ -195,6 +218,7 @@ PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (!msg)
 		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";
+	keep_why(db, msg);
 	enum iot_status kind = db->transient ? IOT_UNAVAILABLE
 	                     : (!strncmp(db->sqlstate, "42501", 5) ? IOT_DENIED : IOT_INTERNAL);
 	iot_error_set(err, kind, "PostgreSQL: %s", msg);

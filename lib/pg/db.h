@@ -16,7 +16,9 @@
 typedef struct iot_db iot_db;
 
 /* Connect using cfg's "database" conninfo (else libpq's PG* variables),
- * retrying transient failures for up to cfg's db_retry_time. */
+ * retrying transient failures for up to cfg's db_retry_time. cfg must
+ * outlive db: the first retry of every outage is told through its notice
+ * hook, and its stop flag ends retrying (iot_config_set_notice, _set_stop). */
 iot_db *iot_db_connect(const iot_config *cfg, iot_error *err);
 void iot_db_close(iot_db *db);
 PGconn *iot_db_conn(iot_db *db);

@@ -7,6 +7,7 @@
 #include "cache/cache.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,7 +92,7 @@ static void finish(iot_writer *w, struct submission *s)
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
-	s->cb(&s->res, s->arg);
+	s->cb(&s->res, s->ctx, s->tag);
 	for (size_t i = 0; i < s->n; i++)
 		free(s->reason[i]);
 	free(s);
@@ -264,12 +265,21 @@ static int start_workers(iot_writer *w, const iot_config *cfg, iot_error *err)
 		if (!(k->store = iot__store_new(cfg, k->cache, w->m, err)))
 			return -1;
 	}
-	for (int i = 0; i < w->nworkers; i++) {
+	/* Signals are the program's: its threads are started with every signal
+	 * blocked, so a SIGTERM reaches the thread that waits for it (a read
+	 * interrupted with EINTR) and not a writer in the middle of a batch. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = 0;
+	for (int i = 0; i < w->nworkers && rc == 0; i++) {
 		if (pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i]) != 0)
-			return iot_error_set(err, IOT_INTERNAL, "unable to start a writer thread");
-		w->workers[i].started = true;
+			rc = iot_error_set(err, IOT_INTERNAL, "unable to start a writer thread");
+		else
+			w->workers[i].started = true;
 	}
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 static void stop_workers(iot_writer *w)
@@ -331,7 +341,9 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, i
 }
 
 /* One allocation: the submission (or ticket), its points, outcomes, reason
- * slots and a copy of every string the points refer to. */
+ * slots and a copy of every string the points refer to. Consecutive points
+ * with the same metadata pointer (a record's points) share one copy: a
+ * record of 1000 points and 4 KB of metadata holds 4 KB of it, not 4 MB. */
 static struct submission *copy_points(const iot_point *pts, size_t n, bool ticket)
 {
 	size_t strings = 0;
@@ -339,7 +351,7 @@ static struct submission *copy_points(const iot_point *pts, size_t n, bool ticke
 		strings += strlen(pts[i].measurement) + 1;
 		if (pts[i].text)
 			strings += strlen(pts[i].text) + 1;
-		if (pts[i].metadata)
+		if (pts[i].metadata && (i == 0 || pts[i].metadata != pts[i - 1].metadata))
 			strings += strlen(pts[i].metadata) + 1;
 	}
 	size_t head = ticket ? sizeof(struct iot_ticket) : sizeof(struct submission);
@@ -365,7 +377,9 @@ static struct submission *copy_points(const iot_point *pts, size_t n, bool ticke
 			s->points[i].text = memcpy(str, pts[i].text, l);
 			str += l;
 		}
-		if (pts[i].metadata) {
+		if (pts[i].metadata && i > 0 && pts[i].metadata == pts[i - 1].metadata) {
+			s->points[i].metadata = s->points[i - 1].metadata;
+		} else if (pts[i].metadata) {
 			l = strlen(pts[i].metadata) + 1;
 			s->points[i].metadata = memcpy(str, pts[i].metadata, l);
 			str += l;
@@ -423,13 +437,14 @@ iot_ticket *iot_writer_submit(iot_writer *w, const iot_point *points, size_t n, 
 }
 
 int iot_writer_submit_cb(iot_writer *w, const iot_point *points, size_t n,
-                         iot_submit_cb cb, void *arg, iot_error *err)
+                         iot_submit_cb cb, void *ctx, uint64_t tag, iot_error *err)
 {
 	struct submission *s = copy_points(points, n, false);
 	if (!s)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	s->cb = cb;
-	s->arg = arg;
+	s->ctx = ctx;
+	s->tag = tag;
 	if (enqueue(w, s, err) < 0) {
 		free(s);
 		return -1;

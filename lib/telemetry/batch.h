@@ -2,7 +2,8 @@
  * into PostgreSQL through COPY, in batches flushed by size or by time.
  *
  * A producer hands over the points of one record (iot_writer_submit); they
- * are copied, so the caller may free its own right away. The submission is
+ * are copied, so the caller may free its own right away (points sharing one
+ * metadata text, as a record's do, share one copy of it). The submission is
  * never split across batches. When the batch that holds it has committed (or
  * failed for good) the writer reports the outcome of every point: stored,
  * duplicate (already in the database: replays are absorbed by the
@@ -62,23 +63,30 @@ typedef struct iot_submit_result {
 	const char *const *reason;    /* [npoints]: NULL unless rejected */
 } iot_submit_result;
 
-typedef void (*iot_submit_cb)(const iot_submit_result *res, void *arg);
+/* ctx and tag are the producer's, passed back as given: ctx for its state
+ * (a request, a source), tag to tell its submissions apart (a line number,
+ * a message id). */
+typedef void (*iot_submit_cb)(const iot_submit_result *res, void *ctx, uint64_t tag);
 
 /* Open the writer's PostgreSQL connections (retrying as configured) and
- * start one thread for each. */
+ * start one thread for each (with every signal blocked: signals stay the
+ * program's business). cfg must outlive the writer; once its stop
+ * flag is set (iot_config_set_stop) failures are final, nothing is retried,
+ * so flush and close return promptly and what did not commit is reported
+ * as failed. */
 iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, iot_error *err);
 
 /* Hand over n points (device_id resolved) and get a ticket to wait on.
  * Blocks while the queue is full. Returns NULL with err set when the writer
  * has failed or is closing. */
 iot_ticket *iot_writer_submit(iot_writer *w, const iot_point *points, size_t n, iot_error *err);
-/* The same, but cb(res, arg) runs on a writer thread once the outcome is
+/* The same, but cb(res, ctx, tag) runs on a writer thread once the outcome is
  * known (keep it short: that thread's next batch waits for it). Callbacks
  * of different batches may run concurrently on different threads.
  * Returns 0 or -1. Submitting or waiting on a ticket after (or during)
  * iot_writer_close is not allowed. */
 int iot_writer_submit_cb(iot_writer *w, const iot_point *points, size_t n,
-                         iot_submit_cb cb, void *arg, iot_error *err);
+                         iot_submit_cb cb, void *ctx, uint64_t tag, iot_error *err);
 /* Wait for the submission's outcome. The result lives until iot_ticket_free. */
 const iot_submit_result *iot_ticket_wait(iot_ticket *t);
 void iot_ticket_free(iot_ticket *t);

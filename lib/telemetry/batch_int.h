@@ -18,7 +18,8 @@ struct submission {
 	enum iot_point_outcome *outcome;
 	char **reason;              /* malloc'd strings, only for rejected points */
 	iot_submit_cb cb;
-	void *arg;
+	void *ctx;
+	uint64_t tag;
 	bool done;                  /* ticket mode: set under the writer's lock */
 	bool ticket;
 	uint64_t seq;

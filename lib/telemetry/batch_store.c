@@ -442,11 +442,22 @@ static void count_outcomes(struct store *s, const struct batch *b, long long t0)
  * batch's transaction (iot_db_transaction may reconnect and rerun it on a
  * new session), and counted as made only once that transaction commits: a
  * rolled-back CREATE leaves nothing behind. */
+/* A lock held by someone else (a long report, a LOCK TABLE) must not hold a
+ * batch forever, nor the program that wants to stop: lock waits and
+ * statements end with a transient error (retried within db_retry_time).
+ * Only where the session has no limit of its own (PGOPTIONS, role or
+ * database settings win). */
+#define SQL_SESSION_LIMITS \
+	"SELECT CASE WHEN current_setting('lock_timeout') = '0'" \
+	"  THEN set_config('lock_timeout', '2s', false) END," \
+	" CASE WHEN current_setting('statement_timeout') = '0'" \
+	"  THEN set_config('statement_timeout', '60s', false) END"
+
 static int prepare_session(struct store *s, iot_error *err)
 {
 	if (iot_db_generation(s->db) == s->prepared_gen)
 		return 0;
-	if (simple(s, SQL_STAGE_TABLE, err) < 0 || simple(s, SQL_LATEST_STAGE_TABLE, err) < 0 ||
+	if (simple(s, SQL_SESSION_LIMITS, err) < 0 || simple(s, SQL_STAGE_TABLE, err) < 0 || simple(s, SQL_LATEST_STAGE_TABLE, err) < 0 ||
 	    simple(s, SQL_HOURLY_STAGE_TABLE, err) < 0)
 		return -1;
 	return 0;

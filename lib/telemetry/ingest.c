@@ -1,7 +1,10 @@
-/* ingest.c — resolving and admitting a decoded record's device. */
+/* ingest.c — the ingest pipeline: decode, resolve and admit a record's
+ * device, submit its points. */
 #include "telemetry/ingest.h"
 
 #include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
 
 static int pick_device(iot_auth *auth, const iot_record *rec, const iot_resolve_opts *o,
                        iot_device_ref *dev, iot_error *err)
@@ -40,4 +43,52 @@ int iot_record_resolve(iot_auth *auth, iot_record *rec, const iot_resolve_opts *
 	if (dev)
 		*dev = d;
 	return 0;
+}
+
+static bool backend_failure(const iot_error *err)
+{
+	return err->status == IOT_UNAVAILABLE || err->status == IOT_INTERNAL;
+}
+
+enum iot_ingest_result iot_ingest_record(const iot_ingest *in, const char *buf, size_t len,
+                                         const iot_resolve_opts *trust, iot_submit_cb cb,
+                                         void *ctx, uint64_t tag, size_t *npoints, iot_error *err)
+{
+	static const iot_resolve_opts untrusted = { 0 };
+	iot_record rec = { 0 };
+	enum iot_ingest_result rc = IOT_INGEST_SUBMITTED;
+	if (npoints)
+		*npoints = 0;
+	if (iot_record_decode(buf, len, in->decode, &rec, err) < 0) {
+		rc = backend_failure(err) ? IOT_INGEST_FAILED : IOT_INGEST_REFUSED;
+	} else if (iot_record_resolve(in->auth, &rec, trust ? trust : &untrusted, NULL, err) < 0) {
+		rc = backend_failure(err) ? IOT_INGEST_FAILED : IOT_INGEST_REFUSED;
+	} else if (in->writer &&
+	           iot_writer_submit_cb(in->writer, rec.points, rec.npoints, cb, ctx, tag, err) < 0) {
+		/* Whatever the writer says (even permission denied), it is not the record's fault. */
+		rc = IOT_INGEST_FAILED;
+	} else if (npoints) {
+		*npoints = rec.npoints;
+	}
+	iot_record_free(&rec);
+	return rc;
+}
+
+char *iot_point_to_json(const iot_point *p)
+{
+	char ts[40];
+	iot_format_timestamp(p->ts_us, ts, sizeof ts);
+	json_t *v;
+	switch (p->type) {
+	case IOT_VAL_NUMBER: v = json_real(p->num); break;
+	case IOT_VAL_BOOL: v = json_boolean(p->boolean); break;
+	case IOT_VAL_TEXT: v = json_string(p->text); break;
+	default: v = json_loads(p->text, JSON_DECODE_ANY, NULL); break;
+	}
+	json_t *o = json_pack("{s:I,s:s,s:{s:o?},s:o?}", "device_id", (json_int_t)p->device_id,
+	                      "timestamp", ts, "data", p->measurement, v,
+	                      "metadata", p->metadata ? json_loads(p->metadata, 0, NULL) : NULL);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s;
 }

@@ -76,10 +76,12 @@ static void *producer(void *arg)
 }
 
 static atomic_int cb_stored, cb_calls;
+static int cb_ctx; /* its address is the context every callback must get back */
 
-static void on_done(const iot_submit_result *res, void *arg)
+static void on_done(const iot_submit_result *res, void *ctx, uint64_t tag)
 {
-	(void)arg;
+	if (ctx != &cb_ctx || tag >= ROUNDS)
+		atomic_fetch_add(&failures, 1);
 	atomic_fetch_add(&cb_stored, (int)res->stored);
 	atomic_fetch_add(&cb_calls, 1);
 }
@@ -91,7 +93,7 @@ static void *cb_producer(void *arg)
 	for (int r = 0; r < ROUNDS; r++) {
 		make_points(pts, dev, r, false);
 		iot_error err;
-		if (iot_writer_submit_cb(W, pts, PER, on_done, NULL, &err) < 0)
+		if (iot_writer_submit_cb(W, pts, PER, on_done, &cb_ctx, (uint64_t)r, &err) < 0)
 			atomic_fetch_add(&failures, 1);
 	}
 	return NULL;
