@@ -153,16 +153,24 @@ void write_metrics(struct ingest *g)
 static void *ticker_main(void *arg)
 {
 	struct ingest *g = arg;
-	long long last_metrics = iot_now_ms();
+	long long last_metrics = iot_now_ms(), stopped_ms = 0;
 	pthread_mutex_lock(&g->out_mu);
 	while (!g->tick_stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += g->progress ? 1 : 10;
+		ts.tv_sec += 1;
 		pthread_cond_timedwait(&g->tick_cv, &g->out_mu, &ts);
 		if (g->tick_stop)
 			break;
 		pthread_mutex_unlock(&g->out_mu);
+		/* Asked to stop, and the last batches still not in after a second
+		 * (a lock wait, a slow COPY): cancel them; nothing is retried now. */
+		if (atomic_load(&g->stop) && g->w) {
+			if (!stopped_ms)
+				stopped_ms = iot_now_ms();
+			else if (iot_now_ms() - stopped_ms >= 1000)
+				iot_writer_cancel(g->w);
+		}
 		if (g->progress)
 			show_progress(g);
 		/* Every 10 s, so an idle pipe's file does not go stale (node_exporter reports its age). */
@@ -178,8 +186,6 @@ static void *ticker_main(void *arg)
 
 int ticker_start(struct ingest *g, pthread_t *t)
 {
-	if (!g->progress && !g->metrics_path)
-		return -1;
 	/* Signals go to the main thread, whose read they interrupt. */
 	sigset_t all, old;
 	sigfillset(&all);

@@ -75,7 +75,8 @@ void report_warning(struct ingest *g, const char *fmt, ...) __attribute__((forma
 /* The config's notice hook: retries and the like, at most once in 5 s. */
 void report_notice(void *arg, const char *msg);
 /* The ticker thread refreshes the progress line every second and the
- * metrics file every 10 s, input or not. */
+ * metrics file every 10 s, input or not, and cancels the writer's
+ * statements a second after a signal. */
 int ticker_start(struct ingest *g, pthread_t *t);
 void ticker_stop(struct ingest *g, pthread_t t);
 /* Clear the progress line; write the metrics file once more. */

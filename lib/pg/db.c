@@ -1,6 +1,7 @@
 /* db.c — PostgreSQL connection, classification of failures, retries. */
 #include "pg/db.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@ struct iot_db {
 	const iot_config *cfg; /* for notices */
 	const atomic_bool *stop; /* set: no more retries */
 	char why[160];       /* the last failure, one line, for the retry notice */
+	pthread_mutex_t cancel_mu; /* guards cancel: iot_db_cancel comes from other threads */
+	PGcancel *cancel;
 	long retry_ms;
 	unsigned generation;
 	char sqlstate[6];
@@ -110,6 +113,11 @@ static int open_conn(iot_db *db, iot_error *err)
 		if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
 			/* The library never prints: server NOTICEs are dropped. */
 			PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+			PGcancel *cancel = PQgetCancel(db->conn);
+			pthread_mutex_lock(&db->cancel_mu);
+			PQfreeCancel(db->cancel);
+			db->cancel = cancel;
+			pthread_mutex_unlock(&db->cancel_mu);
 			db->generation++;
 			return 0;
 		}
@@ -151,6 +159,7 @@ iot_db *iot_db_connect(const iot_config *cfg, iot_error *err)
 		iot_error_set(err, IOT_INTERNAL, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&db->cancel_mu, NULL);
 	const char *ci = iot_config_get(cfg, "database");
 	if (ci && !conninfo_valid(ci)) {
 		/* libpq's message would quote the offending part: it may be the password. */
@@ -175,6 +184,8 @@ void iot_db_close(iot_db *db)
 	if (!db)
 		return;
 	PQfinish(db->conn);
+	PQfreeCancel(db->cancel);
+	pthread_mutex_destroy(&db->cancel_mu);
 	if (db->conninfo) {
 		memset(db->conninfo, 0, strlen(db->conninfo));
 		free(db->conninfo);
@@ -188,6 +199,15 @@ void iot_db_set_retry_time(iot_db *db, long ms) { db->retry_ms = ms; }
 unsigned iot_db_generation(const iot_db *db) { return db->generation; }
 const char *iot_db_sqlstate(const iot_db *db) { return db->sqlstate; }
 bool iot_db_failed_transient(const iot_db *db) { return db->transient; }
+
+void iot_db_cancel(iot_db *db)
+{
+	char buf[256];
+	pthread_mutex_lock(&db->cancel_mu);
+	if (db->cancel)
+		PQcancel(db->cancel, buf, sizeof buf);
+	pthread_mutex_unlock(&db->cancel_mu);
+}
 
 int iot_db_reconnect(iot_db *db, iot_error *err)
 {

@@ -28,6 +28,10 @@ unsigned iot_db_generation(const iot_db *db);
  * never reconnects behind the caller's back (session state such as an
  * advisory lock would silently be lost). */
 void iot_db_set_retry_time(iot_db *db, long ms);
+/* Ask the server to cancel the statement running on db now (it fails with
+ * SQLSTATE 57014). The one call that may come from another thread than the
+ * connection's user; a no-op when nothing runs. */
+void iot_db_cancel(iot_db *db);
 /* Drop and re-establish the connection (with the same retry budget). */
 int iot_db_reconnect(iot_db *db, iot_error *err);
 

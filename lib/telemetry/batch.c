@@ -512,6 +512,13 @@ int iot_writer_close(iot_writer *w, iot_error *err)
 	return rc;
 }
 
+void iot_writer_cancel(iot_writer *w)
+{
+	for (int i = 0; i < w->nworkers; i++)
+		if (w->workers[i].store)
+			iot__store_cancel(w->workers[i].store);
+}
+
 size_t iot_writer_metrics(iot_writer *w, iot_metric *const **out)
 {
 	*out = w->mp;

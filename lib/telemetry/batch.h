@@ -97,6 +97,12 @@ int iot_writer_flush(iot_writer *w, iot_error *err);
 /* Flush, stop the thread, close the connection. Returns 0 or -1 as flush. */
 int iot_writer_close(iot_writer *w, iot_error *err);
 
+/* Cancel the statements the writer's connections run now (a lock wait, a
+ * long COPY): with the config's stop flag set, so that flush and close
+ * return at once instead of waiting for them; the batches they belonged to
+ * fail. Any thread. */
+void iot_writer_cancel(iot_writer *w);
+
 /* The writer's Prometheus metrics (valid while the writer lives). */
 size_t iot_writer_metrics(iot_writer *w, iot_metric *const **out);
 

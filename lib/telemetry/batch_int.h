@@ -47,6 +47,8 @@ struct store;
 /* The PostgreSQL side, run on the writer thread only. */
 struct store *iot__store_new(const iot_config *cfg, iot_cache *cache, iot_metric *metrics, iot_error *err);
 void iot__store_free(struct store *s);
+/* Cancel the statement the store runs now (from any thread). */
+void iot__store_cancel(struct store *s);
 /* Write one batch (outcomes filled in). Returns 0 when committed, -1 with
  * err set when the database stayed unavailable or failed for good. */
 int iot__store_batch(struct store *s, struct batch *b, iot_error *err);

@@ -113,6 +113,11 @@ struct store *iot__store_new(const iot_config *cfg, iot_cache *cache, iot_metric
 	return s;
 }
 
+void iot__store_cancel(struct store *s)
+{
+	iot_db_cancel(s->db);
+}
+
 void iot__store_free(struct store *s)
 {
 	if (!s)
@@ -155,20 +160,46 @@ static int simple(struct store *s, const char *sql, iot_error *err)
 	return r ? 0 : -1;
 }
 
-/* Send the encoded buffer as one COPY; 0, or -1 with err and the SQLSTATE kept. */
-static int copy_send(struct store *s, const char *sql, iot_error *err)
+/* COPY in three steps, so that a batch's rows (each with its metadata) are
+ * streamed in chunks and never held in memory all at once. */
+#define COPY_CHUNK (1u << 20)
+
+static int copy_start(struct store *s, const char *sql, iot_error *err)
 {
-	PGconn *c = iot_db_conn(s->db);
-	if (s->buf.oom)
-		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	PGresult *r = iot_db_query(s->db, sql, 0, NULL, err);
 	if (!r)
 		return -1;
 	PQclear(r);
-	int ok = PQputCopyData(c, s->buf.data, (int)s->buf.len) == 1 && PQputCopyEnd(c, NULL) == 1;
+	iot__copy_begin(&s->buf);
+	return 0;
+}
+
+/* Send what is encoded so far (when it is at least min bytes); false once
+ * sending failed (copy_finish reports it). */
+static bool copy_flush(struct store *s, size_t min)
+{
+	if (s->buf.oom || s->buf.len < min)
+		return !s->buf.oom;
+	bool ok = s->buf.len == 0 || PQputCopyData(iot_db_conn(s->db), s->buf.data, (int)s->buf.len) == 1;
+	s->buf.len = 0;
+	return ok;
+}
+
+/* End the COPY (sending the rest; aborting it when !ok) and collect its
+ * result: 0, or -1 with err and the SQLSTATE kept. */
+static int copy_finish(struct store *s, bool ok, iot_error *err)
+{
+	PGconn *c = iot_db_conn(s->db);
+	bool oom = s->buf.oom;
+	if (ok) {
+		iot__copy_end(&s->buf);
+		ok = copy_flush(s, 0);
+	}
+	ok = PQputCopyEnd(c, ok ? NULL : "aborted by the client") == 1 && ok;
 	int rc = ok ? 0 : -1;
+	PGresult *r;
 	while ((r = PQgetResult(c))) {
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && !oom) {
 			rc = -1;
 			const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 			iot_db_note_failure(s->db, r);
@@ -177,20 +208,43 @@ static int copy_send(struct store *s, const char *sql, iot_error *err)
 		}
 		PQclear(r);
 	}
-	if (rc < 0 && !ok) {
+	if (oom)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	if (rc < 0 && !ok && PQstatus(c) != CONNECTION_OK) {
 		iot_db_note_failure(s->db, NULL);
 		iot_error_set(err, IOT_UNAVAILABLE, "PostgreSQL: %s", PQerrorMessage(c));
 	}
 	return rc;
 }
 
+/* Send the rows encoded since iot__copy_begin as one COPY (small tables:
+ * latest, hourly); the trailer is added here. */
+static int copy_send(struct store *s, const char *sql, iot_error *err)
+{
+	PGresult *r = iot_db_query(s->db, sql, 0, NULL, err);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return copy_finish(s, true, err);
+}
+
+/* Points [lo, hi) with their metadata into sql's COPY, a chunk at a time. */
+static int copy_points(struct store *s, const char *sql, const struct batch *b, size_t lo, size_t hi,
+                       iot_error *err)
+{
+	if (copy_start(s, sql, err) < 0)
+		return -1;
+	bool ok = true;
+	for (size_t i = lo; i < hi && ok; i++) {
+		iot__copy_point(&s->buf, b->pt[i], -1, true);
+		ok = copy_flush(s, COPY_CHUNK);
+	}
+	return copy_finish(s, ok, err);
+}
+
 static int copy_direct(struct store *s, const struct batch *b, size_t lo, size_t hi, iot_error *err)
 {
-	iot__copy_begin(&s->buf);
-	for (size_t i = lo; i < hi; i++)
-		iot__copy_point(&s->buf, b->pt[i], -1, true);
-	iot__copy_end(&s->buf);
-	if (copy_send(s, SQL_COPY, err) < 0)
+	if (copy_points(s, SQL_COPY, b, lo, hi, err) < 0)
 		return -1;
 	for (size_t i = lo; i < hi; i++)
 		*b->out[i] = IOT_POINT_STORED;
@@ -199,13 +253,7 @@ static int copy_direct(struct store *s, const struct batch *b, size_t lo, size_t
 
 static int copy_staged(struct store *s, const struct batch *b, size_t lo, size_t hi, iot_error *err)
 {
-	if (simple(s, "TRUNCATE iotflow_stage", err) < 0)
-		return -1;
-	iot__copy_begin(&s->buf);
-	for (size_t i = lo; i < hi; i++)
-		iot__copy_point(&s->buf, b->pt[i], -1, true);
-	iot__copy_end(&s->buf);
-	if (copy_send(s, SQL_COPY_STAGE, err) < 0)
+	if (simple(s, "TRUNCATE iotflow_stage", err) < 0 || copy_points(s, SQL_COPY_STAGE, b, lo, hi, err) < 0)
 		return -1;
 	PGresult *r = iot_db_query(s->db, SQL_STAGE_INSERT, 0, NULL, err);
 	if (!r)
@@ -300,7 +348,6 @@ static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
 	iot__copy_begin(&s->buf);
 	for (size_t k = 0; k < s->nlatest; k++)
 		iot__copy_point(&s->buf, b->pt[s->latest[k]], -1, false);
-	iot__copy_end(&s->buf);
 	if (copy_send(s, SQL_COPY_LATEST, err) < 0 || simple(s, SQL_UPSERT_LATEST, err) < 0)
 		return -1;
 	return simple(s, SQL_LAST_SEEN, err);
@@ -341,7 +388,6 @@ static int upsert_hourly(struct store *s, const struct batch *b, iot_error *err)
 		iot__copy_timestamptz(&s->buf, h->last_ts);
 		iot__copy_float8(&s->buf, h->last);
 	}
-	iot__copy_end(&s->buf);
 	if (copy_send(s, SQL_COPY_HOURLY, err) < 0)
 		return -1;
 	return simple(s, SQL_UPSERT_HOURLY, err);
@@ -442,16 +488,18 @@ static void count_outcomes(struct store *s, const struct batch *b, long long t0)
  * batch's transaction (iot_db_transaction may reconnect and rerun it on a
  * new session), and counted as made only once that transaction commits: a
  * rolled-back CREATE leaves nothing behind. */
-/* A lock held by someone else (a long report, a LOCK TABLE) must not hold a
- * batch forever, nor the program that wants to stop: lock waits and
- * statements end with a transient error (retried within db_retry_time).
- * Only where the session has no limit of its own (PGOPTIONS, role or
- * database settings win). */
+/* A lock held by someone else (a forgotten transaction, a LOCK TABLE)
+ * must not hold a batch for ever: lock waits and statements end with a
+ * transient error, and the batch fails unless the retry budget allows
+ * another try. Generous, since parallel writers wait for each other's
+ * latest and hourly rows; a program asked to stop does not wait for them
+ * (iot_writer_cancel). Only where the session has no limit of its own
+ * (PGOPTIONS, role or database settings win). */
 #define SQL_SESSION_LIMITS \
 	"SELECT CASE WHEN current_setting('lock_timeout') = '0'" \
-	"  THEN set_config('lock_timeout', '2s', false) END," \
+	"  THEN set_config('lock_timeout', '60s', false) END," \
 	" CASE WHEN current_setting('statement_timeout') = '0'" \
-	"  THEN set_config('statement_timeout', '60s', false) END"
+	"  THEN set_config('statement_timeout', '300s', false) END"
 
 static int prepare_session(struct store *s, iot_error *err)
 {
