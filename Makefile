@@ -47,6 +47,9 @@ ALL_CPPFLAGS := -D_GNU_SOURCE -Ilib -DIOT_VERSION='"$(VERSION)"' \
                 -DIOT_SQLDIR='"$(SQLDIR)"' -DIOT_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
 ALL_CFLAGS := $(WARNFLAGS) $(SANFLAGS) $(CFLAGS) $(PKG_CFLAGS) -pthread -fPIC
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS) -pthread
+# What the objects depend on: -Werror changes no object, so `make run` after
+# `make check` (WERROR=1) does not rebuild everything.
+FLAGS_STAMP := $(CC) $(ALL_CPPFLAGS) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_LDFLAGS)
 
 # lib/ is in rooms (lib/README): libiotflow.a holds every room but cli/,
 # which only programs link (libiotflow-cli.a). The broker plugin links the
@@ -76,27 +79,24 @@ TEST_BINS  := $(addprefix build/tests/,$(notdir $(TEST_SRC:.c=)))
 .PHONY: all check run install uninstall clean deps fuzz fuzz-build bench test-progs unit-test check-rooms
 all: $(BINS) $(PLUGINS)
 
-# Every package must be there before anything compiles: say which is missing.
-$(O)/.pkgs:
+# Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain build).
+# Every package must be there before anything compiles: say which is missing
+# (checked on every build: a package removed since shows at once).
+$(O)/.flags: FORCE
 	@mkdir -p $(@D)
 	@missing=; for p in $(PKGS); do $(PKG_CONFIG) --exists $$p || missing="$$missing $$p"; done; \
 	 if [ -n "$$missing" ]; then \
 	   echo "Makefile: fatal: pkg-config cannot find:$$missing (run 'make deps', or scripts/deps.sh)" >&2; exit 1; fi
-	@touch $@
-
-# Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain build).
-$(O)/.flags: FORCE | $(O)/.pkgs
-	@mkdir -p $(@D)
-	@echo '$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
-	 echo '$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+	@echo '$(FLAGS_STAMP)' | cmp -s - $@ || \
+	 echo '$(FLAGS_STAMP)' > $@
 FORCE:
 
 $(O)/%.o: %.c $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Objects are real targets, never intermediates: a second `make` rebuilds nothing.
-.SECONDARY:
+# Objects are kept, not deleted as intermediates: a second `make` rebuilds nothing.
+.PRECIOUS: $(O)/%.o
 
 $(LIBA): $(LIB_SRC:%.c=$(O)/%.o)
 	@rm -f $@
@@ -128,11 +128,11 @@ bin/%.so: $(O)/plugins/%.o $(LIBA)
 # The decoder's unit test, always under ASan+UBSan (and an optimised twin for timing).
 UNIT_FLAGS := -D_GNU_SOURCE -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wvla -Werror -pthread -Ilib
-build/unit/test_record: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.pkgs
+build/unit/test_record: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
-build/unit/test_record_bench: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.pkgs
+build/unit/test_record_bench: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) -O2 -DNDEBUG $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
@@ -140,7 +140,7 @@ unit-test: build/unit/test_record
 
 # The decoder's libFuzzer target (clang).
 CLANG      ?= clang
-build/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.pkgs
+build/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \

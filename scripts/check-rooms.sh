@@ -2,8 +2,9 @@
 # check-rooms.sh — lib/ is in rooms, each including only the rooms below it
 # (lib/README); cli/ is included only by cmd/, tests and benchmarks.
 # Prints every include that breaks the rule and exits 1, else exits 0 quietly.
+# Usage: scripts/check-rooms.sh [TREE (default: this one)]
 set -eu
-cd "$(dirname "$0")/.."
+cd "${1:-$(dirname "$0")/..}"
 
 # room: the rooms it may include (itself too).
 allowed() {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bats
+# build.bats — the build's own promises: rooms of lib/ include only the rooms
+# below them, programs link only the libraries they use, a missing package is
+# named, and a second build does nothing.
+
+load helpers
+
+@test "lib/ rooms include only the rooms below them; a room reaching up is refused" {
+	run "$IOTFLOW_ROOT/scripts/check-rooms.sh"
+	assert_success
+	assert_output ''
+	# A copy of lib/ where the database layer reaches up into the CLI and a
+	# room-less include: both are named.
+	local t=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$t"
+	cp -R "$IOTFLOW_ROOT/lib" "$t/lib"
+	echo '#include "cli/cli.h"' >> "$t/lib/pg/db.c"
+	echo '#include "error.h"' >> "$t/lib/cache/cache.c"
+	run "$IOTFLOW_ROOT/scripts/check-rooms.sh" "$t"
+	assert_failure
+	assert_output --partial 'lib/pg/db.c includes "cli/cli.h": pg/ may include only base pg'
+	assert_output --partial 'lib/cache/cache.c includes "error.h": name its room'
+}
+
+@test "programs link only the libraries they use" {
+	local p needed
+	for p in iot-migrate iot-user iot-device iot-ingest; do
+		needed=$(readelf -d "$IOTFLOW_ROOT/bin/$p" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+		[[ $needed == *libpq* && $needed == *libjansson* ]] || { echo "$p: $needed"; false; }
+		for lib in libmosquitto libmicrohttpd libsystemd; do
+			[[ $needed != *$lib* ]] || { echo "$p links $lib, which it does not use"; false; }
+		done
+	done
+}
+
+@test "a missing package is named before anything compiles" {
+	local fake=$BATS_TEST_TMPDIR/bin
+	mkdir -p "$fake"
+	# A pkg-config that knows every package but libmicrohttpd.
+	cat > "$fake/pkg-config" <<-'SH'
+		#!/bin/sh
+		for a; do [ "$a" = libmicrohttpd ] && exit 1; done
+		exec /usr/bin/pkg-config "$@"
+	SH
+	chmod +x "$fake/pkg-config"
+	run make -C "$IOTFLOW_ROOT" --no-print-directory PKG_CONFIG="$fake/pkg-config" all
+	assert_failure
+	assert_output --partial 'pkg-config cannot find: libmicrohttpd'
+	refute_output --partial 'undefined reference'
+}
+
+@test "a second build rebuilds nothing, with or without WERROR (make run after make check)" {
+	make -C "$IOTFLOW_ROOT" -s all test-progs WERROR=1
+	run make -C "$IOTFLOW_ROOT" --no-print-directory all test-progs
+	assert_success
+	refute_output --regexp '(^|[[:space:]])(cc|ar) '
+	run make -C "$IOTFLOW_ROOT" --no-print-directory all test-progs WERROR=1
+	refute_output --regexp '(^|[[:space:]])(cc|ar) '
+}
