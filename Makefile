@@ -171,6 +171,7 @@ fuzz: fuzz-build
 # Side-by-side measurements against the anchors (see bench/README.md).
 bench: all test-progs
 	@bench/ingest
+	@bench/ingest-wide
 	@bench/auth.sh
 
 install: all
