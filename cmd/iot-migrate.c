@@ -132,9 +132,10 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		{ "version",  no_argument,       NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const char shortopts[] = "a:c:d:hi:nqs:V";
 	int c;
 	o->ahead = -1;
-	while ((c = getopt_long(argc, argv, "a:c:d:hi:nqs:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (iot_parse_long(optarg, 0, 3650, &o->ahead) < 0)
@@ -156,7 +157,7 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		case 'q': iot_quiet = true; break;
 		case 's': o->sql_dir = optarg; break;
 		case 'V': *done = 1; return iot_print_version();
-		default: return iot_usage_error("invalid option");
+		default: return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	iot_error err;

@@ -127,8 +127,8 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:hqV", longopts, NULL)) != -1) {
+	static const char shortopts[] = "c:d:hqV";
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'A': o->seen |= OPT_ACTIVE; break;
 		case 'a': o->seen |= OPT_ADMIN; break;
@@ -152,12 +152,8 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 				return iot_usage_error("invalid --expires '%s' (1s to 100 years, e.g. 90d)", optarg);
 			o->seen |= OPT_EXPIRES;
 			break;
-		case ':':
-			return iot_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return iot_usage_error("invalid option -- '%c'", optopt);
-			return iot_usage_error("unrecognized option '%s'", argv[optind - 1]);
+			return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	if ((o->seen & OPT_ADMIN) && (o->seen & OPT_NO_ADMIN))

@@ -158,8 +158,8 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = 0;
-	opterr = 0;
-	while (rc == 0 && (c = getopt_long(argc, argv, ":c:d:hqV", longopts, NULL)) != -1) {
+	static const char shortopts[] = "c:d:hqV";
+	while (rc == 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'd': o->db = optarg; break;
@@ -184,12 +184,8 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		case 't': rc = set_text(o, O_TYPE, &o->type); break;
 		case 'V': *done = 1; return iot_print_version();
 		case 'w': o->seen |= O_WINDOW; rc = parse_duration_opt("--window", 1, &o->window); break;
-		case ':':
-			return iot_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return iot_usage_error("invalid option -- '%c'", optopt);
-			return iot_usage_error("unrecognized option '%s'", argv[optind - 1]);
+			return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	if (rc == 0 && (o->seen & O_ONLINE) && (o->seen & O_OFFLINE))

@@ -117,7 +117,7 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 		case 'r': g->reject_path = optarg; break;
 		case 's': g->strict = true; break;
 		case 'V': *done = 1; return iot_print_version();
-		default: return iot_usage_error("invalid option");
+		default: return iot_getopt_error(argc, argv, "b:c:d:D:f:hj:knqr:sV", longopts);
 		}
 	}
 	return 0;

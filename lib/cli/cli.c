@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ void iot_cli_init(const char *progname)
 {
 	const char *slash = strrchr(progname, '/');
 	iot_progname = slash ? slash + 1 : progname;
+	opterr = 0;
 }
 
 static void vdiag(const char *level, const char *fmt, va_list ap)
