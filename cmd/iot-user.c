@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cli/command_table.h"
 #include "base/config.h"
 #include "pg/db.h"
 #include "base/field_check.h"
@@ -81,31 +82,33 @@ static const char *const result_cols[] = { "id", "username", "removed", NULL };
 static const char *const passwd_cols[] = { "username", "password_changed", NULL };
 static const char *const verify_cols[] = { "username", "ok", "rehashed", NULL };
 
-struct command {
-	const char *name, *sub;
-	int nargs;
-	unsigned allowed;
-	const char *const *cols;
+enum action { A_ADD, A_LIST, A_SHOW, A_SET, A_DISABLE, A_ENABLE, A_PASSWD, A_VERIFY, A_RM,
+	A_TOKEN_CREATE, A_TOKEN_LIST, A_TOKEN_REVOKE, A_TOKEN_CHECK };
+
+static const iot_command commands[] = {
+	{ "add", NULL, 1, 1, OPT_EMAIL | OPT_ADMIN | OPT_NO_PASSWORD, A_ADD, user_cols },
+	{ "list", NULL, 0, 0, 0, A_LIST, user_cols },
+	{ "show", NULL, 1, 1, 0, A_SHOW, user_cols },
+	{ "set", NULL, 1, 1, OPT_EMAIL | OPT_NO_EMAIL | OPT_ADMIN | OPT_NO_ADMIN | OPT_ACTIVE | OPT_INACTIVE,
+	  A_SET, user_cols },
+	{ "disable", NULL, 1, 1, 0, A_DISABLE, user_cols },
+	{ "enable", NULL, 1, 1, 0, A_ENABLE, user_cols },
+	{ "passwd", NULL, 1, 1, 0, A_PASSWD, passwd_cols },
+	{ "verify", NULL, 1, 1, 0, A_VERIFY, verify_cols },
+	{ "rm", NULL, 1, 1, 0, A_RM, result_cols },
+	{ "token", "create", 2, 2, OPT_EXPIRES, A_TOKEN_CREATE, token_new_cols },
+	{ "token", "list", 1, 1, 0, A_TOKEN_LIST, token_cols },
+	{ "token", "revoke", 2, 2, 0, A_TOKEN_REVOKE, token_cols },
+	{ "token", "check", 0, 0, 0, A_TOKEN_CHECK, NULL },
 };
 
-static const struct command commands[] = {
-	{ "add", NULL, 1, OPT_EMAIL | OPT_ADMIN | OPT_NO_PASSWORD, user_cols },
-	{ "list", NULL, 0, 0, user_cols },
-	{ "show", NULL, 1, 0, user_cols },
-	{ "set", NULL, 1, OPT_EMAIL | OPT_NO_EMAIL | OPT_ADMIN | OPT_NO_ADMIN | OPT_ACTIVE | OPT_INACTIVE, user_cols },
-	{ "disable", NULL, 1, 0, user_cols },
-	{ "enable", NULL, 1, 0, user_cols },
-	{ "passwd", NULL, 1, 0, passwd_cols },
-	{ "verify", NULL, 1, 0, verify_cols },
-	{ "rm", NULL, 1, 0, result_cols },
-	{ "token", "create", 2, OPT_EXPIRES, token_new_cols },
-	{ "token", "list", 1, 0, token_cols },
-	{ "token", "revoke", 2, 0, token_cols },
-	{ "token", "check", 0, 0, NULL },
-};
-
+/* In the order of the OPT_ bits. */
 static const char *const opt_names[] = { "--active", "--admin", "--email", "--expires",
 	"--inactive", "--no-admin", "--no-email", "--no-password" };
+
+static const iot_command_table command_table = {
+	commands, sizeof commands / sizeof commands[0], opt_names, sizeof opt_names / sizeof opt_names[0],
+};
 
 static int parse_options(int argc, char **argv, struct opts *o, int *done)
 {
@@ -165,40 +168,6 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 	return 0;
 }
 
-static const struct command *find_command(int argc, char **argv, const struct opts *o)
-{
-	if (argc < 1) {
-		iot_usage_error("missing command");
-		return NULL;
-	}
-	const struct command *cmd = NULL;
-	bool two = !strcmp(argv[0], "token");
-	if (two && argc < 2) {
-		iot_usage_error("token: missing subcommand (create, list or revoke)");
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(commands[i].name, argv[0]) && (!two || !strcmp(commands[i].sub, argv[1])))
-			cmd = &commands[i];
-	if (!cmd) {
-		iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", two ? argv[1] : "");
-		return NULL;
-	}
-	int nargs = argc - (two ? 2 : 1);
-	if (nargs != cmd->nargs) {
-		iot_usage_error("%s%s%s: expected %d argument%s", cmd->name, two ? " " : "",
-		                two ? cmd->sub : "", cmd->nargs, cmd->nargs == 1 ? "" : "s");
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof opt_names / sizeof opt_names[0]; i++)
-		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i))) {
-			iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], cmd->name,
-			                two ? " " : "", two ? cmd->sub : "");
-			return NULL;
-		}
-	return cmd;
-}
-
 static void secret_error(iot_error *err)
 {
 	if (errno == EMSGSIZE)
@@ -247,48 +216,51 @@ static void free_password(char *pw)
 	}
 }
 
-static int run(iot_registry *id, const struct command *cmd, char **args, const struct opts *o,
-               json_t **out, iot_error *err)
+/* add, passwd, verify: a password first. */
+static int run_with_password(iot_registry *id, int action, const char *user, const struct opts *o,
+                             json_t **out, iot_error *err)
 {
-	const char *name = cmd->name;
-	int admin = (o->seen & OPT_ADMIN) ? 1 : (o->seen & OPT_NO_ADMIN) ? 0 : -1;
-	int active = (o->seen & OPT_ACTIVE) ? 1 : (o->seen & OPT_INACTIVE) ? 0 : -1;
-	const char *email = (o->seen & OPT_NO_EMAIL) ? "" : o->email;
-	if (!strcmp(name, "token")) {
-		if (!strcmp(cmd->sub, "create"))
-			return iot_token_create(id, args[0], args[1], o->expires, out, err);
-		if (!strcmp(cmd->sub, "list"))
-			return iot_token_list(id, args[0], out, err);
-		return iot_token_revoke(id, args[0], args[1], out, err);
-	}
-	if (!strcmp(name, "list"))
-		return iot_user_list(id, out, err);
-	if (!strcmp(name, "show"))
-		return iot_user_show(id, args[0], out, err);
-	if (!strcmp(name, "set"))
-		return iot_user_update(id, args[0], email, admin, active, out, err);
-	if (!strcmp(name, "rm"))
-		return iot_user_remove(id, args[0], out, err);
-	if (!strcmp(name, "disable") || !strcmp(name, "enable"))
-		return iot_user_update(id, args[0], NULL, -1, name[0] == 'e', out, err);
-	/* add, passwd, verify: a password first. */
-	if (iot_username_check(args[0], err) < 0)
+	if (iot_username_check(user, err) < 0)
 		return -1;
 	char *pw = NULL;
-	if (!(o->seen & OPT_NO_PASSWORD) && !(pw = read_password(strcmp(name, "verify") != 0, err)))
+	if (!(o->seen & OPT_NO_PASSWORD) && !(pw = read_password(action != A_VERIFY, err)))
 		return -1;
 	int rc;
-	if (!strcmp(name, "add")) {
-		rc = iot_user_add(id, args[0], email, admin == 1, pw, out, err);
-	} else if (!strcmp(name, "passwd")) {
-		rc = iot_user_set_password(id, args[0], pw, err);
+	if (action == A_ADD) {
+		rc = iot_user_add(id, user, (o->seen & OPT_NO_EMAIL) ? "" : o->email,
+		                  (o->seen & OPT_ADMIN) != 0, pw, out, err);
+	} else if (action == A_PASSWD) {
+		rc = iot_user_set_password(id, user, pw, err);
 		if (rc == 0)
-			*out = json_pack("{s:s,s:b}", "username", args[0], "password_changed", 1);
+			*out = json_pack("{s:s,s:b}", "username", user, "password_changed", 1);
 	} else {
-		rc = iot_user_verify_password(id, args[0], pw, out, err);
+		rc = iot_user_verify_password(id, user, pw, out, err);
 	}
 	free_password(pw);
 	return rc;
+}
+
+static int run(iot_registry *id, const iot_command *cmd, char **args, const struct opts *o,
+               json_t **out, iot_error *err)
+{
+	int admin = (o->seen & OPT_ADMIN) ? 1 : (o->seen & OPT_NO_ADMIN) ? 0 : -1;
+	int active = (o->seen & OPT_ACTIVE) ? 1 : (o->seen & OPT_INACTIVE) ? 0 : -1;
+	const char *email = (o->seen & OPT_NO_EMAIL) ? "" : o->email;
+	switch ((enum action)cmd->action) {
+	case A_LIST: return iot_user_list(id, out, err);
+	case A_SHOW: return iot_user_show(id, args[0], out, err);
+	case A_SET: return iot_user_update(id, args[0], email, admin, active, out, err);
+	case A_DISABLE: return iot_user_update(id, args[0], NULL, -1, 0, out, err);
+	case A_ENABLE: return iot_user_update(id, args[0], NULL, -1, 1, out, err);
+	case A_RM: return iot_user_remove(id, args[0], out, err);
+	case A_ADD: case A_PASSWD: case A_VERIFY:
+		return run_with_password(id, cmd->action, args[0], o, out, err);
+	case A_TOKEN_CREATE: return iot_token_create(id, args[0], args[1], o->expires, out, err);
+	case A_TOKEN_LIST: return iot_token_list(id, args[0], out, err);
+	case A_TOKEN_REVOKE: return iot_token_revoke(id, args[0], args[1], out, err);
+	case A_TOKEN_CHECK: break;
+	}
+	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
 }
 
 /* token check: tokens on stdin, one result line each; never echoes a token. */
@@ -343,11 +315,6 @@ static int token_check(iot_registry *id, enum iot_format fmt)
 	return rc == 0 && refused ? IOT_DENIED : rc;
 }
 
-static int emit(json_t *v, const struct command *cmd, enum iot_format fmt)
-{
-	return iot_output_json(stdout, fmt, cmd->cols, v);
-}
-
 int main(int argc, char **argv)
 {
 	iot_cli_init(argv[0]);
@@ -361,10 +328,11 @@ int main(int argc, char **argv)
 		return rc ? rc : iot_finish_stdout(0);
 	argc -= optind;
 	argv += optind;
-	const struct command *cmd = find_command(argc, argv, &o);
+	char **args;
+	int nargs;
+	const iot_command *cmd = iot_command_find(&command_table, argc, argv, o.seen, &args, &nargs);
 	if (!cmd)
 		return IOT_USAGE;
-	char **args = argv + (cmd->sub ? 2 : 1);
 	if (iot_args_utf8_check(argc, argv, &err) < 0) {
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
@@ -373,13 +341,13 @@ int main(int argc, char **argv)
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
 	iot_registry id = { .cfg = cfg, .db = db, .cache = NULL };
-	if (cmd->sub && !strcmp(cmd->sub, "check")) {
+	if (cmd->action == A_TOKEN_CHECK) {
 		rc = token_check(&id, o.format);
 		goto out;
 	}
 	if (run(&id, cmd, args, &o, &result, &err) < 0)
 		goto fail;
-	rc = emit(result, cmd, o.format) < 0 ? IOT_INTERNAL : 0;
+	rc = iot_output_json(stdout, o.format, cmd->cols, result) < 0 ? IOT_INTERNAL : 0;
 	goto out;
 fail:
 	rc = iot_fatal_error(&err);

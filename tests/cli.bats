@@ -45,7 +45,11 @@ mistakes() {
 	EOF
 }
 
-@test "cli: every program answers a mistaken option with getopt's line, the hint and exit 2" {
+# Run every case "PROGRAM|ARGUMENTS|MESSAGE" on stdin: each must exit 2 with
+# nothing on stdout and exactly "PROGRAM: MESSAGE" and the hint on stderr.
+# Prints each case that does not (to the TAP stream); fails unless there
+# were N cases and none went wrong.
+expect_usage_errors() { # N
 	local prog args want n=0 bad=0
 	while IFS='|' read -r prog args want; do
 		n=$((n + 1))
@@ -57,8 +61,42 @@ mistakes() {
 			printf '#   %s\n' "${stderr_lines[@]}" >&3
 			bad=$((bad + 1))
 		fi
-	done < <(mistakes)
-	((n == 49))
-	((bad == 0))
+	done
+	((n == $1)) || fail "$n cases, expected $1"
+	((bad == 0)) || fail "$bad of $n cases went wrong"
 }
 
+@test "cli: every program answers a mistaken option with getopt's line, the hint and exit 2" {
+	expect_usage_errors 49 < <(mistakes)
+}
+
+
+# PROGRAM | ARGUMENTS | the first line of stderr, after "PROGRAM: "
+command_mistakes() {
+	cat <<-EOF
+		iot-user||missing command (add, list, show, set, disable, enable, passwd, verify, rm or token)
+		iot-user|token|token: missing subcommand (create, list, revoke or check)
+		iot-user|token frob|unknown command 'token frob'
+		iot-user|frobnicate alice|unknown command 'frobnicate'
+		iot-user|list extra|list: expected no arguments
+		iot-user|token create alice|token create: expected 2 arguments
+		iot-user|list --admin|--admin does not apply to 'list'
+		iot-user|token list alice --expires 1d|--expires does not apply to 'token list'
+		iot-device||missing command (add, list, show, set, rm, key, config or status)
+		iot-device|key|key: missing subcommand (rotate, revoke, list or check)
+		iot-device|config frob 1|unknown command 'config frob'
+		iot-device|key revoke|key revoke: expected 1 to 2 arguments
+		iot-device|status a b|status: expected at most 1 argument
+		iot-device|config set 1 k|config set: expected 3 arguments
+		iot-device|rm 1 --grace 1h|--grace does not apply to 'rm'
+		iot-migrate||missing command (up, status, verify or partitions)
+		iot-migrate|sideways|unknown command 'sideways'
+		iot-migrate|up extra|up: expected no arguments
+		iot-migrate|--dry-run status|--dry-run does not apply to 'status'
+		iot-migrate|--interval day up|--interval does not apply to 'up'
+	EOF
+}
+
+@test "cli: a mistaken command or operand is said in the same two lines, from the one command table" {
+	expect_usage_errors 20 < <(command_mistakes)
+}
