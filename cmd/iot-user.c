@@ -9,6 +9,7 @@
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "cli/command_table.h"
+#include "cli/secret_check.h"
 #include "base/config.h"
 #include "pg/db.h"
 #include "base/field_check.h"
@@ -263,56 +264,30 @@ static int run(iot_registry *id, const iot_command *cmd, char **args, const stru
 	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
 }
 
+static int token_check_one(void *auth, const char *token, json_t **row, iot_error *err)
+{
+	iot_user_ref u;
+	if (iot_auth_user_token(auth, token, &u, err) < 0)
+		return -1;
+	*row = json_pack("{s:I,s:b}", "user_id", (json_int_t)u.id, "is_admin", u.is_admin);
+	return 0;
+}
+
 /* token check: tokens on stdin, one result line each; never echoes a token. */
 static int token_check(iot_registry *id, enum iot_format fmt)
 {
 	static const char *const cols[] = { "line", "valid", "user_id", "is_admin", "error", NULL };
 	iot_error err = { 0 };
 	iot_auth *auth = iot_auth_new(id->cfg, id->db, NULL, &err);
-	iot_output *out = iot_output_new(stdout, fmt, cols);
-	char buf[256];
-	long lineno = 0, refused = 0;
-	int rc = 0, r;
-	size_t len;
-	if (!auth || !out) {
-		iot_output_finish(out);
-		iot_auth_free(auth);
+	if (!auth)
 		return iot_fatal_error(&err);
-	}
-	while ((r = iot_read_line(stdin, buf, sizeof buf, &len)) != 0) {
-		if (r == -1) {
-			iot_fatal("unable to read standard input: %s", strerror(errno ? errno : EIO));
-			rc = IOT_INTERNAL;
-			break;
-		}
-		iot_user_ref u;
-		json_t *row;
-		lineno++;
-		if (r > 0 && iot_auth_user_token(auth, buf, &u, &err) == 0) {
-			row = json_pack("{s:I,s:b,s:I,s:b}", "line", (json_int_t)lineno, "valid", 1,
-			                "user_id", (json_int_t)u.id, "is_admin", u.is_admin);
-		} else if (r < 0 || err.status == IOT_DENIED) {
-			refused++;
-			row = json_pack("{s:I,s:b,s:s}", "line", (json_int_t)lineno, "valid", 0,
-			                "error", "invalid API token");
-		} else {
-			rc = iot_fatal_error(&err);
-			break;
-		}
-		int wr = iot_output_row(out, row);
-		json_decref(row);
-		if (wr < 0) {
-			rc = IOT_INTERNAL;
-			break;
-		}
-	}
-	sodium_memzero(buf, sizeof buf);
+	iot_secret_checker checker = { .check = token_check_one, .arg = auth, .cols = cols,
+	                               .malformed = "invalid API token" };
+	int rc = iot_check_secrets(fmt, &checker);
 	if (iot_auth_flush_usage(auth, &err) < 0)
 		iot_warn("unable to record token usage: %s", err.msg);
 	iot_auth_free(auth);
-	if (iot_output_finish(out) < 0 && rc == 0)
-		rc = IOT_INTERNAL;
-	return rc == 0 && refused ? IOT_DENIED : rc;
+	return rc;
 }
 
 int main(int argc, char **argv)
