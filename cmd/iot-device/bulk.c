@@ -1,13 +1,16 @@
 /* bulk.c — iot-device add -: devices from NDJSON on stdin. Each line is
  * added on its own (one statement: device and first key together), so a bad
  * line changes nothing and the others go on; one result line per input line. */
-#include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "base/field_check.h"
 #include "iot-device.h"
 #include "base/json_util.h"
+#include "base/line_reader.h"
+
+/* Longest NDJSON line accepted: a device's fields are far below it. */
+#define LINE_MAX_BYTES 65536
 
 static const char *const bulk_cols[] = { "line", "id", "name", "owner", "api_key", "error", NULL };
 
@@ -48,42 +51,36 @@ static int report(iot_output *out, long lineno, json_t *res, const iot_error *er
 	return rc;
 }
 
-static const char *read_problem(int r)
-{
-	switch (r) {
-	case -2: return "line longer than 65536 bytes";
-	case -3: return "line contains a NUL byte";
-	default: return "read error";
-	}
-}
-
 int dev_bulk_add(iot_registry *id, const struct dev_opts *o)
 {
-	char *buf = malloc(IOT_LINE_MAX + 1);
+	iot_line_reader r;
 	iot_output *out = iot_output_new(stdout, o->format, bulk_cols);
-	long lineno = 0, rejected = 0;
+	long rejected = 0;
 	int rc = 0;
-	if (!buf || !out) {
-		free(buf);
+	if (iot_line_reader_init(&r, stdin, LINE_MAX_BYTES) < 0 || !out) {
+		iot_line_reader_free(&r);
 		iot_output_finish(out);
 		iot_fatal("out of memory");
 		return IOT_INTERNAL;
 	}
 	for (;;) {
+		const char *buf = NULL;
 		size_t len = 0;
 		iot_error err = { 0 };
-		int r = iot_read_line(stdin, buf, IOT_LINE_MAX + 1, &len);
-		if (r == 0)
+		enum iot_line_status st = iot_line_read(&r, &buf, &len);
+		if (st == IOT_LINE_EOF)
 			break;
-		if (r == -1) {
-			iot_fatal("unable to read stdin");
+		if (st == IOT_LINE_ERROR) {
+			iot_fatal("unable to read standard input: %s", strerror(errno ? errno : EIO));
 			rc = IOT_INTERNAL;
 			break;
 		}
-		lineno++;
+		long lineno = r.lineno;
 		json_t *res = NULL;
-		if (r < 0)
-			iot_error_set(&err, IOT_REJECTED, "%s", read_problem(r));
+		if (st == IOT_LINE_TOO_LONG)
+			iot_error_set(&err, IOT_REJECTED, "line longer than %d bytes", LINE_MAX_BYTES);
+		else if (memchr(buf, '\0', len))
+			iot_error_set(&err, IOT_REJECTED, "line contains a NUL byte");
 		else if (len == 0)
 			iot_error_set(&err, IOT_REJECTED, "empty line");
 		else
@@ -104,7 +101,7 @@ int dev_bulk_add(iot_registry *id, const struct dev_opts *o)
 	}
 	if (iot_output_finish(out) < 0 && rc == 0)
 		rc = IOT_INTERNAL;
-	free(buf);
+	iot_line_reader_free(&r);
 	if (rc == 0 && rejected)
 		rc = IOT_REJECTED;
 	return rc;
