@@ -1,8 +1,8 @@
 /* cli.h — the command-line plumbing every program shares: diagnostics in one
  * shape, --help/--version, usage errors, getopt's mistakes (number parsers:
- * base/parse.h; subcommands: cli/command_table.h; secrets on stdin:
- * cli/secret_check.h). This is the one part of the library that writes to
- * stdout/stderr, and only when main() asks. */
+ * base/parse.h; subcommands: cli/command_table.h; a row per line of stdin:
+ * cli/stdin_lines.h; secrets on stdin: cli/secret_check.h). This is the one
+ * part of the library that writes to stdout/stderr, and only when main() asks. */
 #ifndef IOT_CLI_H
 #define IOT_CLI_H
 
