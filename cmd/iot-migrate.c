@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/command_table.h"
 #include "base/config.h"
 #include "pg/db.h"
 #include "base/json_util.h"
@@ -48,6 +49,21 @@ struct opts {
 
 static const char *const status_cols[] = { "version", "name", "state", "applied_at", NULL };
 
+enum action { M_UP, M_STATUS, M_VERIFY, M_PARTITIONS };
+enum { O_DRY_RUN = 1 << 0, O_INTERVAL = 1 << 1 };
+static const char *const opt_names[] = { "--dry-run", "--interval" };
+
+static const iot_command commands[] = {
+	{ "up", NULL, 0, 0, O_DRY_RUN, M_UP, NULL },
+	{ "status", NULL, 0, 0, 0, M_STATUS, status_cols },
+	{ "verify", NULL, 0, 0, 0, M_VERIFY, status_cols },
+	{ "partitions", NULL, 0, 0, O_INTERVAL, M_PARTITIONS, NULL },
+};
+
+static const iot_command_table command_table = {
+	commands, sizeof commands / sizeof commands[0], opt_names, sizeof opt_names / sizeof opt_names[0],
+};
+
 static void applied_cb(const iot_migration *m, long ms, void *arg)
 {
 	bool dry = *(bool *)arg;
@@ -57,14 +73,15 @@ static void applied_cb(const iot_migration *m, long ms, void *arg)
 	json_decref(o);
 }
 
-static int cmd_status(iot_db *db, const iot_migration_set *set, const struct opts *o, bool verify)
+static int cmd_status(iot_db *db, const iot_migration_set *set, const struct opts *o,
+                      const char *const *cols, bool verify)
 {
 	iot_migration_status *st;
 	size_t n;
 	iot_error err;
 	if (iot_migrate_status(db, set, &st, &n, &err) < 0)
 		return iot_fatal_error(&err);
-	iot_output *out = iot_output_new(stdout, o->format, status_cols);
+	iot_output *out = iot_output_new(stdout, o->format, cols);
 	int bad = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (st[i].state != IOT_MIG_APPLIED)
@@ -132,9 +149,10 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		{ "version",  no_argument,       NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const char shortopts[] = "a:c:d:hi:nqs:V";
 	int c;
 	o->ahead = -1;
-	while ((c = getopt_long(argc, argv, "a:c:d:hi:nqs:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (iot_parse_long(optarg, 0, 3650, &o->ahead) < 0)
@@ -156,7 +174,7 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		case 'q': iot_quiet = true; break;
 		case 's': o->sql_dir = optarg; break;
 		case 'V': *done = 1; return iot_print_version();
-		default: return iot_usage_error("invalid option");
+		default: return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	iot_error err;
@@ -181,20 +199,15 @@ int main(int argc, char **argv)
 		goto out;
 	argc -= optind;
 	argv += optind;
-	if (argc != 1) {
-		rc = iot_usage_error(argc ? "too many arguments" : "missing command (up, status, verify, partitions)");
+	char **args;
+	int nargs;
+	unsigned seen = (o.dry_run ? O_DRY_RUN : 0) | (o.interval ? O_INTERVAL : 0);
+	const iot_command *cmd = iot_command_find(&command_table, argc, argv, seen, &args, &nargs);
+	if (!cmd) {
+		rc = IOT_USAGE;
 		goto out;
 	}
-	const char *cmd = argv[0];
-	bool needs_files = strcmp(cmd, "partitions") != 0;
-	if (strcmp(cmd, "up") && strcmp(cmd, "status") && strcmp(cmd, "verify") && needs_files) {
-		rc = iot_usage_error("unknown command '%s'", cmd);
-		goto out;
-	}
-	if ((o.dry_run && strcmp(cmd, "up")) || (o.interval && needs_files)) {
-		rc = iot_usage_error("%s does not apply to '%s'", o.dry_run ? "--dry-run" : "--interval", cmd);
-		goto out;
-	}
+	bool needs_files = cmd->action != M_PARTITIONS;
 	char dirbuf[4096];
 	if (needs_files && iot_migrations_load(iot_sql_dir(cfg, dirbuf, sizeof dirbuf), &set, &err) < 0) {
 		rc = iot_fatal_error(&err);
@@ -206,12 +219,12 @@ int main(int argc, char **argv)
 	}
 	/* The advisory lock belongs to this session: never reconnect behind it. */
 	iot_db_set_retry_time(db, 0);
-	if (!strcmp(cmd, "up"))
+	if (cmd->action == M_UP)
 		rc = cmd_up(db, &set, &o);
-	else if (!strcmp(cmd, "partitions"))
+	else if (cmd->action == M_PARTITIONS)
 		rc = cmd_partitions(db, &o);
 	else
-		rc = cmd_status(db, &set, &o, !strcmp(cmd, "verify"));
+		rc = cmd_status(db, &set, &o, cmd->cols, cmd->action == M_VERIFY);
 out:
 	iot_db_close(db);
 	iot_migrations_free(&set);

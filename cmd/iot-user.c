@@ -8,6 +8,8 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cli/command_table.h"
+#include "cli/secret_check.h"
 #include "base/config.h"
 #include "pg/db.h"
 #include "base/field_check.h"
@@ -81,31 +83,33 @@ static const char *const result_cols[] = { "id", "username", "removed", NULL };
 static const char *const passwd_cols[] = { "username", "password_changed", NULL };
 static const char *const verify_cols[] = { "username", "ok", "rehashed", NULL };
 
-struct command {
-	const char *name, *sub;
-	int nargs;
-	unsigned allowed;
-	const char *const *cols;
+enum action { A_ADD, A_LIST, A_SHOW, A_SET, A_DISABLE, A_ENABLE, A_PASSWD, A_VERIFY, A_RM,
+	A_TOKEN_CREATE, A_TOKEN_LIST, A_TOKEN_REVOKE, A_TOKEN_CHECK };
+
+static const iot_command commands[] = {
+	{ "add", NULL, 1, 1, OPT_EMAIL | OPT_ADMIN | OPT_NO_PASSWORD, A_ADD, user_cols },
+	{ "list", NULL, 0, 0, 0, A_LIST, user_cols },
+	{ "show", NULL, 1, 1, 0, A_SHOW, user_cols },
+	{ "set", NULL, 1, 1, OPT_EMAIL | OPT_NO_EMAIL | OPT_ADMIN | OPT_NO_ADMIN | OPT_ACTIVE | OPT_INACTIVE,
+	  A_SET, user_cols },
+	{ "disable", NULL, 1, 1, 0, A_DISABLE, user_cols },
+	{ "enable", NULL, 1, 1, 0, A_ENABLE, user_cols },
+	{ "passwd", NULL, 1, 1, 0, A_PASSWD, passwd_cols },
+	{ "verify", NULL, 1, 1, 0, A_VERIFY, verify_cols },
+	{ "rm", NULL, 1, 1, 0, A_RM, result_cols },
+	{ "token", "create", 2, 2, OPT_EXPIRES, A_TOKEN_CREATE, token_new_cols },
+	{ "token", "list", 1, 1, 0, A_TOKEN_LIST, token_cols },
+	{ "token", "revoke", 2, 2, 0, A_TOKEN_REVOKE, token_cols },
+	{ "token", "check", 0, 0, 0, A_TOKEN_CHECK, NULL },
 };
 
-static const struct command commands[] = {
-	{ "add", NULL, 1, OPT_EMAIL | OPT_ADMIN | OPT_NO_PASSWORD, user_cols },
-	{ "list", NULL, 0, 0, user_cols },
-	{ "show", NULL, 1, 0, user_cols },
-	{ "set", NULL, 1, OPT_EMAIL | OPT_NO_EMAIL | OPT_ADMIN | OPT_NO_ADMIN | OPT_ACTIVE | OPT_INACTIVE, user_cols },
-	{ "disable", NULL, 1, 0, user_cols },
-	{ "enable", NULL, 1, 0, user_cols },
-	{ "passwd", NULL, 1, 0, passwd_cols },
-	{ "verify", NULL, 1, 0, verify_cols },
-	{ "rm", NULL, 1, 0, result_cols },
-	{ "token", "create", 2, OPT_EXPIRES, token_new_cols },
-	{ "token", "list", 1, 0, token_cols },
-	{ "token", "revoke", 2, 0, token_cols },
-	{ "token", "check", 0, 0, NULL },
-};
-
+/* In the order of the OPT_ bits. */
 static const char *const opt_names[] = { "--active", "--admin", "--email", "--expires",
 	"--inactive", "--no-admin", "--no-email", "--no-password" };
+
+static const iot_command_table command_table = {
+	commands, sizeof commands / sizeof commands[0], opt_names, sizeof opt_names / sizeof opt_names[0],
+};
 
 static int parse_options(int argc, char **argv, struct opts *o, int *done)
 {
@@ -127,8 +131,8 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:hqV", longopts, NULL)) != -1) {
+	static const char shortopts[] = "c:d:hqV";
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'A': o->seen |= OPT_ACTIVE; break;
 		case 'a': o->seen |= OPT_ADMIN; break;
@@ -152,12 +156,8 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 				return iot_usage_error("invalid --expires '%s' (1s to 100 years, e.g. 90d)", optarg);
 			o->seen |= OPT_EXPIRES;
 			break;
-		case ':':
-			return iot_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return iot_usage_error("invalid option -- '%c'", optopt);
-			return iot_usage_error("unrecognized option '%s'", argv[optind - 1]);
+			return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	if ((o->seen & OPT_ADMIN) && (o->seen & OPT_NO_ADMIN))
@@ -167,40 +167,6 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 	if ((o->seen & OPT_EMAIL) && (o->seen & OPT_NO_EMAIL))
 		return iot_usage_error("--email and --no-email exclude each other");
 	return 0;
-}
-
-static const struct command *find_command(int argc, char **argv, const struct opts *o)
-{
-	if (argc < 1) {
-		iot_usage_error("missing command");
-		return NULL;
-	}
-	const struct command *cmd = NULL;
-	bool two = !strcmp(argv[0], "token");
-	if (two && argc < 2) {
-		iot_usage_error("token: missing subcommand (create, list or revoke)");
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(commands[i].name, argv[0]) && (!two || !strcmp(commands[i].sub, argv[1])))
-			cmd = &commands[i];
-	if (!cmd) {
-		iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", two ? argv[1] : "");
-		return NULL;
-	}
-	int nargs = argc - (two ? 2 : 1);
-	if (nargs != cmd->nargs) {
-		iot_usage_error("%s%s%s: expected %d argument%s", cmd->name, two ? " " : "",
-		                two ? cmd->sub : "", cmd->nargs, cmd->nargs == 1 ? "" : "s");
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof opt_names / sizeof opt_names[0]; i++)
-		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i))) {
-			iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], cmd->name,
-			                two ? " " : "", two ? cmd->sub : "");
-			return NULL;
-		}
-	return cmd;
 }
 
 static void secret_error(iot_error *err)
@@ -251,48 +217,60 @@ static void free_password(char *pw)
 	}
 }
 
-static int run(iot_registry *id, const struct command *cmd, char **args, const struct opts *o,
-               json_t **out, iot_error *err)
+/* add, passwd, verify: a password first. */
+static int run_with_password(iot_registry *id, int action, const char *user, const struct opts *o,
+                             json_t **out, iot_error *err)
 {
-	const char *name = cmd->name;
-	int admin = (o->seen & OPT_ADMIN) ? 1 : (o->seen & OPT_NO_ADMIN) ? 0 : -1;
-	int active = (o->seen & OPT_ACTIVE) ? 1 : (o->seen & OPT_INACTIVE) ? 0 : -1;
-	const char *email = (o->seen & OPT_NO_EMAIL) ? "" : o->email;
-	if (!strcmp(name, "token")) {
-		if (!strcmp(cmd->sub, "create"))
-			return iot_token_create(id, args[0], args[1], o->expires, out, err);
-		if (!strcmp(cmd->sub, "list"))
-			return iot_token_list(id, args[0], out, err);
-		return iot_token_revoke(id, args[0], args[1], out, err);
-	}
-	if (!strcmp(name, "list"))
-		return iot_user_list(id, out, err);
-	if (!strcmp(name, "show"))
-		return iot_user_show(id, args[0], out, err);
-	if (!strcmp(name, "set"))
-		return iot_user_update(id, args[0], email, admin, active, out, err);
-	if (!strcmp(name, "rm"))
-		return iot_user_remove(id, args[0], out, err);
-	if (!strcmp(name, "disable") || !strcmp(name, "enable"))
-		return iot_user_update(id, args[0], NULL, -1, name[0] == 'e', out, err);
-	/* add, passwd, verify: a password first. */
-	if (iot_username_check(args[0], err) < 0)
+	if (iot_username_check(user, err) < 0)
 		return -1;
 	char *pw = NULL;
-	if (!(o->seen & OPT_NO_PASSWORD) && !(pw = read_password(strcmp(name, "verify") != 0, err)))
+	if (!(o->seen & OPT_NO_PASSWORD) && !(pw = read_password(action != A_VERIFY, err)))
 		return -1;
 	int rc;
-	if (!strcmp(name, "add")) {
-		rc = iot_user_add(id, args[0], email, admin == 1, pw, out, err);
-	} else if (!strcmp(name, "passwd")) {
-		rc = iot_user_set_password(id, args[0], pw, err);
+	if (action == A_ADD) {
+		rc = iot_user_add(id, user, (o->seen & OPT_NO_EMAIL) ? "" : o->email,
+		                  (o->seen & OPT_ADMIN) != 0, pw, out, err);
+	} else if (action == A_PASSWD) {
+		rc = iot_user_set_password(id, user, pw, err);
 		if (rc == 0)
-			*out = json_pack("{s:s,s:b}", "username", args[0], "password_changed", 1);
+			*out = json_pack("{s:s,s:b}", "username", user, "password_changed", 1);
 	} else {
-		rc = iot_user_verify_password(id, args[0], pw, out, err);
+		rc = iot_user_verify_password(id, user, pw, out, err);
 	}
 	free_password(pw);
 	return rc;
+}
+
+static int run(iot_registry *id, const iot_command *cmd, char **args, const struct opts *o,
+               json_t **out, iot_error *err)
+{
+	int admin = (o->seen & OPT_ADMIN) ? 1 : (o->seen & OPT_NO_ADMIN) ? 0 : -1;
+	int active = (o->seen & OPT_ACTIVE) ? 1 : (o->seen & OPT_INACTIVE) ? 0 : -1;
+	const char *email = (o->seen & OPT_NO_EMAIL) ? "" : o->email;
+	switch ((enum action)cmd->action) {
+	case A_LIST: return iot_user_list(id, out, err);
+	case A_SHOW: return iot_user_show(id, args[0], out, err);
+	case A_SET: return iot_user_update(id, args[0], email, admin, active, out, err);
+	case A_DISABLE: return iot_user_update(id, args[0], NULL, -1, 0, out, err);
+	case A_ENABLE: return iot_user_update(id, args[0], NULL, -1, 1, out, err);
+	case A_RM: return iot_user_remove(id, args[0], out, err);
+	case A_ADD: case A_PASSWD: case A_VERIFY:
+		return run_with_password(id, cmd->action, args[0], o, out, err);
+	case A_TOKEN_CREATE: return iot_token_create(id, args[0], args[1], o->expires, out, err);
+	case A_TOKEN_LIST: return iot_token_list(id, args[0], out, err);
+	case A_TOKEN_REVOKE: return iot_token_revoke(id, args[0], args[1], out, err);
+	case A_TOKEN_CHECK: break;
+	}
+	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
+}
+
+static int token_check_one(void *auth, const char *token, json_t **row, iot_error *err)
+{
+	iot_user_ref u;
+	if (iot_auth_user_token(auth, token, &u, err) < 0)
+		return -1;
+	*row = json_pack("{s:I,s:b}", "user_id", (json_int_t)u.id, "is_admin", u.is_admin);
+	return 0;
 }
 
 /* token check: tokens on stdin, one result line each; never echoes a token. */
@@ -301,55 +279,15 @@ static int token_check(iot_registry *id, enum iot_format fmt)
 	static const char *const cols[] = { "line", "valid", "user_id", "is_admin", "error", NULL };
 	iot_error err = { 0 };
 	iot_auth *auth = iot_auth_new(id->cfg, id->db, NULL, &err);
-	iot_output *out = iot_output_new(stdout, fmt, cols);
-	char buf[256];
-	long lineno = 0, refused = 0;
-	int rc = 0, r;
-	size_t len;
-	if (!auth || !out) {
-		iot_output_finish(out);
-		iot_auth_free(auth);
+	if (!auth)
 		return iot_fatal_error(&err);
-	}
-	while ((r = iot_read_line(stdin, buf, sizeof buf, &len)) != 0) {
-		if (r == -1) {
-			iot_fatal("unable to read standard input: %s", strerror(errno ? errno : EIO));
-			rc = IOT_INTERNAL;
-			break;
-		}
-		iot_user_ref u;
-		json_t *row;
-		lineno++;
-		if (r > 0 && iot_auth_user_token(auth, buf, &u, &err) == 0) {
-			row = json_pack("{s:I,s:b,s:I,s:b}", "line", (json_int_t)lineno, "valid", 1,
-			                "user_id", (json_int_t)u.id, "is_admin", u.is_admin);
-		} else if (r < 0 || err.status == IOT_DENIED) {
-			refused++;
-			row = json_pack("{s:I,s:b,s:s}", "line", (json_int_t)lineno, "valid", 0,
-			                "error", "invalid API token");
-		} else {
-			rc = iot_fatal_error(&err);
-			break;
-		}
-		int wr = iot_output_row(out, row);
-		json_decref(row);
-		if (wr < 0) {
-			rc = IOT_INTERNAL;
-			break;
-		}
-	}
-	sodium_memzero(buf, sizeof buf);
+	iot_secret_checker checker = { .check = token_check_one, .arg = auth, .cols = cols,
+	                               .malformed = "invalid API token" };
+	int rc = iot_check_secrets(fmt, &checker);
 	if (iot_auth_flush_usage(auth, &err) < 0)
 		iot_warn("unable to record token usage: %s", err.msg);
 	iot_auth_free(auth);
-	if (iot_output_finish(out) < 0 && rc == 0)
-		rc = IOT_INTERNAL;
-	return rc == 0 && refused ? IOT_DENIED : rc;
-}
-
-static int emit(json_t *v, const struct command *cmd, enum iot_format fmt)
-{
-	return iot_output_json(stdout, fmt, cmd->cols, v);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -365,10 +303,11 @@ int main(int argc, char **argv)
 		return rc ? rc : iot_finish_stdout(0);
 	argc -= optind;
 	argv += optind;
-	const struct command *cmd = find_command(argc, argv, &o);
+	char **args;
+	int nargs;
+	const iot_command *cmd = iot_command_find(&command_table, argc, argv, o.seen, &args, &nargs);
 	if (!cmd)
 		return IOT_USAGE;
-	char **args = argv + (cmd->sub ? 2 : 1);
 	if (iot_args_utf8_check(argc, argv, &err) < 0) {
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
@@ -377,13 +316,13 @@ int main(int argc, char **argv)
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
 	iot_registry id = { .cfg = cfg, .db = db, .cache = NULL };
-	if (cmd->sub && !strcmp(cmd->sub, "check")) {
+	if (cmd->action == A_TOKEN_CHECK) {
 		rc = token_check(&id, o.format);
 		goto out;
 	}
 	if (run(&id, cmd, args, &o, &result, &err) < 0)
 		goto fail;
-	rc = emit(result, cmd, o.format) < 0 ? IOT_INTERNAL : 0;
+	rc = iot_output_json(stdout, o.format, cmd->cols, result) < 0 ? IOT_INTERNAL : 0;
 	goto out;
 fail:
 	rc = iot_fatal_error(&err);

@@ -372,3 +372,22 @@ check_once() { echo "$1" | iot-device key check 2>/dev/null | jq -c 'del(.line, 
 	assert_equal "$(checker_ask "$k")" '{"valid":false,"error":"invalid API key"}'
 	redis_cont
 }
+
+@test "auth: key check and token check read lines alike: CRLF, a NUL byte, an over-long line, no final newline" {
+	local k t cmd secret what
+	k=$(new_key d1)
+	t=$(iot-user token create alice t1 | jq -r .token)
+	for cmd in "iot-device key check" "iot-user token check"; do
+		if [[ $cmd == iot-device* ]]; then secret=$k what=key; else secret=$t what=token; fi
+		# A valid secret with a NUL byte and more after it, or with 260 bytes
+		# more, is refused whole: never checked as the secret before it.
+		run bash -o pipefail -c "printf '%s\r\n%s\0x\n%s%0260d\n\n%s' '$secret' '$secret' '$secret' 0 '$secret' |
+			$cmd | jq -c '[.line, .valid, .error]'"
+		assert_failure 4
+		assert_output "[1,true,null]
+[2,false,\"invalid API $what\"]
+[3,false,\"invalid API $what\"]
+[4,false,\"invalid API $what\"]
+[5,true,null]"
+	done
+}

@@ -351,8 +351,23 @@ snapshot() {
 	assert_output 0
 }
 
-@test "iot-device: key check exits 6 when standard input cannot be read" {
+@test "iot-device: key check and add - exit 6 when standard input cannot be read, and say why" {
 	run bash -c "iot-device key check </tmp"
 	assert_failure 6
 	assert_output --partial 'iot-device: fatal: unable to read standard input: Is a directory'
+	run bash -c "iot-device add - --owner alice </tmp"
+	assert_failure 6
+	assert_output 'iot-device: fatal: unable to read standard input: Is a directory'
+}
+
+@test "iot-device: add - takes CRLF lines and a last line without a newline, refuses a NUL byte" {
+	run bash -o pipefail -c "printf '{\"name\":\"crlf\"}\r\n{\"name\":\"nul\0\"}\n\r\n{\"name\":\"last\"}' |
+		iot-device add - --owner alice 2>/dev/null | jq -c '[.line, .name, .error]'"
+	assert_failure 1
+	assert_output '[1,"crlf",null]
+[2,null,"line contains a NUL byte"]
+[3,null,"empty line"]
+[4,"last",null]'
+	run psql -XAtc "select string_agg(name, ',' order by name) from devices"
+	assert_output 'crlf,last'
 }

@@ -38,7 +38,7 @@ man_examples() {
 	assert_output --partial '--admin does not apply'
 	run iot-user token create alice ci --expires
 	assert_failure 2
-	assert_output --partial "needs an argument"
+	assert_output --partial "option '--expires' requires an argument"
 	run iot-user -x list
 	assert_failure 2
 	assert_output --partial "invalid option -- 'x'"

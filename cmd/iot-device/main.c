@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/command_table.h"
 #include "base/config.h"
 #include "pg/db.h"
 #include "base/field_check.h"
@@ -94,15 +95,7 @@ static const char *const summary_cols[] = { "devices", "online", "offline", "act
 enum action { A_ADD, A_LIST, A_SHOW, A_SET, A_RM, A_ROTATE, A_REVOKE, A_KEYS, A_CHECK,
 	A_CGET, A_CSET, A_CRM, A_STATUS };
 
-struct command {
-	const char *name, *sub;
-	int min_args, max_args;
-	unsigned allowed;
-	enum action action;
-	const char *const *cols;
-};
-
-static const struct command commands[] = {
+static const iot_command commands[] = {
 	{ "add", NULL, 1, 1, FIELD_OPTS | O_OWNER | O_STRICT, A_ADD, added_cols },
 	{ "list", NULL, 0, 0, O_OWNER | O_TYPE | O_STATUS | O_ONLINE | O_OFFLINE | O_WINDOW, A_LIST, device_cols },
 	{ "show", NULL, 1, 1, O_WINDOW, A_SHOW, device_cols },
@@ -116,6 +109,10 @@ static const struct command commands[] = {
 	{ "config", "set", 3, 3, O_TYPE, A_CSET, config_cols },
 	{ "config", "rm", 2, 2, 0, A_CRM, config_rm_cols },
 	{ "status", NULL, 0, 1, O_OWNER | O_ONLINE | O_OFFLINE | O_WINDOW | O_SUMMARY, A_STATUS, status_cols },
+};
+
+static const iot_command_table command_table = {
+	commands, sizeof commands / sizeof commands[0], opt_names, sizeof opt_names / sizeof opt_names[0],
 };
 
 static int set_text(struct dev_opts *o, unsigned bit, const char **field)
@@ -158,8 +155,8 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = 0;
-	opterr = 0;
-	while (rc == 0 && (c = getopt_long(argc, argv, ":c:d:hqV", longopts, NULL)) != -1) {
+	static const char shortopts[] = "c:d:hqV";
+	while (rc == 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'd': o->db = optarg; break;
@@ -184,50 +181,13 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		case 't': rc = set_text(o, O_TYPE, &o->type); break;
 		case 'V': *done = 1; return iot_print_version();
 		case 'w': o->seen |= O_WINDOW; rc = parse_duration_opt("--window", 1, &o->window); break;
-		case ':':
-			return iot_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			if (optopt)
-				return iot_usage_error("invalid option -- '%c'", optopt);
-			return iot_usage_error("unrecognized option '%s'", argv[optind - 1]);
+			return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	if (rc == 0 && (o->seen & O_ONLINE) && (o->seen & O_OFFLINE))
 		return iot_usage_error("--online and --offline exclude each other");
 	return rc;
-}
-
-static const struct command *find_command(int argc, char **argv, const struct dev_opts *o)
-{
-	if (argc < 1) {
-		iot_usage_error("missing command");
-		return NULL;
-	}
-	bool two = !strcmp(argv[0], "key") || !strcmp(argv[0], "config");
-	if (two && argc < 2) {
-		iot_usage_error("%s: missing subcommand", argv[0]);
-		return NULL;
-	}
-	const struct command *cmd = NULL;
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(commands[i].name, argv[0]) && (!two || !strcmp(commands[i].sub, argv[1])))
-			cmd = &commands[i];
-	const char *sub = two ? argv[1] : "";
-	if (!cmd) {
-		iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", sub);
-		return NULL;
-	}
-	int nargs = argc - (two ? 2 : 1);
-	if (nargs < cmd->min_args || nargs > cmd->max_args) {
-		iot_usage_error("%s%s%s: wrong number of arguments", argv[0], two ? " " : "", sub);
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof opt_names / sizeof opt_names[0]; i++)
-		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i))) {
-			iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], argv[0], two ? " " : "", sub);
-			return NULL;
-		}
-	return cmd;
 }
 
 int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt)
@@ -278,12 +238,12 @@ static int status_cmd(iot_registry *id, char **args, int nargs, const struct dev
 	return 0;
 }
 
-static int run(iot_registry *id, const struct command *cmd, char **args, int nargs,
+static int run(iot_registry *id, const iot_command *cmd, char **args, int nargs,
                struct dev_opts *o, json_t **out, iot_error *err)
 {
 	iot_device_filter flt = { .owner = o->f.owner, .type = o->type, .status = o->f.status,
 	                          .online = o->online, .window_s = o->window };
-	switch (cmd->action) {
+	switch ((enum action)cmd->action) {
 	case A_ADD:
 		o->f.name = args[0];
 		o->f.type = o->type;
@@ -306,7 +266,7 @@ static int run(iot_registry *id, const struct command *cmd, char **args, int nar
 	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
 }
 
-static const char *const *columns_for(const struct command *cmd, const struct dev_opts *o)
+static const char *const *columns_for(const iot_command *cmd, const struct dev_opts *o)
 {
 	if (cmd->action == A_STATUS && o->summary)
 		return summary_cols;
@@ -329,12 +289,11 @@ int main(int argc, char **argv)
 		return rc ? rc : iot_finish_stdout(0);
 	argc -= optind;
 	argv += optind;
-	const struct command *cmd = find_command(argc, argv, &o);
+	char **args;
+	int nargs;
+	const iot_command *cmd = iot_command_find(&command_table, argc, argv, o.seen, &args, &nargs);
 	if (!cmd)
 		return IOT_USAGE;
-	int skip = cmd->sub ? 2 : 1;
-	char **args = argv + skip;
-	int nargs = argc - skip;
 	bool bulk = cmd->action == A_ADD && !strcmp(args[0], "-");
 	if (iot_args_utf8_check(argc, argv, &err) < 0 ||
 	    (o.f.description && iot_args_utf8_check(1, (char **)&o.f.description, &err) < 0)) {

@@ -84,7 +84,8 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 {
 	int c;
 	long v;
-	while ((c = getopt_long(argc, argv, "b:c:d:D:f:hj:knqr:sV", longopts, NULL)) != -1) {
+	static const char shortopts[] = "b:c:d:D:f:hj:knqr:sV";
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			if (iot_parse_long(optarg, 1, 100000, &v) < 0)
@@ -120,7 +121,7 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 		case 'r': g->reject_path = optarg; break;
 		case 's': g->strict = true; break;
 		case 'V': *done = 1; return iot_print_version();
-		default: return iot_usage_error("invalid option");
+		default: return iot_getopt_error(argc, argv, shortopts, longopts);
 		}
 	}
 	return 0;

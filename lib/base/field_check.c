@@ -1,4 +1,4 @@
-/* field_check.c — UTF-8 and length checks, bounded line reading. */
+/* field_check.c — UTF-8 and length checks. */
 #include "base/field_check.h"
 
 #include <string.h>
@@ -62,38 +62,6 @@ int iot_field_check(const char *field, const char *s, size_t min, size_t max,
 	if (chars > max)
 		return iot_error_set(err, IOT_USAGE, "%s: longer than %zu characters", field, max);
 	return 0;
-}
-
-int iot_read_line(FILE *f, char *buf, size_t cap, size_t *len)
-{
-	size_t n = 0;
-	bool too_long = false, nul = false;
-	int c;
-	while ((c = getc_unlocked(f)) != EOF) {
-		if (c == '\n')
-			break;
-		if (c == '\0')
-			nul = true;
-		if (n + 1 < cap)
-			buf[n++] = (char)c;
-		else
-			too_long = true;
-	}
-	if (c == EOF) {
-		if (ferror(f))
-			return -1;
-		if (n == 0 && !too_long && !nul)
-			return 0;
-	}
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	*len = n;
-	if (too_long)
-		return -2;
-	if (nul)
-		return -3;
-	return 1;
 }
 
 int iot_args_utf8_check(int argc, char **argv, iot_error *err)

@@ -25,6 +25,14 @@ void iot_line_reader_free(iot_line_reader *r)
 	r->buf = r->in = NULL;
 }
 
+void iot_line_reader_wipe(iot_line_reader *r)
+{
+	if (r->buf)
+		explicit_bzero(r->buf, r->max + 2);
+	if (r->in)
+		explicit_bzero(r->in, CHUNK + 1);
+}
+
 /* Refill the read buffer; 1 data, 0 end of input, -1 error. */
 static int fill(iot_line_reader *r)
 {

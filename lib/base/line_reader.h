@@ -21,6 +21,8 @@ enum iot_line_status { IOT_LINE_OK, IOT_LINE_TOO_LONG, IOT_LINE_EOF, IOT_LINE_ER
 
 int iot_line_reader_init(iot_line_reader *r, FILE *f, size_t max);
 void iot_line_reader_free(iot_line_reader *r);
+/* Zero the buffers, for lines that held secrets; free as usual afterwards. */
+void iot_line_reader_wipe(iot_line_reader *r);
 /* Next line (newline and a trailing \r removed; NUL-terminated, but it may
  * hold NUL bytes: trust *len) in *line / *len, valid until the next call. TOO_LONG:
  * the line was skipped; *len is how many bytes it had. ERROR: errno says

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ void iot_cli_init(const char *progname)
 {
 	const char *slash = strrchr(progname, '/');
 	iot_progname = slash ? slash + 1 : progname;
+	opterr = 0;
 	/* Started with fd 0, 1 or 2 closed, the next file or socket opened would
 	 * take its number, and the summary or a warning would be written into it
 	 * (a PostgreSQL connection, the reject file): hold them with /dev/null. */

@@ -1,6 +1,8 @@
 /* cli.h — the command-line plumbing every program shares: diagnostics in one
- * shape, --help/--version, usage errors (number parsers: base/parse.h). This is the one part
- * of the library that writes to stdout/stderr, and only when main() asks. */
+ * shape, --help/--version, usage errors, getopt's mistakes (number parsers:
+ * base/parse.h; subcommands: cli/command_table.h; a row per line of stdin:
+ * cli/stdin_lines.h; secrets on stdin: cli/secret_check.h). This is the one
+ * part of the library that writes to stdout/stderr, and only when main() asks. */
 #ifndef IOT_CLI_H
 #define IOT_CLI_H
 
@@ -14,8 +16,9 @@
 extern const char *iot_progname;   /* set by iot_cli_init() */
 extern bool iot_quiet;             /* -q: silence warnings */
 
-/* Set the program name for messages; reopen fds 0-2 on /dev/null if any
- * is closed. */
+/* Remember the program's name (argv[0] without its directory) and turn
+ * getopt's own messages off (opterr = 0): iot_getopt_error() says them;
+ * reopen fds 0-2 on /dev/null if any is closed. */
 void iot_cli_init(const char *progname);
 
 /* "prog: warning: ..." unless -q. */
@@ -26,6 +29,15 @@ void iot_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int iot_fatal_error(const iot_error *err);
 /* "prog: MSG\nTry 'prog --help' for more information." and return IOT_USAGE. */
 int iot_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct option;
+/* The usage error for the option getopt_long() just refused (it returned '?'
+ * or ':'), called from the `default:` case with the same shortopts (a
+ * leading ':' or not) and longopts. Says what GNU getopt would, once, in the
+ * one shape: "prog: unrecognized option '--bogus'" (also "invalid option --
+ * 'z'", "option '--db' requires an argument", "option requires an argument
+ * -- 'd'", "option '--help' doesn't allow an argument", "option '--s' is
+ * ambiguous; possibilities: ..."), then the hint. Returns IOT_USAGE. */
+int iot_getopt_error(int argc, char **argv, const char *shortopts, const struct option *longopts);
 /* "prog (IoTFlow) VERSION" on stdout; returns 0. */
 int iot_print_version(void);
 /* Print a help text (already formatted) on stdout; returns 0. */
