@@ -102,7 +102,6 @@
 #include "telemetry/record.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +110,6 @@
 #include "base/json_util.h"
 #include "telemetry/record_int.h"
 
-#define TEXT_MAX 4096                       /* bytes of a text or JSON value, or metadata */
 #define API_KEY_MAX 256
 #define EXACT_INT_MAX INT64_C(9007199254740992) /* 2^53: doubles are exact up to here */
 #define NUMBER_MAX 1e300                    /* leaves room to sum 10^8 of them */
@@ -140,48 +138,6 @@ bool iot_measurement_name_valid(const char *name, size_t len)
 			return false;
 	}
 	return true;
-}
-
-int iot__rec_prefix_error(iot_error *err, const char *fmt, ...)
-{
-	char pre[64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(pre, sizeof pre, fmt, ap);
-	va_end(ap);
-	size_t pl = strlen(pre), ml = strlen(err->msg);
-	if (pl + ml >= sizeof err->msg)
-		ml = sizeof err->msg - 1 - pl;
-	memmove(err->msg + pl, err->msg, ml);
-	memcpy(err->msg, pre, pl);
-	err->msg[pl + ml] = '\0';
-	return -1;
-}
-
-/* v as compact JSON text owned by the record, or NULL with the error set.
- * name says whose value it is (NULL: the metadata). */
-static const char *dump_owned(struct dec *d, json_t *v, const char *name)
-{
-	char buf[TEXT_MAX];
-	size_t n = iot__json_compact(v, buf, sizeof buf);
-	if (n > TEXT_MAX) {
-		if (name)
-			reject(d, "measurement \"%s\": JSON value is %zu bytes, over the limit of %d",
-			       name, n, TEXT_MAX);
-		else
-			reject(d, "metadata is %zu bytes of JSON, over the limit of %d", n, TEXT_MAX);
-		return NULL;
-	}
-	struct owned *o = malloc(sizeof *o + n + 1);
-	if (!o) {
-		iot_error_set(d->err, IOT_INTERNAL, "out of memory");
-		return NULL;
-	}
-	memcpy(o->text, buf, n);
-	o->text[n] = '\0';
-	o->next = d->st->owned;
-	d->st->owned = o;
-	return o->text;
 }
 
 /* ---- identity, time, metadata ----------------------------------------- */
@@ -236,7 +192,7 @@ static int take_metadata(struct dec *d, json_t *meta, const char **md)
 		return 0;
 	if (!json_is_object(meta))
 		return reject(d, "metadata must be an object");
-	*md = dump_owned(d, meta, NULL);
+	*md = iot__rec_dump_owned(d, meta, NULL);
 	return *md ? 0 : -1;
 }
 
@@ -351,9 +307,9 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 			return reject(d, "measurement \"%s\": number %g is out of range (+-1e300)", name, p->num);
 		break;
 	case JSON_STRING:
-		if (json_string_length(v) > TEXT_MAX)
+		if (json_string_length(v) > IOT_REC_TEXT_MAX)
 			return reject(d, "measurement \"%s\": text is %zu bytes, over the limit of %d",
-			              name, json_string_length(v), TEXT_MAX);
+			              name, json_string_length(v), IOT_REC_TEXT_MAX);
 		p->type = IOT_VAL_TEXT;
 		p->text = json_string_value(v);
 		break;
@@ -365,7 +321,7 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 		p->type = IOT_VAL_JSON;
-		if (!(p->text = dump_owned(d, v, name)))
+		if (!(p->text = iot__rec_dump_owned(d, v, name)))
 			return -1;
 		break;
 	case JSON_NULL:

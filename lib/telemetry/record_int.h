@@ -13,6 +13,7 @@
 #include "telemetry/record.h"
 
 #define INLINE_POINTS 8 /* most records carry a handful of points */
+#define IOT_REC_TEXT_MAX 4096 /* bytes of a text or JSON value, or of metadata */
 
 /* A copy the record owns: metadata or a JSON value as compact text. */
 struct owned {
@@ -71,5 +72,10 @@ void iot__explain_json_error(iot_error *err);
  * which may exceed cap: then buf holds only part of it. Object members keep
  * their input order; reals take their shortest exact form. */
 size_t iot__json_compact(json_t *v, char *buf, size_t cap);
+
+/* v as compact JSON text owned by the record (d->st), or NULL with the
+ * error set (over IOT_REC_TEXT_MAX, out of memory). name says whose value it
+ * is, for the message (NULL: the metadata). */
+const char *iot__rec_dump_owned(struct dec *d, json_t *v, const char *name);
 
 #endif
