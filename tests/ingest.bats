@@ -135,7 +135,7 @@ JSON
 	expect 4 "no data"
 	expect 5 "NaN"
 	expect 6 "Infinity"
-	expect 7 "real number overflow"
+	expect 7 "number 1e400 at column"
 	expect 8 'string contains \u0000'
 	expect 9 "invalid UTF-8"
 	expect 10 "invalid measurement name"
@@ -458,4 +458,32 @@ JSON
 	wait "$pid" || { cat "$BATS_TEST_TMPDIR/err"; false; }
 	assert_equal "$(rows)" "1"
 	assert_equal "$(q "select numeric_value from telemetry_data")" "2"
+}
+
+@test "numbers: what a double cannot hold as written is rejected with a reason, the edges it can hold are stored exactly" {
+	{
+		echo "{\"device_id\":$A,\"data\":{\"tiny\":1e-400}}"
+		echo "{\"device_id\":$A,\"data\":{\"sub\":4.9e-324}}"
+		echo "{\"device_id\":$A,\"data\":{\"big\":9007199254740993.0}}"
+		echo "{\"device_id\":$A,\"data\":{\"big\":9007199254740993}}"
+		echo "{\"device_id\":$A,\"data\":{\"ok\":1},\"metadata\":{\"x\":1e-400}}"
+		echo "{\"device_id\":$A,\"data\":{\"huge\":1e400}}"
+		echo "{\"device_id\":$A,\"data\":{\"p53\":9007199254740992.0,\"m53\":-9007199254740992,\"dmin\":2.2250738585072014e-308,\"e16\":1e16,\"exp\":9.007199254740993e15,\"zero\":0e-400},\"timestamp\":\"$NOW\"}"
+		echo "{\"device_id\":$A,\"data\":{\"j\":[9007199254740993]},\"metadata\":{\"serial\":18014398509481985},\"timestamp\":\"$NOW\"}"
+	} > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 1
+	assert_output '{"read":8,"records":8,"points":7,"stored":7,"duplicates":0,"rejected":6}'
+	local f="$BATS_TEST_TMPDIR/in"
+	expect() { grep -F "iot-ingest: warning: $f:$1: " <<<"$stderr" | grep -qF -- "$2" || { echo "line $1: no '$2' in: $stderr"; return 1; }; }
+	expect 1 "number 1e-400 at column $(( ${#A} + 30 )) is too close to 0 for a double (not 0, but below 2.2250738585072014e-308)"
+	expect 2 "number 4.9e-324 at column $(( ${#A} + 29 )) is too close to 0 for a double"
+	expect 3 "number 9007199254740993.0 at column $(( ${#A} + 29 )) has an integer part beyond +-2^53, which a double cannot hold exactly"
+	expect 4 'measurement "big": integer 9007199254740993 is beyond +-2^53 and would lose precision'
+	expect 5 "number 1e-400 at column"
+	expect 6 "number 1e400 at column $(( ${#A} + 30 )) is too large for a double"
+	assert_equal "$(q "select string_agg(measurement_name || '=' || numeric_value::text, ' ' order by measurement_name) from telemetry_data where numeric_value is not null")" \
+		"dmin=2.2250738585072014e-308 e16=1e+16 exp=9.007199254740992e+15 m53=-9.007199254740992e+15 p53=9.007199254740992e+15 zero=0"
+	assert_equal "$(q "select json_value::text || ' ' || metadata::text from telemetry_data where measurement_name = 'j'")" \
+		'[9007199254740993] {"serial": 18014398509481985}'
 }

@@ -12,12 +12,32 @@
  *     reads "invalid JSON at column C: ..." (C counts characters from 1), e.g.
  *     "invalid UTF-8 (byte 0xff)" (overlong forms and encoded surrogates
  *     included), "string contains \u0000" (or "object key contains"), "invalid token
- *     near 'NaN'" (NaN and Infinity are not JSON), "real number overflow"
- *     (1e400), "too big integer" (beyond 64 bits), "invalid Unicode '\uD800'"
+ *     near 'NaN'" (NaN and Infinity are not JSON), "invalid Unicode '\uD800'"
  *     (a lone surrogate), "control character 0x1" (raw control characters in
  *     strings); or "duplicate key K" (any level), or "nesting deeper than N
- *     levels" (max_depth). Text from inside a string is never quoted back, so
- *     a broken api_key cannot leak into a log.
+ *     levels" (max_depth), or a number that cannot be held as written (below).
+ *     Text from inside a string is never quoted back, so a broken api_key
+ *     cannot leak into a log.
+ *
+ * NUMBERS, anywhere in the record (measurements, metadata, JSON values,
+ * timestamps, ids; a string payload of a mosquitto line too). One written
+ * without a fraction or an exponent is an integer, held exactly in 64 bits;
+ * one with either is read as a double. Rejected, the first in the text
+ * ("number N at column C ...", C as above, N cut at 40 characters):
+ *   - an integer beyond 64 bits:                     ... is an integer beyond 64 bits
+ *   - a fraction without an exponent whose integer part is beyond +-2^53
+ *     (9007199254740993.0, 9007199254740993.5): a double cannot hold its units
+ *     digit (the integer form is rejected as a measurement, see VALUES):
+ *       ... has an integer part beyond +-2^53, which a double cannot hold exactly
+ *   - too large for a double (1e400, -1.8e308):       ... is too large for a double
+ *   - not 0, yet closer to 0 than the smallest normal double
+ *     2.2250738585072014e-308, so that it would become 0 (1e-400) or a
+ *     subnormal with fewer digits (4.9e-324):
+ *       ... is too close to 0 for a double (not 0, but below 2.2250738585072014e-308)
+ * Zero in any spelling (0e-400, -0.0) is zero. Written with an exponent, a
+ * number is floating point by its writer's choice and becomes the nearest
+ * double, also past 2^53 (9.007199254740993e15, 1e16); a fraction is
+ * rounded to the nearest double (9007199254740991.5 becomes ...992).
  *
  * SHAPES. opts->format picks one; IOT_FORMAT_AUTO tells them apart in this
  * order: an array is ThingsBoard (d); an object with "topic" and "payload"
@@ -52,14 +72,16 @@
  *     "element I: " (I counts from 0). No other member is allowed. An empty
  *     array is "no data"; so is an array whose elements carry no values.
  *
- * VALUES. A number becomes IOT_VAL_NUMBER (a double). An integer beyond
- * +-2^53 would silently change on the way into a double, so it is rejected
- * (measurement "x": integer N is beyond +-2^53 and would lose precision).
- * A number beyond +-1e300 is rejected too, so that sums of them (the hourly
+ * VALUES. A number becomes IOT_VAL_NUMBER (a double), by the rules of
+ * NUMBERS. An integer beyond +-2^53 would silently change on the way into a
+ * double, so it is rejected (measurement "x": integer N is beyond +-2^53 and
+ * would lose precision); as a real it is rejected by NUMBERS already. A
+ * number beyond +-1e300 is rejected too, so that sums of them (the hourly
  * rollups) cannot overflow (measurement "x": number N is out of range (+-1e300)).
  * A string is IOT_VAL_TEXT, at most 4096 bytes. true/false are IOT_VAL_BOOL.
  * An object or array is IOT_VAL_JSON, stored as compact JSON text (members in
- * input order, numbers in their shortest exact form), at most 4096 bytes.
+ * input order, integers as written, reals in the shortest form that reads
+ * back as the same double), at most 4096 bytes.
  * null is rejected (measurement "x" is null): a point has a value.
  *
  * NAMES. 1 to 64 bytes of A-Z a-z 0-9 _ . : / -, starting with a letter, a
