@@ -241,6 +241,11 @@ json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *er
 	return parse(buf, len, max_depth, 0, err);
 }
 
+json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_error *err)
+{
+	return parse(buf, len, max_depth, JSON_DECODE_ANY, err);
+}
+
 int iot_json_print(FILE *f, const json_t *v)
 {
 	if (json_dumpf(v, f, JSON_COMPACT) < 0)

@@ -17,6 +17,8 @@
  * rules are at the top of json_util.c). On failure err says why
  * (IOT_REJECTED) with the column. */
 json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err);
+/* The same for any JSON value: a bare number, string, true, false or null too. */
+json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_error *err);
 /* Deepest nesting of arrays/objects in buf (strings skipped), or -1 once
  * max is exceeded (stops scanning early). */
 int iot_json_depth(const char *buf, size_t len, int max);

@@ -49,17 +49,29 @@
  *  b) IoTFlow flat MQTT payload: an object without "data". The members
  *     api_key, device_id, timestamp and metadata mean what they mean in (a);
  *     every other member is a measurement.
- *  c) mosquitto_sub -F %J (or %j) line: {"tst":..,"topic":..,"payload":..,
- *     ...}; other envelope members (qos, retain, payloadlen, mid,
- *     properties) are ignored. The topic must be iotflow/devices/ID/telemetry
- *     or iotflow/devices/ID/telemetry/ANYTHING with ID a positive decimal
- *     integer without leading zeros; it becomes the record's device_id:
+ *  c) mosquitto_sub -F %j (or %J) line: {"tst":..,"topic":..,"payload":..,
+ *     ...}; other envelope members (qos, retain, mid, properties) are
+ *     ignored, and so is payloadlen but for the check below. The topic must
+ *     be iotflow/devices/ID/telemetry or iotflow/devices/ID/telemetry/ANYTHING
+ *     with ID a positive decimal integer without leading zeros; it becomes
+ *     the record's device_id:
  *       topic "X" is not a telemetry topic (iotflow/devices/ID/telemetry[/...])
  *     The payload is an object or array decoded as (a), (b) or (d) by shape,
- *     or a string holding such JSON (mosquitto_sub writes payloads that are
- *     not JSON as strings), parsed with the same limits. Reasons about the
- *     payload are prefixed "payload: ". A null or blank payload: payload is
- *     empty. A payload device_id that differs from the topic's:
+ *     or a string holding the payload's text, parsed with the same limits:
+ *     -F %j writes every payload so, its bytes escaped, which is the only
+ *     way a payload that is not JSON reaches iot-ingest (-F %J prints an
+ *     empty line for one, and passes JSON payloads through its own parser,
+ *     which rounds numbers: 9007199254740993 arrives as 9.00719925474099e+15,
+ *     1e400 as null). Not JSON at all:
+ *       payload is not JSON (at column C: ...)
+ *     and JSON that is not an object or array: payload: expected a JSON
+ *     object or array. -F %j ends the string at a NUL byte of the payload;
+ *     so when payloadlen is an integer it must be the string's length in
+ *     bytes (a JSON string payload under -F %J fails this check too):
+ *       payload: payloadlen is P but the payload string holds N bytes (...)
+ *     Other reasons about the payload are prefixed "payload: ". A null
+ *     payload (an empty message): payload is empty; a blank string:
+ *     payload: empty record. A payload device_id that differs from the topic's:
  *       device_id in payload (X) does not match topic (Y)
  *     Points without a timestamp of their own take "tst", the time
  *     mosquitto_sub received the message. mosquitto_sub writes local time, a
@@ -463,8 +475,8 @@ static int decode_tb_array(struct dec *d, json_t *arr)
 	return 0;
 }
 
-/* One JSON text: blank, BOM and parse checks. */
-int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out)
+/* One JSON text: blank, BOM and parse checks; any: a bare value will do. */
+int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out)
 {
 	size_t i = 0;
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -477,7 +489,8 @@ int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out)
 	const char *nul = memchr(s, '\0', n);
 	if (nul)
 		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s));
-	*out = iot_json_parse(s, n, d->o->max_depth, d->err);
+	*out = any ? iot_json_parse_value(s, n, d->o->max_depth, d->err)
+	           : iot_json_parse(s, n, d->o->max_depth, d->err);
 	if (!*out) {
 		iot__explain_json_error(d->err);
 		return -1;
@@ -535,7 +548,7 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 	rec->priv_ = st;
 	struct dec d = { .o = opts, .rec = rec, .st = st, .err = err,
 	                 .pts = st->inline_pts, .cap = INLINE_POINTS };
-	if (iot__rec_parse_text(&d, buf, len, &st->root) < 0 ||
+	if (iot__rec_parse_text(&d, buf, len, false, &st->root) < 0 ||
 	    iot__rec_decode_shape(&d, st->root, opts->format, true) < 0)
 		goto fail;
 	if (rec->npoints == 0) {

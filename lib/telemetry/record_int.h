@@ -48,7 +48,7 @@ struct dec {
 /* Shared by the decoder's files: see record.c. */
 int iot__rec_prefix_error(iot_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t iot__rec_parse_id(const char *s, size_t n);
-int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out);
+int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out);
 int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope);
 int iot__rec_decode_mosquitto(struct dec *d, json_t *env);
 
