@@ -5,10 +5,11 @@
  * overflows and an integer beyond 64 bits, but lets a double underflow to 0
  * or to a subnormal (1e-400 becomes 0) and rounds 9007199254740993.0 to
  * 9007199254740992, without a word. So the scan that bounds the nesting
- * also notes whether any number needs a closer look (an exponent, 16 or more
- * integer digits, 300 or more fraction digits: rare in telemetry), and only
- * then check_numbers() goes over the text again and rejects the first number
- * that does not survive the trip into a double:
+ * also notes whether any number needs a closer look (16 or more integer
+ * digits, 300 or more fraction digits, an exponent that may leave the range
+ * of a double: rare in telemetry), and only then check_numbers() goes over
+ * the text again and rejects the first number that does not survive the trip
+ * into a double:
  *   - an integer beyond 64 bits (jansson's refusal, in our words);
  *   - a number with a fraction but no exponent whose integer part is beyond
  *     +-2^53 (9007199254740992): a double cannot hold its units digit;
@@ -26,6 +27,41 @@
 #include <string.h>
 
 #define SHOW_NUMBER_MAX 40 /* characters of a number quoted in a message */
+
+/* Whether a number with ipn integer digits, fpn fraction digits and
+ * exponent exp surely lies in the range of a double, 0 or in
+ * [1e-307, 1e308]: a non-zero one is at least 10^(exp - fpn) and below
+ * 10^(ipn + exp). */
+static bool surely_in_range(size_t ipn, size_t fpn, long exp)
+{
+	return (long)ipn + exp <= 308 && exp - (long)fpn >= -307;
+}
+
+/* The length of the number-like run at s[0..len) (s[0] is a digit or '-'),
+ * setting *look when it may need check_numbers(). */
+static size_t skim_number(const char *s, size_t len, bool *look)
+{
+	size_t j = s[0] == '-', ipn = 0, fpn = 0;
+	for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+		ipn++;
+	if (j < len && s[j] == '.')
+		for (j++; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+			fpn++;
+	if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+		bool neg = ++j < len && s[j] == '-';
+		long exp = 0;
+		if (j < len && (s[j] == '+' || s[j] == '-'))
+			j++;
+		for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+			if (exp < 100000)
+				exp = exp * 10 + (s[j] - '0');
+		if (!surely_in_range(ipn, fpn, neg ? -exp : exp))
+			*look = true;
+	} else if (ipn >= 16 || fpn >= 300) {
+		*look = true;
+	}
+	return j; /* at least 1: s[0] is '-' or a digit */
+}
 
 /* Depth of buf, or -1 past max; with look, *look is set when a number in
  * buf needs check_numbers(). Strings are skipped. */
@@ -53,15 +89,7 @@ static int scan(const char *buf, size_t len, int max, bool *look)
 		} else if (c == '}' || c == ']') {
 			depth--;
 		} else if (look && !*look && ((c >= '0' && c <= '9') || c == '-')) {
-			size_t j = i + (c == '-'), int_digits = 0, frac_digits = 0;
-			for (; j < len && buf[j] >= '0' && buf[j] <= '9'; j++)
-				int_digits++;
-			if (j < len && buf[j] == '.')
-				for (j++; j < len && buf[j] >= '0' && buf[j] <= '9'; j++)
-					frac_digits++;
-			if ((j < len && (buf[j] == 'e' || buf[j] == 'E')) || int_digits >= 16 || frac_digits >= 300)
-				*look = true;
-			i = j - 1;
+			i += skim_number(buf + i, len - i, look) - 1;
 		}
 	}
 	return deepest;
@@ -129,15 +157,21 @@ static bool beyond(const char *d, size_t n, const char *limit)
 	return n > ln || (n == ln && memcmp(d, limit, n) > 0);
 }
 
+/* The exponent of n, saturated. */
+static long exponent(const struct num *n)
+{
+	long exp = 0;
+	for (size_t i = 0; i < n->epn && exp < 100000000; i++)
+		exp = exp * 10 + (n->ep[i] - '0');
+	return n->exp_neg ? -exp : exp;
+}
+
 /* The double strtod makes of n, computed from its digits and exponent alone
  * ("DIGITSeEXP"), so the locale's decimal point plays no part. *nonzero
  * says whether any digit is not 0. Returns false when out of memory. */
 static bool value_of(const struct num *n, double *v, bool *nonzero)
 {
-	long exp = 0;
-	for (size_t i = 0; i < n->epn && exp < 100000000; i++)
-		exp = exp * 10 + (n->ep[i] - '0');
-	exp = (n->exp_neg ? -exp : exp) - (long)n->fpn;
+	long exp = exponent(n) - (long)n->fpn;
 	char *b = malloc(n->ipn + n->fpn + 32);
 	if (!b)
 		return false;
@@ -164,6 +198,8 @@ static const char *number_problem(const struct num *n)
 		return "has an integer part beyond +-2^53, which a double cannot hold exactly";
 	double v;
 	bool nonzero;
+	if (surely_in_range(n->ipn, n->fpn, exponent(n)))
+		return NULL;
 	if (!value_of(n, &v, &nonzero))
 		return NULL; /* out of memory: jansson's verdict stands */
 	if (isinf(v))
