@@ -94,7 +94,7 @@ Then try:
   iot-device add thermo-1 --owner alice   # prints the device's API key, once
   echo '{"device_id":1,"data":{"temperature":21.5}}' | iot-ingest
   psql -c 'select * from telemetry_latest'
-  mosquitto_sub -p $IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %J | iot-ingest
+  mosquitto_sub -p $IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %j | iot-ingest
   mosquitto_pub -p $IOTFLOW_MQTT_PORT -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
   redis-cli -p $IOTFLOW_REDIS_PORT
 EOF

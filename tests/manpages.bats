@@ -118,7 +118,7 @@ provision() {
 	assert_equal "$(q 'select count(*) from telemetry_data')" 0
 }
 
-@test "iot-ingest(1) EXAMPLES: mosquitto_sub -F %J | iot-ingest stores what devices publish" {
+@test "iot-ingest(1) EXAMPLES: mosquitto_sub -F %j | iot-ingest stores what devices publish" {
 	provision
 	local cmd pipe
 	cmd=$(example '^mosquitto_sub ')

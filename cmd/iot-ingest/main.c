@@ -15,7 +15,7 @@ static const char usage[] =
 	"Store NDJSON telemetry from FILEs (or standard input; '-' is standard input)\n"
 	"in PostgreSQL, in batches. Each line is one record: an IoTFlow body\n"
 	"({\"data\":{...},\"timestamp\":...} with device_id or api_key), an IoTFlow MQTT\n"
-	"payload, a line of 'mosquitto_sub -F %J', or ThingsBoard {\"ts\":..,\"values\":{..}}.\n"
+	"payload, a line of 'mosquitto_sub -F %j' (or %J), or ThingsBoard {\"ts\":..,\"values\":{..}}.\n"
 	"Blank lines and lines starting with '#' are skipped.\n"
 	"\n"
 	"Options:\n"

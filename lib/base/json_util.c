@@ -1,10 +1,71 @@
-/* json_util.c — bounded JSON parsing and NDJSON output on jansson. */
+/* json_util.c — bounded JSON parsing and NDJSON output on jansson.
+ *
+ * Numbers. jansson reads a number written with a fraction or an exponent
+ * as a double and one without as a 64-bit integer. It refuses a double that
+ * overflows and an integer beyond 64 bits, but lets a double underflow to 0
+ * or to a subnormal (1e-400 becomes 0) and rounds 9007199254740993.0 to
+ * 9007199254740992, without a word. So the scan that bounds the nesting
+ * also notes whether any number needs a closer look (16 or more integer
+ * digits, 300 or more fraction digits, an exponent that may leave the range
+ * of a double: rare in telemetry), and only then check_numbers() goes over
+ * the text again and rejects the first number that does not survive the trip
+ * into a double:
+ *   - an integer beyond 64 bits (jansson's refusal, in our words);
+ *   - a number with a fraction but no exponent whose integer part is beyond
+ *     +-2^53 (9007199254740992): a double cannot hold its units digit;
+ *   - a number too large for a double (1e400; jansson's refusal too);
+ *   - a number that is not 0 but closer to 0 than the smallest normal double
+ *     (2.2250738585072014e-308): it would become 0 or lose digits.
+ * With an exponent and in range, a number is floating point by its writer's
+ * choice and becomes the nearest double (9.007199254740993e15 too). */
 #include "base/json_util.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
-int iot_json_depth(const char *buf, size_t len, int max)
+#define SHOW_NUMBER_MAX 40 /* characters of a number quoted in a message */
+
+/* Whether a number with ipn integer digits, fpn fraction digits and
+ * exponent exp surely lies in the range of a double, 0 or in
+ * [1e-307, 1e308]: a non-zero one is at least 10^(exp - fpn) and below
+ * 10^(ipn + exp). */
+static bool surely_in_range(size_t ipn, size_t fpn, long exp)
+{
+	return (long)ipn + exp <= 308 && exp - (long)fpn >= -307;
+}
+
+/* The length of the number-like run at s[0..len) (s[0] is a digit or '-'),
+ * setting *look when it may need check_numbers(). */
+static size_t skim_number(const char *s, size_t len, bool *look)
+{
+	size_t j = s[0] == '-', ipn = 0, fpn = 0;
+	for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+		ipn++;
+	if (j < len && s[j] == '.')
+		for (j++; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+			fpn++;
+	if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+		bool neg = ++j < len && s[j] == '-';
+		long exp = 0;
+		if (j < len && (s[j] == '+' || s[j] == '-'))
+			j++;
+		for (; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+			if (exp < 100000)
+				exp = exp * 10 + (s[j] - '0');
+		if (!surely_in_range(ipn, fpn, neg ? -exp : exp))
+			*look = true;
+	} else if (ipn >= 16 || fpn >= 300) {
+		*look = true;
+	}
+	return j; /* at least 1: s[0] is '-' or a digit */
+}
+
+/* Depth of buf, or -1 past max; with look, *look is set when a number in
+ * buf needs check_numbers(). Strings are skipped. */
+static int scan(const char *buf, size_t len, int max, bool *look)
 {
 	int depth = 0, deepest = 0;
 	bool in_str = false;
@@ -27,28 +88,198 @@ int iot_json_depth(const char *buf, size_t len, int max)
 			}
 		} else if (c == '}' || c == ']') {
 			depth--;
+		} else if (look && !*look && ((c >= '0' && c <= '9') || c == '-')) {
+			i += skim_number(buf + i, len - i, look) - 1;
 		}
 	}
 	return deepest;
 }
 
-json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err)
+int iot_json_depth(const char *buf, size_t len, int max)
+{
+	return scan(buf, len, max, NULL);
+}
+
+/* A JSON number token, split into its parts. */
+struct num {
+	const char *s, *ip, *fp, *ep; /* the token; integer, fraction, exponent digits */
+	size_t len, ipn, fpn, epn;
+	bool neg, frac, exp, exp_neg;
+};
+
+static size_t digits(const char *s, size_t len)
+{
+	size_t n = 0;
+	while (n < len && s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n;
+}
+
+/* The number starting at s[0..len) by JSON's grammar, or false when what
+ * starts there is not one (jansson says why, or has said so already). */
+static bool number_at(const char *s, size_t len, struct num *n)
+{
+	size_t i = 0;
+	memset(n, 0, sizeof *n);
+	n->s = s;
+	n->neg = s[0] == '-';
+	i += n->neg;
+	n->ip = s + i;
+	n->ipn = digits(s + i, len - i);
+	if (n->ipn == 0 || (n->ipn > 1 && n->ip[0] == '0'))
+		return false;
+	i += n->ipn;
+	if (i < len && s[i] == '.') {
+		n->frac = true;
+		n->fp = s + ++i;
+		if ((n->fpn = digits(s + i, len - i)) == 0)
+			return false;
+		i += n->fpn;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		n->exp = true;
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			n->exp_neg = s[i++] == '-';
+		n->ep = s + i;
+		if ((n->epn = digits(s + i, len - i)) == 0)
+			return false;
+		i += n->epn;
+	}
+	n->len = i;
+	return true;
+}
+
+/* Whether the n decimal digits d (no leading zero) exceed the digits of limit. */
+static bool beyond(const char *d, size_t n, const char *limit)
+{
+	size_t ln = strlen(limit);
+	return n > ln || (n == ln && memcmp(d, limit, n) > 0);
+}
+
+/* The exponent of n, saturated. */
+static long exponent(const struct num *n)
+{
+	long exp = 0;
+	for (size_t i = 0; i < n->epn && exp < 100000000; i++)
+		exp = exp * 10 + (n->ep[i] - '0');
+	return n->exp_neg ? -exp : exp;
+}
+
+/* The double strtod makes of n, computed from its digits and exponent alone
+ * ("DIGITSeEXP"), so the locale's decimal point plays no part. *nonzero
+ * says whether any digit is not 0. Returns false when out of memory. */
+static bool value_of(const struct num *n, double *v, bool *nonzero)
+{
+	long exp = exponent(n) - (long)n->fpn;
+	char *b = malloc(n->ipn + n->fpn + 32);
+	if (!b)
+		return false;
+	memcpy(b, n->ip, n->ipn);
+	if (n->fpn)
+		memcpy(b + n->ipn, n->fp, n->fpn);
+	size_t k = n->ipn + n->fpn;
+	*nonzero = false;
+	for (size_t i = 0; i < k && !*nonzero; i++)
+		*nonzero = b[i] != '0';
+	snprintf(b + k, 32, "e%ld", exp);
+	*v = strtod(b, NULL);
+	free(b);
+	return true;
+}
+
+/* Why n does not survive the trip into a jansson value, or NULL. */
+static const char *number_problem(const struct num *n)
+{
+	if (!n->frac && !n->exp)
+		return beyond(n->ip, n->ipn, n->neg ? "9223372036854775808" : "9223372036854775807")
+		       ? "is an integer beyond 64 bits" : NULL;
+	if (!n->exp && beyond(n->ip, n->ipn, "9007199254740992"))
+		return "has an integer part beyond +-2^53, which a double cannot hold exactly";
+	double v;
+	bool nonzero;
+	if (surely_in_range(n->ipn, n->fpn, exponent(n)))
+		return NULL;
+	if (!value_of(n, &v, &nonzero))
+		return NULL; /* out of memory: jansson's verdict stands */
+	if (isinf(v))
+		return "is too large for a double";
+	if (nonzero && fabs(v) < DBL_MIN)
+		return "is too close to 0 for a double (not 0, but below 2.2250738585072014e-308)";
+	return NULL;
+}
+
+/* Reject the first number of buf[0..len) that number_problem() finds, with
+ * its column (characters from 1 on its line, as jansson counts). */
+static int check_numbers(const char *buf, size_t len, iot_error *err)
+{
+	bool in_str = false, escaped = false;
+	long col = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if ((c & 0xc0) != 0x80)
+			col++;
+		if (c == '\n')
+			col = 0;
+		if (in_str) {
+			if (escaped)
+				escaped = false;
+			else if (c == '\\')
+				escaped = true;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		struct num n;
+		if (c == '"') {
+			in_str = true;
+		} else if (((c >= '0' && c <= '9') || c == '-') && number_at(buf + i, len - i, &n)) {
+			const char *why = number_problem(&n);
+			if (why) {
+				int shown = n.len > SHOW_NUMBER_MAX ? SHOW_NUMBER_MAX : (int)n.len;
+				return iot_error_set(err, IOT_REJECTED, "number %.*s%s at column %ld %s", shown, n.s,
+				                     n.len > SHOW_NUMBER_MAX ? "..." : "", col, why);
+			}
+			col += (long)n.len - 1; /* a number is ASCII */
+			i += n.len - 1;
+		}
+	}
+	return 0;
+}
+
+static json_t *parse(const char *buf, size_t len, int max_depth, size_t flags, iot_error *err)
 {
 	/* jansson's own limit is 2048 levels; ours is far lower, and checked
 	 * before parsing so a hostile line costs one linear scan. */
-	if (iot_json_depth(buf, len, max_depth) < 0) {
+	bool look = false;
+	if (scan(buf, len, max_depth, &look) < 0) {
 		iot_error_set(err, IOT_REJECTED, "nesting deeper than %d levels", max_depth);
 		return NULL;
 	}
 	json_error_t je;
-	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | flags, &je);
+	if (v && look && check_numbers(buf, len, err) < 0) {
+		json_decref(v);
+		return NULL;
+	}
 	if (!v) {
 		if (strstr(je.text, "duplicate object key"))
 			iot_error_set(err, IOT_REJECTED, "%s", je.text);
-		else
+		else if (!(look && (strstr(je.text, "real number overflow") || strstr(je.text, "too big")) &&
+		           check_numbers(buf, len, err) < 0))
 			iot_error_set(err, IOT_REJECTED, "invalid JSON at column %d: %s", je.column, je.text);
 	}
 	return v;
+}
+
+json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err)
+{
+	return parse(buf, len, max_depth, 0, err);
+}
+
+json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_error *err)
+{
+	return parse(buf, len, max_depth, JSON_DECODE_ANY, err);
 }
 
 int iot_json_print(FILE *f, const json_t *v)

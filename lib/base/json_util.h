@@ -9,10 +9,16 @@
 
 #define IOT_JSON_MAX_DEPTH 32
 
-/* Parse one JSON text: rejects duplicate keys, NaN/Infinity, \u0000,
- * invalid UTF-8, numbers out of range, nesting deeper than max_depth.
- * On failure err says why (IOT_REJECTED) with the column. */
+/* Parse one JSON text, an object or an array: rejects duplicate keys,
+ * NaN/Infinity, \u0000, invalid UTF-8, nesting deeper than max_depth, and
+ * numbers a double or a 64-bit integer would not hold as written: beyond
+ * 64 bits, too large or (not 0 but) too close to 0 for a double, or written
+ * with a fraction and no exponent and an integer part beyond +-2^53 (the
+ * rules are at the top of json_util.c). On failure err says why
+ * (IOT_REJECTED) with the column. */
 json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err);
+/* The same for any JSON value: a bare number, string, true, false or null too. */
+json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_error *err);
 /* Deepest nesting of arrays/objects in buf (strings skipped), or -1 once
  * max is exceeded (stops scanning early). */
 int iot_json_depth(const char *buf, size_t len, int max);

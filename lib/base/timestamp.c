@@ -134,7 +134,7 @@ static const char *take_zone(const char *s, size_t len, unsigned flags, int64_t 
 		return "has no time zone (add Z for UTC, or an offset like +01:00)";
 	if (s[0] == 'Z' || s[0] == 'z') {
 		i = 1;
-		/* mosquitto_sub -F %J writes local time, a literal Z, then the offset. */
+		/* mosquitto_sub -F %j / %J writes local time, a literal Z, then the offset. */
 		if ((flags & IOT_TS_MOSQUITTO_TST) && i < len && (s[i] == '+' || s[i] == '-')) {
 			size_t n = take_offset(s + i, len - i, offset_s, &why);
 			if (n == 0)

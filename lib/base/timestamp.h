@@ -14,7 +14,7 @@ int iot_parse_timestamp_num(double v, int64_t *ts_us);
 /* iot_parse_timestamp_str on s[0..len) (no NUL needed), saying why not:
  * returns NULL on success or a static phrase to follow the quoted text,
  * e.g. "has no time zone (...)". With IOT_TS_MOSQUITTO_TST it also accepts
- * the "tst" of mosquitto_sub -F %J, local time written as
+ * the "tst" of mosquitto_sub -F %j (or %J), local time written as
  * "2026-11-28T11:00:00.123456Z+0100" (the offset after the Z applies). */
 #define IOT_TS_MOSQUITTO_TST 1u
 const char *iot_timestamp_parse(const char *s, size_t len, unsigned flags, int64_t *ts_us);

@@ -12,12 +12,32 @@
  *     reads "invalid JSON at column C: ..." (C counts characters from 1), e.g.
  *     "invalid UTF-8 (byte 0xff)" (overlong forms and encoded surrogates
  *     included), "string contains \u0000" (or "object key contains"), "invalid token
- *     near 'NaN'" (NaN and Infinity are not JSON), "real number overflow"
- *     (1e400), "too big integer" (beyond 64 bits), "invalid Unicode '\uD800'"
+ *     near 'NaN'" (NaN and Infinity are not JSON), "invalid Unicode '\uD800'"
  *     (a lone surrogate), "control character 0x1" (raw control characters in
  *     strings); or "duplicate key K" (any level), or "nesting deeper than N
- *     levels" (max_depth). Text from inside a string is never quoted back, so
- *     a broken api_key cannot leak into a log.
+ *     levels" (max_depth), or a number that cannot be held as written (below).
+ *     Text from inside a string is never quoted back, so a broken api_key
+ *     cannot leak into a log.
+ *
+ * NUMBERS, anywhere in the record (measurements, metadata, JSON values,
+ * timestamps, ids; a string payload of a mosquitto line too). One written
+ * without a fraction or an exponent is an integer, held exactly in 64 bits;
+ * one with either is read as a double. Rejected, the first in the text
+ * ("number N at column C ...", C as above, N cut at 40 characters):
+ *   - an integer beyond 64 bits:                     ... is an integer beyond 64 bits
+ *   - a fraction without an exponent whose integer part is beyond +-2^53
+ *     (9007199254740993.0, 9007199254740993.5): a double cannot hold its units
+ *     digit (the integer form is rejected as a measurement, see VALUES):
+ *       ... has an integer part beyond +-2^53, which a double cannot hold exactly
+ *   - too large for a double (1e400, -1.8e308):       ... is too large for a double
+ *   - not 0, yet closer to 0 than the smallest normal double
+ *     2.2250738585072014e-308, so that it would become 0 (1e-400) or a
+ *     subnormal with fewer digits (4.9e-324):
+ *       ... is too close to 0 for a double (not 0, but below 2.2250738585072014e-308)
+ * Zero in any spelling (0e-400, -0.0) is zero. Written with an exponent, a
+ * number is floating point by its writer's choice and becomes the nearest
+ * double, also past 2^53 (9.007199254740993e15, 1e16); a fraction is
+ * rounded to the nearest double (9007199254740991.5 becomes ...992).
  *
  * SHAPES. opts->format picks one; IOT_FORMAT_AUTO tells them apart in this
  * order: an array is ThingsBoard (d); an object with "topic" and "payload"
@@ -29,17 +49,29 @@
  *  b) IoTFlow flat MQTT payload: an object without "data". The members
  *     api_key, device_id, timestamp and metadata mean what they mean in (a);
  *     every other member is a measurement.
- *  c) mosquitto_sub -F %J (or %j) line: {"tst":..,"topic":..,"payload":..,
- *     ...}; other envelope members (qos, retain, payloadlen, mid,
- *     properties) are ignored. The topic must be iotflow/devices/ID/telemetry
- *     or iotflow/devices/ID/telemetry/ANYTHING with ID a positive decimal
- *     integer without leading zeros; it becomes the record's device_id:
+ *  c) mosquitto_sub -F %j (or %J) line: {"tst":..,"topic":..,"payload":..,
+ *     ...}; other envelope members (qos, retain, mid, properties) are
+ *     ignored, and so is payloadlen but for the check below. The topic must
+ *     be iotflow/devices/ID/telemetry or iotflow/devices/ID/telemetry/ANYTHING
+ *     with ID a positive decimal integer without leading zeros; it becomes
+ *     the record's device_id:
  *       topic "X" is not a telemetry topic (iotflow/devices/ID/telemetry[/...])
  *     The payload is an object or array decoded as (a), (b) or (d) by shape,
- *     or a string holding such JSON (mosquitto_sub writes payloads that are
- *     not JSON as strings), parsed with the same limits. Reasons about the
- *     payload are prefixed "payload: ". A null or blank payload: payload is
- *     empty. A payload device_id that differs from the topic's:
+ *     or a string holding the payload's text, parsed with the same limits:
+ *     -F %j writes every payload so, its bytes escaped, which is the only
+ *     way a payload that is not JSON reaches iot-ingest (-F %J prints an
+ *     empty line for one, and passes JSON payloads through its own parser,
+ *     which rounds numbers: 9007199254740993 arrives as 9.00719925474099e+15,
+ *     1e400 as null). Not JSON at all:
+ *       payload is not JSON (at column C: ...)
+ *     and JSON that is not an object or array: payload: expected a JSON
+ *     object or array. -F %j ends the string at a NUL byte of the payload;
+ *     so when payloadlen is an integer it must be the string's length in
+ *     bytes (a JSON string payload under -F %J fails this check too):
+ *       payload: payloadlen is P but the payload string holds N bytes (...)
+ *     Other reasons about the payload are prefixed "payload: ". A null
+ *     payload (an empty message): payload is empty; a blank string:
+ *     payload: empty record. A payload device_id that differs from the topic's:
  *       device_id in payload (X) does not match topic (Y)
  *     Points without a timestamp of their own take "tst", the time
  *     mosquitto_sub received the message. mosquitto_sub writes local time, a
@@ -52,14 +84,16 @@
  *     "element I: " (I counts from 0). No other member is allowed. An empty
  *     array is "no data"; so is an array whose elements carry no values.
  *
- * VALUES. A number becomes IOT_VAL_NUMBER (a double). An integer beyond
- * +-2^53 would silently change on the way into a double, so it is rejected
- * (measurement "x": integer N is beyond +-2^53 and would lose precision).
- * A number beyond +-1e300 is rejected too, so that sums of them (the hourly
+ * VALUES. A number becomes IOT_VAL_NUMBER (a double), by the rules of
+ * NUMBERS. An integer beyond +-2^53 would silently change on the way into a
+ * double, so it is rejected (measurement "x": integer N is beyond +-2^53 and
+ * would lose precision); as a real it is rejected by NUMBERS already. A
+ * number beyond +-1e300 is rejected too, so that sums of them (the hourly
  * rollups) cannot overflow (measurement "x": number N is out of range (+-1e300)).
  * A string is IOT_VAL_TEXT, at most 4096 bytes. true/false are IOT_VAL_BOOL.
  * An object or array is IOT_VAL_JSON, stored as compact JSON text (members in
- * input order, numbers in their shortest exact form), at most 4096 bytes.
+ * input order, integers as written, reals in the shortest form that reads
+ * back as the same double), at most 4096 bytes.
  * null is rejected (measurement "x" is null): a point has a value.
  *
  * NAMES. 1 to 64 bytes of A-Z a-z 0-9 _ . : / -, starting with a letter, a
@@ -102,7 +136,6 @@
 #include "telemetry/record.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +144,6 @@
 #include "base/json_util.h"
 #include "telemetry/record_int.h"
 
-#define TEXT_MAX 4096                       /* bytes of a text or JSON value, or metadata */
 #define API_KEY_MAX 256
 #define EXACT_INT_MAX INT64_C(9007199254740992) /* 2^53: doubles are exact up to here */
 #define NUMBER_MAX 1e300                    /* leaves room to sum 10^8 of them */
@@ -140,48 +172,6 @@ bool iot_measurement_name_valid(const char *name, size_t len)
 			return false;
 	}
 	return true;
-}
-
-int iot__rec_prefix_error(iot_error *err, const char *fmt, ...)
-{
-	char pre[64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(pre, sizeof pre, fmt, ap);
-	va_end(ap);
-	size_t pl = strlen(pre), ml = strlen(err->msg);
-	if (pl + ml >= sizeof err->msg)
-		ml = sizeof err->msg - 1 - pl;
-	memmove(err->msg + pl, err->msg, ml);
-	memcpy(err->msg, pre, pl);
-	err->msg[pl + ml] = '\0';
-	return -1;
-}
-
-/* v as compact JSON text owned by the record, or NULL with the error set.
- * name says whose value it is (NULL: the metadata). */
-static const char *dump_owned(struct dec *d, json_t *v, const char *name)
-{
-	char buf[TEXT_MAX];
-	size_t n = iot__json_compact(v, buf, sizeof buf);
-	if (n > TEXT_MAX) {
-		if (name)
-			reject(d, "measurement \"%s\": JSON value is %zu bytes, over the limit of %d",
-			       name, n, TEXT_MAX);
-		else
-			reject(d, "metadata is %zu bytes of JSON, over the limit of %d", n, TEXT_MAX);
-		return NULL;
-	}
-	struct owned *o = malloc(sizeof *o + n + 1);
-	if (!o) {
-		iot_error_set(d->err, IOT_INTERNAL, "out of memory");
-		return NULL;
-	}
-	memcpy(o->text, buf, n);
-	o->text[n] = '\0';
-	o->next = d->st->owned;
-	d->st->owned = o;
-	return o->text;
 }
 
 /* ---- identity, time, metadata ----------------------------------------- */
@@ -236,7 +226,7 @@ static int take_metadata(struct dec *d, json_t *meta, const char **md)
 		return 0;
 	if (!json_is_object(meta))
 		return reject(d, "metadata must be an object");
-	*md = dump_owned(d, meta, NULL);
+	*md = iot__rec_dump_owned(d, meta, NULL);
 	return *md ? 0 : -1;
 }
 
@@ -351,9 +341,9 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 			return reject(d, "measurement \"%s\": number %g is out of range (+-1e300)", name, p->num);
 		break;
 	case JSON_STRING:
-		if (json_string_length(v) > TEXT_MAX)
+		if (json_string_length(v) > IOT_REC_TEXT_MAX)
 			return reject(d, "measurement \"%s\": text is %zu bytes, over the limit of %d",
-			              name, json_string_length(v), TEXT_MAX);
+			              name, json_string_length(v), IOT_REC_TEXT_MAX);
 		p->type = IOT_VAL_TEXT;
 		p->text = json_string_value(v);
 		break;
@@ -365,7 +355,7 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 		p->type = IOT_VAL_JSON;
-		if (!(p->text = dump_owned(d, v, name)))
+		if (!(p->text = iot__rec_dump_owned(d, v, name)))
 			return -1;
 		break;
 	case JSON_NULL:
@@ -485,8 +475,8 @@ static int decode_tb_array(struct dec *d, json_t *arr)
 	return 0;
 }
 
-/* One JSON text: blank, BOM and parse checks. */
-int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out)
+/* One JSON text: blank, BOM and parse checks; any: a bare value will do. */
+int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out)
 {
 	size_t i = 0;
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -499,7 +489,8 @@ int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out)
 	const char *nul = memchr(s, '\0', n);
 	if (nul)
 		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s));
-	*out = iot_json_parse(s, n, d->o->max_depth, d->err);
+	*out = any ? iot_json_parse_value(s, n, d->o->max_depth, d->err)
+	           : iot_json_parse(s, n, d->o->max_depth, d->err);
 	if (!*out) {
 		iot__explain_json_error(d->err);
 		return -1;
@@ -557,7 +548,7 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 	rec->priv_ = st;
 	struct dec d = { .o = opts, .rec = rec, .st = st, .err = err,
 	                 .pts = st->inline_pts, .cap = INLINE_POINTS };
-	if (iot__rec_parse_text(&d, buf, len, &st->root) < 0 ||
+	if (iot__rec_parse_text(&d, buf, len, false, &st->root) < 0 ||
 	    iot__rec_decode_shape(&d, st->root, opts->format, true) < 0)
 		goto fail;
 	if (rec->npoints == 0) {

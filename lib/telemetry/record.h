@@ -28,7 +28,7 @@ typedef struct iot_point {
 enum iot_input_format {
 	IOT_FORMAT_AUTO,        /* any of the below, told apart by shape */
 	IOT_FORMAT_IOTFLOW,     /* {"data":{...},"metadata":{...},"timestamp":...} (+ device_id / api_key), or the flat MQTT payload */
-	IOT_FORMAT_MOSQUITTO,   /* a line of mosquitto_sub -F %J */
+	IOT_FORMAT_MOSQUITTO,   /* a line of mosquitto_sub -F %j (or %J) */
 	IOT_FORMAT_THINGSBOARD  /* {"ts":ms,"values":{...}} or an array of such */
 };
 

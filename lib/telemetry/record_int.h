@@ -13,6 +13,7 @@
 #include "telemetry/record.h"
 
 #define INLINE_POINTS 8 /* most records carry a handful of points */
+#define IOT_REC_TEXT_MAX 4096 /* bytes of a text or JSON value, or of metadata */
 
 /* A copy the record owns: metadata or a JSON value as compact text. */
 struct owned {
@@ -47,7 +48,7 @@ struct dec {
 /* Shared by the decoder's files: see record.c. */
 int iot__rec_prefix_error(iot_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t iot__rec_parse_id(const char *s, size_t n);
-int iot__rec_parse_text(struct dec *d, const char *s, size_t n, json_t **out);
+int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out);
 int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope);
 int iot__rec_decode_mosquitto(struct dec *d, json_t *env);
 
@@ -71,5 +72,10 @@ void iot__explain_json_error(iot_error *err);
  * which may exceed cap: then buf holds only part of it. Object members keep
  * their input order; reals take their shortest exact form. */
 size_t iot__json_compact(json_t *v, char *buf, size_t cap);
+
+/* v as compact JSON text owned by the record (d->st), or NULL with the
+ * error set (over IOT_REC_TEXT_MAX, out of memory). name says whose value it
+ * is, for the message (NULL: the metadata). */
+const char *iot__rec_dump_owned(struct dec *d, json_t *v, const char *name);
 
 #endif

@@ -1,8 +1,9 @@
 /* record_text.c — text helpers of the record decoder: input quoted safely
- * in messages, jansson's parse errors made precise, and compact JSON text for
- * metadata and JSON values. */
+ * in messages, reasons prefixed, jansson's parse errors made precise, and
+ * compact JSON text for metadata and JSON values. */
 #include "telemetry/record_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,22 @@ const char *iot__show(struct iot_shown *out, const char *s, size_t len, bool quo
 	}
 	out->s[j] = '\0';
 	return out->s;
+}
+
+int iot__rec_prefix_error(iot_error *err, const char *fmt, ...)
+{
+	char pre[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	size_t pl = strlen(pre), ml = strlen(err->msg);
+	if (pl + ml >= sizeof err->msg)
+		ml = sizeof err->msg - 1 - pl;
+	memmove(err->msg + pl, err->msg, ml);
+	memcpy(err->msg, pre, pl);
+	err->msg[pl + ml] = '\0';
+	return -1;
 }
 
 /* Rewrite a parse failure from json_util (jansson's words) into a precise,
@@ -193,4 +210,28 @@ size_t iot__json_compact(json_t *v, char *buf, size_t cap)
 	struct sbuf b = { buf, 0, cap };
 	put_json(&b, v);
 	return b.len;
+}
+
+const char *iot__rec_dump_owned(struct dec *d, json_t *v, const char *name)
+{
+	char buf[IOT_REC_TEXT_MAX];
+	size_t n = iot__json_compact(v, buf, sizeof buf);
+	if (n > IOT_REC_TEXT_MAX) {
+		if (name)
+			reject(d, "measurement \"%s\": JSON value is %zu bytes, over the limit of %d",
+			       name, n, IOT_REC_TEXT_MAX);
+		else
+			reject(d, "metadata is %zu bytes of JSON, over the limit of %d", n, IOT_REC_TEXT_MAX);
+		return NULL;
+	}
+	struct owned *o = malloc(sizeof *o + n + 1);
+	if (!o) {
+		iot_error_set(d->err, IOT_INTERNAL, "out of memory");
+		return NULL;
+	}
+	memcpy(o->text, buf, n);
+	o->text[n] = '\0';
+	o->next = d->st->owned;
+	d->st->owned = o;
+	return o->text;
 }
