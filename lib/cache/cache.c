@@ -1,12 +1,11 @@
 /* cache.c — Redis as an optional cache: lazy connect, degrade, retry. */
 #include "cache/cache.h"
+#include "cache/redis_url.h"
 #include "base/clock.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +24,7 @@
 
 struct iot_cache {
 	bool configured;
-	char *host, *path, *user, *password;
-	int port, dbnum;
+	struct iot__redis_url url;
 	long seen_ttl;
 	redisContext *ctx;
 	long long retry_at, retry_step;
@@ -40,99 +38,6 @@ struct iot_cache {
 	char warning[320];
 	char last_error[320];          /* why the last invalidation failed */
 };
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* %XX with exactly two hex digits is a byte; any other '%' stays as it is. */
-static char *pct_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	size_t j = 0;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
-		    (lo = hex_digit(s[i + 2])) >= 0) {
-			out[j++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			out[j++] = s[i];
-		}
-	}
-	out[j] = '\0';
-	return out;
-}
-
-static int parse_db(const char *s, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (end == s || *end || v < 0 || v > 1000)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* redis://[[user]:password@]host[:port][/db]  or  unix:///path[?db=N]. */
-static int parse_url(iot_cache *c, const char *url, iot_error *err)
-{
-	c->port = 6379;
-	if (!strncmp(url, "unix://", 7)) {
-		const char *p = url + 7, *q = strchr(p, '?');
-		if (*p != '/')
-			return iot_error_set(err, IOT_USAGE, "redis_url: unix:// needs an absolute socket path");
-		c->path = q ? strndup(p, (size_t)(q - p)) : strdup(p);
-		if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &c->dbnum) < 0))
-			return iot_error_set(err, IOT_USAGE, "redis_url: expected unix:///path[?db=N]");
-		return c->path ? 0 : iot_error_set(err, IOT_INTERNAL, "out of memory");
-	}
-	if (strncmp(url, "redis://", 8))
-		return iot_error_set(err, IOT_USAGE, "redis_url: expected redis://[:password@]host:port[/db] or unix:///path");
-	const char *p = url + 8, *at = strrchr(p, '@');
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		if (colon) {
-			if (colon > p)
-				c->user = pct_decode(p, (size_t)(colon - p));
-			c->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
-		} else {
-			c->password = pct_decode(p, (size_t)(at - p));
-		}
-		p = at + 1;
-	}
-	const char *slash = strchr(p, '/');
-	size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
-	const char *colon = memchr(p, ':', hostport);
-	size_t hl = colon ? (size_t)(colon - p) : hostport;
-	if (hl == 0)
-		return iot_error_set(err, IOT_USAGE, "redis_url: missing host");
-	c->host = strndup(p, hl);
-	if (colon) {
-		char port[8] = "";
-		size_t pl = hostport - hl - 1;
-		char *end;
-		if (pl == 0 || pl >= sizeof port)
-			return iot_error_set(err, IOT_USAGE, "redis_url: invalid port");
-		memcpy(port, colon + 1, pl);
-		long v = strtol(port, &end, 10);
-		if (*end || v < 1 || v > 65535)
-			return iot_error_set(err, IOT_USAGE, "redis_url: invalid port");
-		c->port = (int)v;
-	}
-	if (slash && slash[1] && parse_db(slash + 1, &c->dbnum) < 0)
-		return iot_error_set(err, IOT_USAGE, "redis_url: invalid database number");
-	return c->host ? 0 : iot_error_set(err, IOT_INTERNAL, "out of memory");
-}
 
 iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err)
 {
@@ -149,19 +54,11 @@ iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err)
 	if (!url || !*url)
 		return c;
 	c->configured = true;
-	if (parse_url(c, url, err) < 0) {
+	if (iot__redis_url_parse(url, &c->url, err) < 0) {
 		iot_cache_free(c);
 		return NULL;
 	}
 	return c;
-}
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
 }
 
 void iot_cache_free(iot_cache *c)
@@ -172,19 +69,16 @@ void iot_cache_free(iot_cache *c)
 		redisFree(c->ctx);
 	if (c->sub)
 		redisFree(c->sub);
-	free(c->host);
-	free(c->path);
-	wipe_free(c->user);
-	wipe_free(c->password);
+	iot__redis_url_free(&c->url);
 	free(c);
 }
 
 static void where(const iot_cache *c, char *buf, size_t size)
 {
-	if (c->path)
-		snprintf(buf, size, "%s", c->path);
+	if (c->url.path)
+		snprintf(buf, size, "%s", c->url.path);
 	else
-		snprintf(buf, size, "%s:%d", c->host, c->port);
+		snprintf(buf, size, "%s:%d", c->url.host, c->url.port);
 }
 
 static void queue_warning(iot_cache *c, const char *reason)
@@ -241,8 +135,8 @@ static bool reply_ok(const redisReply *r)
 static redisContext *open_ctx(iot_cache *c, char *reason, size_t size)
 {
 	struct timeval cto = { 0, 300000 }, to = { 0, 500000 };
-	redisContext *ctx = c->path ? redisConnectUnixWithTimeout(c->path, cto)
-	                            : redisConnectWithTimeout(c->host, c->port, cto);
+	redisContext *ctx = c->url.path ? redisConnectUnixWithTimeout(c->url.path, cto)
+	                            : redisConnectWithTimeout(c->url.host, c->url.port, cto);
 	if (!ctx || ctx->err) {
 		snprintf(reason, size, "%s", ctx ? ctx->errstr : "out of memory");
 		if (ctx)
@@ -252,19 +146,19 @@ static redisContext *open_ctx(iot_cache *c, char *reason, size_t size)
 	redisSetTimeout(ctx, to);
 	redisEnableKeepAlive(ctx);
 	redisReply *r = NULL;
-	if (c->password) {
-		r = c->user ? redisCommand(ctx, "AUTH %s %s", c->user, c->password)
-		            : redisCommand(ctx, "AUTH %s", c->password);
+	if (c->url.password) {
+		r = c->url.user ? redisCommand(ctx, "AUTH %s %s", c->url.user, c->url.password)
+		            : redisCommand(ctx, "AUTH %s", c->url.password);
 		if (!reply_ok(r)) {
 			snprintf(reason, size, "authentication failed");
 			goto fail;
 		}
 		freeReplyObject(r);
 	}
-	if (c->dbnum) {
-		r = redisCommand(ctx, "SELECT %d", c->dbnum);
+	if (c->url.dbnum) {
+		r = redisCommand(ctx, "SELECT %d", c->url.dbnum);
 		if (!reply_ok(r)) {
-			snprintf(reason, size, "choosing Redis database %d failed", c->dbnum);
+			snprintf(reason, size, "choosing Redis database %d failed", c->url.dbnum);
 			goto fail;
 		}
 		freeReplyObject(r);
