@@ -287,7 +287,7 @@ snapshot() {
 		update devices set last_seen = now() - interval '1 hour' where name = 'stale'"
 	local cid
 	cid=$(psql -XAtc "select id from devices where name = 'cached'")
-	redis-cli -p "$IOTFLOW_REDIS_PORT" set "iotflow:seen:$cid" "$(($(date +%s) * 1000000))" EX 300 >/dev/null
+	redis-cli -p "$IOTFLOW_REDIS_PORT" set "iotflow:$(psql -XAtc "select iotflow_cache_namespace()"):seen:$cid" "$(($(date +%s) * 1000000))" EX 300 >/dev/null
 	run iot-device status
 	assert_success
 	assert_equal "$(jq -sc 'map({(.name): .online}) | add' <<<"$output")" \

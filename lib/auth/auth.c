@@ -102,6 +102,13 @@ iot_auth *iot_auth_new(const iot_config *cfg, iot_db *db, iot_cache *cache, iot_
 		iot_auth_free(a);
 		return NULL;
 	}
+	/* Not migrated: the cache stays unused and says why; that is all. */
+	iot_error e = { 0 };
+	if (iot_auth_cache_bind(db, cache, &e) < 0 && e.status == IOT_UNAVAILABLE) {
+		*err = e;
+		iot_auth_free(a);
+		return NULL;
+	}
 	a->last_flush_ms = iot_now_ms();
 	return a;
 }
@@ -288,13 +295,13 @@ static long long max_age_ms(iot_auth *a)
 
 void iot_auth_key_cache_name(const unsigned char digest[32], char out[96])
 {
-	memcpy(out, "iotflow:auth:key:", 17);
-	sodium_bin2hex(out + 17, 96 - 17, digest, 32);
+	memcpy(out, "auth:key:", 9);
+	sodium_bin2hex(out + 9, 96 - 9, digest, 32);
 }
 
 void iot_auth_dev_cache_name(int64_t device_id, char out[48])
 {
-	snprintf(out, 48, "iotflow:auth:dev:%" PRId64, device_id);
+	snprintf(out, 48, "auth:dev:%" PRId64, device_id);
 }
 
 int iot_auth_invalidate_device(iot_cache *cache, int64_t device_id,

@@ -111,6 +111,10 @@ static int invalidate_digests(iot_registry *id, int64_t device_id, const char *h
 {
 	if (!id->cache || !iot_cache_configured(id->cache))
 		return 0;
+	/* Unnamed (no installation id), the invalidation below fails and says so. */
+	iot_error e = { 0 };
+	if (iot_auth_cache_bind(id->db, id->cache, &e) < 0 && e.status == IOT_UNAVAILABLE)
+		return iot_error_set(err, IOT_UNAVAILABLE, "%s", e.msg);
 	size_t n = 0, cap = hex && *hex ? strlen(hex) / 64 + 1 : 0;
 	unsigned char (*d)[32] = calloc(cap + 1, sizeof *d);
 	if (!d)
@@ -301,8 +305,8 @@ int iot_device_remove(iot_registry *id, const char *spec, json_t **out, iot_erro
 		rc = iot_error_set(err, IOT_UNAVAILABLE,
 		                   "device %" PRId64 " removed from PostgreSQL, but Redis went away before"
 		                   " the invalidation (%s): programs may accept its keys from Redis for up to"
-		                   " 30 minutes unless the iotflow:auth:key:* entries are deleted there",
-		                   dev, e.msg);
+		                   " 30 minutes unless the iotflow:%s:auth:* entries are deleted there",
+		                   dev, e.msg, iot_cache_namespace(id->cache) ? iot_cache_namespace(id->cache) : "*");
 	PQclear(res);
 	return rc;
 }

@@ -6,7 +6,7 @@
  *
  * Status (active / inactive / maintenance) is what an admin sets. Online /
  * offline is derived: last_seen (the later of devices.last_seen and Redis
- * iotflow:seen:<id>) within the online window. Going quiet never changes
+ * iotflow:<ns>:seen:<id>) within the online window. Going quiet never changes
  * the status. Every change that affects authentication (status, owner,
  * key rotation or revocation, removal) is committed first and then
  * invalidated in Redis and in every running process (auth.h). When Redis
