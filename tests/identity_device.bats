@@ -356,3 +356,31 @@ snapshot() {
 	assert_failure 6
 	assert_output --partial 'iot-device: fatal: unable to read standard input: Is a directory'
 }
+
+@test "iot-device: concurrent key rotations of one device leave exactly one active key" {
+	iot-device add busy --owner alice >/dev/null
+	local round i live
+	for round in 1 2 3 4 5; do
+		for i in $(seq 10); do
+			iot-device key rotate alice/busy >"$BATS_TEST_TMPDIR/r$i" 2>&1 3>&- &
+		done
+		wait
+		for i in $(seq 10); do
+			jq -e '.api_key | test("^iotf_")' "$BATS_TEST_TMPDIR/r$i" >/dev/null || fail "rotate $i: $(cat "$BATS_TEST_TMPDIR/r$i")"
+		done
+		live=$(psql -XAtc "select count(*) from device_auth where is_active and revoked_at is null
+			and (expires_at is null or expires_at > now())")
+		assert_equal "round $round: $live" "round $round: 1"
+	done
+	# The one left is the last one handed out: its key works.
+	run iot-device key list alice/busy
+	assert_equal "$(jq -sc 'map(select(.state == "active")) | length' <<<"$output")" 1
+	# With a grace period the old keys stay valid for it, but only one never ends.
+	for i in $(seq 10); do
+		iot-device key rotate alice/busy --grace 1h >/dev/null 2>&1 3>&- &
+	done
+	wait
+	run psql -XAtc "select count(*) filter (where expires_at is null), count(*) from device_auth
+		where is_active and revoked_at is null and (expires_at is null or expires_at > now())"
+	assert_output '1|11'
+}

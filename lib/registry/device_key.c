@@ -1,5 +1,5 @@
 /* device_key.c — a device's keys: rotate with a grace period, revoke, list.
- * Each change is one statement (atomic), then invalidated everywhere. */
+ * Each change is one transaction, then invalidated everywhere. */
 #include "registry/device.h"
 #include "base/field_check.h"
 #include "auth/keys.h"
@@ -19,7 +19,12 @@
 	" 'revoked_at', " IOT_SQL_TS("revoked_at") ")::text"
 
 /* Live keys end now (grace 0: revoked) or at now + grace (never later than
- * an expiry they already had); the new key is inserted and shown. */
+ * an expiry they already had); the new key is inserted and shown. Run after
+ * lock_sql in one transaction: rotations of one device take turns, and each
+ * sees the key the one before inserted (in one statement a concurrent
+ * rotation's new key is outside the snapshot, and stayed live beside this
+ * one's). */
+static const char lock_sql[] = "SELECT 1 FROM devices WHERE id = $1 FOR UPDATE";
 static const char rotate_sql[] =
 	"WITH old AS (UPDATE device_auth SET"
 	"   expires_at = CASE WHEN $2::bigint > 0 THEN"
@@ -38,6 +43,27 @@ static const char rotate_sql[] =
 	"   (SELECT string_agg(encode(key_digest, 'hex'), ',') FROM old)"
 	" FROM dev JOIN new ON new.device_id = dev.id";
 
+struct rotate_tx {
+	const char *const *params;
+	PGresult *res;
+};
+
+static int rotate_tx(iot_db *db, void *arg, iot_error *err)
+{
+	struct rotate_tx *t = arg;
+	PQclear(t->res);               /* from a run that did not commit */
+	t->res = NULL;
+	PGresult *r = iot_db_query(db, lock_sql, 1, t->params, err);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	PQclear(r);
+	if (n != 1)
+		return iot_error_set(err, IOT_NOT_FOUND, "device vanished");
+	t->res = iot_db_query(db, rotate_sql, 4, t->params, err);
+	return t->res ? 0 : -1;
+}
+
 int iot_device_key_rotate(iot_registry *id, const char *spec, long grace_s, json_t **out, iot_error *err)
 {
 	int64_t dev;
@@ -53,11 +79,10 @@ int iot_device_key_rotate(iot_registry *id, const char *spec, long grace_s, json
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
 	snprintf(grace, sizeof grace, "%ld", grace_s);
 	const char *params[4] = { idtext, grace, param, prefix };
-	PGresult *res = iot_db_exec(id->db, rotate_sql, 4, params, err);
+	struct rotate_tx t = { .params = params };
 	int rc = -1;
-	if (res) {
-		*out = iot_registry_row(res, "device vanished", err);
-		PQclear(res);
+	if (iot_db_transaction(id->db, rotate_tx, &t, err) == 0) {
+		*out = iot_registry_row(t.res, "device vanished", err);
 		if (*out) {
 			/* The new key is committed: it is handed over even when the
 			 * invalidation fails, or it would be lost. */
@@ -65,6 +90,7 @@ int iot_device_key_rotate(iot_registry *id, const char *spec, long grace_s, json
 			rc = iot_device_invalidate_committed(id, dev, "the key rotation", err);
 		}
 	}
+	PQclear(t.res);
 	sodium_memzero(&sec, sizeof sec);
 	return rc;
 }
