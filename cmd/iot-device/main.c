@@ -60,8 +60,10 @@ static const char help_text[] =
 "Put -- before a VALUE that starts with '-'.\n"
 "Exit status: 0 ok, 1 rejected (duplicate name, bad NDJSON line), 2 usage or\n"
 "invalid value, 3 not found, 4 key refused (key check), 5 database unavailable,\n"
-"or Redis configured but not told of a change (committed: run it again when\n"
-"Redis is back; rm removes nothing then), 6 internal error. See iot-device(1).\n";
+"or Redis configured but the cache not told of a change (committed; the\n"
+"message says what to run once Redis is back, and a rotated key is in the\n"
+"output: do not rotate again; rm removes nothing then), 6 internal error.\n"
+"See iot-device(1).\n";
 
 enum {
 	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,

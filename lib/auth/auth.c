@@ -14,6 +14,8 @@
 #define TTL_SUBSCRIBED_MS 60000    /* invalidations arrive: keep a while */
 #define TTL_UNSUBSCRIBED_MS 5000   /* nobody can tell us: keep briefly */
 #define REDIS_TTL_S 1800
+_Static_assert(REDIS_TTL_S / 60 + TTL_SUBSCRIBED_MS / 60000 <= IOT_AUTH_STALE_MAX_MIN,
+               "IOT_AUTH_STALE_MAX_MIN must cover the Redis TTL and a process's memory");
 #define FLUSH_INTERVAL_MS 10000
 #define FLUSH_MAX_KEYS 4096
 #define USAGE_HARD_CAP 65536       /* with the database gone for long, counts are dropped */

@@ -49,6 +49,10 @@ typedef struct iot_user_ref {
 
 typedef struct iot_auth iot_auth;
 
+/* The longest an entry that a failed invalidation left behind can still be
+ * used, in minutes: 30 in Redis, then up to one more in a program's memory. */
+#define IOT_AUTH_STALE_MAX_MIN 31
+
 /* db is borrowed (not owned); cache may be NULL (no Redis). The cache is
  * named for db's installation (iot_auth_cache_bind): NULL with
  * IOT_UNAVAILABLE when the database cannot be reached for that; a database
