@@ -220,6 +220,9 @@ snapshot() {
 	run iot-device set alice/d1 --owner nobody
 	assert_failure 3
 	run iot-device show not-a-device
+	assert_failure 3
+	assert_output --partial "unknown device 'not-a-device'"
+	run iot-device show /d1
 	assert_failure 2
 	run iot-device rm alice/nope
 	assert_failure 3
@@ -383,4 +386,50 @@ snapshot() {
 	run psql -XAtc "select count(*) filter (where expires_at is null), count(*) from device_auth
 		where is_active and revoked_at is null and (expires_at is null or expires_at > now())"
 	assert_output '1|11'
+}
+
+@test "iot-device: a bare NAME names the one device that has it; an ambiguous one lists the choices" {
+	local id
+	id=$(iot-device add solo --owner alice | jq -r .id)
+	iot-device add twin --owner alice >/dev/null
+	iot-device add twin --owner bob >/dev/null
+	run iot-device show solo
+	assert_success
+	assert_equal "$(jq -c '[.id, .owner]' <<<"$output")" "[$id,\"alice\"]"
+	# Everywhere a DEVICE is taken.
+	run iot-device set solo --location lab
+	assert_success
+	assert_equal "$(jq -r .location <<<"$output")" lab
+	run iot-device config set solo interval 30 --type integer
+	assert_success
+	run iot-device config get solo interval
+	assert_equal "$(jq -c .value <<<"$output")" 30
+	run iot-device key list solo
+	assert_success
+	run iot-device status solo
+	assert_equal "$(jq -r .name <<<"$output")" solo
+	run iot-device key rotate solo
+	assert_success
+	local before
+	before=$(snapshot)
+	run iot-device show twin
+	assert_failure 2
+	assert_output --partial "device 'twin' is ambiguous: 2 devices have that name (alice/twin, bob/twin); name one as OWNER/NAME or by id"
+	for cmd in 'rm twin' 'set twin --status inactive' 'key revoke twin' 'key rotate twin' 'config set twin k v'; do
+		run iot-device $cmd
+		assert_failure 2
+		assert_output --partial "device 'twin' is ambiguous"
+	done
+	assert_equal "$(snapshot)" "$before"
+	run iot-device show bob/twin
+	assert_success
+	run iot-device show nosuch
+	assert_failure 3
+	assert_output --partial "unknown device 'nosuch'"
+	# Digits are always an id, even when a device has them as its name.
+	iot-device add 999 --owner alice >/dev/null
+	run iot-device show 999
+	assert_failure 3
+	run iot-device show alice/999
+	assert_success
 }

@@ -36,7 +36,7 @@ static const char help_text[] =
 "  status [DEVICE] [--owner=USER] [--online | --offline] [--summary]\n"
 "                                            online/offline and last_seen\n"
 "\n"
-"DEVICE is a device id or OWNER/NAME.\n"
+"DEVICE is a device id, OWNER/NAME, or a NAME only one device has.\n"
 "\n"
 "Field options (add, set):\n"
 "      --type=TYPE          device type (default sensor)\n"
@@ -59,11 +59,11 @@ static const char help_text[] =
 "DURATION is a number with an optional unit s, m, h, d or w (e.g. 24h).\n"
 "Put -- before a VALUE that starts with '-'.\n"
 "Exit status: 0 ok, 1 rejected (duplicate name, bad NDJSON line), 2 usage or\n"
-"invalid value, 3 not found, 4 key refused (key check), 5 database unavailable,\n"
-"or Redis configured but the cache not told of a change (committed; the\n"
-"message says what to run once Redis is back, and a rotated key is in the\n"
-"output: do not rotate again; rm removes nothing then), 6 internal error.\n"
-"See iot-device(1).\n";
+"invalid value (or an ambiguous NAME), 3 not found, 4 key refused (key check),\n"
+"5 database unavailable, or Redis configured but the cache not told of a\n"
+"change (committed; the message says what to run once Redis is back, and a\n"
+"rotated key is in the output: do not rotate again; rm removes nothing then),\n"
+"6 internal error. See iot-device(1).\n";
 
 enum {
 	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,

@@ -68,6 +68,37 @@ int iot_device_fields_from_json(const json_t *obj, iot_device_fields *f, iot_err
 	return 0;
 }
 
+/* A bare NAME: the one device that has it. Several: say which they are. */
+static int resolve_name(iot_registry *id, const char *name, int64_t *out, iot_error *err)
+{
+	static const char sql[] =
+		"SELECT d.id, u.username || '/' || d.name, count(*) OVER ()"
+		" FROM devices d JOIN users u ON u.id = d.user_id WHERE d.name = $1"
+		" ORDER BY u.username LIMIT 5";
+	const char *params[1] = { name };
+	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
+	if (!res)
+		return -1;
+	int n = PQntuples(res), rc = 0;
+	if (n == 0) {
+		rc = iot_error_set(err, IOT_NOT_FOUND, "unknown device '%s'", name);
+	} else if (n == 1) {
+		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	} else {
+		char list[300] = "";
+		size_t len = 0;
+		for (int i = 0; i < n && len < sizeof list; i++)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+			                        PQgetvalue(res, i, 1));
+		long total = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+		rc = iot_error_set(err, IOT_USAGE, "device '%s' is ambiguous: %ld devices have that name"
+		                   " (%s%s); name one as OWNER/NAME or by id", name, total, list,
+		                   total > n ? ", ..." : "");
+	}
+	PQclear(res);
+	return rc;
+}
+
 int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_error *err)
 {
 	if (iot_field_check("device", spec, 1, 200, false, err) < 0)
@@ -91,8 +122,10 @@ int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_err
 		res = iot_db_exec(id->db,
 		                  "SELECT d.id FROM devices d JOIN users u ON u.id = d.user_id"
 		                  " WHERE u.username = $1 AND d.name = $2", 2, params, err);
+	} else if (!slash && strspn(spec, "0123456789") != strlen(spec)) {
+		return resolve_name(id, spec, out, err);
 	} else {
-		return iot_error_set(err, IOT_USAGE, "device: expected an id or OWNER/NAME, not '%s'", spec);
+		return iot_error_set(err, IOT_USAGE, "device: expected an id, OWNER/NAME or NAME, not '%s'", spec);
 	}
 	if (!res)
 		return -1;

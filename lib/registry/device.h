@@ -1,9 +1,10 @@
 /* device.h — devices from the shell: provisioning, their keys, typed
- * configuration and online state. A device is named by its id ("12") or
- * by "OWNER/NAME" (names are unique per owner; usernames cannot contain
- * '/', so the first '/' splits). Results are JSON objects; no key or
- * digest appears in one except "api_key" in the results of add and key
- * rotate.
+ * configuration and online state. A device is named by its id ("12"; a
+ * DEVICE of digits only is always an id), by "OWNER/NAME" (names are unique
+ * per owner; usernames cannot contain '/', so the first '/' splits), or by
+ * a bare NAME that exactly one device has. Results are JSON objects; no
+ * key or digest appears in one except "api_key" in the results of add and
+ * key rotate.
  *
  * Status (active / inactive / maintenance) is what an admin sets. Online /
  * offline is derived: last_seen (the later of devices.last_seen and Redis
@@ -42,7 +43,9 @@ int iot_device_fields_check(const iot_device_fields *f, bool adding, iot_error *
  * refused. f points into obj. */
 int iot_device_fields_from_json(const json_t *obj, iot_device_fields *f, iot_error *err);
 
-/* "12" or "OWNER/NAME" -> id; IOT_NOT_FOUND when no such device. */
+/* "12", "OWNER/NAME" or "NAME" -> id; IOT_NOT_FOUND when no such device,
+ * IOT_USAGE when several devices have NAME (the message lists them as
+ * OWNER/NAME). */
 int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_error *err);
 
 /* Add one device and its first key: out has id, name, owner, type, status, api_key. */
