@@ -242,6 +242,21 @@ snapshot() {
 	assert_equal "$(jq -c .value <<<"$output")" '{"max":[1,2.5,"x"]}'
 	run iot-device config set alice/cfg label -- '-hello'
 	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["string","-hello"]'
+	# As --help shows it: options may follow the value after --.
+	run iot-device --help
+	assert_output --partial 'iot-device config set DEVICE KEY -- -5 --type integer'
+	run iot-device config set alice/cfg offset -- -5 --type integer
+	assert_success
+	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["integer",-5]'
+	run iot-device config set alice/cfg gain -- -0.5 --format csv --type float
+	assert_success
+	assert_line --index 1 --regexp '^[0-9]+,gain,float,-0.5,'
+	run iot-device config set alice/cfg gain -- -0.5 extra --type float
+	assert_failure 2
+	assert_output --partial 'wrong number of arguments'
+	run iot-device config set alice/cfg gain -- -0.5 --grace 1h
+	assert_failure 2
+	assert_output --partial '--grace does not apply'
 	local before
 	before=$(psql -XAtc "select string_agg(config_key || '=' || config_value || ':' || data_type, ' ' order by config_key) from device_configurations")
 	# The stored type is kept when --type is not given, so a bad value is refused.
@@ -272,7 +287,7 @@ snapshot() {
 	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["json","30s"]'
 	run iot-device config get alice/cfg --format csv
 	assert_line --index 0 'device_id,key,type,value,updated_at'
-	assert_equal "${#lines[@]}" 6
+	assert_equal "${#lines[@]}" 8
 	run iot-device config rm alice/cfg interval
 	assert_success
 	run iot-device config get alice/cfg interval

@@ -57,7 +57,8 @@ static const char help_text[] =
 "  -V, --version            show the version and exit\n"
 "\n"
 "DURATION is a number with an optional unit s, m, h, d or w (e.g. 24h).\n"
-"Put -- before a VALUE that starts with '-'.\n"
+"Put -- before a VALUE that starts with '-'; options may follow it, as in\n"
+"  iot-device config set DEVICE KEY -- -5 --type integer\n"
 "Exit status: 0 ok, 1 rejected (duplicate name, bad NDJSON line), 2 usage or\n"
 "invalid value (or an ambiguous NAME), 3 not found, 4 key refused (key check),\n"
 "5 database unavailable, or Redis configured but the cache not told of a\n"
@@ -199,7 +200,7 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 	return rc;
 }
 
-static const struct command *find_command(int argc, char **argv, const struct dev_opts *o)
+static const struct command *find_command(int argc, char **argv)
 {
 	if (argc < 1) {
 		iot_usage_error("missing command");
@@ -210,26 +211,47 @@ static const struct command *find_command(int argc, char **argv, const struct de
 		iot_usage_error("%s: missing subcommand", argv[0]);
 		return NULL;
 	}
-	const struct command *cmd = NULL;
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(commands[i].name, argv[0]) && (!two || !strcmp(commands[i].sub, argv[1])))
-			cmd = &commands[i];
-	const char *sub = two ? argv[1] : "";
-	if (!cmd) {
-		iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", sub);
-		return NULL;
-	}
+			return &commands[i];
+	iot_usage_error("unknown command '%s%s%s'", argv[0], two ? " " : "", two ? argv[1] : "");
+	return NULL;
+}
+
+/* Options may follow the arguments even after "--" (which lets an argument
+ * start with '-'): `config set DEV KEY -- -5 --type integer`. What follows
+ * the command's last argument is parsed as options; *argc drops it. */
+static int trailing_options(int *argc, char **argv, const struct command *cmd, struct dev_opts *o,
+                            int *done)
+{
+	int first = (cmd->sub ? 2 : 1) + cmd->max_args;
+	if (*argc <= first)
+		return 0;
+	/* getopt skips element 0 of what it is given: the last argument stands in. */
+	char **tail = argv + first - 1;
+	int tailc = *argc - first + 1;
+	optind = 0;                    /* start afresh (glibc) */
+	int rc = parse_options(tailc, tail, o, done);
+	if (rc || *done)
+		return rc;
+	if (optind < tailc)            /* arguments left over: too many */
+		return 0;
+	*argc = first;
+	return 0;
+}
+
+static int check_command(const struct command *cmd, int argc, const struct dev_opts *o, char **argv)
+{
+	bool two = cmd->sub != NULL;
+	const char *sub = two ? cmd->sub : "";
 	int nargs = argc - (two ? 2 : 1);
-	if (nargs < cmd->min_args || nargs > cmd->max_args) {
-		iot_usage_error("%s%s%s: wrong number of arguments", argv[0], two ? " " : "", sub);
-		return NULL;
-	}
+	if (nargs < cmd->min_args || nargs > cmd->max_args)
+		return iot_usage_error("%s%s%s: wrong number of arguments", argv[0], two ? " " : "", sub);
 	for (size_t i = 0; i < sizeof opt_names / sizeof opt_names[0]; i++)
-		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i))) {
-			iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], argv[0], two ? " " : "", sub);
-			return NULL;
-		}
-	return cmd;
+		if ((o->seen & (1u << i)) && !(cmd->allowed & (1u << i)))
+			return iot_usage_error("%s does not apply to '%s%s%s'", opt_names[i], argv[0],
+			                       two ? " " : "", sub);
+	return 0;
 }
 
 int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt)
@@ -331,9 +353,13 @@ int main(int argc, char **argv)
 		return rc ? rc : iot_finish_stdout(0);
 	argc -= optind;
 	argv += optind;
-	const struct command *cmd = find_command(argc, argv, &o);
+	const struct command *cmd = find_command(argc, argv);
 	if (!cmd)
 		return IOT_USAGE;
+	if ((rc = trailing_options(&argc, argv, cmd, &o, &done)) || done)
+		return rc ? rc : iot_finish_stdout(0);
+	if ((rc = check_command(cmd, argc, &o, argv)))
+		return rc;
 	int skip = cmd->sub ? 2 : 1;
 	char **args = argv + skip;
 	int nargs = argc - skip;
