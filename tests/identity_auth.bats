@@ -265,15 +265,30 @@ subscribed() {
 	assert_equal "$(grep -c '"valid":false' <<<"$output")" 5
 }
 
-@test "auth: last_used and usage_count are written in one batch, not per check" {
-	local k
+@test "auth: last_used and usage_count are written in one batch, not per use" {
+	local k id
 	k=$(new_key d1)
-	run bash -c "for i in \$(seq 50); do echo '$k'; done | iot-device key check"
+	id=$(dev_id d1)
+	run bash -c "for i in \$(seq 50); do echo '{\"api_key\":\"$k\",\"data\":{\"t\":'\$i'},\"timestamp\":'\$((1764300000 + i))'}'; done | iot-ingest -q --require-key"
 	assert_success
 	run psql -XAtc "select usage_count, last_used > now() - interval '1 minute' from device_auth"
 	assert_output '50|t'
+	run psql -XAtc "select count(*) from telemetry_data where device_id = $id"
+	assert_output 50
 	run psql -XAtc "select n_tup_upd from pg_stat_user_tables where relname = 'device_auth'"
 	(($output <= 2))
+}
+
+@test "auth: key check is not a use of the key: last_used and usage_count stay" {
+	local k
+	k=$(new_key d1)
+	run bash -c "for i in \$(seq 5); do echo '$k'; done | iot-device key check"
+	assert_success
+	assert_equal "$(grep -c '"valid":true' <<<"$output")" 5
+	run psql -XAtc "select usage_count, last_used is null from device_auth"
+	assert_output '0|t'
+	run iot-device key list alice/d1
+	assert_equal "$(jq -c '[.usage_count, .last_used]' <<<"$output")" '[0,null]'
 }
 
 @test "auth: a key made with another pepper is refused" {

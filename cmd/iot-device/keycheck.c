@@ -1,7 +1,8 @@
 /* keycheck.c — iot-device key check: API keys on stdin, one per line; one
  * result per line, through the same layers every program uses (in-process
  * cache, Redis, PostgreSQL). Left running on a pipe, it shows revocations
- * reaching a live process. Keys are never echoed. */
+ * reaching a live process. Keys are never echoed, and a check does not
+ * count as a use of the key. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ int dev_key_check(iot_registry *id, const struct dev_opts *o)
 		lineno++;
 		iot_device_ref ref;
 		json_t *row;
-		if (r > 0 && iot_auth_device_key(auth, buf, &ref, &err) == 0) {
+		/* A check, not a use: last_used and usage_count stay as they are. */
+		if (r > 0 && iot_auth_device_key_check(auth, buf, &ref, &err) == 0) {
 			row = json_pack("{s:I,s:b,s:I,s:I,s:s,s:s}", "line", (json_int_t)lineno, "valid", 1,
 			                "device_id", (json_int_t)ref.id, "user_id", (json_int_t)ref.user_id,
 			                "status", iot_device_status_name(ref.status),
@@ -65,8 +67,6 @@ int dev_key_check(iot_registry *id, const struct dev_opts *o)
 		}
 	}
 	memset(buf, 0, sizeof buf);
-	if (iot_auth_flush_usage(auth, &err) < 0)
-		iot_warn("unable to record key usage: %s", err.msg);
 	iot_auth_free(auth);
 	if (iot_output_finish(out) < 0 && rc == 0)
 		rc = IOT_INTERNAL;

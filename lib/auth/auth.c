@@ -413,7 +413,7 @@ static int key_fetch(iot_auth *a, const unsigned char d[32], struct key_entry *e
 	return 0;
 }
 
-int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err)
+static int device_key(iot_auth *a, const char *key, bool use, iot_device_ref *out, iot_error *err)
 {
 	size_t len = key ? strnlen(key, IOT_SECRET_LEN + 1) : 0;
 	if (!key || !iot_secret_well_formed(IOT_DEVICE_KEY_PREFIX, key, len))
@@ -441,9 +441,20 @@ int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_e
 	out->id = e->device_id;
 	out->user_id = e->user_id;
 	out->status = e->status;
-	usage_note(&a->key_usage, e->key_id, now_us);
+	if (use)
+		usage_note(&a->key_usage, e->key_id, now_us);
 	maybe_flush(a, now_ms);
 	return 0;
+}
+
+int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err)
+{
+	return device_key(a, key, true, out, err);
+}
+
+int iot_auth_device_key_check(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err)
+{
+	return device_key(a, key, false, out, err);
 }
 
 /* ---- device by id ---- */

@@ -67,6 +67,9 @@ void iot_auth_free(iot_auth *a);
  * expired or revoked keys, IOT_UNAVAILABLE when the database cannot be
  * reached. Does not check the device's status: callers decide. */
 int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err);
+/* The same lookup for diagnostics (iot-device key check): a check is not a
+ * use, so last_used and usage_count stay as they are. */
+int iot_auth_device_key_check(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err);
 /* Device by id (trusted input): -1 with IOT_NOT_FOUND "unknown device N".
  * Cached in-process + Redis, invalidated like keys. */
 int iot_auth_device_id(iot_auth *a, int64_t id, iot_device_ref *out, iot_error *err);
