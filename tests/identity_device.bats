@@ -220,6 +220,9 @@ snapshot() {
 	run iot-device set alice/d1 --owner nobody
 	assert_failure 3
 	run iot-device show not-a-device
+	assert_failure 3
+	assert_output --partial "unknown device 'not-a-device'"
+	run iot-device show /d1
 	assert_failure 2
 	run iot-device rm alice/nope
 	assert_failure 3
@@ -239,6 +242,21 @@ snapshot() {
 	assert_equal "$(jq -c .value <<<"$output")" '{"max":[1,2.5,"x"]}'
 	run iot-device config set alice/cfg label -- '-hello'
 	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["string","-hello"]'
+	# As --help shows it: options may follow the value after --.
+	run iot-device --help
+	assert_output --partial 'iot-device config set DEVICE KEY -- -5 --type integer'
+	run iot-device config set alice/cfg offset -- -5 --type integer
+	assert_success
+	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["integer",-5]'
+	run iot-device config set alice/cfg gain -- -0.5 --format csv --type float
+	assert_success
+	assert_line --index 1 --regexp '^[0-9]+,gain,float,-0.5,'
+	run iot-device config set alice/cfg gain -- -0.5 extra --type float
+	assert_failure 2
+	assert_output --partial 'config set: expected 3 arguments'
+	run iot-device config set alice/cfg gain -- -0.5 --grace 1h
+	assert_failure 2
+	assert_output --partial '--grace does not apply'
 	local before
 	before=$(psql -XAtc "select string_agg(config_key || '=' || config_value || ':' || data_type, ' ' order by config_key) from device_configurations")
 	# The stored type is kept when --type is not given, so a bad value is refused.
@@ -269,7 +287,7 @@ snapshot() {
 	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["json","30s"]'
 	run iot-device config get alice/cfg --format csv
 	assert_line --index 0 'device_id,key,type,value,updated_at'
-	assert_equal "${#lines[@]}" 6
+	assert_equal "${#lines[@]}" 8
 	run iot-device config rm alice/cfg interval
 	assert_success
 	run iot-device config get alice/cfg interval
@@ -287,7 +305,7 @@ snapshot() {
 		update devices set last_seen = now() - interval '1 hour' where name = 'stale'"
 	local cid
 	cid=$(psql -XAtc "select id from devices where name = 'cached'")
-	redis-cli -p "$IOTFLOW_REDIS_PORT" set "iotflow:seen:$cid" "$(($(date +%s) * 1000000))" EX 300 >/dev/null
+	redis-cli -p "$IOTFLOW_REDIS_PORT" set "iotflow:$(psql -XAtc "select iotflow_cache_namespace()"):seen:$cid" "$(($(date +%s) * 1000000))" EX 300 >/dev/null
 	run iot-device status
 	assert_success
 	assert_equal "$(jq -sc 'map({(.name): .online}) | add' <<<"$output")" \
@@ -370,4 +388,78 @@ snapshot() {
 [4,"last",null]'
 	run psql -XAtc "select string_agg(name, ',' order by name) from devices"
 	assert_output 'crlf,last'
+}
+
+@test "iot-device: concurrent key rotations of one device leave exactly one active key" {
+	iot-device add busy --owner alice >/dev/null
+	local round i live
+	for round in 1 2 3 4 5; do
+		for i in $(seq 10); do
+			iot-device key rotate alice/busy >"$BATS_TEST_TMPDIR/r$i" 2>&1 3>&- &
+		done
+		wait
+		for i in $(seq 10); do
+			jq -e '.api_key | test("^iotf_")' "$BATS_TEST_TMPDIR/r$i" >/dev/null || fail "rotate $i: $(cat "$BATS_TEST_TMPDIR/r$i")"
+		done
+		live=$(psql -XAtc "select count(*) from device_auth where is_active and revoked_at is null
+			and (expires_at is null or expires_at > now())")
+		assert_equal "round $round: $live" "round $round: 1"
+	done
+	# The one left is the last one handed out: its key works.
+	run iot-device key list alice/busy
+	assert_equal "$(jq -sc 'map(select(.state == "active")) | length' <<<"$output")" 1
+	# With a grace period the old keys stay valid for it, but only one never ends.
+	for i in $(seq 10); do
+		iot-device key rotate alice/busy --grace 1h >/dev/null 2>&1 3>&- &
+	done
+	wait
+	run psql -XAtc "select count(*) filter (where expires_at is null), count(*) from device_auth
+		where is_active and revoked_at is null and (expires_at is null or expires_at > now())"
+	assert_output '1|11'
+}
+
+@test "iot-device: a bare NAME names the one device that has it; an ambiguous one lists the choices" {
+	local id
+	id=$(iot-device add solo --owner alice | jq -r .id)
+	iot-device add twin --owner alice >/dev/null
+	iot-device add twin --owner bob >/dev/null
+	run iot-device show solo
+	assert_success
+	assert_equal "$(jq -c '[.id, .owner]' <<<"$output")" "[$id,\"alice\"]"
+	# Everywhere a DEVICE is taken.
+	run iot-device set solo --location lab
+	assert_success
+	assert_equal "$(jq -r .location <<<"$output")" lab
+	run iot-device config set solo interval 30 --type integer
+	assert_success
+	run iot-device config get solo interval
+	assert_equal "$(jq -c .value <<<"$output")" 30
+	run iot-device key list solo
+	assert_success
+	run iot-device status solo
+	assert_equal "$(jq -r .name <<<"$output")" solo
+	run iot-device key rotate solo
+	assert_success
+	local before
+	before=$(snapshot)
+	run iot-device show twin
+	assert_failure 2
+	assert_output --partial "device 'twin' is ambiguous: 2 devices have that name (alice/twin, bob/twin); name one as OWNER/NAME or by id"
+	for cmd in 'rm twin' 'set twin --status inactive' 'key revoke twin' 'key rotate twin' 'config set twin k v'; do
+		run iot-device $cmd
+		assert_failure 2
+		assert_output --partial "device 'twin' is ambiguous"
+	done
+	assert_equal "$(snapshot)" "$before"
+	run iot-device show bob/twin
+	assert_success
+	run iot-device show nosuch
+	assert_failure 3
+	assert_output --partial "unknown device 'nosuch'"
+	# Digits are always an id, even when a device has them as its name.
+	iot-device add 999 --owner alice >/dev/null
+	run iot-device show 999
+	assert_failure 3
+	run iot-device show alice/999
+	assert_success
 }

@@ -1,7 +1,8 @@
 /* keycheck.c — iot-device key check: API keys on stdin, one per line; one
  * result per line, through the same layers every program uses (in-process
  * cache, Redis, PostgreSQL). Left running on a pipe, it shows revocations
- * reaching a live process. Keys are never echoed (cli/secret_check.h). */
+ * reaching a live process. Keys are never echoed (cli/secret_check.h), and
+ * a check does not count as a use of the key. */
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "cli/secret_check.h"
@@ -18,7 +19,8 @@ static int check_one(void *arg, const char *key, json_t **row, iot_error *err)
 {
 	struct key_check *k = arg;
 	iot_device_ref ref;
-	if (iot_auth_device_key(k->auth, key, &ref, err) < 0)
+	/* A check, not a use: last_used and usage_count stay as they are. */
+	if (iot_auth_device_key_check(k->auth, key, &ref, err) < 0)
 		return -1;
 	*row = json_pack("{s:I,s:I,s:s,s:s}", "device_id", (json_int_t)ref.id,
 	                 "user_id", (json_int_t)ref.user_id, "status", iot_device_status_name(ref.status),
@@ -40,8 +42,6 @@ int dev_key_check(iot_registry *id, const struct dev_opts *o)
 	iot_secret_checker checker = { .check = check_one, .after_line = after_line, .arg = &k,
 	                               .cols = check_cols, .malformed = "invalid API key" };
 	int rc = iot_check_secrets(o->format, &checker);
-	if (iot_auth_flush_usage(k.auth, &err) < 0)
-		iot_warn("unable to record key usage: %s", err.msg);
 	iot_auth_free(k.auth);
 	return rc;
 }

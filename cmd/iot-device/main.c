@@ -37,7 +37,7 @@ static const char help_text[] =
 "  status [DEVICE] [--owner=USER] [--online | --offline] [--summary]\n"
 "                                            online/offline and last_seen\n"
 "\n"
-"DEVICE is a device id or OWNER/NAME.\n"
+"DEVICE is a device id, OWNER/NAME, or a NAME only one device has.\n"
 "\n"
 "Field options (add, set):\n"
 "      --type=TYPE          device type (default sensor)\n"
@@ -58,11 +58,14 @@ static const char help_text[] =
 "  -V, --version            show the version and exit\n"
 "\n"
 "DURATION is a number with an optional unit s, m, h, d or w (e.g. 24h).\n"
-"Put -- before a VALUE that starts with '-'.\n"
+"Put -- before a VALUE that starts with '-'; options may follow it, as in\n"
+"  iot-device config set DEVICE KEY -- -5 --type integer\n"
 "Exit status: 0 ok, 1 rejected (duplicate name, bad NDJSON line), 2 usage or\n"
-"invalid value, 3 not found, 4 key refused (key check), 5 database unavailable,\n"
-"or Redis configured but not told of a change (committed: run it again when\n"
-"Redis is back; rm removes nothing then), 6 internal error. See iot-device(1).\n";
+"invalid value (or an ambiguous NAME), 3 not found, 4 key refused (key check),\n"
+"5 database unavailable, or Redis configured but the cache not told of a\n"
+"change (committed; the message says what to run once Redis is back, and a\n"
+"rotated key is in the output: do not rotate again; rm removes nothing then),\n"
+"6 internal error. See iot-device(1).\n";
 
 enum {
 	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,
@@ -190,6 +193,33 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 	return rc;
 }
 
+/* Options may follow the operands even after "--" (which lets an operand
+ * start with '-'): `config set DEV KEY -- -5 --type integer`. What follows
+ * the named command's last operand is parsed as options; *argc drops it. */
+static int trailing_options(int *argc, char **argv, struct dev_opts *o, int *done)
+{
+	if (*argc < 1)
+		return 0;
+	for (size_t i = 0; i < command_table.n; i++) {
+		const iot_command *c = &command_table.cmds[i];
+		if (strcmp(c->name, argv[0]) || (c->sub && (*argc < 2 || strcmp(c->sub, argv[1]))))
+			continue;
+		int first = (c->sub ? 2 : 1) + c->max_args;
+		if (*argc <= first)
+			return 0;
+		/* getopt skips element 0 of what it is given: the last operand stands in. */
+		char **tail = argv + first - 1;
+		int tailc = *argc - first + 1;
+		optind = 0;                    /* start afresh (glibc) */
+		int rc = parse_options(tailc, tail, o, done);
+		if (rc || *done || optind < tailc) /* operands left over: too many, said below */
+			return rc;
+		*argc = first;
+		return 0;
+	}
+	return 0;
+}
+
 int dev_emit(json_t *v, const char *const *cols, enum iot_format fmt)
 {
 	return iot_output_json(stdout, fmt, cols, v);
@@ -289,6 +319,8 @@ int main(int argc, char **argv)
 		return rc ? rc : iot_finish_stdout(0);
 	argc -= optind;
 	argv += optind;
+	if ((rc = trailing_options(&argc, argv, &o, &done)) || done)
+		return rc ? rc : iot_finish_stdout(0);
 	char **args;
 	int nargs;
 	const iot_command *cmd = iot_command_find(&command_table, argc, argv, o.seen, &args, &nargs);

@@ -14,6 +14,8 @@
 #define TTL_SUBSCRIBED_MS 60000    /* invalidations arrive: keep a while */
 #define TTL_UNSUBSCRIBED_MS 5000   /* nobody can tell us: keep briefly */
 #define REDIS_TTL_S 1800
+_Static_assert(REDIS_TTL_S / 60 + TTL_SUBSCRIBED_MS / 60000 <= IOT_AUTH_STALE_MAX_MIN,
+               "IOT_AUTH_STALE_MAX_MIN must cover the Redis TTL and a process's memory");
 #define FLUSH_INTERVAL_MS 10000
 #define FLUSH_MAX_KEYS 4096
 #define USAGE_HARD_CAP 65536       /* with the database gone for long, counts are dropped */
@@ -99,6 +101,13 @@ iot_auth *iot_auth_new(const iot_config *cfg, iot_db *db, iot_cache *cache, iot_
 		return NULL;
 	}
 	if (iot_hasher_init(&a->hasher, cfg, err) < 0) {
+		iot_auth_free(a);
+		return NULL;
+	}
+	/* Not migrated: the cache stays unused and says why; that is all. */
+	iot_error e = { 0 };
+	if (iot_auth_cache_bind(db, cache, &e) < 0 && e.status == IOT_UNAVAILABLE) {
+		*err = e;
 		iot_auth_free(a);
 		return NULL;
 	}
@@ -288,13 +297,13 @@ static long long max_age_ms(iot_auth *a)
 
 void iot_auth_key_cache_name(const unsigned char digest[32], char out[96])
 {
-	memcpy(out, "iotflow:auth:key:", 17);
-	sodium_bin2hex(out + 17, 96 - 17, digest, 32);
+	memcpy(out, "auth:key:", 9);
+	sodium_bin2hex(out + 9, 96 - 9, digest, 32);
 }
 
 void iot_auth_dev_cache_name(int64_t device_id, char out[48])
 {
-	snprintf(out, 48, "iotflow:auth:dev:%" PRId64, device_id);
+	snprintf(out, 48, "auth:dev:%" PRId64, device_id);
 }
 
 int iot_auth_invalidate_device(iot_cache *cache, int64_t device_id,
@@ -404,7 +413,7 @@ static int key_fetch(iot_auth *a, const unsigned char d[32], struct key_entry *e
 	return 0;
 }
 
-int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err)
+static int device_key(iot_auth *a, const char *key, bool use, iot_device_ref *out, iot_error *err)
 {
 	size_t len = key ? strnlen(key, IOT_SECRET_LEN + 1) : 0;
 	if (!key || !iot_secret_well_formed(IOT_DEVICE_KEY_PREFIX, key, len))
@@ -432,9 +441,20 @@ int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_e
 	out->id = e->device_id;
 	out->user_id = e->user_id;
 	out->status = e->status;
-	usage_note(&a->key_usage, e->key_id, now_us);
+	if (use)
+		usage_note(&a->key_usage, e->key_id, now_us);
 	maybe_flush(a, now_ms);
 	return 0;
+}
+
+int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err)
+{
+	return device_key(a, key, true, out, err);
+}
+
+int iot_auth_device_key_check(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err)
+{
+	return device_key(a, key, false, out, err);
 }
 
 /* ---- device by id ---- */

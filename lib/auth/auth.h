@@ -4,8 +4,9 @@
  * (see keys.h) in three layers:
  *   1. an in-process direct-mapped cache (16384 slots, digest-keyed, each
  *      hit confirmed with sodium_memcmp over the full digest);
- *   2. Redis (iotflow:auth:key:<digest>, 30-minute TTL, never past the key's
- *      own expires_at), one pipelined round trip;
+ *   2. Redis (iotflow:<ns>:auth:key:<digest>, 30-minute TTL, never past the
+ *      key's own expires_at), one pipelined round trip; <ns> is the
+ *      installation's namespace (cache.h), which iot_auth_new reads;
  *   3. PostgreSQL: equality on the unique digest index, confirmed with
  *      sodium_memcmp.
  *
@@ -48,8 +49,15 @@ typedef struct iot_user_ref {
 
 typedef struct iot_auth iot_auth;
 
-/* db is borrowed (not owned); cache may be NULL (no Redis). One iot_auth is
- * used by one thread at a time. */
+/* The longest an entry that a failed invalidation left behind can still be
+ * used, in minutes: 30 in Redis, then up to one more in a program's memory. */
+#define IOT_AUTH_STALE_MAX_MIN 31
+
+/* db is borrowed (not owned); cache may be NULL (no Redis). The cache is
+ * named for db's installation (iot_auth_cache_bind): NULL with
+ * IOT_UNAVAILABLE when the database cannot be reached for that; a database
+ * without an installation id (not migrated) only leaves the cache unused,
+ * with its warning. One iot_auth is used by one thread at a time. */
 iot_auth *iot_auth_new(const iot_config *cfg, iot_db *db, iot_cache *cache, iot_error *err);
 /* Flushes pending usage counts (one attempt, no retries) and frees. */
 void iot_auth_free(iot_auth *a);
@@ -59,6 +67,9 @@ void iot_auth_free(iot_auth *a);
  * expired or revoked keys, IOT_UNAVAILABLE when the database cannot be
  * reached. Does not check the device's status: callers decide. */
 int iot_auth_device_key(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err);
+/* The same lookup for diagnostics (iot-device key check): a check is not a
+ * use, so last_used and usage_count stay as they are. */
+int iot_auth_device_key_check(iot_auth *a, const char *key, iot_device_ref *out, iot_error *err);
 /* Device by id (trusted input): -1 with IOT_NOT_FOUND "unknown device N".
  * Cached in-process + Redis, invalidated like keys. */
 int iot_auth_device_id(iot_auth *a, int64_t id, iot_device_ref *out, iot_error *err);
@@ -83,7 +94,17 @@ const char *iot_device_status_name(enum iot_device_status s);
 /* "active"/"inactive"/"maintenance" -> status; -1 when unknown. */
 int iot_device_status_parse(const char *s, enum iot_device_status *out);
 
-/* Redis key names for one device's entries (used by the invalidation side). */
+/* Read the namespace of db's installation (iotflow_cache_namespace(),
+ * sql/005_installation.sql) and set it on cache, once per handle: whoever
+ * holds both a connection and a cache handle calls this before using the
+ * cache. 0 (also when cache is NULL, not configured or named already), or
+ * -1 with err: IOT_UNAVAILABLE when the database cannot be reached, else
+ * (no installation id: not migrated) the cache is left unnamed, so unused,
+ * and its warning says why. */
+int iot_auth_cache_bind(iot_db *db, iot_cache *cache, iot_error *err);
+
+/* Cache names (under the namespace) for one device's entries (used by the
+ * invalidation side): "auth:key:<hex>", "auth:dev:<id>". */
 void iot_auth_key_cache_name(const unsigned char digest[32], char out[96]);
 void iot_auth_dev_cache_name(int64_t device_id, char out[48]);
 /* Tell every process that device_id changed: the Redis entries for the

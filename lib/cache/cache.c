@@ -1,18 +1,20 @@
 /* cache.c — Redis as an optional cache: lazy connect, degrade, retry. */
 #include "cache/cache.h"
+#include "cache/redis_url.h"
 #include "base/clock.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define INVALIDATE_CHANNEL "iotflow:auth:invalidate"
-#define GEN_KEY "iotflow:auth:gen"
+/* Every name is PREFIX "<namespace>:" + what cache.h lists. Programs from
+ * before namespaces used PREFIX alone: invalidations clear those names too. */
+#define PREFIX "iotflow:"
+#define INVALIDATE_CHANNEL "auth:invalidate"
+#define GEN_KEY "auth:gen"
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 4000
 /* The subscription socket is silent when nothing is published, and also when
@@ -25,8 +27,7 @@
 
 struct iot_cache {
 	bool configured;
-	char *host, *path, *user, *password;
-	int port, dbnum;
+	struct iot__redis_url url;
 	long seen_ttl;
 	redisContext *ctx;
 	long long retry_at, retry_step;
@@ -35,104 +36,15 @@ struct iot_cache {
 	long long sub_rx_ms;           /* when the subscription last received anything */
 	long long sub_ping_ms;         /* when a PING went out unanswered, 0 = none */
 	bool sub_live;                 /* what iot_cache_poll said last */
+	char ns[IOT_CACHE_NS_MAX + 1]; /* "" until set: then nothing is served or filled */
+	char prefix[sizeof PREFIX + IOT_CACHE_NS_MAX + 1]; /* "iotflow:<ns>:" */
+	char ns_why[200];              /* why no namespace could be set */
+	bool ns_warned;
 	bool down_reported;
 	bool warning_pending;
 	char warning[320];
 	char last_error[320];          /* why the last invalidation failed */
 };
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* %XX with exactly two hex digits is a byte; any other '%' stays as it is. */
-static char *pct_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	size_t j = 0;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
-		    (lo = hex_digit(s[i + 2])) >= 0) {
-			out[j++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			out[j++] = s[i];
-		}
-	}
-	out[j] = '\0';
-	return out;
-}
-
-static int parse_db(const char *s, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (end == s || *end || v < 0 || v > 1000)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* redis://[[user]:password@]host[:port][/db]  or  unix:///path[?db=N]. */
-static int parse_url(iot_cache *c, const char *url, iot_error *err)
-{
-	c->port = 6379;
-	if (!strncmp(url, "unix://", 7)) {
-		const char *p = url + 7, *q = strchr(p, '?');
-		if (*p != '/')
-			return iot_error_set(err, IOT_USAGE, "redis_url: unix:// needs an absolute socket path");
-		c->path = q ? strndup(p, (size_t)(q - p)) : strdup(p);
-		if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &c->dbnum) < 0))
-			return iot_error_set(err, IOT_USAGE, "redis_url: expected unix:///path[?db=N]");
-		return c->path ? 0 : iot_error_set(err, IOT_INTERNAL, "out of memory");
-	}
-	if (strncmp(url, "redis://", 8))
-		return iot_error_set(err, IOT_USAGE, "redis_url: expected redis://[:password@]host:port[/db] or unix:///path");
-	const char *p = url + 8, *at = strrchr(p, '@');
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		if (colon) {
-			if (colon > p)
-				c->user = pct_decode(p, (size_t)(colon - p));
-			c->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
-		} else {
-			c->password = pct_decode(p, (size_t)(at - p));
-		}
-		p = at + 1;
-	}
-	const char *slash = strchr(p, '/');
-	size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
-	const char *colon = memchr(p, ':', hostport);
-	size_t hl = colon ? (size_t)(colon - p) : hostport;
-	if (hl == 0)
-		return iot_error_set(err, IOT_USAGE, "redis_url: missing host");
-	c->host = strndup(p, hl);
-	if (colon) {
-		char port[8] = "";
-		size_t pl = hostport - hl - 1;
-		char *end;
-		if (pl == 0 || pl >= sizeof port)
-			return iot_error_set(err, IOT_USAGE, "redis_url: invalid port");
-		memcpy(port, colon + 1, pl);
-		long v = strtol(port, &end, 10);
-		if (*end || v < 1 || v > 65535)
-			return iot_error_set(err, IOT_USAGE, "redis_url: invalid port");
-		c->port = (int)v;
-	}
-	if (slash && slash[1] && parse_db(slash + 1, &c->dbnum) < 0)
-		return iot_error_set(err, IOT_USAGE, "redis_url: invalid database number");
-	return c->host ? 0 : iot_error_set(err, IOT_INTERNAL, "out of memory");
-}
 
 iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err)
 {
@@ -149,19 +61,11 @@ iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err)
 	if (!url || !*url)
 		return c;
 	c->configured = true;
-	if (parse_url(c, url, err) < 0) {
+	if (iot__redis_url_parse(url, &c->url, err) < 0) {
 		iot_cache_free(c);
 		return NULL;
 	}
 	return c;
-}
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
 }
 
 void iot_cache_free(iot_cache *c)
@@ -172,19 +76,16 @@ void iot_cache_free(iot_cache *c)
 		redisFree(c->ctx);
 	if (c->sub)
 		redisFree(c->sub);
-	free(c->host);
-	free(c->path);
-	wipe_free(c->user);
-	wipe_free(c->password);
+	iot__redis_url_free(&c->url);
 	free(c);
 }
 
 static void where(const iot_cache *c, char *buf, size_t size)
 {
-	if (c->path)
-		snprintf(buf, size, "%s", c->path);
+	if (c->url.path)
+		snprintf(buf, size, "%s", c->url.path);
 	else
-		snprintf(buf, size, "%s:%d", c->host, c->port);
+		snprintf(buf, size, "%s:%d", c->url.host, c->url.port);
 }
 
 static void queue_warning(iot_cache *c, const char *reason)
@@ -241,8 +142,8 @@ static bool reply_ok(const redisReply *r)
 static redisContext *open_ctx(iot_cache *c, char *reason, size_t size)
 {
 	struct timeval cto = { 0, 300000 }, to = { 0, 500000 };
-	redisContext *ctx = c->path ? redisConnectUnixWithTimeout(c->path, cto)
-	                            : redisConnectWithTimeout(c->host, c->port, cto);
+	redisContext *ctx = c->url.path ? redisConnectUnixWithTimeout(c->url.path, cto)
+	                            : redisConnectWithTimeout(c->url.host, c->url.port, cto);
 	if (!ctx || ctx->err) {
 		snprintf(reason, size, "%s", ctx ? ctx->errstr : "out of memory");
 		if (ctx)
@@ -252,19 +153,19 @@ static redisContext *open_ctx(iot_cache *c, char *reason, size_t size)
 	redisSetTimeout(ctx, to);
 	redisEnableKeepAlive(ctx);
 	redisReply *r = NULL;
-	if (c->password) {
-		r = c->user ? redisCommand(ctx, "AUTH %s %s", c->user, c->password)
-		            : redisCommand(ctx, "AUTH %s", c->password);
+	if (c->url.password) {
+		r = c->url.user ? redisCommand(ctx, "AUTH %s %s", c->url.user, c->url.password)
+		            : redisCommand(ctx, "AUTH %s", c->url.password);
 		if (!reply_ok(r)) {
 			snprintf(reason, size, "authentication failed");
 			goto fail;
 		}
 		freeReplyObject(r);
 	}
-	if (c->dbnum) {
-		r = redisCommand(ctx, "SELECT %d", c->dbnum);
+	if (c->url.dbnum) {
+		r = redisCommand(ctx, "SELECT %d", c->url.dbnum);
 		if (!reply_ok(r)) {
-			snprintf(reason, size, "choosing Redis database %d failed", c->dbnum);
+			snprintf(reason, size, "choosing Redis database %d failed", c->url.dbnum);
 			goto fail;
 		}
 		freeReplyObject(r);
@@ -320,6 +221,49 @@ const char *iot_cache_last_error(const iot_cache *c)
 	return c->last_error[0] ? c->last_error : "Redis unavailable";
 }
 
+int iot_cache_set_namespace(iot_cache *c, const char *ns, iot_error *err)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+	size_t n = ns ? strlen(ns) : 0;
+	if (n == 0 || n > IOT_CACHE_NS_MAX || strspn(ns, ok) != n)
+		return iot_error_set(err, IOT_USAGE, "cache namespace: 1 to %d letters, digits, '-' or '_'",
+		                     IOT_CACHE_NS_MAX);
+	if (c->ns[0] && strcmp(c->ns, ns))
+		return iot_error_set(err, IOT_USAGE, "cache namespace: this handle already serves another installation");
+	memcpy(c->ns, ns, n + 1);
+	snprintf(c->prefix, sizeof c->prefix, PREFIX "%s:", ns);
+	return 0;
+}
+
+void iot_cache_namespace_failed(iot_cache *c, const char *why)
+{
+	if (c && !c->ns[0])
+		snprintf(c->ns_why, sizeof c->ns_why, "%s", why);
+}
+
+const char *iot_cache_namespace(const iot_cache *c)
+{
+	return c && c->ns[0] ? c->ns : NULL;
+}
+
+/* Named and connected: only then is anything read or written. */
+static bool ready(iot_cache *c)
+{
+	if (!c)
+		return false;
+	if (c->configured && !c->ns[0]) {
+		snprintf(c->last_error, sizeof c->last_error, "Redis not used: %s",
+		         c->ns_why[0] ? c->ns_why : "no installation namespace was set");
+		if (!c->ns_warned) {
+			c->ns_warned = true;
+			c->warning_pending = true;
+			snprintf(c->warning, sizeof c->warning, "%s", c->last_error);
+		}
+		return false;
+	}
+	return ensure(c);
+}
+
 /* Read n pipelined replies into r[]. On an I/O error everything is freed,
  * the connection is marked down and -1 returned. */
 static int read_replies(iot_cache *c, redisReply **r, size_t n)
@@ -347,11 +291,11 @@ static void free_replies(redisReply **r, size_t n)
 
 int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts_us)
 {
-	if (n == 0 || !ensure(c))
+	if (n == 0 || !ready(c))
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		redisAppendCommand(c->ctx, "SET iotflow:seen:%lld %lld EX %ld",
-		                   (long long)ids[i], (long long)ts_us, c->seen_ttl);
+		redisAppendCommand(c->ctx, "SET %sseen:%lld %lld EX %ld",
+		                   c->prefix, (long long)ids[i], (long long)ts_us, c->seen_ttl);
 	for (size_t i = 0; i < n; i++) {
 		void *p = NULL;
 		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
@@ -368,12 +312,12 @@ int iot_cache_device_last_seen(iot_cache *c, const int64_t *ids, size_t n, int64
 	memset(out, 0, n * sizeof *out);
 	if (n == 0)
 		return 0;
-	if (!ensure(c))
+	if (!ready(c))
 		return -1;
 	const size_t chunk = 512;
 	for (size_t off = 0; off < n; off += chunk) {
 		size_t m = n - off < chunk ? n - off : chunk;
-		char (*keys)[40] = malloc(m * sizeof *keys);
+		char (*keys)[sizeof c->prefix + 32] = malloc(m * sizeof *keys);
 		const char **argv = malloc((m + 1) * sizeof *argv);
 		if (!keys || !argv) {
 			free(keys);
@@ -382,7 +326,7 @@ int iot_cache_device_last_seen(iot_cache *c, const int64_t *ids, size_t n, int64
 		}
 		argv[0] = "MGET";
 		for (size_t i = 0; i < m; i++) {
-			snprintf(keys[i], sizeof keys[i], "iotflow:seen:%lld", (long long)ids[off + i]);
+			snprintf(keys[i], sizeof keys[i], "%sseen:%lld", c->prefix, (long long)ids[off + i]);
 			argv[i + 1] = keys[i];
 		}
 		redisAppendCommandArgv(c->ctx, (int)m + 1, argv, NULL);
@@ -412,9 +356,9 @@ int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window
 		*retry_after = 0;
 	if (window_s < 1)
 		window_s = 1;
-	if (!ensure(c))
+	if (!ready(c))
 		return 0;
-	redisAppendCommand(c->ctx, "EVAL %s 1 iotflow:rl:%s %d", rate_script, bucket, window_s);
+	redisAppendCommand(c->ctx, "EVAL %s 1 %srl:%s %d", rate_script, c->prefix, bucket, window_s);
 	redisReply *r;
 	if (read_replies(c, &r, 1) < 0)
 		return 0;
@@ -431,10 +375,10 @@ int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window
 int iot_cache_lookup(iot_cache *c, const char *key, char *buf, size_t size, long long *gen)
 {
 	*gen = 0;
-	if (!ensure(c))
+	if (!ready(c))
 		return -1;
-	redisAppendCommand(c->ctx, "GET %s", key);
-	redisAppendCommand(c->ctx, "GET " GEN_KEY);
+	redisAppendCommand(c->ctx, "GET %s%s", c->prefix, key);
+	redisAppendCommand(c->ctx, "GET %s" GEN_KEY, c->prefix);
 	redisReply *r[2];
 	if (read_replies(c, r, 2) < 0)
 		return -1;
@@ -457,9 +401,10 @@ static const char fill_script[] =
 
 int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, long long gen)
 {
-	if (ttl_s < 1 || !ensure(c))
+	if (ttl_s < 1 || !ready(c))
 		return 0;
-	redisAppendCommand(c->ctx, "EVAL %s 2 %s " GEN_KEY " %s %d %lld", fill_script, key, value, ttl_s, gen);
+	redisAppendCommand(c->ctx, "EVAL %s 2 %s%s %s" GEN_KEY " %s %d %lld", fill_script,
+	                   c->prefix, key, c->prefix, value, ttl_s, gen);
 	redisReply *r;
 	if (read_replies(c, &r, 1) < 0)
 		return -1;
@@ -469,14 +414,19 @@ int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, 
 
 int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const char *msg)
 {
-	if (!ensure(c))
+	if (!ready(c))
 		return -1;
-	redisAppendCommand(c->ctx, "INCR " GEN_KEY);
-	for (size_t i = 0; i < n; i++)
-		redisAppendCommand(c->ctx, "DEL %s", keys[i]);
-	redisAppendCommand(c->ctx, "PUBLISH " INVALIDATE_CHANNEL " %s", msg);
+	/* This installation's names, then the same names without a namespace,
+	 * for programs from before namespaces still running beside this one. */
+	const char *prefixes[2] = { c->prefix, PREFIX };
+	for (int p = 0; p < 2; p++) {
+		redisAppendCommand(c->ctx, "INCR %s" GEN_KEY, prefixes[p]);
+		for (size_t i = 0; i < n; i++)
+			redisAppendCommand(c->ctx, "DEL %s%s", prefixes[p], keys[i]);
+		redisAppendCommand(c->ctx, "PUBLISH %s" INVALIDATE_CHANNEL " %s", prefixes[p], msg);
+	}
 	int rc = 0;
-	for (size_t i = 0; i < n + 2; i++) {
+	for (size_t i = 0; i < 2 * (n + 2); i++) {
 		void *p = NULL;
 		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
 			mark_down(c, c->ctx->errstr[0] ? c->ctx->errstr : "I/O error");
@@ -507,11 +457,11 @@ static void sub_open(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 {
 	/* Only while the command connection works: when Redis is away, its
 	 * backoff (not a second connect timeout per lookup) decides retries. */
-	if (!c->configured || iot_now_ms() < c->sub_retry_at || !ensure(c))
+	if (!c->configured || iot_now_ms() < c->sub_retry_at || !ready(c))
 		return;
 	char reason[128];
 	c->sub = open_ctx(c, reason, sizeof reason);
-	redisReply *r = c->sub ? redisCommand(c->sub, "SUBSCRIBE " INVALIDATE_CHANNEL) : NULL;
+	redisReply *r = c->sub ? redisCommand(c->sub, "SUBSCRIBE %s" INVALIDATE_CHANNEL, c->prefix) : NULL;
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		if (r)
 			freeReplyObject(r);

@@ -8,13 +8,30 @@
  * used again as soon as it is back. Nothing here ever blocks for longer than
  * the connect/command timeouts (300 ms / 500 ms).
  *
- * Keys (all under "iotflow:"):
- *   iotflow:auth:key:<hex digest>  device by key digest   (TTL 30 min or key expiry)
- *   iotflow:auth:dev:<id>          device by id           (TTL 30 min)
- *   iotflow:auth:gen               invalidation generation (guards racing fills)
- *   iotflow:seen:<id>              last_seen (µs), TTL = online_window (default 5 min)
- *   iotflow:rl:<bucket>            rate-limit counter, always with a TTL
- * Channel iotflow:auth:invalidate carries "device <id>" messages.
+ * Namespaces. One Redis may serve several installations (several IoTFlow
+ * databases), so every name below lives under "iotflow:<ns>:", where <ns>
+ * is the installation's namespace: iotflow_cache_namespace() of its
+ * database (sql/005_installation.sql: a random installation id mixed with
+ * the database's own identity, so a copy or clone of a database gets a
+ * namespace of its own too). Whoever holds both a database connection and
+ * a cache handle reads it and sets it here (iot_auth_cache_bind in
+ * auth.h). Until it is set, a handle serves and fills nothing: lookups and
+ * last_seen miss as if Redis were down, online marks are dropped, rate
+ * limits fail open, invalidations fail, nothing is subscribed, and the
+ * one-time warning says "Redis not used: ...". So entries of two
+ * installations can never mix.
+ *
+ * Keys (<ns> as above):
+ *   iotflow:<ns>:auth:key:<hex digest>  device by key digest   (TTL 30 min or key expiry)
+ *   iotflow:<ns>:auth:dev:<id>          device by id           (TTL 30 min)
+ *   iotflow:<ns>:auth:gen               invalidation generation (guards racing fills)
+ *   iotflow:<ns>:seen:<id>              last_seen (µs), TTL = online_window (default 5 min)
+ *   iotflow:<ns>:rl:<bucket>            rate-limit counter, always with a TTL
+ * Channel iotflow:<ns>:auth:invalidate carries "device <id>" messages.
+ * Programs from before namespaces used the same names without "<ns>:";
+ * an invalidation bumps, deletes and publishes those too (nothing is ever
+ * read or filled there), so a revoke also reaches such a program still
+ * running during an upgrade.
  *
  * URLs: redis://[[user]:password@]host[:port][/db]  and  unix:///path/to/sock[?db=N]
  * One iot_cache is used by one thread at a time. */
@@ -35,6 +52,19 @@ typedef struct iot_cache iot_cache;
 iot_cache *iot_cache_connect(const iot_config *cfg, iot_error *err);
 void iot_cache_free(iot_cache *c);
 
+/* Names without "iotflow:<ns>:" in front are what this header takes and
+ * the handle prefixes: key "auth:key:<hex>", bucket "api:1".
+ *
+ * Set the installation's namespace (1..IOT_CACHE_NS_MAX of A-Z a-z 0-9 - _).
+ * Setting the same one again is a no-op; another one is refused (IOT_USAGE):
+ * a handle serves one installation. */
+#define IOT_CACHE_NS_MAX 64
+int iot_cache_set_namespace(iot_cache *c, const char *ns, iot_error *err);
+/* No namespace could be read: why (shown in the warning "Redis not used: WHY"). */
+void iot_cache_namespace_failed(iot_cache *c, const char *why);
+/* The namespace, or NULL while none is set. */
+const char *iot_cache_namespace(const iot_cache *c);
+
 /* A warning to print once (Redis not configured / went away), or NULL.
  * The text stays valid until the next call on c. */
 const char *iot_cache_take_warning(iot_cache *c);
@@ -46,7 +76,7 @@ bool iot_cache_configured(const iot_cache *c);
  * (never a password). Valid until the next call on c. */
 const char *iot_cache_last_error(const iot_cache *c);
 
-/* Mark devices online: SET iotflow:seen:<id> ts_us EX online_window, all in
+/* Mark devices online: SET iotflow:<ns>:seen:<id> ts_us EX online_window, all in
  * one pipelined round trip. Always returns 0 (a cache miss is harmless). */
 int iot_cache_device_seen(iot_cache *c, const int64_t *device_ids, size_t n, int64_t ts_us);
 /* last_seen (µs) per device from Redis, 0 when unknown; one MGET. Returns 0,
@@ -61,17 +91,18 @@ int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window
 
 /* ---- used by auth.c (device lookups and invalidation) ---- */
 
-/* GET key and the invalidation generation in one round trip. Returns 1 and
+/* GET key (e.g. "auth:key:<hex>") and the invalidation generation in one round trip. Returns 1 and
  * the value in buf (NUL-terminated), 0 on a miss, -1 when unavailable.
  * *gen is what iot_cache_fill needs (0 when unavailable). */
 int iot_cache_lookup(iot_cache *c, const char *key, char *buf, size_t size, long long *gen);
 /* SET key value EX ttl_s, unless an invalidation happened since *gen was read
  * (a Lua check-and-set: a stale fill can never outlive a revoke). */
 int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, long long gen);
-/* Bump the generation, DEL keys, PUBLISH msg: one pipelined round trip.
+/* Bump the generation, DEL keys, PUBLISH msg (and the same without a
+ * namespace, see above): one pipelined round trip.
  * Returns 0 when every command succeeded, or -1 when Redis is unavailable
  * (warning queued) or answered one of them with an error
- * (iot_cache_last_error says why). */
+ * (iot_cache_last_error says why), or no namespace is set. */
 int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const char *msg);
 
 /* Drain invalidation messages without blocking (poll(2) with a zero

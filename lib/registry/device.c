@@ -68,6 +68,37 @@ int iot_device_fields_from_json(const json_t *obj, iot_device_fields *f, iot_err
 	return 0;
 }
 
+/* A bare NAME: the one device that has it. Several: say which they are. */
+static int resolve_name(iot_registry *id, const char *name, int64_t *out, iot_error *err)
+{
+	static const char sql[] =
+		"SELECT d.id, u.username || '/' || d.name, count(*) OVER ()"
+		" FROM devices d JOIN users u ON u.id = d.user_id WHERE d.name = $1"
+		" ORDER BY u.username LIMIT 5";
+	const char *params[1] = { name };
+	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
+	if (!res)
+		return -1;
+	int n = PQntuples(res), rc = 0;
+	if (n == 0) {
+		rc = iot_error_set(err, IOT_NOT_FOUND, "unknown device '%s'", name);
+	} else if (n == 1) {
+		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	} else {
+		char list[300] = "";
+		size_t len = 0;
+		for (int i = 0; i < n && len < sizeof list; i++)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+			                        PQgetvalue(res, i, 1));
+		long total = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+		rc = iot_error_set(err, IOT_USAGE, "device '%s' is ambiguous: %ld devices have that name"
+		                   " (%s%s); name one as OWNER/NAME or by id", name, total, list,
+		                   total > n ? ", ..." : "");
+	}
+	PQclear(res);
+	return rc;
+}
+
 int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_error *err)
 {
 	if (iot_field_check("device", spec, 1, 200, false, err) < 0)
@@ -91,8 +122,10 @@ int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_err
 		res = iot_db_exec(id->db,
 		                  "SELECT d.id FROM devices d JOIN users u ON u.id = d.user_id"
 		                  " WHERE u.username = $1 AND d.name = $2", 2, params, err);
+	} else if (!slash && strspn(spec, "0123456789") != strlen(spec)) {
+		return resolve_name(id, spec, out, err);
 	} else {
-		return iot_error_set(err, IOT_USAGE, "device: expected an id or OWNER/NAME, not '%s'", spec);
+		return iot_error_set(err, IOT_USAGE, "device: expected an id, OWNER/NAME or NAME, not '%s'", spec);
 	}
 	if (!res)
 		return -1;
@@ -104,13 +137,18 @@ int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_err
 }
 
 /* A comma-separated list of hex digests (never shown to anyone). 0, or -1
- * when Redis is configured but did not take the invalidation (err set to
- * IOT_UNAVAILABLE with the reason; callers say what it means). Without Redis
- * there is nothing to tell: programs keep entries only 5 s then. */
+ * when Redis is configured but the entries were not dropped: err says why
+ * (Redis's answer, or the database's when the installation's namespace
+ * could not be read). Without Redis there is nothing to tell: programs
+ * keep entries only 5 s then. */
 static int invalidate_digests(iot_registry *id, int64_t device_id, const char *hex, iot_error *err)
 {
 	if (!id->cache || !iot_cache_configured(id->cache))
 		return 0;
+	/* Unnamed (no installation id), the invalidation below fails and says so. */
+	iot_error e = { 0 };
+	if (iot_auth_cache_bind(id->db, id->cache, &e) < 0 && e.status == IOT_UNAVAILABLE)
+		return iot_error_set(err, IOT_UNAVAILABLE, "%s", e.msg);
 	size_t n = 0, cap = hex && *hex ? strlen(hex) / 64 + 1 : 0;
 	unsigned char (*d)[32] = calloc(cap + 1, sizeof *d);
 	if (!d)
@@ -133,9 +171,7 @@ static int invalidate_digests(iot_registry *id, int64_t device_id, const char *h
 	return 0;
 }
 
-/* Every digest the device has, whatever its state, so that running a
- * command again repairs an invalidation that did not go through. */
-static int invalidate_all_keys(iot_registry *id, int64_t device_id, iot_error *err)
+int iot__device_invalidate(iot_registry *id, int64_t device_id, iot_error *err)
 {
 	if (!id->cache || !iot_cache_configured(id->cache))
 		return 0;
@@ -145,28 +181,13 @@ static int invalidate_all_keys(iot_registry *id, int64_t device_id, iot_error *e
 	PGresult *res = iot_db_exec(id->db,
 	                            "SELECT string_agg(encode(key_digest, 'hex'), ',') FROM device_auth"
 	                            " WHERE device_id = $1", 1, params, err);
-	if (!res)
+	if (!res) {
+		err->status = IOT_UNAVAILABLE;
 		return -1;
+	}
 	int rc = invalidate_digests(id, device_id, PQgetvalue(res, 0, 0), err);
 	PQclear(res);
 	return rc;
-}
-
-int iot_device_invalidate_committed(iot_registry *id, int64_t device_id, const char *what, iot_error *err)
-{
-	iot_error e = { 0 };
-	if (invalidate_all_keys(id, device_id, &e) == 0)
-		return 0;
-	if (e.status != IOT_UNAVAILABLE)
-		return iot_error_set(err, e.status, "device %" PRId64 ": %s is committed in PostgreSQL, but"
-		                     " its cached entries could not be listed (%s): running it again"
-		                     " drops them", device_id, what, e.msg);
-	return iot_error_set(err, IOT_UNAVAILABLE,
-	                     "device %" PRId64 ": %s is committed in PostgreSQL, but Redis did not"
-	                     " take the invalidation (%s): programs may go on accepting the device's"
-	                     " old keys from the cache for up to 30 minutes. Run the command again"
-	                     " when Redis is back (a key revoke of this device does it too)",
-	                     device_id, what, e.msg);
 }
 
 static const char add_sql[] =
@@ -258,9 +279,15 @@ int iot_device_update(iot_registry *id, const char *spec, const iot_device_field
 	PQclear(res);
 	if (!*out)
 		return -1;
-	if (f->status || f->owner)
-		return iot_device_invalidate_committed(id, dev, "the status or owner change", err);
-	return 0;
+	iot_error why = { 0 };
+	if (!(f->status || f->owner) || iot__device_invalidate(id, dev, &why) == 0)
+		return 0;
+	return iot_error_set(err, IOT_UNAVAILABLE,
+	                     "device %" PRId64 ": the status or owner change is committed in PostgreSQL, but"
+	                     " the device's cached entries could not be dropped (%s): programs may go on"
+	                     " using its old status and owner from the cache for up to %d minutes. Once"
+	                     " that is fixed, run this set again: it changes nothing more and drops them",
+	                     dev, why.msg, IOT_AUTH_STALE_MAX_MIN);
 }
 
 static const char remove_sql[] =
@@ -279,15 +306,13 @@ int iot_device_remove(iot_registry *id, const char *spec, json_t **out, iot_erro
 	 * more: so with Redis configured but not taking the invalidation,
 	 * nothing is removed. */
 	iot_error e = { 0 };
-	if (invalidate_all_keys(id, dev, &e) < 0) {
-		if (e.status != IOT_UNAVAILABLE)
-			return iot_error_set(err, e.status, "%s", e.msg);
+	if (iot__device_invalidate(id, dev, &e) < 0)
 		return iot_error_set(err, IOT_UNAVAILABLE,
-		                     "device %" PRId64 " not removed: Redis did not take the invalidation"
-		                     " (%s), and after removal its cached keys could not be dropped any more."
-		                     " Revoke its keys or set it inactive now if it must stop at once;"
-		                     " remove it when Redis is back", dev, e.msg);
-	}
+		                     "device %" PRId64 " not removed: its cached entries could not be dropped"
+		                     " (%s), and once it is gone nobody could drop them any more. Remove it once"
+		                     " that is fixed. To refuse it meanwhile, revoke its keys or set it inactive:"
+		                     " committed at once, though programs may accept its cached keys for up to"
+		                     " %d minutes", dev, e.msg, IOT_AUTH_STALE_MAX_MIN);
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
 	const char *params[1] = { idtext };
 	PGresult *res = iot_db_exec(id->db, remove_sql, 1, params, err);
@@ -299,10 +324,11 @@ int iot_device_remove(iot_registry *id, const char *spec, json_t **out, iot_erro
 	int rc = *out ? 0 : -1;
 	if (*out && invalidate_digests(id, dev, PQgetvalue(res, 0, 1), &e) < 0)
 		rc = iot_error_set(err, IOT_UNAVAILABLE,
-		                   "device %" PRId64 " removed from PostgreSQL, but Redis went away before"
-		                   " the invalidation (%s): programs may accept its keys from Redis for up to"
-		                   " 30 minutes unless the iotflow:auth:key:* entries are deleted there",
-		                   dev, e.msg);
+		                   "device %" PRId64 " removed from PostgreSQL, but its cached entries could not"
+		                   " be dropped (%s): programs may accept its keys from the cache for up to %d"
+		                   " minutes, unless the keys iotflow:%s:auth:* are deleted in Redis",
+		                   dev, e.msg, IOT_AUTH_STALE_MAX_MIN,
+		                   iot_cache_namespace(id->cache) ? iot_cache_namespace(id->cache) : "*");
 	PQclear(res);
 	return rc;
 }

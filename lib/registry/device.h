@@ -1,19 +1,25 @@
 /* device.h — devices from the shell: provisioning, their keys, typed
- * configuration and online state. A device is named by its id ("12") or
- * by "OWNER/NAME" (names are unique per owner; usernames cannot contain
- * '/', so the first '/' splits). Results are JSON objects; no key or digest
- * appears in one except "api_key" in the results of add and key rotate.
+ * configuration and online state. A device is named by its id ("12"; a
+ * DEVICE of digits only is always an id), by "OWNER/NAME" (names are unique
+ * per owner; usernames cannot contain '/', so the first '/' splits), or by
+ * a bare NAME that exactly one device has. Results are JSON objects; no
+ * key or digest appears in one except "api_key" in the results of add and
+ * key rotate.
  *
  * Status (active / inactive / maintenance) is what an admin sets. Online /
  * offline is derived: last_seen (the later of devices.last_seen and Redis
- * iotflow:seen:<id>) within the online window. Going quiet never changes
- * the status. Every change that affects authentication (status, owner,
- * key rotation or revocation, removal) is committed first and then
+ * iotflow:<ns>:seen:<id>) within the online window. Going quiet never
+ * changes the status. Every change that affects authentication (status,
+ * owner, key rotation or revocation, removal) is committed first and then
  * invalidated in Redis and in every running process (auth.h). When Redis
- * is configured but does not take the invalidation, these return -1 with
- * IOT_UNAVAILABLE and still fill *out (the change is committed); running
- * the same call again repairs it. Removal is the exception: it checks
- * first, and changes nothing when Redis cannot be told. */
+ * is configured but the device's entries could not be dropped, these
+ * return -1 with IOT_UNAVAILABLE and still fill *out (the change is
+ * committed), with a message that says what may stay cached, for how long,
+ * and what to run once Redis is back (revoke and set: the same command
+ * again; rotate: never rotate again, it would issue another key — a
+ * rotation whose old keys cannot outlive their grace period in the cache
+ * returns 0). Removal is the exception: it checks first, and changes
+ * nothing when Redis cannot be told. */
 #ifndef IOT_DEVICE_H
 #define IOT_DEVICE_H
 
@@ -37,7 +43,9 @@ int iot_device_fields_check(const iot_device_fields *f, bool adding, iot_error *
  * refused. f points into obj. */
 int iot_device_fields_from_json(const json_t *obj, iot_device_fields *f, iot_error *err);
 
-/* "12" or "OWNER/NAME" -> id; IOT_NOT_FOUND when no such device. */
+/* "12", "OWNER/NAME" or "NAME" -> id; IOT_NOT_FOUND when no such device,
+ * IOT_USAGE when several devices have NAME (the message lists them as
+ * OWNER/NAME). */
 int iot_device_resolve(iot_registry *id, const char *spec, int64_t *out, iot_error *err);
 
 /* Add one device and its first key: out has id, name, owner, type, status, api_key. */
@@ -80,9 +88,9 @@ int iot_device_config_remove(iot_registry *id, const char *spec, const char *key
 
 /* Internal to the device_*.c files: after a committed change, drop every
  * cached entry of the device (all its digests, whatever their state, so
- * that running the command again repairs a failed invalidation). 0, or -1
- * with IOT_UNAVAILABLE and a message saying that `what` is committed but
- * may stay cached until the command is run again with Redis back. */
-int iot_device_invalidate_committed(iot_registry *id, int64_t device_id, const char *what, iot_error *err);
+ * that running a command again repairs a failed invalidation). 0, or -1
+ * with IOT_UNAVAILABLE and why the entries were not dropped (callers say
+ * what that means for their change). */
+int iot__device_invalidate(iot_registry *id, int64_t device_id, iot_error *err);
 
 #endif

@@ -1,7 +1,8 @@
 /* device_key.c — a device's keys: rotate with a grace period, revoke, list.
- * Each change is one statement (atomic), then invalidated everywhere. */
+ * Each change is one transaction, then invalidated everywhere. */
 #include "registry/device.h"
 #include "base/field_check.h"
+#include "auth/auth.h"
 #include "auth/keys.h"
 
 #include <inttypes.h>
@@ -19,7 +20,12 @@
 	" 'revoked_at', " IOT_SQL_TS("revoked_at") ")::text"
 
 /* Live keys end now (grace 0: revoked) or at now + grace (never later than
- * an expiry they already had); the new key is inserted and shown. */
+ * an expiry they already had); the new key is inserted and shown. Run after
+ * lock_sql in one transaction: rotations of one device take turns, and each
+ * sees the key the one before inserted (in one statement a concurrent
+ * rotation's new key is outside the snapshot, and stayed live beside this
+ * one's). Columns: the result, the old keys' digests, one old key's prefix. */
+static const char lock_sql[] = "SELECT 1 FROM devices WHERE id = $1 FOR UPDATE";
 static const char rotate_sql[] =
 	"WITH old AS (UPDATE device_auth SET"
 	"   expires_at = CASE WHEN $2::bigint > 0 THEN"
@@ -28,15 +34,62 @@ static const char rotate_sql[] =
 	"   is_active = $2::bigint > 0,"
 	"   revoked_at = CASE WHEN $2::bigint > 0 THEN NULL ELSE now() END"
 	"   WHERE device_id = $1 AND is_active AND revoked_at IS NULL"
-	"   AND (expires_at IS NULL OR expires_at > now()) RETURNING key_digest, expires_at),"
+	"   AND (expires_at IS NULL OR expires_at > now()) RETURNING key_digest, key_prefix, expires_at),"
 	" new AS (INSERT INTO device_auth (device_id, key_digest, key_prefix) VALUES ($1, $3::bytea, $4)"
 	"   RETURNING device_id),"
 	" dev AS (UPDATE devices SET api_key = $4, updated_at = now() WHERE id = $1 RETURNING id)"
 	" SELECT json_build_object('id', dev.id, 'key_prefix', $4::text,"
 	"   'previous_keys', (SELECT count(*) FROM old),"
 	"   'previous_valid_until', (SELECT " IOT_SQL_TS("max(expires_at)") " FROM old WHERE $2::bigint > 0))::text,"
-	"   (SELECT string_agg(encode(key_digest, 'hex'), ',') FROM old)"
+	"   (SELECT string_agg(encode(key_digest, 'hex'), ',') FROM old),"
+	"   (SELECT min(key_prefix) FROM old)"
 	" FROM dev JOIN new ON new.device_id = dev.id";
+
+struct rotate_tx {
+	const char *const *params;
+	PGresult *res;
+};
+
+static int rotate_tx(iot_db *db, void *arg, iot_error *err)
+{
+	struct rotate_tx *t = arg;
+	PQclear(t->res);               /* from a run that did not commit */
+	t->res = NULL;
+	PGresult *r = iot_db_query(db, lock_sql, 1, t->params, err);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	PQclear(r);
+	if (n != 1)
+		return iot_error_set(err, IOT_NOT_FOUND, "device vanished");
+	t->res = iot_db_query(db, rotate_sql, 4, t->params, err);
+	return t->res ? 0 : -1;
+}
+
+/* The rotation is committed but its invalidation failed (err says why).
+ * Stale entries of the old keys live IOT_AUTH_STALE_MAX_MIN at most: when
+ * there are none, or the grace period outlasts them, nothing is wrong
+ * (main shows the cache's warning). Else say what is true, and that
+ * rotating again would issue yet another key. */
+static int rotate_not_dropped(int64_t dev, long grace_s, const json_t *out, const char *old_prefix,
+                              const iot_error *why, iot_error *err)
+{
+	if (json_integer_value(json_object_get(out, "previous_keys")) == 0 ||
+	    grace_s >= IOT_AUTH_STALE_MAX_MIN * 60L)
+		return 0;
+	const char *until = json_string_value(json_object_get(out, "previous_valid_until"));
+	char end[48] = "now";
+	if (grace_s > 0 && until)
+		snprintf(end, sizeof end, "at %s", until);
+	return iot_error_set(err, IOT_UNAVAILABLE,
+	                     "device %" PRId64 ": the new key is issued (it is in the output) and the old"
+	                     " keys end %s, but the device's cached entries could not be dropped (%s):"
+	                     " programs may accept the old keys from the cache for up to %d minutes."
+	                     " Do not rotate again (that issues another key): once that is fixed,"
+	                     " 'iot-device key revoke %" PRId64 " %s' drops them%s", dev, end, why->msg,
+	                     IOT_AUTH_STALE_MAX_MIN, dev, old_prefix,
+	                     grace_s > 0 ? " (and ends that key's grace period)" : "");
+}
 
 int iot_device_key_rotate(iot_registry *id, const char *spec, long grace_s, json_t **out, iot_error *err)
 {
@@ -53,18 +106,21 @@ int iot_device_key_rotate(iot_registry *id, const char *spec, long grace_s, json
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
 	snprintf(grace, sizeof grace, "%ld", grace_s);
 	const char *params[4] = { idtext, grace, param, prefix };
-	PGresult *res = iot_db_exec(id->db, rotate_sql, 4, params, err);
+	struct rotate_tx t = { .params = params };
 	int rc = -1;
-	if (res) {
-		*out = iot_registry_row(res, "device vanished", err);
-		PQclear(res);
+	if (iot_db_transaction(id->db, rotate_tx, &t, err) == 0) {
+		*out = iot_registry_row(t.res, "device vanished", err);
 		if (*out) {
 			/* The new key is committed: it is handed over even when the
 			 * invalidation fails, or it would be lost. */
 			json_object_set_new(*out, "api_key", json_string(key));
-			rc = iot_device_invalidate_committed(id, dev, "the key rotation", err);
+			iot_error why = { 0 };
+			rc = iot__device_invalidate(id, dev, &why);
+			if (rc < 0)
+				rc = rotate_not_dropped(dev, grace_s, *out, PQgetvalue(t.res, 0, 2), &why, err);
 		}
 	}
+	PQclear(t.res);
 	sodium_memzero(&sec, sizeof sec);
 	return rc;
 }
@@ -106,7 +162,15 @@ int iot_device_key_revoke(iot_registry *id, const char *spec, const char *prefix
 	}
 	/* Keys revoked before count too: running revoke again repairs an
 	 * invalidation that did not go through the first time. */
-	return iot_device_invalidate_committed(id, dev, "the key revocation", err);
+	iot_error why = { 0 };
+	if (iot__device_invalidate(id, dev, &why) == 0)
+		return 0;
+	return iot_error_set(err, IOT_UNAVAILABLE,
+	                     "device %" PRId64 ": the key revocation is committed in PostgreSQL, but the"
+	                     " device's cached entries could not be dropped (%s): programs may accept the"
+	                     " revoked keys from the cache for up to %d minutes. Once that is fixed, run"
+	                     " this key revoke again: it drops them (revoked keys stay revoked)",
+	                     dev, why.msg, IOT_AUTH_STALE_MAX_MIN);
 }
 
 int iot_device_key_list(iot_registry *id, const char *spec, json_t **out, iot_error *err)

@@ -51,7 +51,10 @@ static json_t *merge_online(iot_registry *id, PGresult *res, long window_s, int 
 		rows[i] = json_loads(PQgetvalue(res, i, 0), 0, NULL);
 		ids[i] = json_integer_value(json_object_get(rows[i], "id"));
 	}
-	if (id->cache && n > 0)
+	/* Redis is a cache: when the installation's namespace cannot be read,
+	 * last_seen is PostgreSQL's alone (the cache's warning says why). */
+	iot_error e;
+	if (id->cache && n > 0 && iot_auth_cache_bind(id->db, id->cache, &e) == 0)
 		iot_cache_device_last_seen(id->cache, ids, (size_t)n, seen);
 	int64_t now = now_us();
 	for (int i = 0; rows && i < n; i++) {

@@ -4,6 +4,7 @@
  * latest-value upsert and last_seen, all in one transaction that is rerun
  * from the start on a transient failure. Runs on the writer thread only. */
 #include "telemetry/batch_int.h"
+#include "auth/auth.h"
 #include "cache/cache.h"
 #include "telemetry/pg_binary.h"
 #include "telemetry/rollup.h"
@@ -105,6 +106,14 @@ struct store *iot__store_new(const iot_config *cfg, iot_cache *cache, iot_metric
 	}
 	if (!(s->db = iot_db_connect(cfg, err))) {
 		free(s);
+		return NULL;
+	}
+	/* Online marks go under this database's installation; a database that
+	 * has none (not migrated) leaves the cache unused. */
+	iot_error e = { 0 };
+	if (iot_auth_cache_bind(s->db, cache, &e) < 0 && e.status == IOT_UNAVAILABLE) {
+		*err = e;
+		iot__store_free(s);
 		return NULL;
 	}
 	s->cache = cache;

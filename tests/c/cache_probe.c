@@ -3,7 +3,8 @@
  *   cache_probe seen ID...                        mark online now, then print last_seen per id
  *   cache_probe ping                              "up" or "down", then any warning
  *   cache_probe devid < ids                       iot_auth_device_id per line: "ID STATUS SOURCE" or "ID error"
- * Settings come from the environment (IOTFLOW_REDIS_URL ...). */
+ * Settings come from the environment (IOTFLOW_REDIS_URL ...); PROBE_NS, when
+ * set, is the cache namespace (devid reads its own from the database). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,12 @@ int main(int argc, char **argv)
 		return iot_fatal_error(&err);
 	}
 	int rc = 0;
+	const char *ns = getenv("PROBE_NS");
+	if (ns && iot_cache_set_namespace(c, ns, &err) < 0) {
+		iot_cache_free(c);
+		iot_config_free(cfg);
+		return iot_fatal_error(&err);
+	}
 	if (!strcmp(argv[1], "ratelimit") && argc == 6)
 		rc = ratelimit(c, argv + 2);
 	else if (!strcmp(argv[1], "seen"))
