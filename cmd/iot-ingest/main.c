@@ -40,9 +40,10 @@ static const char usage[] =
 	"  {\"read\":N,\"records\":N,\"points\":N,\"stored\":N,\"duplicates\":N,\"rejected\":N}\n"
 	"\n"
 	"Exit status: 0 all stored; 1 some lines rejected; 2 usage (also a bad connection\n"
-	"string or a reject file that cannot be opened); 3 a FILE could not be opened;\n"
-	"4 PostgreSQL refused the credentials; 5 database unavailable after retries;\n"
-	"6 internal error. See iot-ingest(1).\n";
+	"string, a reject file that cannot be opened, or a metrics file that is not a\n"
+	"regular file); 3 a FILE could not be opened; 4 PostgreSQL refused the\n"
+	"credentials; 5 database unavailable after retries; 6 internal error.\n"
+	"See iot-ingest(1).\n";
 
 static const struct option longopts[] = {
 	{ "batch-size",   required_argument, NULL, 'b' },
@@ -218,6 +219,10 @@ int main(int argc, char **argv)
 	iot_error err;
 	if (rc || done)
 		goto out;
+	if (g.metrics_path && iot_metrics_file_check(g.metrics_path, &err) < 0) {
+		rc = iot_usage_error("invalid --metrics-file: %s", err.msg);
+		goto out;
+	}
 	g.files = argv + optind;
 	g.nfiles = argc - optind;
 	if (iot_config_setup(g.cfg, config, db, &err) < 0) {
