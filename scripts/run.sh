@@ -68,6 +68,36 @@ if [[ -s $state/run.pid ]] && kill -0 "$(cat "$state/run.pid")" 2>/dev/null &&
 fi
 echo $$ >"$state/run.pid"
 
+# start NAME ARGS...: a built daemon in the background, output to STATE/log/NAME.log.
+start() {
+	local name=$1
+	shift
+	[[ -x $root/bin/$name ]] || return 0
+	"$root/bin/$name" "$@" >>"$state/log/$name.log" 2>&1 </dev/null &
+	pids+=($!) names+=("$name")
+}
+start_daemons() {
+	local i
+	pids=() names=()
+	start iot-mqtt-listen
+	start iot-httpd --listen 127.0.0.1:5000
+	((${#pids[@]})) || return 0
+	sleep 0.5
+	for i in "${!pids[@]}"; do
+		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			say "iotflow: warning: ${names[$i]} exited at once; last lines of $state/log/${names[$i]}.log:"
+			tail -n 5 "$state/log/${names[$i]}.log" >&2 || true
+			unset 'pids[i]' 'names[i]'
+		fi
+	done
+}
+stop_daemons() {
+	local i
+	for i in "${!pids[@]}"; do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" 2>/dev/null || true; done
+	pids=() names=()
+}
+
 pids=() names=() sleeper=
 stopping=0
 stop_all() {
@@ -105,36 +135,6 @@ export IOTFLOW_SQL_DIR=$root/sql PATH=$root/bin:$PATH
 if [[ -x $root/bin/iot-migrate ]]; then
 	"$root/bin/iot-migrate" up
 fi
-
-# start NAME ARGS...: a built daemon in the background, output to STATE/log/NAME.log.
-start() {
-	local name=$1
-	shift
-	[[ -x $root/bin/$name ]] || return 0
-	"$root/bin/$name" "$@" >>"$state/log/$name.log" 2>&1 </dev/null &
-	pids+=($!) names+=("$name")
-}
-start_daemons() {
-	local i
-	pids=() names=()
-	start iot-mqtt-listen
-	start iot-httpd --listen 127.0.0.1:5000
-	((${#pids[@]})) || return 0
-	sleep 0.5
-	for i in "${!pids[@]}"; do
-		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-			say "iotflow: warning: ${names[$i]} exited at once; last lines of $state/log/${names[$i]}.log:"
-			tail -n 5 "$state/log/${names[$i]}.log" >&2 || true
-			unset 'pids[i]' 'names[i]'
-		fi
-	done
-}
-stop_daemons() {
-	local i
-	for i in "${!pids[@]}"; do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
-	for i in "${!pids[@]}"; do wait "${pids[$i]}" 2>/dev/null || true; done
-	pids=() names=()
-}
 
 server_name() { case $1 in pg) echo PostgreSQL ;; redis) echo Redis ;; *) echo Mosquitto ;; esac; }
 
