@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# run.sh — behind `make run`: a local IoTFlow under ./var until Ctrl-C.
+# run.sh [STATE_DIR] — behind `make run`: a local IoTFlow until Ctrl-C, with
+# its data in STATE_DIR (default ./var).
 # PostgreSQL, Redis and Mosquitto run on spare 127.0.0.1 ports (kept from run
-# to run while free) with their data in var/, so a second run finds the data of
-# the first. Then migrations, then whichever daemons are built.
+# to run while free) with their data in STATE_DIR, so a second run finds the
+# data of the first. Then migrations, then whichever daemons are built.
+# A server that dies is started again, and when its port was taken meanwhile
+# the new one is announced with the values to export (STATE_DIR/env has them).
+# Ctrl-C, SIGTERM or SIGHUP stops the daemons, then the servers; exit 0.
 #
 # As root, PostgreSQL runs as nobody, who must reach its data directory. When
 # the checkout sits under a private directory (e.g. /root, mode 700), var/pg is
@@ -10,55 +14,61 @@
 # _iot_pg_prepare_dir in stack.sh); `rm -rf` of that directory resets it.
 set -euo pipefail
 
+if (($# > 1)) || [[ ${1:-} == -* ]]; then
+	echo "usage: scripts/run.sh [STATE_DIR]" >&2
+	exit 2
+fi
+
+# True when we have a controlling terminal and are in its foreground process
+# group (not `make run &`, not under a program without a terminal).
+in_foreground() {
+	local st pgrp tpgid
+	st=$(cat "/proc/$$/stat") || return 1
+	read -r _ _ pgrp _ _ tpgid _ <<<"${st##*) }"
+	[[ $pgrp == "$tpgid" ]] && { : </dev/tty; } 2>/dev/null
+}
+
+# From a terminal, the real work runs as a job of its own that owns the
+# terminal (set -m), so Ctrl-C reaches it alone: make, which started us, would
+# otherwise catch the SIGINT too and end with "make: *** [...] Interrupt"
+# (exit 130) after our clean stop. Bash hands the terminal over through its
+# fd 2, so that is the terminal here while the job keeps our stderr (which
+# may be a pipe: `make run 2>&1 | tee log`).
+if [[ -z ${IOTFLOW_RUN_JOB:-} ]] && in_foreground; then
+	exec 9>&2 2>/dev/tty
+	set -m
+	rc=0
+	IOTFLOW_RUN_JOB=1 "$BASH" "${BASH_SOURCE[0]}" "$@" 2>&9 9>&- || rc=$?
+	# Stopped by a SIGSTOP from elsewhere: continue it and wait again.
+	while [[ -n $(jobs -p) ]]; do
+		rc=0
+		fg %1 >/dev/null || rc=$?
+	done
+	exit "$rc"
+fi
+if [[ -n ${IOTFLOW_RUN_JOB:-} ]]; then
+	unset IOTFLOW_RUN_JOB
+	trap '' TSTP # stopped, nobody would resume us: Ctrl-Z does nothing
+fi
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-state=$root/var
+state=${1:-$root/var}
+mkdir -p "$state/log"
+state=$(cd "$state" && pwd)
 # shellcheck source-path=SCRIPTDIR source=stack.sh
 source "$root/scripts/stack.sh"
 
-mkdir -p "$state/log"
-# One run per var/: a second one would stop the first one's servers below.
+say() { printf '%s\n' "$*" >&2 || true; } # a terminal that is gone (SIGHUP) is no reason to stop stopping
+
+# One run per state dir: a second one would stop the first one's servers below.
 if [[ -s $state/run.pid ]] && kill -0 "$(cat "$state/run.pid")" 2>/dev/null &&
 	grep -q run.sh "/proc/$(cat "$state/run.pid")/cmdline" 2>/dev/null; then
-	echo "iotflow: already running (pid $(cat "$state/run.pid")); stop it with Ctrl-C there" >&2
+	say "iotflow: already running (pid $(cat "$state/run.pid")); stop it with Ctrl-C there"
 	exit 1
 fi
 echo $$ >"$state/run.pid"
 
-pids=() names=() sleeper=
-stopping=0
-stop_all() {
-	((stopping)) && return
-	stopping=1
-	trap '' INT TERM
-	echo
-	echo "iotflow: stopping..." >&2
-	local i
-	[[ -n $sleeper ]] && kill "$sleeper" 2>/dev/null
-	for i in "${!pids[@]}"; do
-		kill -TERM "${pids[$i]}" 2>/dev/null || true
-	done
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" 2>/dev/null || true
-	done
-	# Servers last: the daemons flush their batches to them on TERM.
-	iot_stack_stop "$state" || true
-	rm -f "$state/run.pid"
-	echo "iotflow: stopped; data kept in $state" >&2
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
-# (Servers left by a run that was killed hard are stopped and restarted.)
-iot_stack_start "$state"
-export IOTFLOW_SQL_DIR=$root/sql PATH=$root/bin:$PATH
-# shellcheck disable=SC2016 # $PATH is for the shell that sources the file
-printf 'export IOTFLOW_SQL_DIR=%q\nexport PATH=%q:"$PATH"\n' "$IOTFLOW_SQL_DIR" "$root/bin" >>"$state/env"
-
-if [[ -x $root/bin/iot-migrate ]]; then
-	"$root/bin/iot-migrate" up
-fi
-
-# start NAME ARGS...: a built daemon in the background, output to var/log/NAME.log.
+# start NAME ARGS...: a built daemon in the background, output to STATE/log/NAME.log.
 start() {
 	local name=$1
 	shift
@@ -66,22 +76,112 @@ start() {
 	"$root/bin/$name" "$@" >>"$state/log/$name.log" 2>&1 </dev/null &
 	pids+=($!) names+=("$name")
 }
-start iot-mqtt-listen
-start iot-httpd --listen 127.0.0.1:5000
+start_daemons() {
+	local i
+	pids=() names=()
+	start iot-mqtt-listen
+	start iot-httpd --listen 127.0.0.1:5000
+	((${#pids[@]})) || return 0
+	sleep 0.5
+	for i in "${!pids[@]}"; do
+		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			say "iotflow: warning: ${names[$i]} exited at once; last lines of $state/log/${names[$i]}.log:"
+			tail -n 5 "$state/log/${names[$i]}.log" >&2 || true
+			unset 'pids[i]' 'names[i]'
+		fi
+	done
+}
+stop_daemons() {
+	local i
+	for i in "${!pids[@]}"; do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" 2>/dev/null || true; done
+	pids=() names=()
+}
 
-((${#pids[@]})) && sleep 0.5
-for i in "${!pids[@]}"; do
-	if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-		echo "iotflow: warning: ${names[$i]} exited at once; last lines of var/log/${names[$i]}.log:" >&2
-		tail -n 5 "$state/log/${names[$i]}.log" >&2 || true
-		unset 'pids[i]' 'names[i]'
+pids=() names=() sleeper=
+stopping=0
+stop_all() {
+	((stopping)) && return
+	stopping=1
+	trap '' INT TERM HUP PIPE # a terminal or pipe gone (SIGHUP) must not cut the stop short
+	say
+	say "iotflow: stopping..."
+	if [[ -n $sleeper ]]; then kill "$sleeper" 2>/dev/null || true; fi
+	stop_daemons
+	# Servers last: the daemons flush their batches to them on TERM.
+	local rc=0
+	iot_stack_stop "$state" || rc=$?
+	rm -f "$state/run.pid"
+	if ((rc)); then
+		say "iotflow: warning: a server did not stop cleanly; data kept in $state"
+		exit 1
 	fi
-done
+	say "iotflow: stopped; data kept in $state"
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM HUP
+
+# The values of STATE/env (written by stack.sh), and ours after them.
+write_env() {
+	# shellcheck disable=SC2016 # $PATH is for the shell that sources the file
+	printf 'export IOTFLOW_SQL_DIR=%q\nexport PATH=%q:"$PATH"\n' "$root/sql" "$root/bin" >>"$state/env"
+}
+
+# (Servers left by a run that was killed hard are stopped and restarted.)
+iot_stack_start "$state"
+write_env
+export IOTFLOW_SQL_DIR=$root/sql PATH=$root/bin:$PATH
+
+if [[ -x $root/bin/iot-migrate ]]; then
+	"$root/bin/iot-migrate" up
+fi
+
+server_name() { case $1 in pg) echo PostgreSQL ;; redis) echo Redis ;; *) echo Mosquitto ;; esac; }
+
+# A server that died is started again. When it came back on another port,
+# the new values are printed (the commands below depend on them) and the
+# daemons restarted, since they read them at start. One that will not start
+# is tried again every second, and said so once.
+declare -A failing=()
+revive_servers() {
+	local dead kind old new name before moved=0
+	dead=$(iot_stack_dead "$state") || return 0
+	while read -r kind old; do
+		[[ -n $kind ]] || continue
+		name=$(server_name "$kind")
+		[[ -n ${failing[$kind]:-} ]] || say "iotflow: warning: $name (port $old) is gone; starting it again"
+		before=$(cat "$state/env")
+		if ! new=$(iot_stack_revive "$kind" "$state" 2>"$state/log/restart-$kind.log"); then
+			[[ -n ${failing[$kind]:-} ]] ||
+				say "iotflow: warning: $name did not start (see $state/log/restart-$kind.log); trying again"
+			failing[$kind]=1
+			continue
+		fi
+		unset "failing[$kind]"
+		write_env
+		# shellcheck disable=SC1091 # written by stack.sh and write_env
+		source "$state/env"
+		if [[ $new == "$old" ]]; then
+			say "iotflow: $name is back on port $new"
+		else
+			moved=1
+			say "iotflow: $name is back, on a new port: $new (was $old). New values, also in $state/env:"
+			grep -vxF -f <(printf '%s\n' "$before") "$state/env" | sed 's/^/  /' >&2 || true
+		fi
+	done <<<"$dead"
+	if ((moved && ${#pids[@]})); then
+		say "iotflow: restarting ${names[*]} for the new port"
+		stop_daemons
+		start_daemons
+	fi
+}
+
+start_daemons
 
 cat <<EOF
 
 IoTFlow is running (data in $state; Ctrl-C here stops everything).
-${names[*]:+Daemons: ${names[*]} (logs in var/log/)
+${names[*]:+Daemons: ${names[*]} (logs in $state/log/)
 }
 In another shell:
   source $state/env
@@ -94,25 +194,28 @@ Then try:
   iot-device add thermo-1 --owner alice   # prints the device's API key, once
   echo '{"device_id":1,"data":{"temperature":21.5}}' | iot-ingest
   psql -c 'select * from telemetry_latest'
-  mosquitto_sub -p $IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %j | iot-ingest
-  mosquitto_pub -p $IOTFLOW_MQTT_PORT -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
-  redis-cli -p $IOTFLOW_REDIS_PORT
+  mosquitto_sub -p \$IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %j | iot-ingest
+  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
+  redis-cli -p \$IOTFLOW_REDIS_PORT
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then
 	echo "  curl -s http://127.0.0.1:5000/health"
 fi
 echo
 
-# Wait for Ctrl-C. A daemon that dies is reported; the rest keeps running.
+# Until Ctrl-C: every second, a daemon that died is reported (the rest keeps
+# running) and a server that died is started again.
 while :; do
-	sleep infinity &
+	sleep 1 &
 	sleeper=$!
 	wait -n "${pids[@]}" "$sleeper" 2>/dev/null || true
 	kill "$sleeper" 2>/dev/null || true
+	sleeper=
 	for i in "${!pids[@]}"; do
 		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-			echo "iotflow: warning: ${names[$i]} exited; see $state/log/${names[$i]}.log" >&2
+			say "iotflow: warning: ${names[$i]} exited; see $state/log/${names[$i]}.log"
 			unset 'pids[i]' 'names[i]'
 		fi
 	done
+	revive_servers
 done

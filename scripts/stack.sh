@@ -6,6 +6,11 @@
 #   iot_stack_start STATE_DIR [--fast]   start all three; export + write STATE_DIR/env
 #   iot_stack_stop  [STATE_DIR]          stop all three (safe twice, safe when partly up)
 #   iot_stack_rm    [STATE_DIR]          stop, then delete STATE_DIR (and a relocated PG dir)
+#   iot_stack_dead  [STATE_DIR]          print "KIND PORT" for each server (pg, redis,
+#                                        mqtt) that is not running
+#   iot_stack_revive KIND [STATE_DIR]    start KIND again, on its port or, when another
+#                                        process took it, a spare one; print the port,
+#                                        export the new values and rewrite STATE_DIR/env
 #   iot_pg_stop / iot_pg_start [STATE_DIR]        restart on the same port and data
 #   iot_redis_stop / iot_redis_start [STATE_DIR]  likewise
 #   iot_mqtt_stop / iot_mqtt_start [STATE_DIR]    likewise
@@ -365,9 +370,6 @@ iot_mqtt_stop() {
 
 # ---------------------------------------------------------------- the stack
 
-# iot_stack_start STATE_DIR [--fast]
-# Reuses an initialised PG data dir and, when still free, the previous ports.
-# On failure some servers may be up: the caller runs iot_stack_stop/iot_stack_rm.
 # STATE KIND DIR: start Redis (KIND redis) or Mosquitto (KIND mqtt) on its
 # recorded port, or on a spare one, trying again if another process takes
 # the port first; print the port.
@@ -385,50 +387,127 @@ _iot_start_on_port() {
 	return 1
 }
 
+# iot_stack_start STATE_DIR [--fast]
+# Reuses an initialised PG data dir and, when still free, the previous ports.
+# On failure some servers may be up: the caller runs iot_stack_stop/iot_stack_rm.
 iot_stack_start() {
-	local state fast=durable port attempt bin sb
+	local state fast=durable
 	state=$(_iot_state "${1:-}") || return 1
 	[[ ${2:-} == --fast ]] && fast=fast
-	mkdir -p "$state" && bin=$(iot_pg_bindir) || return 1
+	mkdir -p "$state" && iot_pg_bindir >/dev/null || return 1
 	state=$(cd "$state" && pwd -P) || return 1
 	# Servers of an earlier run on this dir that were never stopped (killed
 	# shell): stop them, so their ports count as free and get reused.
 	iot_stack_stop "$state" >/dev/null 2>&1
 
-	# PostgreSQL. A retry takes a new port (lost a race for it) and smaller
-	# shared_buffers (a machine or container short of memory).
 	_iot_pg_prepare_dir "$state" || return 1
 	if [[ ! -f $state/pg/data/PG_VERSION ]]; then
 		rm -rf "$state/pg/data"
 		_iot_pg_initdb "$state" "$fast" || return 1
 	fi
+	_iot_pg_start_on_port "$state" "$fast" >/dev/null || return 1
+	_iot_stack_export "$state" || return 1
+	_iot_psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'iotflow'" | grep -q 1 ||
+		_iot_psql -c 'CREATE DATABASE iotflow' || return 1
+
+	_iot_start_on_port "$state" redis redis >/dev/null || return 1
+	_iot_start_on_port "$state" mqtt mosquitto >/dev/null || return 1
+	_iot_stack_export "$state" && _iot_stack_env "$state"
+}
+
+# STATE FAST: start PostgreSQL on its recorded port, or a spare one; print
+# the port. A retry takes a new port (lost a race for it) and smaller
+# shared_buffers (a machine or container short of memory).
+_iot_pg_start_on_port() {
+	local state=$1 fast=$2 port attempt sb
 	port=$(_iot_pg_port "$state")
 	for attempt in 1 2 3; do
 		sb=$(echo 256MB 128MB 32MB | cut -d ' ' -f "$attempt")
 		[[ -n $port ]] && _iot_port_free "$port" || port=$(_iot_pick_port) || return 1
 		_iot_pg_configure "$state" "$port" "$fast" "$sb" || return 1
-		iot_pg_start "$state" 2>"$state/pg/start.err" && break
+		iot_pg_start "$state" 2>"$state/pg/start.err" && { echo "$port"; return 0; }
 		iot_pg_stop "$state" # a slow start that timed out must not linger
 		port=
 	done
-	[[ -n $port ]] || { cat "$state/pg/start.err" >&2; return 1; }
+	cat "$state/pg/start.err" >&2
+	return 1
+}
+
+# Export the connection settings of STATE's servers, read from their config
+# files (so they are right after a server moved to another port).
+_iot_stack_export() {
+	local state=$1 bin port
+	bin=$(iot_pg_bindir) && port=$(_iot_pg_port "$state") || return 1
 	export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=iotflow
 	IOTFLOW_PG_DATA=$(_iot_pg_dir "$state")/data
 	export IOTFLOW_PG_DATA IOTFLOW_PG_BIN=$bin IOTFLOW_STATE_DIR=$state
 	unset PGHOSTADDR PGSERVICE PGPASSWORD PGOPTIONS
-	_iot_psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'iotflow'" | grep -q 1 ||
-		_iot_psql -c 'CREATE DATABASE iotflow' || return 1
+	port=$(_iot_redis_port "$state")
+	if [[ -n $port ]]; then export IOTFLOW_REDIS_PORT=$port IOTFLOW_REDIS_URL=redis://127.0.0.1:$port/0; fi
+	port=$(_iot_mqtt_port "$state")
+	if [[ -n $port ]]; then export IOTFLOW_MQTT_PORT=$port IOTFLOW_MQTT_URL=mqtt://127.0.0.1:$port; fi
+	return 0
+}
 
-	port=$(_iot_start_on_port "$state" redis redis) || return 1
-	export IOTFLOW_REDIS_PORT=$port IOTFLOW_REDIS_URL=redis://127.0.0.1:$port/0
-	port=$(_iot_start_on_port "$state" mqtt mosquitto) || return 1
-	export IOTFLOW_MQTT_PORT=$port IOTFLOW_MQTT_URL=mqtt://127.0.0.1:$port
-
+_iot_stack_env() { # STATE: write the exported settings to STATE/env
 	local v
 	for v in PGHOST PGPORT PGUSER PGDATABASE IOTFLOW_PG_DATA IOTFLOW_PG_BIN IOTFLOW_REDIS_PORT \
 		IOTFLOW_REDIS_URL IOTFLOW_MQTT_PORT IOTFLOW_MQTT_URL IOTFLOW_STATE_DIR; do
 		printf 'export %s=%q\n' "$v" "${!v}"
-	done >"$state/env"
+	done >"$1/env"
+}
+
+# The pid file of each server, as "KIND FILE".
+_iot_stack_pidfiles() { # STATE
+	printf 'pg %s\nredis %s\nmqtt %s\n' "$(_iot_pg_dir "$1")/data/postmaster.pid" \
+		"$1/redis/redis.pid" "$1/mosquitto/mosquitto.pid"
+}
+
+# iot_stack_dead [STATE_DIR]: "KIND PORT" for each server of a started stack
+# whose process is gone (killed, crashed). Only looks at pid files: cheap
+# enough to call every second, and blind to whoever else took the port.
+iot_stack_dead() {
+	local state kind file pid
+	state=$(_iot_state "${1:-}") || return 1
+	while read -r kind file; do
+		pid=$(_iot_pid_of "$file") || pid=
+		if [[ -z $pid ]] || _iot_pid_gone "$pid"; then
+			echo "$kind $("_iot_${kind}_port" "$state")"
+		fi
+	done < <(_iot_stack_pidfiles "$state")
+}
+
+# iot_stack_revive KIND [STATE_DIR]: start a server that died again. On its
+# port when that is still free, else on a spare one; the stack's variables
+# are exported again and STATE_DIR/env rewritten either way.
+iot_stack_revive() {
+	local kind=$1 state port fast=durable i up=0 file pid
+	state=$(_iot_state "${2:-}") || return 1
+	# A server killed by a signal can stay a zombie for a while (an init slow
+	# to reap, as in some containers), and a start takes the zombie for a
+	# server that is up: its pid file goes. (PostgreSQL's own check of its
+	# shared memory still refuses to start beside live backends of the old one.)
+	file=$(_iot_stack_pidfiles "$state" | sed -n "s/^$kind //p")
+	pid=$(_iot_pid_of "$file") || pid=
+	if [[ -n $pid ]] && _iot_pid_gone "$pid"; then rm -f "$file"; fi
+	case $kind in
+	pg)
+		grep -q '^fsync = off' "$(_iot_pg_dir "$state")/data/iotflow.conf" 2>/dev/null && fast=fast
+		port=$(_iot_pg_port "$state")
+		# Backends of a postmaster killed with -9 hold its shared memory for
+		# a moment, and postgres refuses to start until they are gone: try
+		# the same port for a few seconds before moving.
+		for ((i = 0; i < 10 && !up; i++)); do
+			_iot_port_free "$port" || break
+			if iot_pg_start "$state" 2>"$state/pg/start.err"; then up=1; else sleep 0.5; fi
+		done
+		((up)) || port=$(_iot_pg_start_on_port "$state" "$fast") || return 1
+		;;
+	redis) port=$(_iot_start_on_port "$state" redis redis) || return 1 ;;
+	mqtt) port=$(_iot_start_on_port "$state" mqtt mosquitto) || return 1 ;;
+	*) echo "iotflow: iot_stack_revive: unknown server '$kind' (pg, redis, mqtt)" >&2; return 1 ;;
+	esac
+	_iot_stack_export "$state" && _iot_stack_env "$state" && echo "$port"
 }
 
 # iot_stack_stop [STATE_DIR]: everything down; each stop runs even if another

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The test harness itself: the throwaway servers really answer, restart keeps
-# port and data, and fresh_db hands out empty, distinct databases.
+# port and data, and fresh_db hands out empty, distinct databases; and
+# scripts/run.sh (make run) restarts servers that die and stops cleanly.
 
 load helpers
 
@@ -126,4 +127,133 @@ teardown_file() { stack_teardown_file; }
 	fresh_db --migrated
 	run psql -X -Atc "select count(*) > 0 from pg_tables where schemaname = 'public'"
 	assert_output t
+}
+
+# scripts/run.sh (behind `make run`) in the background on a state dir of its
+# own. Started with SIGINT at its default: a background job of a script
+# would otherwise ignore it, as a shell's Ctrl-C would never be.
+RUN_PID= RUN_STATE= IMPOSTOR=
+start_run() { # STATE
+	RUN_STATE=$1
+	env --default-signal=INT "$IOTFLOW_ROOT/scripts/run.sh" "$RUN_STATE" > "$RUN_STATE.out" 2>&1 < /dev/null 3>&- &
+	RUN_PID=$!
+	run_said 'IoTFlow is running'
+}
+run_said() { # TEXT [N]: wait until run.sh said TEXT (N times); fail if it exits first
+	local i
+	for ((i = 0; i < 600; i++)); do
+		(($(grep -cF -- "$1" "$RUN_STATE.out") >= ${2:-1})) && return 0
+		kill -0 "$RUN_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "run.sh did not say '$1' (${2:-1} times); it said:"
+	cat "$RUN_STATE.out"
+	return 1
+}
+stop_run() { # SIGNAL: run.sh must exit 0 and leave no server of its state dir running
+	local rc=0 kind file pid
+	kill "-$1" "$RUN_PID"
+	wait "$RUN_PID" || rc=$?
+	RUN_PID=
+	[[ $rc == 0 ]] || { echo "run.sh exited $rc on SIG$1:"; cat "$RUN_STATE.out"; return 1; }
+	grep -q '^iotflow: stopped; data kept in ' "$RUN_STATE.out"
+	while read -r kind file; do
+		pid=$(head -n 1 "$file" 2>/dev/null) || continue
+		_iot_pid_gone "$pid" || { echo "$kind (pid $pid) still running"; return 1; }
+	done < <(_iot_stack_pidfiles "$RUN_STATE")
+	run psql -X -h 127.0.0.1 -p "$(env_of PGPORT)" -U postgres -d iotflow -Atc 'select 1'
+	assert_failure
+}
+env_of() { sed -n "s/^export $1=//p" "$RUN_STATE/env"; }
+pid_in() { head -n 1 "$1"; }
+teardown() {
+	if [[ -n $RUN_STATE && -s $RUN_STATE/run.pid ]]; then kill -TERM "$(cat "$RUN_STATE/run.pid")" 2>/dev/null || true; fi
+	if [[ -n $RUN_PID ]]; then kill -TERM "$RUN_PID" 2>/dev/null && wait "$RUN_PID" || true; fi
+	if [[ -n $IMPOSTOR ]]; then kill "$(cat "$IMPOSTOR")" 2>/dev/null || true; fi
+	if [[ -n $RUN_STATE ]]; then iot_stack_rm "$RUN_STATE" >/dev/null 2>&1 || true; fi
+}
+
+@test "run.sh: servers killed with -9 are started again, a moved port is announced; SIGTERM stops all, exit 0" {
+	start_run "$BATS_TEST_TMPDIR/run"
+	local st=$RUN_STATE pg redis mqtt
+	pg=$(env_of PGPORT) redis=$(env_of IOTFLOW_REDIS_PORT) mqtt=$(env_of IOTFLOW_MQTT_PORT)
+	kill -9 "$(pid_in "$st/redis/redis.pid")" "$(pid_in "$(_iot_pg_dir "$st")/data/postmaster.pid")" \
+		"$(pid_in "$st/mosquitto/mosquitto.pid")"
+	run_said ' is back on port ' 3
+	run cat "$st.out"
+	assert_line "iotflow: warning: PostgreSQL (port $pg) is gone; starting it again"
+	assert_line "iotflow: PostgreSQL is back on port $pg"
+	assert_line "iotflow: warning: Redis (port $redis) is gone; starting it again"
+	assert_line "iotflow: Redis is back on port $redis"
+	assert_line "iotflow: warning: Mosquitto (port $mqtt) is gone; starting it again"
+	assert_line "iotflow: Mosquitto is back on port $mqtt"
+	# Back with their data: the migrated schema, and they answer.
+	run psql -X -h 127.0.0.1 -p "$pg" -U postgres -d iotflow -Atc "select to_regclass('devices') is not null"
+	assert_output t
+	run redis-cli -p "$redis" ping
+	assert_output PONG
+	mosquitto_pub -p "$mqtt" -t iotflow/harness/x -m 1
+
+	# Redis dies while run.sh is not looking, and another server takes its port.
+	kill -STOP "$RUN_PID"
+	kill -9 "$(pid_in "$st/redis/redis.pid")"
+	IMPOSTOR=$BATS_TEST_TMPDIR/impostor.pid
+	redis-server --port "$redis" --bind 127.0.0.1 --daemonize yes --pidfile "$IMPOSTOR" \
+		--dir "$BATS_TEST_TMPDIR" --save '' --logfile "$BATS_TEST_TMPDIR/impostor.log" 3>&-
+	local i
+	for ((i = 0; i < 100; i++)); do [[ $(redis-cli -p "$redis" ping 2>/dev/null) == PONG ]] && break; sleep 0.1; done
+	kill -CONT "$RUN_PID"
+	run_said 'iotflow: Redis is back, on a new port: '
+	local moved
+	moved=$(env_of IOTFLOW_REDIS_PORT)
+	assert_not_equal "$moved" "$redis"
+	run cat "$st.out"
+	assert_line "iotflow: Redis is back, on a new port: $moved (was $redis). New values, also in $st/env:"
+	assert_line "  export IOTFLOW_REDIS_PORT=$moved"
+	assert_line "  export IOTFLOW_REDIS_URL=redis://127.0.0.1:$moved/0"
+	# The new port is our Redis, not the impostor.
+	assert_equal "$(redis-cli -p "$moved" info server | tr -d '\r' | sed -n 's/^process_id://p')" \
+		"$(pid_in "$st/redis/redis.pid")"
+
+	stop_run TERM
+}
+
+@test "run.sh: SIGINT (Ctrl-C) stops everything, exit 0; the next run has the data and the ports" {
+	start_run "$BATS_TEST_TMPDIR/run"
+	local pg redis mqtt
+	pg=$(env_of PGPORT) redis=$(env_of IOTFLOW_REDIS_PORT) mqtt=$(env_of IOTFLOW_MQTT_PORT)
+	psql -X -q -h 127.0.0.1 -p "$pg" -U postgres -d iotflow -c 'create table harness_run (x int)'
+	stop_run INT
+	start_run "$RUN_STATE"
+	assert_equal "$(env_of PGPORT) $(env_of IOTFLOW_REDIS_PORT) $(env_of IOTFLOW_MQTT_PORT)" "$pg $redis $mqtt"
+	run psql -X -h 127.0.0.1 -p "$pg" -U postgres -d iotflow -Atc "select to_regclass('harness_run') is not null"
+	assert_output t
+	stop_run INT
+}
+
+@test "run.sh under make, from a terminal: Ctrl-C stops it cleanly, make exits 0 and says nothing" {
+	# A terminal: script(1) runs make on a pseudo-terminal and passes it what
+	# we write, so a ^C byte is the terminal's SIGINT to its foreground group.
+	local st=$BATS_TEST_TMPDIR/run fifo=$BATS_TEST_TMPDIR/keys
+	RUN_STATE=$st
+	mkdir -p "$st"
+	printf 'run:\n\t@%s %s\n' "$IOTFLOW_ROOT/scripts/run.sh" "$st" > "$BATS_TEST_TMPDIR/Makefile"
+	mkfifo "$fifo"
+	env --default-signal=INT script -qefc "make --no-print-directory -f $BATS_TEST_TMPDIR/Makefile run" \
+		/dev/null < "$fifo" > "$st.out" 2>&1 3>&- &
+	RUN_PID=$!
+	exec 4> "$fifo"
+	run_said 'IoTFlow is running'
+	printf '\003' >&4
+	local i rc=0
+	for ((i = 0; i < 600; i++)); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+	exec 4>&-
+	if kill -0 "$RUN_PID" 2>/dev/null; then echo "still running after ^C:"; cat "$st.out"; return 1; fi
+	wait "$RUN_PID" || rc=$?
+	RUN_PID=
+	run cat "$st.out"
+	assert_equal "$rc" 0
+	assert_line --partial 'iotflow: stopped; data kept in '
+	refute_output --partial 'make: ***'
+	refute_output --partial 'Interrupt'
 }

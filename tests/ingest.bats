@@ -666,3 +666,57 @@ JSON
 	assert_equal "$rc_J" 1
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/out_J")" '{"read":5,"records":3,"points":4,"stored":4,"duplicates":0,"rejected":1}'
 }
+
+@test "--metrics-file does not follow a symlink planted at the old temporary name" {
+	local fifo=$BATS_TEST_TMPDIR/fifo victim=$BATS_TEST_TMPDIR/victim prom=$BATS_TEST_TMPDIR/m.prom
+	mkfifo "$fifo"
+	echo 'secret of root' > "$victim"
+	chmod 600 "$victim"
+	iot-ingest -q --metrics-file "$prom" < "$fifo" > /dev/null 3>&- &
+	local pid=$!
+	# The name iot-ingest used to write first, PATH.tmp.PID, planted by "another user".
+	ln -s "$victim" "$prom.tmp.$pid"
+	exec 4> "$fifo"
+	echo "{\"device_id\":$A,\"data\":{\"t\":1}}" >&4
+	exec 4>&-
+	wait "$pid"
+	assert_equal "$(cat "$victim")" 'secret of root'
+	assert_equal "$(stat -c %a "$victim")" 600
+	# The metrics went to a regular file of their own, readable by the collector.
+	[ -f "$prom" ] && [ ! -L "$prom" ]
+	assert_equal "$(stat -c %a "$prom")" 644
+	grep -q '^iotflow_ingest_points_stored_total 1$' "$prom"
+	# No temporary file left behind: only the planted link besides the rest.
+	run ls "$BATS_TEST_TMPDIR"
+	refute_output --regexp 'm\.prom\.tmp\.[^0-9]'
+}
+
+@test "--metrics-file that is not a regular file is refused at start, exit 2, and left alone" {
+	local d=$BATS_TEST_TMPDIR
+	echo "{\"device_id\":$A,\"data\":{\"t\":1}}" > "$d/in"
+	mkfifo "$d/fifo.prom"
+	mkdir "$d/dir.prom"
+	echo 'kept' > "$d/target"
+	ln -s "$d/target" "$d/link.prom"
+	# A character device: a private copy of /dev/full when we may make one.
+	local nodes=(fifo.prom dir.prom link.prom)
+	if mknod "$d/full" c 1 7 2>/dev/null; then nodes+=(full); fi
+	local n
+	for n in "${nodes[@]}"; do
+		run --separate-stderr iot-ingest --metrics-file "$d/$n" "$d/in"
+		assert_equal "$status" 2
+		[[ $stderr == *"--metrics-file"*"$d/$n"*"not a regular file"* ]] || { echo "$n: $stderr"; false; }
+	done
+	[ -p "$d/fifo.prom" ]
+	[ -d "$d/dir.prom" ] && [ -z "$(ls -A "$d/dir.prom")" ]
+	[ -L "$d/link.prom" ] && assert_equal "$(cat "$d/target")" kept
+	if [[ -e $d/full ]]; then [ -c "$d/full" ]; fi
+	# A directory that is not there is refused too, before anything is read.
+	run --separate-stderr iot-ingest --metrics-file "$d/nowhere/m.prom" "$d/in"
+	assert_equal "$status" 2
+	[[ $stderr == *"$d/nowhere"* ]]
+	# Refused before the input was read: nothing stored, no temporary left.
+	assert_equal "$(rows)" 0
+	run ls "$d"
+	refute_output --partial '.tmp.'
+}

@@ -280,3 +280,41 @@ check_page() { # PROGRAM
 	assert_equal "$status" 5
 	[[ $stderr == *"unable to connect to PostgreSQL"* ]]
 }
+
+# The name(N) references to IoTFlow's own pages in FILE (a page, or README.md).
+own_refs() { # FILE
+	unroff < "$1" | sed -E 's/^\.B[IR]? +([^ ]+) +\(([0-9])\).*/\1(\2)/' |
+		grep -oE '(^|[^A-Za-z0-9_.-])(iot-[a-z0-9-]+|iotflow)\([0-9]\)' | sed -E 's/^[^a-z]//'
+}
+
+@test "every iot-*(N) and iotflow(N) that man/ and README.md name is a page in man/" {
+	local f ref name sec link n=0 bad=()
+	for f in "$IOTFLOW_ROOT"/man/*.[178] "$IOTFLOW_ROOT/README.md"; do
+		while read -r ref; do
+			n=$((n + 1))
+			name=${ref%(*} sec=${ref#*(}
+			[[ -f $IOTFLOW_ROOT/man/$name.${sec%)} ]] || bad+=("${f#"$IOTFLOW_ROOT"/}: $ref")
+		done < <(own_refs "$f")
+	done
+	# README's links to the pages too.
+	while read -r link; do
+		n=$((n + 1))
+		[[ -f $IOTFLOW_ROOT/$link ]] || bad+=("README.md: link to $link")
+	done < <(grep -oE '\]\(man/[^)]+\)' "$IOTFLOW_ROOT/README.md" | sed -E 's/^\]\((.*)\)$/\1/')
+	((${#bad[@]} == 0)) || { echo "no such page:"; printf '  %s\n' "${bad[@]}"; return 1; }
+	((n >= 20)) # the references were found (a changed markup must not make this pass vacuously)
+}
+
+@test "every program's page says a password in --db shows in ps(1), and names the safe ways" {
+	local page text want n=0
+	for page in "$IOTFLOW_ROOT"/man/iot-*.[18]; do
+		n=$((n + 1))
+		# The --db item of OPTIONS, as one line.
+		text=$(section "$page" OPTIONS | unroff |
+			awk '/--db/ { on = 1; print; next } on && /^\.(TP|PP|SH|SS)/ { exit } on' | tr '\n' ' ')
+		for want in 'ps(1)' '~/.pgpass' PGPASSFILE 'database setting' 'mode 0600' IOTFLOW_DATABASE_URL; do
+			[[ $text == *"$want"* ]] || { echo "${page##*/}: --db does not mention '$want': $text"; return 1; }
+		done
+	done
+	((n >= 4))
+}

@@ -41,10 +41,11 @@ static const char usage[] =
 	"  {\"read\":N,\"records\":N,\"points\":N,\"stored\":N,\"duplicates\":N,\"rejected\":N}\n"
 	"\n"
 	"Exit status: 0 all stored; 1 some lines rejected; 2 usage (also a bad connection\n"
-	"string or a reject file that cannot be opened); 3 a FILE could not be opened;\n"
-	"4 PostgreSQL refused the credentials; 5 database unavailable after retries;\n"
-	"6 internal error; 128+N stopped by signal N (SIGINT 130, SIGTERM 143) before\n"
-	"the end of the input. See iot-ingest(1).\n";
+	"string, a reject file that cannot be opened, or a metrics file that is not a\n"
+	"regular file); 3 a FILE could not be opened; 4 PostgreSQL refused the\n"
+	"credentials; 5 database unavailable after retries; 6 internal error;\n"
+	"128+N stopped by signal N (SIGINT 130, SIGTERM 143) before the end of the\n"
+	"input. See iot-ingest(1).\n";
 
 static const struct option longopts[] = {
 	{ "batch-size",   required_argument, NULL, 'b' },
@@ -230,6 +231,10 @@ int main(int argc, char **argv)
 	iot_error err;
 	if (rc || done)
 		goto out;
+	if (g.metrics_path && iot_metrics_file_check(g.metrics_path, &err) < 0) {
+		rc = iot_usage_error("invalid --metrics-file: %s", err.msg);
+		goto out;
+	}
 	g.files = argv + optind;
 	g.nfiles = argc - optind;
 	if (iot_config_setup(g.cfg, config, db, &err) < 0) {

@@ -1,9 +1,12 @@
 /* metrics.c — Prometheus text exposition format. */
 #include "base/metrics.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n)
@@ -16,22 +19,89 @@ int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n)
 	return ferror(f) ? -1 : 0;
 }
 
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISFIFO(mode))
+		return "a fifo";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+int iot_metrics_file_check(const char *path, iot_error *err)
+{
+	struct stat st;
+	if (!*path)
+		return iot_error_set(err, IOT_USAGE, "an empty file name");
+	if (lstat(path, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			return 0;
+		return iot_error_set(err, IOT_USAGE, "%s is %s, not a regular file", path,
+		                     file_kind(st.st_mode));
+	}
+	if (errno != ENOENT)
+		return iot_error_set(err, IOT_USAGE, "%s: %s", path, strerror(errno));
+	/* Not there yet: its directory must be, or every write would fail. */
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	int rc = 0;
+	if (stat(dir, &st) != 0)
+		rc = iot_error_set(err, IOT_USAGE, "directory %s: %s", dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		rc = iot_error_set(err, IOT_USAGE, "%s is not a directory", dir);
+	free(dir);
+	return rc;
+}
+
+/* The temporary file gets a name nobody can guess and is created with
+ * O_EXCL (mkstemp), so a planted file or symlink there is never followed;
+ * rename() then replaces the target, never writing through it. */
 int iot_metrics_write_file(const char *path, iot_metric *const *metrics, size_t n)
 {
-	char *tmp;
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		errno = EEXIST;
 		return -1;
-	FILE *f = fopen(tmp, "w");
-	int rc = -1;
-	if (f) {
-		rc = iot_metrics_write(f, metrics, n);
-		if (fclose(f) != 0)
-			rc = -1;
-		if (rc == 0 && rename(tmp, path) != 0)
-			rc = -1;
-		if (rc != 0)
-			unlink(tmp);
 	}
+	char *tmp;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -1;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	int rc = -1, saved = 0;
+	FILE *f = NULL;
+	/* 0644: node_exporter's textfile collector usually runs as another user. */
+	if (fchmod(fd, 0644) == 0 && (f = fdopen(fd, "w"))) {
+		rc = iot_metrics_write(f, metrics, n);
+		saved = errno;
+		if (fclose(f) != 0 && rc == 0) {
+			rc = -1;
+			saved = errno;
+		}
+		if (rc == 0 && rename(tmp, path) != 0) {
+			rc = -1;
+			saved = errno;
+		}
+	} else {
+		saved = errno;
+		close(fd);
+	}
+	if (rc != 0)
+		unlink(tmp);
 	free(tmp);
+	errno = saved;
 	return rc;
 }

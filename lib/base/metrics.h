@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/error.h"
+
 enum iot_metric_type { IOT_COUNTER, IOT_GAUGE };
 
 typedef struct iot_metric {
@@ -34,8 +36,16 @@ static inline uint64_t iot_metric_get(const iot_metric *m)
 
 /* Render n metrics in the text exposition format. Returns 0 or -1. */
 int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n);
-/* Write them to path atomically (temp file + rename), as the textfile
- * collector requires. */
+/* Whether path can take the metrics file: an existing regular file (not a
+ * symlink, fifo, device or directory), or a new name in an existing
+ * directory. Call it once at start, so a bad path is refused before any
+ * work; IOT_USAGE with the reason otherwise. */
+int iot_metrics_file_check(const char *path, iot_error *err);
+/* Write them to path atomically, as the textfile collector requires: a new
+ * file of mode 0644 with an unpredictable name (path.tmp.XXXXXX, created
+ * exclusively, so nothing planted there is followed), renamed over path.
+ * Returns 0, or -1 with errno set; EEXIST when path has become something
+ * other than a regular file since the check. Thread-safe. */
 int iot_metrics_write_file(const char *path, iot_metric *const *metrics, size_t n);
 
 #endif
