@@ -178,12 +178,14 @@ bench: all test-progs
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
-	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/iotflow/contrib
+	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	           $(DESTDIR)$(DATADIR)/iotflow/contrib
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	$(if $(PLUGINS),install -d $(DESTDIR)$(PREFIX)/lib/iotflow && install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/iotflow)
 	install -m 644 sql/*.sql $(DESTDIR)$(SQLDIR)
 	$(if $(wildcard man/*.1),install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1)
 	$(if $(wildcard man/*.7),install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7)
+	$(if $(wildcard man/*.8),install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8)
 	$(if $(wildcard systemd/*),install -m 644 $(wildcard systemd/*) $(DESTDIR)$(UNITDIR))
 	$(if $(wildcard contrib/*),cp -R contrib/. $(DESTDIR)$(DATADIR)/iotflow/contrib)
 
@@ -192,6 +194,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DATADIR)/iotflow $(DESTDIR)$(PREFIX)/lib/iotflow
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard systemd/*)))
 
 clean:
