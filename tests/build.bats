@@ -57,3 +57,23 @@ load helpers
 	run make -C "$IOTFLOW_ROOT" --no-print-directory all test-progs WERROR=1
 	refute_output --regexp '(^|[[:space:]])(cc|ar) '
 }
+
+@test "the library exports only iot_ names; what rooms share internally is iot__" {
+	local lib syms
+	for lib in libiotflow.a libiotflow-cli.a; do
+		syms=$(nm -g --defined-only "$IOTFLOW_ROOT/build/rel/$lib" | awk 'NF == 3 { print $3 }')
+		[[ -n $syms ]]
+		run grep -v '^iot_' <<<"$syms"
+		assert_output ''
+	done
+	# Internal (iot__) declarations live in headers only their own room includes.
+	local h room inc bad=
+	for h in $(grep -lE '\biot__[a-z0-9_]+' "$IOTFLOW_ROOT"/lib/*/*.h); do
+		room=$(basename "$(dirname "$h")")
+		inc="$room/$(basename "$h")"
+		for f in $(grep -rlF "#include \"$inc\"" "$IOTFLOW_ROOT/lib" "$IOTFLOW_ROOT/cmd" "$IOTFLOW_ROOT/tests" "$IOTFLOW_ROOT/bench" 2>/dev/null); do
+			[[ $f == "$IOTFLOW_ROOT/lib/$room/"* ]] || bad+=" $inc<-${f#"$IOTFLOW_ROOT"/}"
+		done
+	done
+	assert_equal "$bad" ""
+}

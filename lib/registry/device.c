@@ -1,6 +1,6 @@
 /* device.c — provisioning: fields, lookup by id or OWNER/NAME, add, set, rm,
  * and the invalidation that follows every change that affects auth. */
-#include "registry/device.h"
+#include "registry/device_int.h"
 #include "auth/auth.h"
 #include "base/field_check.h"
 #include "auth/keys.h"

@@ -86,11 +86,5 @@ int iot_device_config_set(iot_registry *id, const char *spec, const char *key, c
 int iot_device_config_remove(iot_registry *id, const char *spec, const char *key, json_t **out,
                              iot_error *err);
 
-/* Internal to the device_*.c files: after a committed change, drop every
- * cached entry of the device (all its digests, whatever their state, so
- * that running a command again repairs a failed invalidation). 0, or -1
- * with IOT_UNAVAILABLE and why the entries were not dropped (callers say
- * what that means for their change). */
-int iot__device_invalidate(iot_registry *id, int64_t device_id, iot_error *err);
 
 #endif

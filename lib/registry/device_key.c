@@ -1,6 +1,6 @@
 /* device_key.c — a device's keys: rotate with a grace period, revoke, list.
  * Each change is one transaction, then invalidated everywhere. */
-#include "registry/device.h"
+#include "registry/device_int.h"
 #include "base/field_check.h"
 #include "auth/auth.h"
 #include "auth/keys.h"
