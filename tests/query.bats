@@ -243,6 +243,14 @@ JSON
 	assert_equal "${#lines[@]}" 1000
 	run "$QC" range "$A" 2026-01-01T00:00:00Z now -l 10000
 	assert_equal "${#lines[@]}" 1500
+	# Series that never share a timestamp: still the newest 3 records.
+	printf '%s\n' "{\"device_id\":$B,\"data\":{\"x\":1},\"timestamp\":1795000001}" "{\"device_id\":$B,\"data\":{\"y\":2},\"timestamp\":1795000002}" \
+		"{\"device_id\":$B,\"data\":{\"x\":3},\"timestamp\":1795000003}" "{\"device_id\":$B,\"data\":{\"y\":4},\"timestamp\":1795000004}" > "$BATS_TEST_TMPDIR/b"
+	ingest "$BATS_TEST_TMPDIR/b"
+	run "$QC" range "$B" 2026-01-01T00:00:00Z now -l 3
+	assert_equal "$(jq -c .measurements <<<"$output" | paste -sd' ')" '{"y":4} {"x":3} {"y":2}'
+	run "$QC" range "$B" 2026-01-01T00:00:00Z now -l 3 --asc
+	assert_equal "$(jq -c .measurements <<<"$output" | paste -sd' ')" '{"x":1} {"y":2} {"x":3}'
 	run --separate-stderr "$QC" range "$A" 2026-01-01T00:00:00Z now -l 10001
 	assert_equal "$status" 2
 	[[ $stderr == *"limit 10001 is out of bounds (1 to 10000)"* ]]

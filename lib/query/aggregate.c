@@ -37,7 +37,7 @@ const char iot__sql_aggregate[] =
 	" UNION ALL" RAW_PART("$3", "$4")
 	" UNION ALL" RAW_PART("$7", "$8")
 	")"
-	" SELECT " IOT__SQL_US("date_bin($12::int8 * interval '1 microsecond', b, timestamptz 'epoch')") ","
+	" SELECT date_bin($12::int8 * interval '1 microsecond', b, timestamptz 'epoch'),"
 	"  sum(n)::int8, sum(s), min(lo), max(hi),"
 	"  (array_agg(fv ORDER BY fts))[1], (array_agg(lv ORDER BY lts DESC))[1]"
 	" FROM parts GROUP BY 1 ORDER BY 1";
@@ -106,10 +106,10 @@ static double bucket_value(const PGresult *res, int i, enum iot_agg_fn fn, int64
 	};
 	if (fn == IOT_AGG_COUNT)
 		return (double)count;
-	double sum = strtod(PQgetvalue(res, i, 2), NULL);
+	double sum = iot__query_float8(res, i, 2);
 	if (fn == IOT_AGG_MEAN)
 		return sum / (double)count;
-	return strtod(PQgetvalue(res, i, col[fn]), NULL);
+	return iot__query_float8(res, i, col[fn]);
 }
 
 void iot__query_aggregate_params(const iot_aggregate_req *req, struct iot__agg_params *ap)
@@ -131,7 +131,7 @@ static PGresult *run(iot_db *db, const iot_aggregate_req *req, iot_error *err)
 {
 	struct iot__agg_params ap;
 	iot__query_aggregate_params(req, &ap);
-	return iot_db_exec(db, iot__sql_aggregate, IOT__AGG_NPARAMS, ap.p, err);
+	return iot_db_exec_binary(db, iot__sql_aggregate, IOT__AGG_NPARAMS, ap.p, err);
 }
 
 static json_t *bucket_row(const struct bucket *b, const struct bucket *prev, int64_t ts, enum iot_agg_fn fn)
@@ -205,8 +205,8 @@ int iot_query_aggregate(iot_db *db, const iot_aggregate_req *req, iot_query_row_
 		return iot__query_oom(err);
 	}
 	for (size_t i = 0; i < n; i++) {
-		b[i].ts = iot__query_int8(res, (int)i, 0);
-		b[i].count = iot__query_int8(res, (int)i, 1);
+		b[i].ts = iot__query_ts(res, (int)i, 0);
+		b[i].count = iot__query_int(res, (int)i, 1);
 		b[i].value = bucket_value(res, (int)i, req->fn, b[i].count);
 	}
 	PQclear(res);

@@ -224,17 +224,49 @@ const char *iot_query_fn_name(enum iot_agg_fn fn)
 	return (unsigned)fn < sizeof FN_NAMES / sizeof FN_NAMES[0] ? FN_NAMES[fn] : "?";
 }
 
+static void put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* Written by hand, the date part remembered per thread: formatting with
+ * snprintf was a fifth of the time of a 2,000-record range. */
 void iot_query_format_ts(int64_t ts_us, char *buf, size_t size)
 {
-	/* base/timestamp.c writes YYYY-MM-DDTHH:MM:SS.ffffffZ. */
-	char t[40];
-	iot_format_timestamp(ts_us, t, sizeof t);
-	char *dot = strchr(t, '.');
-	if (dot && !strncmp(dot, ".000000", 7))
-		*dot = '\0';
-	else if (dot)
-		dot[7] = '\0';
-	snprintf(buf, size, "%s+00:00", t);
+	static _Thread_local int64_t cached_day = INT64_MIN;
+	static _Thread_local char date[24];
+	int64_t secs = iot__query_floor(ts_us, US_PER_S) / US_PER_S;
+	int64_t day = iot__query_floor(secs, 86400) / 86400;
+	int sod = (int)(secs - day * 86400), us = (int)(ts_us - secs * US_PER_S);
+	if (day != cached_day) {
+		char t[40];
+		iot_format_timestamp(day * 86400 * US_PER_S, t, sizeof t);  /* YYYY-MM-DDT00:00:00.000000Z */
+		snprintf(date, sizeof date, "%.*s", (int)(strchr(t, 'T') - t + 1), t);
+		cached_day = day;
+	}
+	char out[48];
+	size_t n = strlen(date);
+	memcpy(out, date, n);
+	put2(out + n, sod / 3600);
+	out[n + 2] = ':';
+	put2(out + n + 3, sod / 60 % 60);
+	out[n + 5] = ':';
+	put2(out + n + 6, sod % 60);
+	n += 8;
+	if (us) {
+		out[n++] = '.';
+		for (int i = 5, v = us; i >= 0; i--, v /= 10)
+			out[n + (size_t)i] = (char)('0' + v % 10);
+		n += 6;
+	}
+	memcpy(out + n, "+00:00", 7);
+	n += 6;
+	if (size) {
+		size_t k = n < size ? n : size - 1;
+		memcpy(buf, out, k);
+		buf[k] = '\0';
+	}
 }
 
 void iot__query_ts_param(int64_t ts_us, char *buf, size_t size)

@@ -145,7 +145,7 @@ static int delete_tx(iot_db *db, void *arg, iot_error *err)
 		return -1;
 	}
 	for (int i = 0; i < PQntuples(gone); i++)
-		d->deleted += iot__query_int8(gone, i, 1);
+		d->deleted += strtoll(PQgetvalue(gone, i, 1), NULL, 10);
 	bool extra = false;
 	char *names = PQntuples(gone) ? affected(gone, locked, &extra) : NULL;
 	bool oom = PQntuples(gone) && !names;

@@ -10,10 +10,11 @@
  * must not reach PostgreSQL as an out-of-range error). */
 #define DEVICE_ID_OK(id) ((id) > 0 && (id) <= INT32_MAX)
 
-/* The device's series (from telemetry_latest, or the filter $4), the newest
- * `limit` points of each inside the range from the primary key, then the
- * newest `limit` distinct timestamps of those: never more than
- * limit x series points read, however long the range. */
+/* The device's series (from telemetry_latest, or the filter $4) and the
+ * newest `limit` points of each inside the range, from the primary key:
+ * never more than limit x series points read, however long the range. The
+ * newest `limit` timestamps of those are cut in C (range_rows): a DISTINCT
+ * and a join back in SQL measured a quarter slower. */
 #define RANGE_SQL(DIR)                                                                        \
 	"WITH s AS (SELECT measurement_name FROM telemetry_latest"                                \
 	"  WHERE device_id = $1 AND $4::text[] IS NULL"                                           \
@@ -23,21 +24,20 @@
 	"    CASE WHEN $6::boolean THEN t.metadata END AS metadata FROM telemetry_data t"         \
 	"   WHERE t.device_id = $1 AND t.measurement_name = s.measurement_name"                   \
 	"    AND t.ts >= $2::timestamptz AND t.ts <= $3::timestamptz"                             \
-	"   ORDER BY t.ts " DIR " LIMIT $5) x),"                                                  \
-	" k AS (SELECT DISTINCT ts FROM r ORDER BY ts " DIR " LIMIT $5)"                          \
-	" SELECT " IOT__SQL_US("r.ts") ", r.measurement_name, " IOT__SQL_VALUES("r.") ","          \
-	"  r.metadata::text FROM r JOIN k ON k.ts = r.ts"                                         \
+	"   ORDER BY t.ts " DIR " LIMIT $5) x)"                                                   \
+	" SELECT r.ts, r.measurement_name, " IOT__SQL_VALUES("r.") ","          \
+	"  r.metadata::text FROM r"                                                               \
 	" ORDER BY r.ts " DIR ", r.measurement_name COLLATE \"C\""
 
 static const char SQL_RANGE_DESC[] = RANGE_SQL("DESC");
 static const char SQL_RANGE_ASC[] = RANGE_SQL("ASC");
 
 static const char SQL_LATEST[] =
-	"SELECT measurement_name, " IOT__SQL_US("ts") ", " IOT__SQL_VALUES("")
+	"SELECT measurement_name, ts, " IOT__SQL_VALUES("")
 	" FROM telemetry_latest WHERE device_id = $1 ORDER BY measurement_name";
 
 static const char SQL_LASTPOINT[] =
-	"SELECT l.device_id, d.name, l.measurement_name, " IOT__SQL_US("l.ts") ", " IOT__SQL_VALUES("l.")
+	"SELECT l.device_id, d.name, l.measurement_name, l.ts, " IOT__SQL_VALUES("l.")
 	" FROM telemetry_latest l JOIN devices d ON d.id = l.device_id"
 	" WHERE ($1::int[] IS NULL OR l.device_id = ANY ($1::int[]))"
 	"  AND ($2::bigint IS NULL OR d.user_id = $2::bigint)"
@@ -47,7 +47,7 @@ static const char SQL_LASTPOINT[] =
 /* Newest `limit` points of each of the user's series, then the newest
  * `limit` of those. */
 static const char SQL_USER[] =
-	"SELECT x.device_id, " IOT__SQL_US("x.ts") ", x.measurement_name, " IOT__SQL_VALUES("x.") ","
+	"SELECT x.device_id, x.ts, x.measurement_name, " IOT__SQL_VALUES("x.") ","
 	"  x.metadata::text"
 	" FROM telemetry_latest l JOIN devices d ON d.id = l.device_id AND d.user_id = $1::bigint"
 	" CROSS JOIN LATERAL (SELECT t.* FROM telemetry_data t"
@@ -143,16 +143,19 @@ static int group_emit(struct group *g, iot_query_row_fn fn, void *arg, iot_error
 	return iot__query_emit(fn, arg, rec, err);
 }
 
-static int range_rows(const PGresult *res, iot_query_row_fn fn, void *arg, iot_error *err)
+/* Rows in time order, one record per timestamp, at most limit records. */
+static int range_rows(const PGresult *res, long limit, iot_query_row_fn fn, void *arg, iot_error *err)
 {
 	struct group g = { 0 };
 	int n = PQntuples(res), groups = 0;
 	for (int i = 0; i < n; i++) {
-		int64_t ts = iot__query_int8(res, i, 0);
+		int64_t ts = iot__query_ts(res, i, 0);
 		if (g.rec && ts != g.ts) {
 			groups++;
 			if (group_emit(&g, fn, arg, err) < 0)
 				return -1;
+			if (groups == limit)
+				return groups;
 		}
 		if (!g.rec && group_start(&g, ts) < 0) {
 			json_decref(g.rec);
@@ -195,11 +198,11 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 	if (req->measurements && !(names = iot__query_text_array(req->measurements, req->nmeasurements)))
 		return iot__query_oom(err);
 	const char *p[] = { dev, lo, hi, names, lim, req->metadata ? "t" : "f" };
-	PGresult *res = iot_db_exec(db, req->ascending ? SQL_RANGE_ASC : SQL_RANGE_DESC, 6, p, err);
+	PGresult *res = iot_db_exec_binary(db, req->ascending ? SQL_RANGE_ASC : SQL_RANGE_DESC, 6, p, err);
 	free(names);
 	if (!res)
 		return -1;
-	int rc = range_rows(res, fn, arg, err);
+	int rc = range_rows(res, limit, fn, arg, err);
 	PQclear(res);
 	return rc;
 }
@@ -213,7 +216,7 @@ static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_e
 	json_t *all = json_object(), *at = json_object(), *obj = json_object(), *ts_newest = NULL;
 	int64_t newest = INT64_MIN;
 	for (int i = lo; i < hi; i++) {
-		int64_t ts = iot__query_int8(res, i, col + 1);
+		int64_t ts = iot__query_ts(res, i, col + 1);
 		if (ts > newest)
 			newest = ts;
 	}
@@ -221,7 +224,7 @@ static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_e
 		goto oom;
 	for (int i = lo; i < hi; i++) {
 		const char *name = PQgetvalue(res, i, col);
-		int64_t ts = iot__query_int8(res, i, col + 1);
+		int64_t ts = iot__query_ts(res, i, col + 1);
 		json_t *v = iot__query_value(res, i, col + 2, err);
 		if (!v)
 			goto fail;
@@ -260,7 +263,7 @@ json_t *iot_query_latest(iot_db *db, int64_t device_id, iot_error *err)
 	char dev[24];
 	snprintf(dev, sizeof dev, "%lld", (long long)device_id);
 	const char *p[] = { dev };
-	PGresult *res = iot_db_exec(db, SQL_LATEST, 1, p, err);
+	PGresult *res = iot_db_exec_binary(db, SQL_LATEST, 1, p, err);
 	if (!res)
 		return NULL;
 	json_t *obj = NULL;
@@ -282,8 +285,8 @@ static int lastpoint_rows(const PGresult *res, iot_query_row_fn fn, void *arg, i
 {
 	int n = PQntuples(res), devices = 0;
 	for (int lo = 0, hi; lo < n; lo = hi) {
-		int64_t id = iot__query_int8(res, lo, 0);
-		for (hi = lo + 1; hi < n && iot__query_int8(res, hi, 0) == id; hi++)
+		int64_t id = iot__query_int(res, lo, 0);
+		for (hi = lo + 1; hi < n && iot__query_int(res, hi, 0) == id; hi++)
 			;
 		json_t *obj = latest_object(res, lo, hi, 2, err);
 		if (!obj)
@@ -308,7 +311,7 @@ int iot_query_lastpoint(iot_db *db, const iot_lastpoint_req *req, iot_query_row_
 	if (req->device_ids && !(ids = iot__query_int_array(req->device_ids, req->ndevices)))
 		return iot__query_oom(err);
 	const char *p[] = { ids, req->owner_id ? owner : NULL, req->device_type };
-	PGresult *res = iot_db_exec(db, SQL_LASTPOINT, 3, p, err);
+	PGresult *res = iot_db_exec_binary(db, SQL_LASTPOINT, 3, p, err);
 	free(ids);
 	if (!res)
 		return -1;
@@ -332,8 +335,8 @@ static json_t *user_item(const PGresult *res, int i, iot_error *err)
 		return NULL;
 	}
 	/* "o" steals v and meta, also when packing fails. */
-	json_t *item = json_pack("{sIsosssoso}", "device_id", (json_int_t)iot__query_int8(res, i, 0),
-	                         "timestamp", iot__query_ts_json(iot__query_int8(res, i, 1)),
+	json_t *item = json_pack("{sIsosssoso}", "device_id", (json_int_t)iot__query_int(res, i, 0),
+	                         "timestamp", iot__query_ts_json(iot__query_ts(res, i, 1)),
 	                         "measurement_name", PQgetvalue(res, i, 2), "value", v, "metadata", meta);
 	if (!item)
 		iot__query_oom(err);
@@ -356,13 +359,13 @@ int iot_query_user(iot_db *db, const iot_user_req *req, iot_query_row_fn fn, voi
 	iot__query_ts_param(req->end_us, hi, sizeof hi);
 	const char *p[] = { user, lo, hi, lim };
 	if (total) {
-		PGresult *t = iot_db_exec(db, SQL_USER_TOTAL, 3, p, err);
+		PGresult *t = iot_db_exec_binary(db, SQL_USER_TOTAL, 3, p, err);
 		if (!t)
 			return -1;
-		*total = iot__query_int8(t, 0, 0);
+		*total = iot__query_int(t, 0, 0);
 		PQclear(t);
 	}
-	PGresult *res = iot_db_exec(db, SQL_USER, 4, p, err);
+	PGresult *res = iot_db_exec_binary(db, SQL_USER, 4, p, err);
 	if (!res)
 		return -1;
 	int n = PQntuples(res), rc = n;

@@ -7,16 +7,45 @@
 
 #include "telemetry/record.h"
 
+static uint64_t be(const char *p, int len)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < len; i++)
+		v = v << 8 | (unsigned char)p[i];
+	return v;
+}
+
+int64_t iot__query_int(const PGresult *res, int row, int col)
+{
+	int len = PQgetlength(res, row, col);
+	uint64_t v = be(PQgetvalue(res, row, col), len);
+	return len == 4 ? (int64_t)(int32_t)(uint32_t)v : (int64_t)v;
+}
+
+double iot__query_float8(const PGresult *res, int row, int col)
+{
+	uint64_t v = be(PQgetvalue(res, row, col), 8);
+	double d;
+	memcpy(&d, &v, sizeof d);
+	return d;
+}
+
+/* PostgreSQL counts microseconds from 2000-01-01. */
+int64_t iot__query_ts(const PGresult *res, int row, int col)
+{
+	return iot__query_int(res, row, col) + INT64_C(946684800000000);
+}
+
 json_t *iot__query_value(const PGresult *res, int row, int col, iot_error *err)
 {
 	json_t *v = NULL;
 	if (!PQgetisnull(res, row, col)) {
-		v = json_real(strtod(PQgetvalue(res, row, col), NULL));
+		v = json_real(iot__query_float8(res, row, col));
 	} else if (!PQgetisnull(res, row, col + 1)) {
 		const char *s = PQgetvalue(res, row, col + 1);
 		v = json_stringn(s, (size_t)PQgetlength(res, row, col + 1));
 	} else if (!PQgetisnull(res, row, col + 2)) {
-		v = json_boolean(PQgetvalue(res, row, col + 2)[0] == 't');
+		v = json_boolean(PQgetvalue(res, row, col + 2)[0] != 0);
 	} else if (!PQgetisnull(res, row, col + 3)) {
 		v = json_loadb(PQgetvalue(res, row, col + 3), (size_t)PQgetlength(res, row, col + 3),
 		               JSON_DECODE_ANY, NULL);
@@ -26,16 +55,11 @@ json_t *iot__query_value(const PGresult *res, int row, int col, iot_error *err)
 	return v;
 }
 
-int64_t iot__query_int8(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
 json_t *iot__query_ts_json(int64_t ts_us)
 {
 	char buf[48];
 	iot_query_format_ts(ts_us, buf, sizeof buf);
-	return json_string(buf);
+	return json_string_nocheck(buf);
 }
 
 int iot__query_check_names(const char *what, const char *const *names, size_t n, iot_error *err)
