@@ -173,6 +173,7 @@ bench: all test-progs
 	@bench/ingest
 	@bench/ingest-wide
 	@bench/auth.sh
+	@bench/query
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -107,9 +107,10 @@ static int group_add(struct group *g, const PGresult *res, int i, iot_error *err
 	json_t *v = iot__query_value(res, i, 2, err);
 	if (!v)
 		return -1;
-	int rc = json_object_set(g->measurements, name, v);
+	/* Names come from the database, valid UTF-8: no checks. */
+	int rc = json_object_set_nocheck(g->measurements, name, v);
 	if (rc == 0 && !reserved(name))
-		rc = json_object_set(g->rec, name, v);
+		rc = json_object_set_nocheck(g->rec, name, v);
 	json_decref(v);
 	if (rc < 0)
 		return iot__query_oom(err);
@@ -228,17 +229,20 @@ static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_e
 		json_t *v = iot__query_value(res, i, col + 2, err);
 		if (!v)
 			goto fail;
-		json_t *m = json_pack("{sOso}", "value", v, "timestamp", iot__query_ts_json(ts));
-		int rc = m ? json_object_set_new(all, name, m) : -1;
+		/* Names and texts come from the database, valid UTF-8: no checks. */
+		json_t *m = json_object();
+		int rc = m ? json_object_set_nocheck(m, "value", v) : -1;
+		rc |= m ? json_object_set_new_nocheck(m, "timestamp", iot__query_ts_json(ts)) : -1;
+		rc |= json_object_set_new_nocheck(all, name, m);
 		if (rc == 0 && ts == newest)
-			rc = json_object_set(at, name, v);
+			rc = json_object_set_nocheck(at, name, v);
 		json_decref(v);
 		if (rc < 0)
 			goto oom;
 	}
 	ts_newest = iot__query_ts_json(newest);
-	if (!ts_newest || json_object_set(obj, "timestamp", ts_newest) < 0 ||
-	    json_object_set(obj, "latest_data", at) < 0 || json_object_set(obj, "measurements", all) < 0)
+	if (!ts_newest || json_object_set_nocheck(obj, "timestamp", ts_newest) < 0 ||
+	    json_object_set_nocheck(obj, "latest_data", at) < 0 || json_object_set_nocheck(obj, "measurements", all) < 0)
 		goto oom;
 	json_decref(ts_newest);
 	json_decref(all);
@@ -291,8 +295,9 @@ static int lastpoint_rows(const PGresult *res, iot_query_row_fn fn, void *arg, i
 		json_t *obj = latest_object(res, lo, hi, 2, err);
 		if (!obj)
 			return -1;
-		if (json_object_set_new(obj, "device_id", json_integer(id)) < 0 ||
-		    json_object_set_new(obj, "device_name", json_string(PQgetvalue(res, lo, 1))) < 0) {
+		if (json_object_set_new_nocheck(obj, "device_id", json_integer(id)) < 0 ||
+		    json_object_set_new_nocheck(obj, "device_name", json_stringn_nocheck(PQgetvalue(res, lo, 1),
+		                                (size_t)PQgetlength(res, lo, 1))) < 0) {
 			json_decref(obj);
 			obj = NULL;
 		}

@@ -43,7 +43,7 @@ json_t *iot__query_value(const PGresult *res, int row, int col, iot_error *err)
 		v = json_real(iot__query_float8(res, row, col));
 	} else if (!PQgetisnull(res, row, col + 1)) {
 		const char *s = PQgetvalue(res, row, col + 1);
-		v = json_stringn(s, (size_t)PQgetlength(res, row, col + 1));
+		v = json_stringn_nocheck(s, (size_t)PQgetlength(res, row, col + 1));
 	} else if (!PQgetisnull(res, row, col + 2)) {
 		v = json_boolean(PQgetvalue(res, row, col + 2)[0] != 0);
 	} else if (!PQgetisnull(res, row, col + 3)) {
