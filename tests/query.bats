@@ -222,6 +222,23 @@ JSON
 	[[ $stderr == *"measurement: invalid measurement name"* ]]
 }
 
+@test "range: every value type reads back exactly as it was sent" {
+	local data='{"f":0.1,"big":1e300,"tiny":-2.5e-300,"int":9007199254740992,"neg":-7,"s":"h\u00e9llo \"q\" \\ \ud83d\ude80 \t","empty":"","t":true,"f0":false,"o":{"a":{"b":[1,"x",null,true,{"c":2.5}]}},"arr":[],"obj":{}}'
+	echo "{\"device_id\":$A,\"data\":$data,\"metadata\":{\"k\":\"v\",\"n\":[1,2]},\"timestamp\":\"2026-11-28T06:00:00.000001Z\"}" > "$BATS_TEST_TMPDIR/in"
+	ingest "$BATS_TEST_TMPDIR/in"
+	run "$QC" range "$A" 2026-11-28T06:00:00Z 2026-11-28T06:00:00.000001Z --meta
+	assert_success
+	assert_equal "$(jq -cS .measurements <<<"$output")" "$(jq -cS . <<<"$data")"
+	assert_equal "$(jq -cS .metadata <<<"$output")" '{"k":"v","n":[1,2]}'
+	assert_equal "$(jq -r .timestamp <<<"$output")" 2026-11-28T06:00:00.000001+00:00
+	# The same through latest and the user listing.
+	run "$QC" latest "$A"
+	assert_equal "$(jq -cS '.measurements | map_values(.value)' <<<"$output")" "$(jq -cS . <<<"$data")"
+	owner=$(q "SELECT id FROM users WHERE username = 'querier'")
+	run "$QC" user "$owner" 2026-11-28T00:00:00Z 2026-11-29T00:00:00Z
+	assert_equal "$(grep -v total_count <<<"$output" | jq -cS '{(.measurement_name): .value}' | jq -cSs add)" "$(jq -cS . <<<"$data")"
+}
+
 @test "range: names that clash with record members stay inside measurements only" {
 	echo '{"values":{"timestamp":1,"measurements":2,"metadata":3,"device_id":4,"ok":5}}' |
 		iot-ingest -q --format thingsboard --device "$A" > /dev/null

@@ -131,7 +131,7 @@ int iot_query_collect(void *arg, json_t *row);
 typedef struct iot_range_req {
 	int64_t device_id;
 	int64_t start_us, end_us;          /* start <= ts <= end */
-	const char *const *measurements;   /* only these (nmeasurements of them); NULL: all */
+	const char *const *measurements;   /* only these (nmeasurements of them); none: all */
 	size_t nmeasurements;
 	long limit;                        /* records (not points); 0: the default */
 	bool ascending;                    /* oldest first */

@@ -196,7 +196,8 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 	iot__query_ts_param(req->start_us, lo, sizeof lo);
 	iot__query_ts_param(req->end_us, hi, sizeof hi);
 	char *names = NULL;
-	if (req->measurements && !(names = iot__query_text_array(req->measurements, req->nmeasurements)))
+	if (req->measurements && req->nmeasurements &&
+	    !(names = iot__query_text_array(req->measurements, req->nmeasurements)))
 		return iot__query_oom(err);
 	const char *p[] = { dev, lo, hi, names, lim, req->metadata ? "t" : "f" };
 	PGresult *res = iot_db_exec_binary(db, req->ascending ? SQL_RANGE_ASC : SQL_RANGE_DESC, 6, p, err);
