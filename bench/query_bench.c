@@ -4,7 +4,9 @@
  *   query_bench run CASE N DEVICE NOW     N calls; prints "rows R", then each call's microseconds
  *   query_bench psql CASE N DEVICE NOW    a psql script running the case's SQL N times
  * CASE: latest | lastpoint | aggregate (30-day hourly mean) | range (the newest
- * 2,000 points of one series) | range24 (24 hours of one series, 1,440 points).
+ * 2,000 points of one series) | range24 (24 hours of one series, 1,440 points)
+ * | records (the newest 1,000 records of the device, every series: the Flask
+ * GET /api/v1/telemetry/{id} with its defaults but a 24 h range).
  * NOW is an RFC 3339 time; PG* variables name the database. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,20 +63,20 @@ static int setup(struct bench *b)
 		b->sql = iot__query_sql("aggregate");
 		return 0;
 	}
-	bool day = !strcmp(b->name, "range24");
-	if (!day && strcmp(b->name, "range"))
+	bool day = !strcmp(b->name, "range24"), all = !strcmp(b->name, "records");
+	if (!day && !all && strcmp(b->name, "range"))
 		return -1;
-	b->range = (iot_range_req){ .device_id = b->dev, .start_us = b->now - (day ? DAY_US : 2 * DAY_US),
-	                            .end_us = b->now, .measurements = b->names, .nmeasurements = 1,
-	                            .limit = day ? 10000 : 2000 };
+	b->range = (iot_range_req){ .device_id = b->dev, .start_us = b->now - (day || all ? DAY_US : 2 * DAY_US),
+	                            .end_us = b->now, .measurements = all ? NULL : b->names,
+	                            .nmeasurements = all ? 0 : 1, .limit = day ? 10000 : all ? 1000 : 2000 };
 	iot__query_ts_param(b->range.start_us, b->p[1], sizeof b->p[1]);
 	iot__query_ts_param(b->range.end_us, b->p[2], sizeof b->p[2]);
 	snprintf(b->p[3], sizeof b->p[3], "{\"%s\"}", MEASUREMENT);
 	snprintf(b->p[4], sizeof b->p[4], "%ld", b->range.limit);
-	const char *p[] = { b->p[0], b->p[1], b->p[2], b->p[3], b->p[4], "f" };
+	const char *p[] = { b->p[0], b->p[1], b->p[2], all ? NULL : b->p[3], b->p[4], "f" };
 	memcpy(b->params, p, sizeof p);
 	b->nparams = 6;
-	b->sql = iot__query_sql("range");
+	b->sql = iot__query_sql(all ? "range" : "range_one");
 	return 0;
 }
 

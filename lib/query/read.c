@@ -10,27 +10,46 @@
  * must not reach PostgreSQL as an out-of-range error). */
 #define DEVICE_ID_OK(id) ((id) > 0 && (id) <= INT32_MAX)
 
-/* The device's series (from telemetry_latest, or the filter $4) and the
- * newest `limit` points of each inside the range, from the primary key:
- * never more than limit x series points read, however long the range. The
- * newest `limit` timestamps of those are cut in C (range_rows): a DISTINCT
- * and a join back in SQL measured a quarter slower. */
-#define RANGE_SQL(DIR)                                                                        \
-	"WITH s AS (SELECT measurement_name FROM telemetry_latest"                                \
+/* One series (a filter of one name): its newest `limit` points inside the
+ * range, from the primary key, however long the range. */
+#define RANGE_ONE_SQL(DIR)                                                                    \
+	"SELECT t.ts, t.measurement_name, " IOT__SQL_VALUES("t.") ","                              \
+	"  CASE WHEN $6::boolean THEN t.metadata END::text FROM telemetry_data t"                 \
+	" WHERE t.device_id = $1 AND t.measurement_name = ($4::text[])[1]"                        \
+	"  AND t.ts >= $2::timestamptz AND t.ts <= $3::timestamptz"                               \
+	" ORDER BY t.ts " DIR " LIMIT $5"
+
+/* Several series (the device's, from telemetry_latest, or the filter's):
+ * first the timestamp that ends the newest `limit` records ("cut": the
+ * limit-th newest distinct timestamp over the newest `limit` of each series,
+ * read from the primary key alone), then every point at or after it. So no
+ * more points are read than the records hold, also when series never share
+ * a timestamp, and big metadata is fetched only for points that are shown.
+ * (Cutting after fetching, or with a join back, measured slower or held up
+ * to limit x series points.) */
+#define RANGE_SQL(DIR, CUT, OP)                                                               \
+	"WITH s AS MATERIALIZED (SELECT measurement_name FROM telemetry_latest"                   \
 	"  WHERE device_id = $1 AND $4::text[] IS NULL"                                           \
 	"  UNION SELECT unnest($4::text[])),"                                                     \
-	" r AS (SELECT s.measurement_name, x.* FROM s CROSS JOIN LATERAL"                         \
+	" c AS (SELECT " CUT "(ts) AS cut FROM (SELECT DISTINCT x.ts FROM s CROSS JOIN LATERAL"   \
+	"  (SELECT t.ts FROM telemetry_data t"                                                    \
+	"   WHERE t.device_id = $1 AND t.measurement_name = s.measurement_name"                   \
+	"    AND t.ts >= $2::timestamptz AND t.ts <= $3::timestamptz"                             \
+	"   ORDER BY t.ts " DIR " LIMIT $5) x ORDER BY 1 " DIR " LIMIT $5) k)"                    \
+	" SELECT x.ts, s.measurement_name, " IOT__SQL_VALUES("x.") ", x.metadata::text"            \
+	" FROM s CROSS JOIN LATERAL"                                                              \
 	"  (SELECT t.ts, t.numeric_value, t.text_value, t.boolean_value, t.json_value,"           \
 	"    CASE WHEN $6::boolean THEN t.metadata END AS metadata FROM telemetry_data t"         \
 	"   WHERE t.device_id = $1 AND t.measurement_name = s.measurement_name"                   \
 	"    AND t.ts >= $2::timestamptz AND t.ts <= $3::timestamptz"                             \
-	"   ORDER BY t.ts " DIR " LIMIT $5) x)"                                                   \
-	" SELECT r.ts, r.measurement_name, " IOT__SQL_VALUES("r.") ","          \
-	"  r.metadata::text FROM r"                                                               \
-	" ORDER BY r.ts " DIR ", r.measurement_name COLLATE \"C\""
+	"    AND t.ts " OP " (SELECT cut FROM c)"                                                  \
+	"   ORDER BY t.ts " DIR " LIMIT $5) x"                                                    \
+	" ORDER BY x.ts " DIR ", s.measurement_name COLLATE \"C\""
 
-static const char SQL_RANGE_DESC[] = RANGE_SQL("DESC");
-static const char SQL_RANGE_ASC[] = RANGE_SQL("ASC");
+static const char SQL_RANGE_DESC[] = RANGE_SQL("DESC", "min", ">=");
+static const char SQL_RANGE_ASC[] = RANGE_SQL("ASC", "max", "<=");
+static const char SQL_RANGE_ONE_DESC[] = RANGE_ONE_SQL("DESC");
+static const char SQL_RANGE_ONE_ASC[] = RANGE_ONE_SQL("ASC");
 
 static const char SQL_LATEST[] =
 	"SELECT measurement_name, ts, " IOT__SQL_VALUES("")
@@ -65,7 +84,8 @@ extern const char iot__sql_aggregate[];
 const char *iot__query_sql(const char *name)
 {
 	static const struct { const char *name, *sql; } all[] = {
-		{ "range", SQL_RANGE_DESC }, { "range_asc", SQL_RANGE_ASC }, { "latest", SQL_LATEST },
+		{ "range", SQL_RANGE_DESC }, { "range_asc", SQL_RANGE_ASC }, { "range_one", SQL_RANGE_ONE_DESC },
+		{ "range_one_asc", SQL_RANGE_ONE_ASC }, { "latest", SQL_LATEST },
 		{ "lastpoint", SQL_LASTPOINT }, { "user", SQL_USER }, { "user_total", SQL_USER_TOTAL },
 		{ "aggregate", iot__sql_aggregate },
 	};
@@ -200,7 +220,10 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 	    !(names = iot__query_text_array(req->measurements, req->nmeasurements)))
 		return iot__query_oom(err);
 	const char *p[] = { dev, lo, hi, names, lim, req->metadata ? "t" : "f" };
-	PGresult *res = iot_db_exec_binary(db, req->ascending ? SQL_RANGE_ASC : SQL_RANGE_DESC, 6, p, err);
+	bool one = req->nmeasurements == 1;
+	const char *sql = one ? (req->ascending ? SQL_RANGE_ONE_ASC : SQL_RANGE_ONE_DESC)
+	                      : (req->ascending ? SQL_RANGE_ASC : SQL_RANGE_DESC);
+	PGresult *res = iot_db_exec_binary(db, sql, 6, p, err);
 	free(names);
 	if (!res)
 		return -1;
