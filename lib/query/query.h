@@ -17,7 +17,9 @@
  *                (iot_query_format_ts);
  *   values       as stored: a number (JSON real: 7 reads back as 7.0, as
  *                the Flask service sent floats), a string, true/false, or the
- *                JSON object/array itself;
+ *                JSON object/array itself (jansson's json_dumps writes a real
+ *                with 17 digits, 0.1 as 0.10000000000000001: exact, it
+ *                parses back to the same double);
  *   range record {"timestamp":T, "measurements":{NAME:VALUE,...}, NAME:VALUE,
  *                ..., "metadata":{...}}: the grouped form of the Flask
  *                PostgreSQL revision AND the flat form the later scripts
@@ -45,10 +47,12 @@
  * Rows are handed to a callback as they are built (borrowed: json_incref
  * to keep one); it returns 0 to go on, anything else to stop, and the call
  * then fails with IOT_INTERNAL "stopped by the caller". iot_query_collect
- * appends them to a JSON array. Nothing is ever scanned without a bound:
- * latest and lastpoint read telemetry_latest only, ranges read at most
- * `limit` points per series from the primary key, aggregates whole hours
- * from telemetry_hourly when they can.
+ * appends them to a JSON array. What each call reads: latest and
+ * lastpoint read telemetry_latest only; a range reads, from the primary key,
+ * only the points of the records it returns (however long the range);
+ * aggregates read whole hours from telemetry_hourly when the window is whole
+ * hours, and the raw points of the range otherwise; the user listing's
+ * total counts the points of the range.
  *
  * INVARIANT relied on: telemetry_latest has a row for every (device,
  * measurement) that has points (the batch writer upserts it in the same
