@@ -313,8 +313,14 @@ JSON
 	assert_equal "$(jq -r .device_id <<<"$output" | paste -sd' ')" "$A $B"
 	run "$QC" lastpoint -t meter
 	assert_equal "$(jq -r .device_id <<<"$output" | paste -sd' ')" "$B"
-	run "$QC" lastpoint "$C" "$A" 999999
+	run "$QC" lastpoint "$C" "$A" 999999 99999999999 -4
 	assert_equal "$(jq -r .device_id <<<"$output" | paste -sd' ')" "$A $C"
+	run "$QC" lastpoint 99999999999
+	assert_success
+	assert_output ''
+	run "$QC" range 99999999999 -1d now
+	assert_success
+	assert_output ''
 	run "$QC" lastpoint -o "$owner" -t meter "$A"
 	assert_output ''
 }

@@ -153,7 +153,7 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 json_t *iot_query_latest(iot_db *db, int64_t device_id, iot_error *err);
 
 typedef struct iot_lastpoint_req {
-	const int64_t *device_ids;   /* only these (ndevices); NULL: every device */
+	const int64_t *device_ids;   /* only these (ndevices of them); none: every device */
 	size_t ndevices;
 	int64_t owner_id;            /* only this user's devices; 0: anyone's */
 	const char *device_type;     /* only this type; NULL: any */

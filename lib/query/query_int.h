@@ -38,7 +38,8 @@ int64_t iot__query_floor(int64_t ts_us, int64_t width_us);
 int iot__query_check_names(const char *what, const char *const *names, size_t n, iot_error *err);
 /* A text[] parameter {"a","b"}; NULL when out of memory. Free it. */
 char *iot__query_text_array(const char *const *names, size_t n);
-/* An int[] parameter {1,2}; NULL when out of memory. Free it. */
+/* An int[] parameter {1,2} of the ids that can be device ids (1 to
+ * 2^31-1); NULL when out of memory. Free it. */
 char *iot__query_int_array(const int64_t *ids, size_t n);
 
 /* Hand row (a new reference, consumed; NULL means out of memory) to fn.

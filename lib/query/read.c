@@ -205,8 +205,9 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 	if (limit < 1 || limit > IOT_QUERY_RANGE_LIMIT_MAX)
 		return iot_error_set(err, IOT_USAGE, "limit %ld is out of bounds (1 to %d)", limit,
 		                     IOT_QUERY_RANGE_LIMIT_MAX);
+	size_t nm = req->measurements ? req->nmeasurements : 0;
 	if (iot_query_check_range("start", req->start_us, "end", req->end_us, err) < 0 ||
-	    iot__query_check_names("measurement", req->measurements, req->nmeasurements, err) < 0)
+	    iot__query_check_names("measurement", req->measurements, nm, err) < 0)
 		return -1;
 	if (!DEVICE_ID_OK(req->device_id))
 		return 0;
@@ -216,11 +217,10 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 	iot__query_ts_param(req->start_us, lo, sizeof lo);
 	iot__query_ts_param(req->end_us, hi, sizeof hi);
 	char *names = NULL;
-	if (req->measurements && req->nmeasurements &&
-	    !(names = iot__query_text_array(req->measurements, req->nmeasurements)))
+	if (nm && !(names = iot__query_text_array(req->measurements, nm)))
 		return iot__query_oom(err);
 	const char *p[] = { dev, lo, hi, names, lim, req->metadata ? "t" : "f" };
-	bool one = req->nmeasurements == 1;
+	bool one = nm == 1;
 	const char *sql = one ? (req->ascending ? SQL_RANGE_ONE_ASC : SQL_RANGE_ONE_DESC)
 	                      : (req->ascending ? SQL_RANGE_ASC : SQL_RANGE_DESC);
 	PGresult *res = iot_db_exec_binary(db, sql, 6, p, err);
@@ -337,7 +337,7 @@ int iot_query_lastpoint(iot_db *db, const iot_lastpoint_req *req, iot_query_row_
 {
 	char owner[24], *ids = NULL;
 	snprintf(owner, sizeof owner, "%lld", (long long)req->owner_id);
-	if (req->device_ids && !(ids = iot__query_int_array(req->device_ids, req->ndevices)))
+	if (req->device_ids && req->ndevices && !(ids = iot__query_int_array(req->device_ids, req->ndevices)))
 		return iot__query_oom(err);
 	const char *p[] = { ids, req->owner_id ? owner : NULL, req->device_type };
 	PGresult *res = iot_db_exec_binary(db, SQL_LASTPOINT, 3, p, err);

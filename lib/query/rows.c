@@ -111,7 +111,8 @@ char *iot__query_int_array(const int64_t *ids, size_t n)
 	size_t len = 0;
 	s[len++] = '{';
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len, "%s%lld", i ? "," : "", (long long)ids[i]);
+		if (ids[i] > 0 && ids[i] <= INT32_MAX) /* int4 ids: no other has telemetry */
+			len += (size_t)snprintf(s + len, cap - len, "%s%lld", len > 1 ? "," : "", (long long)ids[i]);
 	s[len++] = '}';
 	s[len] = '\0';
 	return s;
