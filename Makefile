@@ -55,7 +55,7 @@ FLAGS_STAMP := $(CC) $(ALL_CPPFLAGS) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_L
 # which only programs link (libiotflow-cli.a). The broker plugin links the
 # core alone.
 O          := build/$(FLAVOUR)
-ROOMS      := base pg cache auth registry telemetry
+ROOMS      := base pg cache auth registry telemetry query
 LIB_SRC    := $(foreach r,$(ROOMS),$(wildcard lib/$(r)/*.c))
 CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a
@@ -175,6 +175,7 @@ bench: all test-progs
 	@bench/ingest
 	@bench/ingest-wide
 	@bench/auth.sh
+	@bench/query
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -225,12 +225,12 @@ void iot_db_note_failure(iot_db *db, const PGresult *res)
 	keep_why(db, msg ? msg : db->conn ? PQerrorMessage(db->conn) : "not connected");
 }
 
-PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
-                       const char *const *params, iot_error *err)
+static PGresult *query(iot_db *db, const char *sql, int nparams, const char *const *params,
+                       int format, iot_error *err)
 {
 	db->sqlstate[0] = '\0';
 	db->transient = false;
-	PGresult *res = db->conn ? PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) : NULL;
+	PGresult *res = db->conn ? PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, format) : NULL;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
 		return res;
@@ -246,13 +246,19 @@ PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
 	return NULL;
 }
 
-PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
-                      const char *const *params, iot_error *err)
+PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
+                       const char *const *params, iot_error *err)
+{
+	return query(db, sql, nparams, params, 0, err);
+}
+
+static PGresult *exec(iot_db *db, const char *sql, int nparams, const char *const *params,
+                      int format, iot_error *err)
 {
 	long long start = iot_now_ms();
 	int attempt = 0;
 	for (;;) {
-		PGresult *res = iot_db_query(db, sql, nparams, params, err);
+		PGresult *res = query(db, sql, nparams, params, format, err);
 		if (res || !db->transient)
 			return res;
 		bool in_tx = db->conn && PQstatus(db->conn) == CONNECTION_OK &&
@@ -268,6 +274,18 @@ PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
 			}
 		}
 	}
+}
+
+PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
+                      const char *const *params, iot_error *err)
+{
+	return exec(db, sql, nparams, params, 0, err);
+}
+
+PGresult *iot_db_exec_binary(iot_db *db, const char *sql, int nparams,
+                             const char *const *params, iot_error *err)
+{
+	return exec(db, sql, nparams, params, 1, err);
 }
 
 int iot_db_command(iot_db *db, const char *sql, int nparams,

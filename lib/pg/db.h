@@ -56,6 +56,12 @@ PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
  * (reconnecting when needed) until db_retry_time has passed. */
 PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
                       const char *const *params, iot_error *err);
+/* iot_db_exec with the rows in binary format (parameters stay text): integers
+ * and floats arrive as network-order bytes, timestamptz as microseconds since
+ * 2000-01-01 (int8), text as its bytes. For big results: no number is
+ * printed by the server and parsed again by the client. */
+PGresult *iot_db_exec_binary(iot_db *db, const char *sql, int nparams,
+                             const char *const *params, iot_error *err);
 /* iot_db_exec for statements whose rows don't matter; returns 0 or -1. */
 int iot_db_command(iot_db *db, const char *sql, int nparams,
                    const char *const *params, iot_error *err);

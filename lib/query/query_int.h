@@ -1,0 +1,65 @@
+/* query_int.h — what the files of lib/query share: reading values and
+ * times out of results, parameters in, handing rows to the caller. */
+#ifndef IOT_QUERY_INT_H
+#define IOT_QUERY_INT_H
+
+#include <libpq-fe.h>
+
+#include "query/query.h"
+
+/* Results come in binary format (iot_db_exec_binary): no number is printed
+ * by the server and parsed again here (a third of the time of a fleet-wide
+ * lastpoint, measured). */
+
+/* The four value columns of telemetry_data / telemetry_latest, in the order
+ * iot__query_value reads them (JSON as text). */
+#define IOT__SQL_VALUES(t) t "numeric_value, " t "text_value, " t "boolean_value, " t "json_value::text"
+
+#define IOT__HOUR_US INT64_C(3600000000)
+
+/* The value in columns col..col+3 (float8, text, boolean, JSON text) of
+ * row: a new reference, or NULL (IOT_INTERNAL) when none is set or the JSON
+ * does not parse. */
+json_t *iot__query_value(const PGresult *res, int row, int col, iot_error *err);
+/* Binary columns: int4 or int8 (by the column's length), float8,
+ * timestamptz as microseconds since the Unix epoch. */
+int64_t iot__query_int(const PGresult *res, int row, int col);
+double iot__query_float8(const PGresult *res, int row, int col);
+int64_t iot__query_ts(const PGresult *res, int row, int col);
+/* A new JSON string holding ts_us as iot_query_format_ts writes it. */
+json_t *iot__query_ts_json(int64_t ts_us);
+/* ts_us as a timestamptz parameter (RFC 3339 UTC, microseconds) into buf (>= 40 bytes). */
+void iot__query_ts_param(int64_t ts_us, char *buf, size_t size);
+/* floor(ts / width) * width, also below zero. */
+int64_t iot__query_floor(int64_t ts_us, int64_t width_us);
+
+/* Measurement names: each valid (telemetry/record.h rules), at most
+ * IOT_QUERY_MEASUREMENTS_MAX of them. */
+int iot__query_check_names(const char *what, const char *const *names, size_t n, iot_error *err);
+/* A text[] parameter {"a","b"}; NULL when out of memory. Free it. */
+char *iot__query_text_array(const char *const *names, size_t n);
+/* An int[] parameter {1,2} of the ids that can be device ids (1 to
+ * 2^31-1); NULL when out of memory. Free it. */
+char *iot__query_int_array(const int64_t *ids, size_t n);
+
+/* Hand row (a new reference, consumed; NULL means out of memory) to fn.
+ * Returns 0, or -1 with err when fn stopped or memory ran out. */
+int iot__query_emit(iot_query_row_fn fn, void *arg, json_t *row, iot_error *err);
+/* IOT_INTERNAL "out of memory"; returns -1. */
+int iot__query_oom(iot_error *err);
+
+/* The parameters of the aggregate statement for req (which must be valid):
+ * p points into the struct. */
+#define IOT__AGG_NPARAMS 12
+struct iot__agg_params {
+	char ts[6][40], dev[24], bin[24], win[24];
+	const char *p[IOT__AGG_NPARAMS];
+};
+void iot__query_aggregate_params(const iot_aggregate_req *req, struct iot__agg_params *ap);
+
+/* The SQL text of a query by name ("latest", "range", "aggregate",
+ * "lastpoint", "user", "user_total"), so a benchmark can run the very same
+ * statement in psql; NULL for an unknown name. */
+const char *iot__query_sql(const char *name);
+
+#endif
