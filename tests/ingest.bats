@@ -720,3 +720,68 @@ JSON
 	run ls "$d"
 	refute_output --partial '.tmp.'
 }
+
+@test "a device removed mid-stream: its points rejected, none of its rows left, the bystander whole" {
+	local R; R=$(iot-device add dev-rm --owner ingester | jq -r .id)
+	local dir=$BATS_TEST_TMPDIR
+	# Count the rows the removal takes with it, so every point the summary
+	# calls stored can be found: in telemetry_data, or removed with dev-rm.
+	q "CREATE TABLE test_removed (device_id integer, n bigint);
+	   CREATE FUNCTION test_count_removed() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	   BEGIN INSERT INTO test_removed SELECT device_id, count(*) FROM gone GROUP BY device_id; RETURN NULL; END \$\$;
+	   CREATE TRIGGER test_count_removed AFTER DELETE ON telemetry_data REFERENCING OLD TABLE AS gone
+	   FOR EACH STATEMENT EXECUTE FUNCTION test_count_removed()"
+	# Line k (from 1): odd lines dev-rm, even lines the bystander dev-a.
+	gen() { awk -v r="$R" -v a="$A" -v s="$(( $(date +%s) - 600000 ))" -v from="$1" -v n="$2" \
+		'BEGIN { for (k = from; k < from + n; k++) printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", k % 2 ? r : a, k, s + k }'; }
+	mkfifo "$dir/fifo"
+	iot-ingest -r "$dir/rej" --metrics-file "$dir/m.prom" < "$dir/fifo" > "$dir/out" 2> "$dir/err" 3>&- &
+	local pid=$!
+	# The stream goes on before, during and after the removal: 100k lines,
+	# then 2,000 at a time until the removal is done (at most 400k), then 20k.
+	{
+		local k=1
+		gen $k 100000; k=$((k + 100000))
+		touch "$dir/half"
+		while [[ ! -e $dir/removed ]]; do
+			(( k < 500000 )) || { touch "$dir/capped"; break; }
+			gen $k 2000; k=$((k + 2000))
+		done
+		gen $k 20000; k=$((k + 20000))
+		echo $((k - 1)) > "$dir/sent"
+	} > "$dir/fifo" &
+	local writer=$!
+	local i
+	for i in $(seq 400); do [[ -e $dir/half ]] && (( $(rows "device_id = $R") > 0 )) && break; sleep 0.05; done
+	(( $(rows "device_id = $R") > 0 ))
+	run iot-device rm ingester/dev-rm
+	touch "$dir/removed"
+	assert_success
+	local st=0; wait "$pid" || st=$?
+	wait "$writer" || true
+	echo "exit $st; $(cat "$dir/out")"; tail -3 "$dir/err"
+	# Some points were rejected (exit 1), nothing failed (not 6).
+	assert_equal "$st" 1
+	[[ ! -e $dir/capped ]] || { echo "the removal waited for the end of the stream"; false; }
+	local sent; sent=$(cat "$dir/sent")
+	# Every point of the bystander is stored; nothing of dev-rm is left anywhere.
+	assert_equal "$(rows "device_id = $A")" "$((sent / 2))"
+	assert_equal "$(rows "device_id = $R")" "0"
+	assert_equal "$(q "select count(*) from telemetry_latest where device_id = $R")" "0"
+	assert_equal "$(q "select count(*) from telemetry_hourly where device_id = $R")" "0"
+	assert_equal "$(q "select sum(count) from telemetry_hourly where device_id = $A")" "$((sent / 2))"
+	# The summary's stored points are the rows there are, and those removed with dev-rm.
+	local stored rejected
+	stored=$(jq .stored "$dir/out"); rejected=$(jq .rejected "$dir/out")
+	assert_equal "$stored" "$(q "select (select count(*) from telemetry_data)
+	                                  + (select coalesce(sum(n), 0) from test_removed where device_id = $R)")"
+	assert_equal "$((stored + rejected))" "$sent"
+	(( rejected > 0 ))
+	# Every rejected line is one of dev-rm's, rejected as an unknown device
+	# (by the resolver, or by the batch that found it gone): none was taken
+	# for a bad point and bisected.
+	assert_equal "$(grep -c '^{' "$dir/rej")" "$rejected"
+	assert_equal "$(grep '^{' "$dir/rej" | jq -r .device_id | sort -u)" "$R"
+	assert_equal "$(grep -Ec "^# stdin:[0-9]+: (measurement v: )?unknown device $R( \(removed\))?\$" "$dir/rej")" "$rejected"
+	grep -qx 'iotflow_ingest_bisect_steps_total 0' "$dir/m.prom"
+}

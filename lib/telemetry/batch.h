@@ -7,8 +7,10 @@
  * never split across batches. When the batch that holds it has committed (or
  * failed for good) the writer reports the outcome of every point: stored,
  * duplicate (already in the database: replays are absorbed by the
- * uniqueness key), or rejected with PostgreSQL's reason. Producers either wait
- * for that on a ticket or get a callback on the writer thread.
+ * uniqueness key), or rejected with PostgreSQL's reason, or with "unknown
+ * device N (removed)" when the device was deleted while its points were on
+ * their way. Producers either wait for that on a ticket or get a callback on
+ * the writer thread.
  *
  * Fresh data goes through a raw COPY inside a savepoint. A batch that collides
  * with stored rows is redone through a staging table with INSERT .. ON
@@ -16,9 +18,11 @@
  * the bad points are found and the rest is stored. Transient failures
  * (connection lost, server restarting) are retried with backoff for
  * db_retry_time while producers are held back by a bounded queue: memory
- * stays bounded and nothing submitted is dropped. Each committed batch also
- * upserts telemetry_latest and devices.last_seen, and tells the cache which
- * devices were seen. */
+ * stays bounded and nothing submitted is dropped. Each batch first locks its
+ * devices' rows (FOR KEY SHARE), so a device deleted meanwhile either waits
+ * for the batch and then takes its points with it, or is gone and its points
+ * are rejected. Each committed batch also upserts telemetry_latest and
+ * devices.last_seen, and tells the cache which devices were seen. */
 #ifndef IOT_BATCH_H
 #define IOT_BATCH_H
 

@@ -1,11 +1,13 @@
-/* batch_store.c — the batch writer's PostgreSQL side: binary COPY inside a
- * savepoint; on a collision the staged INSERT .. ON CONFLICT DO NOTHING
- * path; on a permanent error bisection down to the bad points; then the
- * latest-value upsert and last_seen, all in one transaction that is rerun
- * from the start on a transient failure. Runs on the writer thread only. */
+/* batch_store.c — the batch writer's PostgreSQL side: the batch's devices
+ * locked (points of removed ones rejected); binary COPY inside a savepoint;
+ * on a collision the staged INSERT .. ON CONFLICT DO NOTHING path; on a
+ * permanent error bisection down to the bad points; then the latest-value
+ * upsert and last_seen, all in one transaction that is rerun from the start
+ * on a transient failure. Runs on the writer thread only. */
 #include "telemetry/batch_int.h"
 #include "auth/auth.h"
 #include "cache/cache.h"
+#include "telemetry/device_lock.h"
 #include "telemetry/pg_binary.h"
 #include "telemetry/rollup.h"
 
@@ -29,6 +31,7 @@ struct store {
 	size_t nlatest;
 	struct point_map map;
 	struct rollup hourly;
+	struct device_lock devices;
 	int64_t online_window_us;   /* a device whose newest point is older is not "seen" now */
 };
 
@@ -55,7 +58,6 @@ static const char SQL_COPY_HOURLY[] =
  * first/last go to the earliest/latest point, whichever batch brought it. */
 static const char SQL_UPSERT_HOURLY[] =
 	"INSERT INTO telemetry_hourly AS h SELECT s.* FROM iotflow_hourly_stage s"
-	" WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = s.device_id)"
 	" ON CONFLICT (device_id, measurement_name, bucket) DO UPDATE SET"
 	" count = h.count + EXCLUDED.count, sum = h.sum + EXCLUDED.sum,"
 	" min = least(h.min, EXCLUDED.min), max = greatest(h.max, EXCLUDED.max),"
@@ -84,7 +86,6 @@ static const char SQL_UPSERT_LATEST[] =
 	" text_value, boolean_value, json_value)"
 	" SELECT s.device_id, s.measurement_name, s.ts, s.numeric_value, s.text_value,"
 	" s.boolean_value, s.json_value FROM iotflow_latest_stage s"
-	" WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = s.device_id)"
 	" ON CONFLICT (device_id, measurement_name) DO UPDATE SET ts = EXCLUDED.ts,"
 	" numeric_value = EXCLUDED.numeric_value, text_value = EXCLUDED.text_value,"
 	" boolean_value = EXCLUDED.boolean_value, json_value = EXCLUDED.json_value"
@@ -135,6 +136,7 @@ void iot__store_free(struct store *s)
 	free(s->days);
 	free(s->buf.data);
 	free(s->latest);
+	iot__device_lock_free(&s->devices);
 	iot__point_map_free(&s->map);
 	iot__rollup_free(&s->hourly);
 	free(s);
@@ -418,9 +420,13 @@ static int batch_tx(iot_db *db, void *arg, iot_error *err)
 		free(*b->why[i]);
 		*b->why[i] = NULL;
 	}
+	struct batch *use;
+	if (iot__device_lock(s->db, &s->devices, b, &use, err) < 0)
+		return -1;
 	/* A replay collides batch after batch: skip the doomed COPY until a
-	 * staged batch turns out to be all fresh again. */
-	if (store_range(s, b, 0, b->n, s->replaying, err) < 0)
+	 * staged batch turns out to be all fresh again. The rollups below take
+	 * only stored points, so they need not know about removed devices. */
+	if (use->n > 0 && store_range(s, use, 0, use->n, s->replaying, err) < 0)
 		return -1;
 	bool any_dup = false;
 	for (size_t i = 0; i < b->n && !any_dup; i++)
