@@ -22,7 +22,8 @@ VERSION    := 0.1.0
 # so no binary carries a library it never calls.
 PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd
 CORE_PKGS  := libpq hiredis jansson libsodium
-# PROGRAM_PKGS: what a program needs beyond CORE_PKGS (none so far).
+# PROGRAM_PKGS: what a program needs beyond CORE_PKGS, as NAME_PKGS.
+iot-httpd_PKGS := libmicrohttpd libsystemd
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -55,7 +56,7 @@ FLAGS_STAMP := $(CC) $(ALL_CPPFLAGS) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_L
 # which only programs link (libiotflow-cli.a). The broker plugin links the
 # core alone.
 O          := build/$(FLAVOUR)
-ROOMS      := base pg cache auth registry telemetry
+ROOMS      := base pg cache auth registry telemetry http
 LIB_SRC    := $(foreach r,$(ROOMS),$(wildcard lib/$(r)/*.c))
 CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a

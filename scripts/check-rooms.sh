@@ -15,7 +15,8 @@ allowed() {
 	auth)      echo "base pg cache auth" ;;
 	registry)  echo "base pg cache auth registry" ;;
 	telemetry) echo "base pg cache auth registry telemetry" ;;
-	query|mqtt|http|chart)
+	http)      echo "base pg cache auth registry telemetry query http" ;;
+	query|mqtt|chart)
 	           echo "base pg cache auth registry telemetry query mqtt http chart" ;;
 	cli)       echo "base pg cache auth registry telemetry query mqtt http chart cli" ;;
 	*)         echo "" ;;
