@@ -5,7 +5,7 @@
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
 #   make SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make WERROR=1        warnings are errors (CI does this)
-#   make fuzz            run the record decoder's fuzz target for a bounded time
+#   make fuzz            run the fuzz targets (record decoder, HTTP requests) for a bounded time
 #   make bench           the benchmarks of bench/, side by side with their anchors
 
 PREFIX     ?= /usr/local
@@ -146,7 +146,15 @@ build/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(DECODER_SRC) $(wildcard lib/*
 	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
 	    -o $@ tests/fuzz/fuzz_record.c $(DECODER_SRC) $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
-fuzz-build: build/fuzz/fuzz_record
+# The HTTP side's target: query strings, routes, content types, body records.
+HTTP_PARSE_SRC := lib/http/http_parse.c
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_PARSE_SRC) $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
+	    -o $@ tests/fuzz/fuzz_http.c $(HTTP_PARSE_SRC) $(DECODER_SRC) $(call pkg_cflags,jansson) \
+	    $(call pkg_libs,jansson) -lm
+fuzz-build: build/fuzz/fuzz_record build/fuzz/fuzz_http
 
 # A room includes only rooms below it (lib/README); only cmd/ and tests include cli/.
 check-rooms:
@@ -177,12 +185,13 @@ bench: all test-progs
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
-	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/iotflow/contrib
+	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/iotflow/contrib
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	$(if $(PLUGINS),install -d $(DESTDIR)$(PREFIX)/lib/iotflow && install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/iotflow)
 	install -m 644 sql/*.sql $(DESTDIR)$(SQLDIR)
 	$(if $(wildcard man/*.1),install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1)
 	$(if $(wildcard man/*.7),install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7)
+	$(if $(wildcard man/*.8),install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8)
 	$(if $(wildcard systemd/*),install -m 644 $(wildcard systemd/*) $(DESTDIR)$(UNITDIR))
 	$(if $(wildcard contrib/*),cp -R contrib/. $(DESTDIR)$(DATADIR)/iotflow/contrib)
 
@@ -191,6 +200,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DATADIR)/iotflow $(DESTDIR)$(PREFIX)/lib/iotflow
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard systemd/*)))
 
 clean:

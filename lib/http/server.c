@@ -458,16 +458,19 @@ static int start(iot_httpd *h, unsigned flags, int fd, iot_error *err)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
-	                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-	                          MHD_OPTION_LISTEN_SOCKET, h->inetd ? MHD_INVALID_SOCKET : fd,
-	                          MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-	                          MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, h->o.connection_timeout_s,
-	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-	                          MHD_OPTION_END);
+	struct MHD_OptionItem ops[] = {
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
+		{ MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, h->o.connection_timeout_s, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
+		/* Last, so that inetd mode (no listening socket) can leave it out. */
+		{ h->inetd ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!h->mhd)
 		return iot_error_set(err, IOT_INTERNAL, "unable to start the HTTP server: %s", strerror(errno));
