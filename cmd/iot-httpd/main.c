@@ -31,7 +31,7 @@ static const char usage[] =
 	"  -d, --db=CONNINFO        PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"      --drain-timeout=S    on SIGTERM, longest wait for requests in progress\n"
 	"                           (default 30)\n"
-	"      --flush-ms=MS        longest a point waits for its batch (default 5)\n"
+	"      --flush-ms=MS        longest a point waits for its batch (default 2)\n"
 	"  -i, --inetd              serve the connection on standard input, then exit\n"
 	"  -l, --listen=[ADDR:]PORT listen on ADDR (default 0.0.0.0) and PORT;\n"
 	"                           [ADDR]:PORT for IPv6\n"

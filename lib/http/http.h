@@ -46,7 +46,7 @@ typedef struct iot_httpd_opts {
 	int rate_limit;              /* requests per device per rate_window_s; 0 = none (default 1200) */
 	int rate_window_s;           /* (default 60) */
 	bool cache;                  /* use Redis (default true; it is optional anyway) */
-	iot_writer_opts writer;      /* the batch writer (flush_ms default 5 here) */
+	iot_writer_opts writer;      /* the batch writer (flush_ms default 2 here) */
 } iot_httpd_opts;
 
 void iot_httpd_opts_default(iot_httpd_opts *o);

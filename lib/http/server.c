@@ -31,7 +31,7 @@ void iot_httpd_opts_default(iot_httpd_opts *o)
 	iot_writer_opts_default(&o->writer);
 	/* A request waits for its batch: a short timer keeps latency low, and
 	 * busy servers fill batches long before it runs out. */
-	o->writer.flush_ms = 5;
+	o->writer.flush_ms = 2;
 }
 
 /* ---- requests ---- */
