@@ -137,7 +137,12 @@ build/unit/test_record_bench: tests/unit/test_record.c $(DECODER_SRC) $(wildcard
 	@mkdir -p $(@D)
 	$(CC) -O2 -DNDEBUG $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
-unit-test: build/unit/test_record
+# iot-httpd's request parsing (lib/http/http_parse.c), likewise sanitized.
+build/unit/test_http: tests/unit/test_http.c lib/http/http_parse.c lib/base/error.c $(wildcard lib/*/*.h) | $(O)/.flags
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_http.c lib/http/http_parse.c lib/base/error.c \
+	    $(PKG_CFLAGS)
+unit-test: build/unit/test_record build/unit/test_http
 
 # The decoder's libFuzzer target (clang).
 CLANG      ?= clang

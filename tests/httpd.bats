@@ -88,6 +88,13 @@ activate_env() {
 # The JSON body of "STATUS BODY".
 body() { cut -d ' ' -f 2- <<<"$1"; }
 
+@test "request parsing: unit tests (routes, content types, body records, query strings) under ASan+UBSan" {
+	make -C "$IOTFLOW_ROOT" --no-print-directory -s build/unit/test_http >&2
+	run "$IOTFLOW_ROOT/build/unit/test_http"
+	assert_success
+	assert_output --regexp '^[0-9]+ passed, 0 failed$'
+}
+
 @test "iot-httpd --help, --version, bad options" {
 	run iot-httpd --help
 	assert_success
