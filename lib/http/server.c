@@ -463,7 +463,7 @@ static int start(iot_httpd *h, unsigned flags, int fd, iot_error *err)
 		{ MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, h->o.connection_timeout_s, NULL },
-		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
 		/* Last, so that inetd mode (no listening socket) can leave it out. */
