@@ -186,8 +186,15 @@ static int serve(const struct options *o, iot_config *cfg, atomic_bool *stop, si
 	int rc = endpoint_open(o->inetd, o->listen, &ep);
 	if (rc)
 		return rc;
+	iot_httpd_opts ho = o->http;
+	if (ep.connected) {
+		/* One connection: one thread and one writer connection are plenty
+		 * (four PostgreSQL sessions per inetd connection would not be). */
+		ho.threads = 1;
+		ho.writer.connections = 1;
+	}
 	iot_error err;
-	iot_httpd *h = iot_httpd_new(cfg, &o->http, &err);
+	iot_httpd *h = iot_httpd_new(cfg, &ho, &err);
 	if (!h) {
 		endpoint_close(&ep);
 		return iot_fatal_error(&err);
