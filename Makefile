@@ -5,7 +5,7 @@
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
 #   make SANITIZE=1      build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make WERROR=1        warnings are errors (CI does this)
-#   make fuzz            run the record decoder's fuzz target for a bounded time
+#   make fuzz            run the fuzz targets (record decoder, HTTP requests) for a bounded time
 #   make bench           the benchmarks of bench/, side by side with their anchors
 
 PREFIX     ?= /usr/local
@@ -22,7 +22,8 @@ VERSION    := 0.1.0
 # so no binary carries a library it never calls.
 PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd
 CORE_PKGS  := libpq hiredis jansson libsodium
-# PROGRAM_PKGS: what a program needs beyond CORE_PKGS (none so far).
+# PROGRAM_PKGS: what a program needs beyond CORE_PKGS, as NAME_PKGS.
+iot-httpd_PKGS := libmicrohttpd libsystemd
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -55,7 +56,7 @@ FLAGS_STAMP := $(CC) $(ALL_CPPFLAGS) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_L
 # which only programs link (libiotflow-cli.a). The broker plugin links the
 # core alone.
 O          := build/$(FLAVOUR)
-ROOMS      := base pg cache auth registry telemetry query
+ROOMS      := base pg cache auth registry telemetry query http
 LIB_SRC    := $(foreach r,$(ROOMS),$(wildcard lib/$(r)/*.c))
 CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a
@@ -136,7 +137,12 @@ build/unit/test_record_bench: tests/unit/test_record.c $(DECODER_SRC) $(wildcard
 	@mkdir -p $(@D)
 	$(CC) -O2 -DNDEBUG $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
-unit-test: build/unit/test_record
+# iot-httpd's request parsing (lib/http/http_parse.c), likewise sanitized.
+build/unit/test_http: tests/unit/test_http.c lib/http/http_parse.c lib/base/error.c $(wildcard lib/*/*.h) | $(O)/.flags
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_http.c lib/http/http_parse.c lib/base/error.c \
+	    $(PKG_CFLAGS)
+unit-test: build/unit/test_record build/unit/test_http
 
 # The decoder's libFuzzer target (clang).
 CLANG      ?= clang
@@ -145,7 +151,15 @@ build/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(DECODER_SRC) $(wildcard lib/*
 	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
 	    -o $@ tests/fuzz/fuzz_record.c $(DECODER_SRC) $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
-fuzz-build: build/fuzz/fuzz_record
+# The HTTP side's target: query strings, routes, content types, body records.
+HTTP_PARSE_SRC := lib/http/http_parse.c
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_PARSE_SRC) $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=c11 -Wall -Wextra -Werror -Ilib \
+	    -o $@ tests/fuzz/fuzz_http.c $(HTTP_PARSE_SRC) $(DECODER_SRC) $(call pkg_cflags,jansson) \
+	    $(call pkg_libs,jansson) -lm
+fuzz-build: build/fuzz/fuzz_record build/fuzz/fuzz_http
 
 # A room includes only rooms below it (lib/README); only cmd/ and tests include cli/.
 check-rooms:

@@ -16,7 +16,8 @@ allowed() {
 	registry)  echo "base pg cache auth registry" ;;
 	telemetry) echo "base pg cache auth registry telemetry" ;;
 	query)     echo "base pg cache auth registry telemetry query" ;;
-	mqtt|http|chart)
+	http)      echo "base pg cache auth registry telemetry query http" ;;
+	mqtt|chart)
 	           echo "base pg cache auth registry telemetry query mqtt http chart" ;;
 	cli)       echo "base pg cache auth registry telemetry query mqtt http chart cli" ;;
 	*)         echo "" ;;

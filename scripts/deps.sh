@@ -11,6 +11,7 @@ pkgs=(
 	libsodium-dev libmicrohttpd-dev libsystemd-dev
 	postgresql redis-server mosquitto
 	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
+	prometheus socat
 )
 
 missing=()

@@ -196,12 +196,51 @@ provision() {
 	assert_equal "$(q 'select count(*) from telemetry_data')" 4
 }
 
+@test "iot-httpd(8) EXAMPLES: serve, post a reading, ask for health, socket activation" {
+	local page=$IOTFLOW_ROOT/man/iot-httpd.8 cmds serve post health activate port pid
+	cmds=$(examples "$page")
+	(( $(grep -c . <<<"$cmds") == 4 )) || { echo "iot-httpd(8) EXAMPLES changed:"; echo "$cmds"; false; }
+	serve=$(grep -E '^iot-httpd --listen ' <<<"$cmds")
+	post=$(grep -E '^curl .*/api/v1/telemetry$' <<<"$cmds")
+	health=$(grep -E '^curl .*/health' <<<"$cmds")
+	activate=$(grep -E '^systemd-socket-activate ' <<<"$cmds")
+	provision
+	# The page's port 5000 is this test's spare port.
+	port=$(_iot_pick_port)
+	bash -c "${serve//5000/$port}" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	pid=$!
+	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
+	run env KEY="$KEY" bash -c "${post//5000/$port}"
+	assert_success
+	assert_equal "$(jq -r '.message, .device_name' <<<"$output")" "Telemetry data stored successfully
+thermo-1"
+	assert_equal "$(q 'select numeric_value from telemetry_data')" 22.5
+	run bash -c "${health//5000/$port}"
+	assert_equal "$(jq -r .status <<<"$output")" healthy
+	kill -TERM "$pid"
+	wait "$pid"
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	port=$(_iot_pick_port)
+	local envs=() v
+	for v in PGHOST PGPORT PGUSER PGDATABASE IOTFLOW_REDIS_URL IOTFLOW_CONFIG; do envs+=(-E "$v"); done
+	activate=${activate//5000/$port}
+	activate=${activate/systemd-socket-activate /systemd-socket-activate ${envs[*]} }
+	bash -c "$activate" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	pid=$!
+	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
+	run bash -c "${health//5000/$port}"
+	assert_equal "$(jq -r .status <<<"$output")" healthy
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
 # The long options a page documents (SYNOPSIS and OPTIONS) against --help.
 page_options() { section "$1" SYNOPSIS OPTIONS | unroff | grep -oE -- '--[a-z][a-z-]*' | sort -u; }
 help_options() { "$IOTFLOW_ROOT/bin/$1" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u; }
 
 check_page() { # PROGRAM
 	local prog=$1 page=$IOTFLOW_ROOT/man/$1.1
+	[[ -f $page ]] || page=$IOTFLOW_ROOT/man/$1.8 # daemons
 	[[ -f $page ]] || skip "man/$prog.1 does not exist yet"
 	[[ -x $IOTFLOW_ROOT/bin/$prog ]] || { echo "man/$prog.1 documents $prog, which is not built"; return 1; }
 	run --separate-stderr "$IOTFLOW_ROOT/bin/$prog" --help
@@ -221,6 +260,7 @@ check_page() { # PROGRAM
 @test "man/iot-migrate.1 documents exactly iot-migrate --help's options" { check_page iot-migrate; }
 @test "man/iot-user.1 documents exactly iot-user --help's options" { check_page iot-user; }
 @test "man/iot-device.1 documents exactly iot-device --help's options" { check_page iot-device; }
+@test "man/iot-httpd.8 documents exactly iot-httpd --help's options" { check_page iot-httpd; }
 
 @test "every man/iot-*.1 page is a built program's and documents exactly its options" {
 	local page checked=0
@@ -236,7 +276,7 @@ check_page() { # PROGRAM
 	local page out checked=0
 	command -v man >/dev/null || command -v groff >/dev/null ||
 		skip "neither man (man-db) nor groff is installed"
-	for page in "$IOTFLOW_ROOT"/man/*.1 "$IOTFLOW_ROOT"/man/*.7; do
+	for page in "$IOTFLOW_ROOT"/man/*.1 "$IOTFLOW_ROOT"/man/*.7 "$IOTFLOW_ROOT"/man/*.8; do
 		[[ -f $page ]] || continue
 		if command -v man >/dev/null; then
 			out=$(LC_ALL=C.UTF-8 MANWIDTH=80 MANPAGER=cat man --warnings -l "$page" 2>&1 >/dev/null)

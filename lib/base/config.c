@@ -31,6 +31,8 @@ static const struct setting settings[] = {
 	{ "redis_url",         "IOTFLOW_REDIS_URL",      K_SECRET,   NULL, 0, 0 },
 	{ "mqtt_url",          "IOTFLOW_MQTT_URL",       K_SECRET,   NULL, 0, 0 },
 	{ "key_pepper",        "IOTFLOW_KEY_PEPPER",     K_SECRET,   NULL, 0, 0 },
+	/* iot-httpd: GET /metrics needs "Authorization: Bearer <this>" when set. */
+	{ "metrics_token",     "IOTFLOW_METRICS_TOKEN",  K_SECRET,   NULL, 0, 0 },
 	{ "online_window",     "IOTFLOW_ONLINE_WINDOW",  K_DURATION, "300", 1, 86400 * 30 },
 	{ "db_retry_time",     "IOTFLOW_DB_RETRY_TIME",  K_DURATION, "15", 0, 86400 },
 	{ "partition_ahead",   "IOTFLOW_PARTITION_AHEAD", K_INT,     "7", 0, 3650 },

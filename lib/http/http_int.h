@@ -1,0 +1,194 @@
+/* http_int.h — what the files of lib/http share: the server, a request,
+ * the route table, the backend slots, the writer keeper, metrics. Not
+ * part of the public API. */
+#ifndef IOT_HTTP_INT_H
+#define IOT_HTTP_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "auth/auth.h"
+#include "base/clock.h"
+#include "cache/cache.h"
+#include "http/http.h"
+#include "pg/db.h"
+#include "telemetry/batch.h"
+
+/* ---- routes (http_routes.c) ---- */
+
+enum { HM_GET = 1, HM_HEAD = 2, HM_POST = 4, HM_PUT = 8, HM_DELETE = 16, HM_OPTIONS = 32, HM_OTHER = 64 };
+#define HTTP_NMETHODS 7
+
+struct http_req;
+typedef void (*http_handler)(struct http_req *r);
+
+struct http_route {
+	const char *tmpl;            /* dispatch and the metrics label */
+	struct { unsigned method; http_handler fn; bool body; } on[3];
+};
+
+extern const struct http_route iot__http_routes[];
+extern const size_t iot__http_nroutes;   /* label index nroutes = "unmatched" */
+
+/* ---- backend slots (http_auth.c) ---- */
+
+#define HTTP_NAME_CACHE 256
+struct http_slot {
+	pthread_mutex_t mu;
+	iot_db *db;
+	iot_cache *cache;
+	iot_auth *auth;
+	struct { int64_t id; long long until_ms; char name[404]; } names[HTTP_NAME_CACHE];
+};
+
+/* ---- the writer keeper (http_writer.c) ---- */
+
+struct http_keeper {
+	pthread_rwlock_t lk;         /* readers submit; the keeper swaps writers */
+	iot_writer *w;               /* NULL while being replaced */
+	iot_writer *current;         /* w, as the keeper knows it (under mu) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool broken, stopping, started, inited;
+	pthread_t thread;
+	_Atomic uint64_t replaced;
+};
+
+/* ---- metrics (http_metrics.c) ---- */
+
+#define HTTP_NSTATUS 20
+#define HTTP_NBUCKETS 14
+struct http_hist {
+	_Atomic uint64_t bucket[HTTP_NBUCKETS];  /* cumulative on output only */
+	_Atomic uint64_t count, sum_us;
+};
+
+struct http_metrics {
+	_Atomic uint64_t (*requests)[HTTP_NMETHODS][HTTP_NSTATUS];   /* [route] */
+	struct http_hist *latency;                                   /* [route] */
+	struct http_hist commit_wait;
+	_Atomic uint64_t points_stored, points_duplicate, points_rejected, records_refused;
+	_Atomic uint64_t rate_limited, unavailable, timed_out;
+	_Atomic int64_t open_connections, in_progress, suspended;
+};
+
+/* ---- the server ---- */
+
+struct iot_httpd {
+	const iot_config *cfg;
+	iot_httpd_opts o;
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	bool inetd;
+	atomic_bool client_gone;     /* inetd: the one connection closed */
+	atomic_bool draining;
+	struct http_slot *slots;
+	int nslots;
+	atomic_uint next_slot;
+	struct http_keeper keeper;
+	/* suspended requests, oldest deadline first (one budget: append order) */
+	pthread_mutex_t dl_mu;
+	pthread_cond_t dl_cv;
+	struct http_req *dl_head, *dl_tail;
+	bool dl_stop, dl_started;
+	pthread_t dl_thread;
+	/* what suspended requests may hold in the writer's queue */
+	_Atomic int64_t inflight_bytes, inflight_points;
+	int64_t max_inflight_bytes, max_inflight_points;
+	/* the in-process rate limiter (Redis down) */
+	pthread_mutex_t rl_mu;
+	struct { int64_t id; long long window; int count; } *rl;
+	struct http_metrics m;
+	const char *metrics_token;   /* the config's; NULL: /metrics is open */
+};
+
+struct post;
+
+struct http_req {
+	iot_httpd *h;
+	struct MHD_Connection *conn;
+	size_t route;                /* index into the table; iot__http_nroutes: unmatched */
+	int entry;                   /* which of the route's handlers */
+	unsigned method;
+	int64_t id;                  /* the path's {id} */
+	long long start_us;
+	int status;                  /* what was answered, for the metrics */
+	bool queued;
+	struct MHD_Response *resp;   /* prepared, not yet queued */
+	int resp_status;
+	/* body */
+	char *body;
+	size_t len, cap, discarded;
+	bool too_big, dispatched;
+	iot_http_args args;
+	/* asynchronous answers (suspended until the writer's callbacks are in) */
+	pthread_mutex_t mu;
+	atomic_int refs;
+	size_t pending;              /* submissions without an outcome yet */
+	bool suspended, answered, expired;
+	long long deadline_ms;
+	struct http_req *dl_prev, *dl_next;
+	bool on_dl;
+	int64_t reserved_bytes, reserved_points;
+	struct post *post;
+};
+
+/* server.c */
+void iot__http_req_unref(struct http_req *r);
+/* Suspend r (called with r->mu held) until iot__http_answer. */
+void iot__http_suspend(struct http_req *r);
+/* The writer callbacks are all in, or the deadline passed: resume r
+ * (r->answered just set by the caller, under r->mu, then released). */
+void iot__http_resume(struct http_req *r);
+
+/* reply.c */
+void iot__http_reply(struct http_req *r, int status, json_t *body);   /* steals body */
+/* With json_dumps flags of its own (JSON_REAL_PRECISION for measured times). */
+void iot__http_reply_flags(struct http_req *r, int status, json_t *body, size_t flags);
+void iot__http_error(struct http_req *r, int status, const char *error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void iot__http_reply_text(struct http_req *r, int status, const char *ctype, char *text, size_t len); /* takes text */
+void iot__http_header(struct http_req *r, const char *name, const char *value);
+void iot__http_retry_after(struct http_req *r, int seconds);
+const char *iot__http_get_header(struct http_req *r, const char *name);
+
+/* http_auth.c */
+int iot__http_slots_open(iot_httpd *h, iot_error *err);
+void iot__http_slots_close(iot_httpd *h);
+struct http_slot *iot__http_slot_get(iot_httpd *h);
+void iot__http_slot_put(struct http_slot *s);
+/* X-API-Key: 0 and *dev, or -1 with the answer already given (401, 503). */
+int iot__http_auth_device(struct http_req *r, struct http_slot *s, iot_device_ref *dev);
+/* Authorization: Bearer TOKEN, or "admin TOKEN" (an admin's token only).
+ * 0 and *u, or -1 with the answer given (401, 403, 503). */
+int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, iot_user_ref *u);
+int iot__http_device_name(struct http_slot *s, int64_t id, char *out, size_t size, iot_error *err);
+/* 0 allowed, or -1 with the 429 given. */
+int iot__http_rate_check(struct http_req *r, struct http_slot *s, int64_t device_id);
+
+/* http_writer.c */
+int iot__http_keeper_start(iot_httpd *h, iot_error *err);
+int iot__http_keeper_stop(iot_httpd *h, iot_error *err);
+iot_writer *iot__http_writer_get(iot_httpd *h);    /* NULL: none now (not held) */
+void iot__http_writer_put(iot_httpd *h);
+void iot__http_writer_broken(iot_httpd *h, iot_writer *w); /* any thread; w failed */
+
+/* http_metrics.c */
+int iot__http_metrics_init(struct http_metrics *m);
+void iot__http_metrics_free(struct http_metrics *m);
+void iot__http_metrics_request(struct http_metrics *m, size_t route, unsigned method, int status, long long us);
+void iot__http_hist_add(struct http_hist *hst, long long us);
+
+/* handlers */
+void iot__http_root(struct http_req *r);
+void iot__http_health(struct http_req *r);
+void iot__http_metrics_page(struct http_req *r);
+void iot__http_telemetry_post(struct http_req *r);
+void iot__http_not_yet(struct http_req *r);
+/* The answer of a resumed POST (on its connection's thread). */
+void iot__http_post_answer(struct http_req *r);
+void iot__http_post_free(struct post *p);
+
+#endif

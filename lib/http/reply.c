@@ -1,0 +1,102 @@
+/* reply.c — answers: JSON bodies, the {"error","message"} shape, headers.
+ * A request's answer is prepared here and queued by server.c. Error
+ * messages are written by this library (never a backend's raw text, SQL
+ * or a secret): callers pass phrases of their own or the decoder's
+ * reasons, which never quote a secret. */
+#include "http/http_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_response(struct http_req *r, int status, const char *ctype, char *text, size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+	                                                            text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(text);
+		return;
+	}
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* Headers set before the body (Allow, Retry-After) are carried over. */
+	if (r->resp) {
+		const char *v;
+		static const char *const carry[] = { "Allow", "Retry-After", "WWW-Authenticate" };
+		for (size_t i = 0; i < sizeof carry / sizeof carry[0]; i++)
+			if ((v = MHD_get_response_header(r->resp, carry[i])))
+				MHD_add_response_header(resp, carry[i], v);
+		MHD_destroy_response(r->resp);
+	}
+	r->resp = resp;
+	r->resp_status = status;
+}
+
+void iot__http_reply_text(struct http_req *r, int status, const char *ctype, char *text, size_t len)
+{
+	set_response(r, status, ctype, text, len);
+}
+
+void iot__http_reply(struct http_req *r, int status, json_t *body)
+{
+	iot__http_reply_flags(r, status, body, 0);
+}
+
+void iot__http_reply_flags(struct http_req *r, int status, json_t *body, size_t flags)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | flags) : NULL;
+	json_decref(body);
+	if (!text) {
+		text = strdup("{\"error\":\"Internal Server Error\",\"message\":\"out of memory\"}");
+		status = 500;
+	}
+	if (!text) {
+		set_response(r, 500, NULL, NULL, 0);
+		return;
+	}
+	size_t len = strlen(text);
+	char *t = realloc(text, len + 2);
+	if (t) {
+		text = t;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	set_response(r, status, "application/json", text, len);
+}
+
+void iot__http_error(struct http_req *r, int status, const char *error, const char *fmt, ...)
+{
+	char msg[IOT_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	iot__http_reply(r, status, json_pack("{s:s,s:s}", "error", error, "message", msg));
+}
+
+/* Headers are kept on a placeholder response until the body is set. */
+void iot__http_header(struct http_req *r, const char *name, const char *value)
+{
+	if (!r->resp) {
+		r->resp = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+		if (!r->resp)
+			return;
+		r->resp_status = 0;
+	}
+	MHD_add_response_header(r->resp, name, value);
+}
+
+void iot__http_retry_after(struct http_req *r, int seconds)
+{
+	char v[16];
+	snprintf(v, sizeof v, "%d", seconds > 0 ? seconds : 1);
+	iot__http_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+}
+
+const char *iot__http_get_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}

@@ -1,0 +1,636 @@
+#!/usr/bin/env bats
+# iot-httpd against real PostgreSQL, Redis and Mosquitto, with curl: the
+# three ways to start, every route of this release with its happy path and
+# its documented errors, the limits, group commit, PostgreSQL stopped under
+# load, kill -9 under load, SIGTERM draining.
+
+# shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
+		echo "s3cret-passw0rd" | iot-user add alice >/dev/null
+		echo "s3cret-passw0rd" | iot-user add root --admin >/dev/null
+		iot-user token create alice laptop | jq -r .token > "$IOTFLOW_TEST_TMP/alice.token"
+		iot-user token create root ops | jq -r .token > "$IOTFLOW_TEST_TMP/root.token"
+		iot-device add dev-a --owner alice > "$IOTFLOW_TEST_TMP/dev-a.json"
+		iot-device add dev-b --owner alice > "$IOTFLOW_TEST_TMP/dev-b.json"
+		iot-device add dev-off --owner alice --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"'
+}
+teardown_file() { stack_teardown_file; }
+
+setup() {
+	fresh_db --migrated
+	A=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-a.json"); KEY_A=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")
+	B=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-b.json"); KEY_B=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-b.json")
+	KEY_OFF=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-off.json")
+	ALICE=$(cat "$IOTFLOW_TEST_TMP/alice.token"); ROOT=$(cat "$IOTFLOW_TEST_TMP/root.token")
+	NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	HTTPD_PID=
+}
+
+teardown() {
+	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
+		kill -TERM "$HTTPD_PID"
+		wait "$HTTPD_PID" 2>/dev/null || true
+	fi
+	return 0
+}
+
+q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+rows() { q "select count(*) from telemetry_data${1:+ where $1}"; }
+
+# Wait until the server on $PORT answers /health (5 s at most).
+wait_up() {
+	local i
+	for i in $(seq 250); do
+		curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
+		[[ -n $HTTPD_PID ]] && ! kill -0 "$HTTPD_PID" 2>/dev/null && break
+		sleep 0.02
+	done
+	echo "iot-httpd did not come up on port $PORT:" >&2
+	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
+	return 1
+}
+
+# start_httpd [OPTION]...: iot-httpd --listen on a spare port; sets PORT, U, HTTPD_PID.
+start_httpd() {
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+}
+
+# post KEY BODY [CURL OPTION]...: POST /api/v1/telemetry; output "STATUS BODY".
+post() {
+	local key=$1 body=$2
+	shift 2
+	curl -s -w '\n%{http_code}' -X POST -H "Content-Type: ${CT:-application/json}" ${key:+-H "X-API-Key: $key"} \
+		--data-binary "$body" "$@" "$U/api/v1/telemetry" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
+}
+
+# req [CURL OPTION]... URL: any request; output "STATUS BODY" like post.
+req() {
+	curl -s -w '\n%{http_code}' "$@" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
+}
+
+# The environment a socket-activated iot-httpd needs (systemd-socket-activate passes none).
+activate_env() {
+	local v
+	for v in PGHOST PGPORT PGUSER PGDATABASE IOTFLOW_REDIS_URL IOTFLOW_MQTT_URL IOTFLOW_CONFIG IOTFLOW_SQL_DIR; do
+		printf -- '-E\n%s\n' "$v"
+	done
+}
+
+# The JSON body of "STATUS BODY".
+body() { cut -d ' ' -f 2- <<<"$1"; }
+
+@test "request parsing: unit tests (routes, content types, body records, query strings) under ASan+UBSan" {
+	make -C "$IOTFLOW_ROOT" --no-print-directory -s build/unit/test_http >&2
+	run "$IOTFLOW_ROOT/build/unit/test_http"
+	assert_success
+	assert_output --regexp '^[0-9]+ passed, 0 failed$'
+}
+
+@test "iot-httpd --help, --version, bad options" {
+	run iot-httpd --help
+	assert_success
+	assert_output --partial 'Usage: iot-httpd [OPTION]...'
+	run iot-httpd --version
+	assert_success
+	assert_output --regexp '^iot-httpd \(IoTFlow\) '
+	run --separate-stderr iot-httpd --no-such-option
+	assert_equal "$status" 2
+	[[ $stderr == *"Try 'iot-httpd --help'"* ]]
+	run --separate-stderr iot-httpd --listen nowhere:http
+	assert_equal "$status" 2
+	run --separate-stderr iot-httpd --rate-limit 10/0
+	assert_equal "$status" 2
+	run --separate-stderr iot-httpd --inetd --listen 5000
+	assert_equal "$status" 2
+	# A port someone else holds: said, and the usage status.
+	start_httpd
+	run --separate-stderr iot-httpd --listen "127.0.0.1:$PORT"
+	assert_equal "$status" 2
+	[[ $stderr == *"unable to listen on 127.0.0.1:$PORT: Address already in use"* ]]
+}
+
+@test "PostgreSQL unreachable at start: exit 5 after db_retry_time" {
+	IOTFLOW_DB_RETRY_TIME=0 run --separate-stderr iot-httpd --db 'host=127.0.0.1 port=1' --listen 127.0.0.1:0
+	assert_equal "$status" 5
+	[[ $stderr == *"unable to connect to PostgreSQL"* ]]
+}
+
+@test "GET / and GET /health, plain and detailed" {
+	start_httpd
+	run curl -s "$U/"
+	assert_success
+	assert_equal "$(jq -r '.name, .version, .endpoints.health' <<<"$output")" "IoTFlow
+$(iot-httpd --version | awk '{ print $NF }')
+/health"
+	run curl -s -w '\n%{http_code}' "$U/health"
+	assert_line --index 0 '{"status":"healthy","message":"IoT Connectivity Layer is running","version":"'"$(iot-httpd --version | awk '{ print $NF }')"'"}'
+	assert_line --index 1 200
+	run curl -s -w '\n%{http_code}' "$U/health?detailed=true"
+	assert_line --index 1 200
+	assert_equal "$(jq -r '.status, .checks.database.status, .checks.redis.status, .checks.broker.status, (.checks.database.response_time_ms | type)' <<<"${lines[0]}")" "healthy
+connected
+connected
+connected
+number"
+	run curl -s -w '\n%{http_code}' "$U/health?detailed=maybe"
+	assert_line --index 1 400
+	run curl -s -o /dev/null -w '%{http_code}' -I "$U/health"
+	assert_output 200
+}
+
+@test "GET /health?detailed=true: degraded (200) without Redis and broker, unhealthy (503) without PostgreSQL" {
+	IOTFLOW_DB_RETRY_TIME=1 start_httpd
+	iot_redis_stop
+	iot_mqtt_stop
+	run curl -s -w '\n%{http_code}' "$U/health?detailed=True"
+	iot_redis_start
+	iot_mqtt_start
+	assert_line --index 1 200
+	assert_equal "$(jq -c '[.status, .checks.redis.healthy, .checks.broker.healthy, .failed_checks]' <<<"${lines[0]}")" \
+		'["degraded",false,false,["redis","broker"]]'
+	iot_pg_stop
+	run curl -s -w '\n%{http_code}' "$U/health?detailed=1"
+	iot_pg_start
+	assert_line --index 1 503
+	assert_equal "$(jq -r '.status, .checks.database.healthy' <<<"${lines[0]}")" "unhealthy
+false"
+	# Not configured is not a failure.
+	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID"
+	IOTFLOW_MQTT_URL= start_httpd --no-cache
+	run curl -s "$U/health?detailed=true"
+	assert_equal "$(jq -c '[.status, .checks.redis.status, .checks.broker.status]' <<<"$output")" '["healthy","not_configured","not_configured"]'
+}
+
+@test "unknown paths 404, wrong methods 405 with Allow, OPTIONS, all as JSON" {
+	start_httpd
+	run curl -s -i "$U/no/such/path"
+	assert_line --partial 'HTTP/1.1 404'
+	assert_line --partial 'Content-Type: application/json'
+	assert_output --partial '{"error":"Not Found","message":"The requested resource was not found"}'
+	# No trailing slash, as the Flask rules; an id is a positive integer.
+	run curl -s -o /dev/null -w '%{http_code}' -X POST "$U/api/v1/telemetry/"
+	assert_output 404
+	run curl -s -o /dev/null -w '%{http_code}' "$U/api/v1/telemetry/abc"
+	assert_output 404
+	run curl -s -o /dev/null -w '%{http_code}' "$U/api/v1/telemetry/0"
+	assert_output 404
+	run curl -s -i -X DELETE "$U/health"
+	assert_line --partial 'HTTP/1.1 405'
+	assert_line --partial 'Allow: GET, HEAD, OPTIONS'
+	assert_output --partial '{"error":"Method Not Allowed","message":"DELETE is not allowed on /health"}'
+	run curl -s -i "$U/api/v1/telemetry"
+	assert_line --partial 'HTTP/1.1 405'
+	assert_line --partial 'Allow: POST, OPTIONS'
+	run curl -s -i -X PUT "$U/api/v1/telemetry/7"
+	assert_line --partial 'Allow: GET, HEAD, DELETE, OPTIONS'
+	run curl -s -i -X OPTIONS "$U/api/v1/telemetry"
+	assert_line --partial 'HTTP/1.1 204'
+	assert_line --partial 'Allow: POST, OPTIONS'
+	# Routes of the read side answer 501 until it lands, never 500.
+	run req -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A"
+	assert_output --regexp '^501 \{"error":"Not Implemented",.*\}$'
+}
+
+@test "POST /api/v1/telemetry: every value type and the metadata stored; the Flask 201 shape" {
+	start_httpd
+	run post "$KEY_A" '{"data":{"temperature":23.5,"count":7,"state":"ok","door":true,"pos":{"x":1,"y":[2,3]}},"metadata":{"fw":"1.2"},"timestamp":"2026-11-28T06:00:00.250Z"}'
+	assert_output --regexp '^201 '
+	assert_equal "$(body "$output" | jq -c '[.message, .device_id, .device_name, .timestamp, .stored_in_postgres, .points, .stored]')" \
+		"[\"Telemetry data stored successfully\",$A,\"dev-a\",\"2026-11-28T06:00:00.250000Z\",true,5,5]"
+	run q "select measurement_name, numeric_value, text_value, boolean_value, json_value, metadata->>'fw' from telemetry_data where device_id = $A order by 1"
+	assert_output 'count|7||||1.2
+door|||t||1.2
+pos||||{"x": 1, "y": [2, 3]}|1.2
+state||ok|||1.2
+temperature|23.5||||1.2'
+	# The same record again: already stored, still a success (a client retrying after a lost answer).
+	run post "$KEY_A" '{"data":{"temperature":23.5,"count":7,"state":"ok","door":true,"pos":{"x":1,"y":[2,3]}},"metadata":{"fw":"1.2"},"timestamp":"2026-11-28T06:00:00.250Z"}'
+	assert_output --regexp '^201 '
+	assert_equal "$(body "$output" | jq -c '[.stored, .duplicates]')" '[0,5]'
+	assert_equal "$(rows)" 5
+	# No timestamp: the arrival time.
+	run post "$KEY_A" '{"data":{"rpm":900}}'
+	assert_output --regexp '^201 '
+	assert_equal "$(q "select abs(extract(epoch from now() - ts)) < 60 from telemetry_data where measurement_name = 'rpm'")" t
+}
+
+@test "compat: the single-telemetry script's POST is answered as it expects" {
+	start_httpd
+	local ts
+	ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6N+00:00)
+	run curl -s -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-d "{\"data\":{\"temperature\":22.5},\"metadata\":{\"test_type\":\"single_measurement\",\"source\":\"test_single_telemetry.py\"},\"timestamp\":\"$ts\"}" \
+		"$U/api/v1/telemetry"
+	assert_line --index 1 201
+	assert_equal "$(jq -r '.device_id, .device_name, (.timestamp | length > 0)' <<<"${lines[0]}")" "$A
+dev-a
+true"
+	assert_equal "$(q "select numeric_value, metadata->>'source' from telemetry_data")" '22.5|test_single_telemetry.py'
+}
+
+@test "POST /api/v1/telemetry errors in the Flask order, with the right statuses and no 500" {
+	start_httpd
+	run req -X POST -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry"
+	assert_output '400 {"error":"No data provided","message":"The request body is empty"}'
+	local b
+	for b in '{}' '[]' 'null' '  '; do
+		run post "$KEY_A" "$b"
+		assert_output --regexp '^400 \{"error":"No data provided"'
+	done
+	# Falsy body before the key, as the original.
+	run post '' '{}'
+	assert_output --regexp '^400 \{"error":"No data provided"'
+	run req -X POST -H "X-API-Key: $KEY_A" -d '{"data":{"t":1}}' "$U/api/v1/telemetry"
+	assert_output '415 {"error":"Unsupported Media Type","message":"Content-Type must be application/json or application/x-ndjson"}'
+	run post '' '{"data":{"t":1}}'
+	assert_output '401 {"error":"API key required","message":"Please provide API key in X-API-Key header"}'
+	run post 'iotf_not-a-key' '{"data":{"t":1}}'
+	assert_output '401 {"error":"Invalid API key","message":"The provided API key is not valid"}'
+	run post "$KEY_A" '{"metadata":{"a":1}}'
+	assert_output --regexp '^400 \{"error":"Telemetry data is required"'
+	run post "$KEY_A" '{"data":{}}'
+	assert_output --regexp '^400 \{"error":"Telemetry data is required"'
+	run post "$KEY_A" '{"data":{"t":1},"timestamp":"yesterday"}'
+	assert_output --regexp '^400 \{"error":"Invalid timestamp format. Use ISO 8601 format.","message":"timestamp .*"\}$'
+	run post "$KEY_A" '{"data":{"t":1},"timestamp":"2026-11-28T06:00:00"}'
+	assert_output --regexp '^400 \{"error":"Invalid timestamp format. Use ISO 8601 format."'
+	for b in '{"data":{"t":1}' '{"data":{"t":NaN}}' '{"data":{"t":1},"data":{"t":2}}' '"text"' '{"data":{"t":null}}'; do
+		run post "$KEY_A" "$b"
+		assert_output --regexp '^400 \{"error":"Invalid (telemetry data|JSON)","message":"'
+	done
+	run post "$KEY_OFF" '{"data":{"t":1}}'
+	assert_output '403 {"error":"Device inactive","message":"Device is currently inactive"}'
+	# A key in the URL is refused, even a valid one, and it is not echoed.
+	run post "$KEY_A" '{"data":{"t":1}}' -G --data-urlencode "api_key=$KEY_A" -X POST
+	assert_output --regexp '^400 \{"error":"Credentials in URL"'
+	refute_output --partial "$KEY_A"
+	assert_equal "$(rows)" 0
+}
+
+@test "a device key posting another device's data is refused and nothing is stored" {
+	start_httpd
+	run post "$KEY_A" "{\"device_id\":$B,\"data\":{\"t\":1}}"
+	assert_output --regexp '^403 \{"error":"Forbidden: device mismatch"'
+	run post "$KEY_A" "{\"api_key\":\"$KEY_B\",\"t\":1}"
+	assert_output --regexp '^403 \{"error":"Forbidden: device mismatch"'
+	refute_output --partial "$KEY_B"
+	run post "$KEY_A" "{\"device_id\":\"$B\",\"data\":{\"t\":1}}"
+	assert_output --regexp '^403 '
+	assert_equal "$(rows)" 0
+	# Its own id is fine.
+	run post "$KEY_A" "{\"device_id\":$A,\"data\":{\"t\":1}}"
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "device_id = $A")" 1
+}
+
+@test "batches: a JSON array, NDJSON, ThingsBoard; 201 / 207 / 400 with a result per record" {
+	start_httpd
+	run post "$KEY_A" "[{\"data\":{\"a\":1},\"timestamp\":\"$NOW\"},{\"ts\":$(( $(date +%s) * 1000 )),\"values\":{\"b\":\"x\"}},{\"c\":true}]"
+	assert_output --regexp '^201 '
+	assert_equal "$(body "$output" | jq -c '[.records, .stored, .rejected, [.results[].status]]')" '[3,3,0,["stored","stored","stored"]]'
+	assert_equal "$(rows)" 3
+	# Some bad, some good, one another device's: 207, the good ones stored.
+	run post "$KEY_A" "[{\"data\":{\"d\":1},\"timestamp\":\"$NOW\"},{\"data\":{\"e\":1},\"timestamp\":\"yesterday\"},{\"device_id\":$B,\"data\":{\"f\":1}},{\"data\":{\"a\":1},\"timestamp\":\"$NOW\"}]"
+	assert_output --regexp '^207 '
+	assert_equal "$(body "$output" | jq -c '[.stored, .duplicates, .rejected, [.results[] | .status]]')" '[1,1,2,["stored","rejected","rejected","duplicate"]]'
+	[[ $(body "$output" | jq -r '.results[1].error') == timestamp* ]]
+	assert_equal "$(rows "device_id = $B")" 0
+	assert_equal "$(rows)" 4
+	# NDJSON: blank lines skipped, results carry line numbers.
+	CT=application/x-ndjson run post "$KEY_A" "$(printf '{"data":{"n1":1}}\n\n{"data":{"n2":2}}\n{"data":')"
+	assert_output --regexp '^207 '
+	assert_equal "$(body "$output" | jq -c '[.results[] | [.line, .status]]')" '[[1,"stored"],[3,"stored"],[4,"rejected"]]'
+	# Every record refused: 400, nothing stored.
+	run post "$KEY_A" '[{"data":{}},{"x":null}]'
+	assert_output --regexp '^400 '
+	assert_equal "$(body "$output" | jq -c '[.message, .rejected]')" '["No record was stored",2]'
+	# A ThingsBoard array is a batch of records too.
+	run post "$KEY_A" "[{\"ts\":1764583200000,\"values\":{\"tb\":1}},{\"ts\":1764583201000,\"values\":{\"tb\":2}}]"
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "measurement_name = 'tb'")" 2
+	# Broken JSON between records: nothing stored, 400.
+	run post "$KEY_A" '[{"data":{"z":1}} {"data":{"z":2}}]'
+	assert_output --regexp '^400 \{"error":"Invalid JSON"'
+	assert_equal "$(rows "measurement_name = 'z'")" 0
+}
+
+@test "limits: body size (413 before the body is read), points and records per request, JSON depth" {
+	start_httpd --max-body 4096 --max-points 5 --max-records 3
+	# Over the cap by Content-Length: 413 at once (no 100 Continue: the body is never sent).
+	run req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-H 'Expect: 100-continue' --data-binary @<(head -c 10000 /dev/zero | tr '\0' ' ') "$U/api/v1/telemetry"
+	assert_output '413 {"error":"Payload Too Large","message":"The request body is over the limit of 4096 bytes"}'
+	# Chunked, with no length to judge by: read, counted, dropped, then 413.
+	run req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-H 'Transfer-Encoding: chunked' --data-binary @<(head -c 10000 /dev/zero | tr '\0' ' ') "$U/api/v1/telemetry"
+	assert_output --regexp '^413 \{"error":"Payload Too Large"'
+	run post "$KEY_A" '{"data":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6}}'
+	assert_output --regexp '^413 \{"error":"Too many points"'
+	run post "$KEY_A" '[{"data":{"a":1,"b":2,"c":3}},{"data":{"d":4,"e":5,"f":6}}]'
+	assert_output '413 {"error":"Too many points","message":"6 points in one request, over the limit of 5"}'
+	run post "$KEY_A" '[{"a":1},{"b":1},{"c":1},{"d":1}]'
+	assert_output --regexp '^413 \{"error":"Too many records"'
+	assert_equal "$(rows)" 0
+	local deep
+	deep="{\"data\":{\"x\":$(printf '[%.0s' $(seq 40))1$(printf ']%.0s' $(seq 40))}}"
+	run post "$KEY_A" "$deep"
+	assert_output --regexp '^400 \{"error":"Invalid telemetry data","message":"nesting deeper than 32 levels"'
+	run post "$KEY_A" "[$deep]"
+	assert_output --regexp '^400 '
+	assert_equal "$(rows)" 0
+}
+
+@test "limits: per-device rate limit, 429 with Retry-After, in Redis and without it" {
+	redis-cli -p "$IOTFLOW_REDIS_PORT" --no-auth-warning FLUSHALL >/dev/null
+	start_httpd --rate-limit 3/60
+	local i
+	for i in 1 2 3; do
+		run post "$KEY_A" "{\"data\":{\"r$i\":1}}"
+		assert_output --regexp '^201 '
+	done
+	run curl -s -i -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" -d '{"data":{"r4":1}}' "$U/api/v1/telemetry"
+	assert_line --partial 'HTTP/1.1 429'
+	assert_line --regexp '^Retry-After: [0-9]+'
+	assert_output --partial '"error":"Rate limit exceeded","message":"Maximum 3 requests per 60 seconds"'
+	# Another device has its own budget.
+	run post "$KEY_B" '{"data":{"r1":1}}'
+	assert_output --regexp '^201 '
+	# Redis down: the limit holds in the process.
+	iot_redis_stop
+	for i in 1 2 3 4; do run post "$KEY_B" "{\"data\":{\"s$i\":1}}"; done
+	iot_redis_start
+	assert_output --regexp '^429 '
+	# A: r1-r3; B: r1 (in Redis), then s1-s3 counted in the process.
+	assert_equal "$(rows "measurement_name like 'r%' or measurement_name like 's%'")" 7
+}
+
+@test "limits: slow clients are cut off, connections capped" {
+	# One thread: the cap is shared out among the server threads.
+	start_httpd --timeout 2 --max-connections 2 --threads 1
+	# Half a request line, then nothing: the server closes within the timeout.
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\n' >&5
+	local t0=$SECONDS got
+	got=$(timeout 5 cat <&5 || true)
+	exec 5>&-
+	(( SECONDS - t0 <= 4 ))
+	[[ $got != *201* ]]
+	# Two idle connections fill the cap: a third waits until one goes
+	# (here: until the timeout closes them).
+	exec 6<>"/dev/tcp/127.0.0.1/$PORT" 7<>"/dev/tcp/127.0.0.1/$PORT"
+	sleep 0.2
+	run curl -s -m 0.8 -o /dev/null -w '%{http_code}' "$U/health"
+	refute_output 200
+	exec 6>&- 7>&-
+	sleep 0.3
+	run curl -s -m 3 -o /dev/null -w '%{http_code}' "$U/health"
+	assert_output 200
+}
+
+@test "GET /metrics: Prometheus text that promtool accepts, labelled by route template" {
+	command -v promtool >/dev/null || skip "promtool (Debian package prometheus) is not installed"
+	start_httpd
+	post "$KEY_A" '{"data":{"t":1}}' >/dev/null
+	post "$KEY_A" '{"data":{}}' >/dev/null
+	curl -s -o /dev/null "$U/api/v1/telemetry/$A"
+	curl -s -o /dev/null "$U/api/v1/telemetry/12345"
+	curl -s -o /dev/null "$U/nowhere/$RANDOM"
+	run curl -s -D "$BATS_TEST_TMPDIR/headers" "$U/metrics"
+	assert_success
+	grep -qi '^Content-Type: text/plain; version=0.0.4' "$BATS_TEST_TMPDIR/headers"
+	printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/metrics"
+	run promtool check metrics < "$BATS_TEST_TMPDIR/metrics"
+	assert_success
+	run cat "$BATS_TEST_TMPDIR/metrics"
+	assert_line 'iotflow_http_requests_total{method="POST",route="/api/v1/telemetry",status="201"} 1'
+	assert_line 'iotflow_http_requests_total{method="POST",route="/api/v1/telemetry",status="400"} 1'
+	assert_line 'iotflow_http_requests_total{method="GET",route="/api/v1/telemetry/{id}",status="501"} 2'
+	assert_line 'iotflow_http_requests_total{method="GET",route="unmatched",status="404"} 1'
+	refute_output --partial '12345'
+	assert_line 'iotflow_http_points_stored_total 1'
+	assert_line 'iotflow_ingest_points_stored_total 1'
+	assert_line --regexp '^iotflow_http_commit_wait_seconds_count 1$'
+	assert_line --regexp '^iotflow_http_open_connections [1-9]'
+	assert_line --regexp '^iotflow_http_request_duration_seconds_bucket\{route="/api/v1/telemetry",le="\+Inf"\} 2$'
+	assert_line --regexp '^iotflow_ingest_batch_seconds_total '
+}
+
+@test "GET /metrics with metrics_token: the token or an admin's API token, nothing else" {
+	IOTFLOW_METRICS_TOKEN=m3trics-t0ken start_httpd
+	run req "$U/metrics"
+	assert_output --regexp '^401 \{"error":"Authentication required"'
+	run curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer m3trics-t0ken' "$U/metrics"
+	assert_output 200
+	run curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$U/metrics"
+	assert_output 401
+	run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ROOT" "$U/metrics"
+	assert_output 200
+	# The Flask form: an admin's token only.
+	run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: admin $ROOT" "$U/metrics"
+	assert_output 200
+	run req -H "Authorization: admin $ALICE" "$U/metrics"
+	assert_output --regexp '^403 \{"error":"Invalid admin token"'
+	run req -H "Authorization: Bearer $ALICE" "$U/metrics"
+	assert_output "403 {\"error\":\"Forbidden\",\"message\":\"This needs an admin's token\"}"
+	# No default admin token.
+	run req -H "Authorization: admin test" "$U/metrics"
+	assert_output --regexp '^403 '
+	# A device key is no admin's token.
+	run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY_A" "$U/metrics"
+	assert_output 401
+	refute_output --partial "$ALICE"
+}
+
+@test "group commit: concurrent requests share batches, each 201 after its commit" {
+	start_httpd --flush-ms 20
+	local i pids=()
+	for i in $(seq 40); do
+		curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+			-d "{\"data\":{\"g$i\":$i},\"timestamp\":\"$NOW\"}" "$U/api/v1/telemetry" >> "$BATS_TEST_TMPDIR/codes" 3>&- &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	assert_equal "$(sort "$BATS_TEST_TMPDIR/codes" | uniq -c | awk '{ print $1, $2 }')" '40 201'
+	assert_equal "$(rows)" 40
+	local batches
+	batches=$(curl -s "$U/metrics" | sed -n 's/^iotflow_ingest_batches_total //p')
+	(( batches < 40 )) || { echo "40 requests took $batches batches"; false; }
+}
+
+# load WORKERS REQUESTS LOG: WORKERS curl loops posting REQUESTS one-point
+# records each, measurement w<worker>_<n>, one "STATUS NAME" line per request.
+load_start() {
+	local w n
+	for w in $(seq "$1"); do
+		(
+			for n in $(seq "$2"); do
+				code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+					-H "X-API-Key: $KEY_A" -d "{\"data\":{\"w${w}_$n\":$n},\"timestamp\":\"$NOW\"}" "$U/api/v1/telemetry") || true
+				echo "$code w${w}_$n"
+			done
+		) >> "$3" 3>&- &
+		LOADERS+=($!)
+	done
+}
+
+# Every name that got a 201 in LOG is stored: prints how many 201s there were.
+acknowledged_are_stored() {
+	awk '$1 == 201 { print $2 }' "$1" | sort > "$BATS_TEST_TMPDIR/acked"
+	q "select measurement_name from telemetry_data" | sort > "$BATS_TEST_TMPDIR/stored"
+	local missing
+	missing=$(comm -23 "$BATS_TEST_TMPDIR/acked" "$BATS_TEST_TMPDIR/stored" | wc -l)
+	[[ $missing == 0 ]] || { echo "$missing acknowledged points are not stored:"; comm -23 "$BATS_TEST_TMPDIR/acked" "$BATS_TEST_TMPDIR/stored" | head; return 1; }
+	wc -l < "$BATS_TEST_TMPDIR/acked"
+}
+
+@test "PostgreSQL stopped under load: 503s, no 201 for a point not stored, recovery without a restart" {
+	IOTFLOW_DB_RETRY_TIME=2 start_httpd --commit-timeout 1500 --rate-limit 0
+	local log=$BATS_TEST_TMPDIR/load
+	LOADERS=()
+	load_start 4 60 "$log"
+	sleep 1
+	iot_pg_stop
+	sleep 4
+	iot_pg_start
+	wait "${LOADERS[@]}" || true
+	run awk '{ print $1 }' "$log"
+	assert_line 201
+	assert_line 503
+	refute_line 500
+	refute_line 000
+	run acknowledged_are_stored "$log"
+	assert_success
+	# Back to normal without a restart.
+	local i
+	for i in $(seq 50); do
+		[[ $(post "$KEY_A" '{"data":{"after":1}}' | cut -d ' ' -f 1) == 201 ]] && break
+		sleep 0.2
+	done
+	assert_equal "$(rows "measurement_name = 'after'")" 1
+	kill -0 "$HTTPD_PID"
+	grep -q 'Retry-After' <(curl -s -i "$U/health") || true
+}
+
+@test "kill -9 under load: every point that got a 201 is in the database" {
+	start_httpd --rate-limit 0
+	local log=$BATS_TEST_TMPDIR/load
+	LOADERS=()
+	load_start 6 200 "$log"
+	local i
+	local acked
+	for i in $(seq 100); do
+		acked=$(grep -c '^201' "$log" 2>/dev/null) || true
+		(( ${acked:-0} > 50 )) && break
+		sleep 0.05
+	done
+	kill -9 "$HTTPD_PID"
+	wait "$HTTPD_PID" 2>/dev/null || true
+	HTTPD_PID=
+	wait "${LOADERS[@]}" || true
+	run acknowledged_are_stored "$log"
+	assert_success
+	(( output > 50 ))
+	# The kill came while requests were in flight.
+	grep -q '^000' "$log" || { awk '{ print $1 }' "$log" | sort | uniq -c; false; }
+}
+
+@test "SIGTERM drains: a request waiting for its commit gets its 201, then exit 0" {
+	start_httpd
+	# Hold the writer's batch on a lock, post, then SIGTERM while it waits.
+	mkfifo "$BATS_TEST_TMPDIR/lockfifo"
+	psql -XAtq < "$BATS_TEST_TMPDIR/lockfifo" > /dev/null 3>&- &
+	local locker=$!
+	exec 4> "$BATS_TEST_TMPDIR/lockfifo"
+	echo 'BEGIN; LOCK TABLE telemetry_latest IN ACCESS EXCLUSIVE MODE; SELECT 1;' >&4
+	sleep 0.3
+	curl -s -o "$BATS_TEST_TMPDIR/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-d '{"data":{"drained":1}}' "$U/api/v1/telemetry" > "$BATS_TEST_TMPDIR/code" 3>&- &
+	local client=$!
+	sleep 0.5
+	kill -TERM "$HTTPD_PID"
+	sleep 0.5
+	# Not accepting any more, still alive for the one in flight.
+	run curl -s -m 2 -o /dev/null -w '%{http_code}' "$U/health"
+	refute_output 200
+	kill -0 "$HTTPD_PID"
+	echo 'COMMIT;' >&4
+	exec 4>&-
+	wait "$locker" || true
+	wait "$client"
+	local rc=0
+	wait "$HTTPD_PID" || rc=$?
+	HTTPD_PID=
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/code")" 201
+	assert_equal "$rc" 0
+	assert_equal "$(rows "measurement_name = 'drained'")" 1
+}
+
+@test "systemd socket activation: the listening socket on fd 3" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	mapfile -t envs < <(activate_env)
+	systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"sa":1}}'
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "measurement_name = 'sa'")" 1
+	kill -TERM "$HTTPD_PID"
+	local rc=0
+	wait "$HTTPD_PID" || rc=$?
+	HTTPD_PID=
+	assert_equal "$rc" 0
+}
+
+@test "inetd mode: one connection on fd 0, served, then exit (systemd-socket-activate --inetd, socat)" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	mapfile -t envs < <(activate_env)
+	systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
+		2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"inetd":1}}'
+	assert_output --regexp '^201 '
+	# Two requests on one kept-alive connection, both answered.
+	run curl -s -o /dev/null -o /dev/null -w '%{http_code}\n' "$U/health" "$U/"
+	assert_output $'200\n200'
+	assert_equal "$(rows "measurement_name = 'inetd'")" 1
+	# Each connection's iot-httpd has exited.
+	sleep 0.5
+	run pgrep -P "$HTTPD_PID"
+	assert_output ''
+	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	HTTPD_PID=
+	# Accept=yes without --inetd: the connection on fd 3.
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	systemd-socket-activate "${envs[@]}" -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"accept":1}}'
+	assert_output --regexp '^201 '
+	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	HTTPD_PID=
+	command -v socat >/dev/null || skip "socat is not installed"
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" EXEC:"$IOTFLOW_ROOT/bin/iot-httpd --inetd" \
+		2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"socat":1}}'
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "measurement_name = 'socat'")" 1
+}
