@@ -195,9 +195,9 @@ false"
 	run curl -s -i -X OPTIONS "$U/api/v1/telemetry"
 	assert_line --partial 'HTTP/1.1 204'
 	assert_line --partial 'Allow: POST, OPTIONS'
-	# Routes of the read side answer 501 until it lands, never 500.
+	# The read side is served (tests/httpd_read.bats).
 	run req -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A"
-	assert_output --regexp '^501 \{"error":"Not Implemented",.*\}$'
+	assert_output --regexp '^200 \{.*"data":\[\]\}$'
 }
 
 @test "POST /api/v1/telemetry: every value type and the metadata stored; the Flask 201 shape" {
@@ -413,7 +413,7 @@ true"
 	run cat "$BATS_TEST_TMPDIR/metrics"
 	assert_line 'iotflow_http_requests_total{method="POST",route="/api/v1/telemetry",status="201"} 1'
 	assert_line 'iotflow_http_requests_total{method="POST",route="/api/v1/telemetry",status="400"} 1'
-	assert_line 'iotflow_http_requests_total{method="GET",route="/api/v1/telemetry/{id}",status="501"} 2'
+	assert_line 'iotflow_http_requests_total{method="GET",route="/api/v1/telemetry/{id}",status="401"} 2'
 	assert_line 'iotflow_http_requests_total{method="GET",route="unmatched",status="404"} 1'
 	refute_output --partial '12345'
 	assert_line 'iotflow_http_points_stored_total 1'

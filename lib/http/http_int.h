@@ -187,6 +187,13 @@ void iot__http_health(struct http_req *r);
 void iot__http_metrics_page(struct http_req *r);
 void iot__http_telemetry_post(struct http_req *r);
 void iot__http_not_yet(struct http_req *r);
+/* http_read.c: the telemetry read routes */
+void iot__http_telemetry_range(struct http_req *r);
+void iot__http_telemetry_latest(struct http_req *r);
+void iot__http_telemetry_aggregated(struct http_req *r);
+void iot__http_telemetry_delete(struct http_req *r);
+void iot__http_telemetry_status(struct http_req *r);
+void iot__http_telemetry_user(struct http_req *r);
 /* The answer of a resumed POST (on its connection's thread). */
 void iot__http_post_answer(struct http_req *r);
 void iot__http_post_free(struct post *p);

@@ -9,13 +9,11 @@ const struct http_route iot__http_routes[] = {
 	{ "/health", { { HM_GET, iot__http_health, false } } },
 	{ "/metrics", { { HM_GET, iot__http_metrics_page, false } } },
 	{ "/api/v1/telemetry", { { HM_POST, iot__http_telemetry_post, true } } },
-	/* The read side (lib/query) is on its way: named here so that they
-	 * answer 501 rather than 404, and 405 for the wrong method. */
-	{ "/api/v1/telemetry/status", { { HM_GET, iot__http_not_yet, false } } },
-	{ "/api/v1/telemetry/user/{id}", { { HM_GET, iot__http_not_yet, false } } },
-	{ "/api/v1/telemetry/{id}", { { HM_GET, iot__http_not_yet, false }, { HM_DELETE, iot__http_not_yet, true } } },
-	{ "/api/v1/telemetry/{id}/latest", { { HM_GET, iot__http_not_yet, false } } },
-	{ "/api/v1/telemetry/{id}/aggregated", { { HM_GET, iot__http_not_yet, false } } },
+	{ "/api/v1/telemetry/status", { { HM_GET, iot__http_telemetry_status, false } } },
+	{ "/api/v1/telemetry/user/{id}", { { HM_GET, iot__http_telemetry_user, false } } },
+	{ "/api/v1/telemetry/{id}", { { HM_GET, iot__http_telemetry_range, false }, { HM_DELETE, iot__http_telemetry_delete, true } } },
+	{ "/api/v1/telemetry/{id}/latest", { { HM_GET, iot__http_telemetry_latest, false } } },
+	{ "/api/v1/telemetry/{id}/aggregated", { { HM_GET, iot__http_telemetry_aggregated, false } } },
 };
 const size_t iot__http_nroutes = sizeof iot__http_routes / sizeof iot__http_routes[0];
 

@@ -1,0 +1,351 @@
+#!/usr/bin/env bats
+# The telemetry read routes of iot-httpd (lib/http/http_read.c over
+# lib/query) against real PostgreSQL and Redis, with curl: range, latest,
+# aggregated, DELETE, status, a user's telemetry; who may read what; the
+# Flask journey and the single-telemetry script's reads.
+
+# shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
+		echo "s3cret-passw0rd" | iot-user add alice >/dev/null
+		echo "s3cret-passw0rd" | iot-user add bob >/dev/null
+		echo "s3cret-passw0rd" | iot-user add root --admin >/dev/null
+		iot-user token create alice laptop | jq -r .token > "$IOTFLOW_TEST_TMP/alice.token"
+		iot-user token create bob laptop | jq -r .token > "$IOTFLOW_TEST_TMP/bob.token"
+		iot-user token create root ops | jq -r .token > "$IOTFLOW_TEST_TMP/root.token"
+		iot-device add dev-a --owner alice > "$IOTFLOW_TEST_TMP/dev-a.json"
+		iot-device add dev-b --owner alice > "$IOTFLOW_TEST_TMP/dev-b.json"
+		iot-device add dev-off --owner alice --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"
+		iot-device add dev-c --owner bob > "$IOTFLOW_TEST_TMP/dev-c.json"'
+}
+teardown_file() { stack_teardown_file; }
+
+setup() {
+	fresh_db --migrated
+	A=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-a.json"); KEY_A=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")
+	B=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-b.json"); KEY_B=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-b.json")
+	C=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-c.json")
+	OFF=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-off.json"); KEY_OFF=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-off.json")
+	ALICE=$(cat "$IOTFLOW_TEST_TMP/alice.token"); BOB=$(cat "$IOTFLOW_TEST_TMP/bob.token")
+	ROOT=$(cat "$IOTFLOW_TEST_TMP/root.token")
+	ALICE_ID=$(q "select id from users where username = 'alice'")
+	BOB_ID=$(q "select id from users where username = 'bob'")
+	HTTPD_PID=
+}
+
+teardown() {
+	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
+		kill -TERM "$HTTPD_PID"
+		wait "$HTTPD_PID" 2>/dev/null || true
+	fi
+	return 0
+}
+
+q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+
+# start_httpd [OPTION]...: iot-httpd --listen on a spare port (another if
+# that one was taken meanwhile); sets PORT, U, HTTPD_PID.
+start_httpd() {
+	local try i
+	for try in 1 2 3; do
+		PORT=$(_iot_pick_port)
+		U=http://127.0.0.1:$PORT
+		iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+		HTTPD_PID=$!
+		for i in $(seq 250); do
+			curl -sf -m 2 -o /dev/null "$U/health" && return 0
+			kill -0 "$HTTPD_PID" 2>/dev/null || break
+			sleep 0.02
+		done
+		grep -q 'Address already in use' "$BATS_TEST_TMPDIR/httpd.log" || break
+	done
+	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
+	return 1
+}
+
+# req [CURL OPTION]... URL: output "STATUS BODY".
+req() {
+	curl -s -w '\n%{http_code}' "$@" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
+}
+body() { cut -d ' ' -f 2- <<<"$1"; }
+code() { cut -d ' ' -f 1 <<<"$1"; }
+# get KEY PATH: GET with a device key.
+get() { req -H "X-API-Key: $1" "$U$2"; }
+post() {
+	curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' -H "X-API-Key: $1" \
+		--data-binary "$2" "$U/api/v1/telemetry"
+}
+del() { req -X DELETE -H 'Content-Type: application/json' -H "X-API-Key: $1" --data-binary "$2" "$U/api/v1/telemetry/$A"; }
+
+@test "the Flask journey: post, range, latest, aggregated, delete, range empty" {
+	start_httpd
+	local t1 t2
+	t1=$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ); t2=$(date -u -d '-5 min' +%Y-%m-%dT%H:%M:%SZ)
+	assert_equal "$(post "$KEY_A" "{\"data\":{\"temperature\":20.5,\"humidity\":60},\"timestamp\":\"$t1\"}")" 201
+	assert_equal "$(post "$KEY_A" "{\"data\":{\"temperature\":22.5,\"humidity\":65},\"timestamp\":\"$t2\"}")" 201
+	run get "$KEY_A" "/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.device_id, .device_name, .device_type, .start_time, .count, .postgres_available]')" \
+		"[$A,\"dev-a\",\"sensor\",\"-1h\",2,true]"
+	# Newest first; grouped and flat at once.
+	assert_equal "$(body "$output" | jq -c '[.data[] | [.measurements.temperature, .temperature, .humidity]]')" '[[22.5,22.5,65],[20.5,20.5,60]]'
+	# Numbers are sent as reals, as the Flask service sent floats (jq prints 65.0 as 65).
+	assert_output --partial '"humidity":65.0'
+	assert_equal "$(body "$output" | jq -r '.data[0].timestamp')" "${t2%Z}+00:00"
+	run get "$KEY_A" "/api/v1/telemetry/$A/latest"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.device_id, .device_name, .device_type, .latest_data, .postgres_available]')" \
+		"[$A,\"dev-a\",\"sensor\",{\"humidity\":65,\"temperature\":22.5},true]"
+	run get "$KEY_A" "/api/v1/telemetry/$A/aggregated?field=temperature&aggregation=mean&window=1d"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.field, .aggregation, .window, .start_time, ([.data[].count] | add), ([.data[] | .value * .count] | add)]')" \
+		'["temperature","mean","1d","-24h",2,43]'
+	run del "$KEY_A" '{"start_time":"-1h","stop_time":"now"}'
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.message, .device_id, .start_time, .stop_time, .deleted]')" \
+		"[\"Telemetry data deleted for device dev-a\",$A,\"-1h\",\"now\",4]"
+	run get "$KEY_A" "/api/v1/telemetry/$A"
+	assert_equal "$(body "$output" | jq -c '[.count, .data]')" '[0,[]]'
+	run get "$KEY_A" "/api/v1/telemetry/$A/latest"
+	assert_equal "$(code "$output")" 404
+	assert_equal "$(body "$output" | jq -c '[.device_id, .device_name, .message, .postgres_available]')" \
+		"[$A,\"dev-a\",\"No telemetry data found\",true]"
+}
+
+@test "compat: the single-telemetry script reads data[0].timestamp and data[0].temperature" {
+	start_httpd
+	local ts
+	ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6N+00:00)
+	assert_equal "$(post "$KEY_A" "{\"data\":{\"temperature\":22.5},\"metadata\":{\"test_type\":\"single_measurement\",\"source\":\"test_single_telemetry.py\"},\"timestamp\":\"$ts\"}")" 201
+	run get "$KEY_A" "/api/v1/telemetry/$A?limit=1"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.count, .data[0].temperature, (.data[0].timestamp | length > 0)]')" '[1,22.5,true]'
+	# The metadata when asked for.
+	run get "$KEY_A" "/api/v1/telemetry/$A?limit=1&metadata=true"
+	assert_equal "$(body "$output" | jq -r '.data[0].metadata.source')" test_single_telemetry.py
+}
+
+@test "range: every value type comes back as stored; end_time, measurement filter, limit" {
+	start_httpd
+	assert_equal "$(post "$KEY_A" '{"data":{"temperature":23.5,"count":7,"state":"ok","door":true,"pos":{"x":1,"y":[2,3]}},"timestamp":"2026-01-10T06:00:00.250Z"}')" 201
+	assert_equal "$(post "$KEY_A" '{"data":{"temperature":24},"timestamp":"2026-01-10T07:00:00Z"}')" 201
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=2026-01-10T00:00:00Z&end_time=2026-01-10T06:30:00Z"
+	assert_equal "$(body "$output" | jq -c '[.count, .end_time, .data[0].timestamp, .data[0].measurements]')" \
+		'[1,"2026-01-10T06:30:00Z","2026-01-10T06:00:00.250000+00:00",{"count":7,"door":true,"pos":{"x":1,"y":[2,3]},"state":"ok","temperature":23.5}]'
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=2026-01-10T00:00:00Z&end_time=2026-01-11T00:00:00Z&measurement=state,door"
+	assert_equal "$(body "$output" | jq -c '[.count, .data[0].measurements]')" '[1,{"door":true,"state":"ok"}]'
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=2026-01-10T00:00:00Z&end_time=2026-01-11T00:00:00Z&limit=1"
+	assert_equal "$(body "$output" | jq -c '[.count, .limit, .data[0].temperature]')" '[1,1,24]'
+	# Over the cap: clamped, as the Flask service did.
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=2026-01-10T00:00:00Z&end_time=2026-01-11T00:00:00Z&limit=50000"
+	assert_equal "$(body "$output" | jq -c '[.count, .limit]')" '[2,10000]'
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=2026-01-10T00:00:00Z&limit=99999999999999999999"
+	assert_equal "$(body "$output" | jq -c '.limit')" 10000
+}
+
+@test "range: bad arguments are 400 with the rule, never 500" {
+	start_httpd
+	local qs
+	for qs in 'start_time=yesterday' 'start_time=-30x' 'start_time=-1.5h' 'end_time=soon' \
+		'start_time=now&end_time=-1h' 'limit=0' 'limit=-5' 'limit=abc' 'limit=' 'measurement=a%20b' 'metadata=maybe'; do
+		run get "$KEY_A" "/api/v1/telemetry/$A?$qs"
+		[[ $qs == limit= ]] && { assert_equal "$(code "$output")" 200; continue; }
+		assert_equal "$qs $(code "$output")" "$qs 400"
+		body "$output" | jq -e '.error and (.message | length > 0)' >/dev/null
+	done
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=yesterday"
+	assert_output --partial 'start_time \"yesterday\" is not a time'
+}
+
+@test "who may read: a device only itself (403, no data), people their own devices (others 404), admins all" {
+	start_httpd
+	assert_equal "$(post "$KEY_A" '{"data":{"secret":42}}')" 201
+	# Another device's key: 403 and never the data, on every read route and DELETE.
+	local p
+	for p in "/api/v1/telemetry/$A" "/api/v1/telemetry/$A/latest" "/api/v1/telemetry/$A/aggregated?field=secret"; do
+		run get "$KEY_B" "$p"
+		assert_equal "$output" '403 {"error":"Forbidden: device mismatch","message":"A device key reads and deletes its own device'"'"'s telemetry only"}'
+	done
+	run del "$KEY_B" '{"start_time":"-1h","stop_time":"now"}'
+	assert_equal "$(code "$output")" 403
+	assert_equal "$(q "select count(*) from telemetry_data")" 1
+	# An inactive device's key is refused; no credentials at all, 401.
+	run get "$KEY_OFF" "/api/v1/telemetry/$OFF"
+	assert_equal "$(body "$output" | jq -c '[.error, .message]')" '["Device inactive","Device is currently inactive"]'
+	assert_equal "$(code "$output")" 403
+	run req "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output") $(body "$output" | jq -r .error)" '401 API key required'
+	run get "not-a-key" "/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 401
+	# People: alice reads her device; bob gets the same 404 as for an unknown id.
+	run req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/$A/latest"
+	assert_equal "$(code "$output") $(body "$output" | jq -c .latest_data)" '200 {"secret":42}'
+	run req -H "Authorization: Bearer $BOB" "$U/api/v1/telemetry/$A/latest"
+	local other=$output
+	assert_equal "$(code "$other")" 404
+	refute_output --partial 42
+	run req -H "Authorization: Bearer $BOB" "$U/api/v1/telemetry/999999/latest"
+	assert_equal "${output//999999/$A}" "$other"
+	run req -X DELETE -H 'Content-Type: application/json' -H "Authorization: Bearer $BOB" \
+		--data-binary '{"start_time":"-1h","stop_time":"now"}' "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 404
+	assert_equal "$(q "select count(*) from telemetry_data")" 1
+	# Admins: Bearer or the Flask form; a person's token in the admin form is not an admin's.
+	run req -H "Authorization: Bearer $ROOT" "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output") $(body "$output" | jq -c '.data[0].secret')" '200 42'
+	run req -H "Authorization: admin $ROOT" "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 200
+	run req -H "Authorization: admin $ALICE" "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 403
+	run req -H "Authorization: Bearer iotu_nonsense" "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 401
+	# Unknown device for an admin: 404.
+	run req -H "Authorization: Bearer $ROOT" "$U/api/v1/telemetry/999999"
+	assert_equal "$(code "$output") $(body "$output" | jq -r .error)" '404 Device not found'
+}
+
+@test "aggregated: every function, windows of any length, first/last right, errors 400" {
+	start_httpd
+	local d=2026-01-10
+	post "$KEY_A" "{\"data\":{\"t\":1},\"timestamp\":\"${d}T06:00:00Z\"}" >/dev/null
+	post "$KEY_A" "{\"data\":{\"t\":5},\"timestamp\":\"${d}T06:04:00Z\"}" >/dev/null
+	post "$KEY_A" "{\"data\":{\"t\":3},\"timestamp\":\"${d}T06:07:00Z\"}" >/dev/null
+	post "$KEY_A" "{\"data\":{\"t\":10},\"timestamp\":\"${d}T08:00:00Z\"}" >/dev/null
+	local base="/api/v1/telemetry/$A/aggregated?field=t&start_time=${d}T00:00:00Z&end_time=${d}T23:59:59Z"
+	run get "$KEY_A" "$base&aggregation=mean&window=5m"
+	assert_equal "$(body "$output" | jq -c '[.count, [.data[] | [.timestamp, .value, .count]]]')" \
+		'[3,[["2026-01-10T08:00:00+00:00",10,1],["2026-01-10T06:05:00+00:00",3,1],["2026-01-10T06:00:00+00:00",3,2]]]'
+	local fn want
+	for fn in mean:4.75 sum:19 count:4 min:1 max:10 first:1 last:10 avg:4.75; do
+		run get "$KEY_A" "$base&aggregation=${fn%%:*}&window=1d"
+		assert_equal "$fn $(body "$output" | jq -c '.data[0].value')" "$fn ${fn#*:}"
+	done
+	# Whole hours (served from the hourly rollups) agree with the points.
+	run get "$KEY_A" "$base&aggregation=first&window=2h"
+	assert_equal "$(body "$output" | jq -c '[.data[] | .value]')" '[10,1]'
+	run get "$KEY_A" "$base&aggregation=last&window=1h"
+	assert_equal "$(body "$output" | jq -c '[.data[] | .value]')" '[10,3]'
+	run get "$KEY_A" "$base&aggregation=median"
+	assert_equal "$(code "$output")" 400
+	assert_equal "$(body "$output" | jq -c '[.error, .valid_functions]')" \
+		'["Invalid aggregation function",["mean","sum","count","min","max","first","last"]]'
+	for want in 'window=0s' 'window=abc' 'window=400d'; do
+		run get "$KEY_A" "$base&$want"
+		assert_equal "$want $(code "$output")" "$want 400"
+	done
+	run get "$KEY_A" "/api/v1/telemetry/$A/aggregated?field=bad%20name"
+	assert_equal "$(code "$output")" 400
+	run get "$KEY_A" "/api/v1/telemetry/$A/aggregated?start_time=nope"
+	assert_equal "$(code "$output")" 400
+	# The Flask defaults: temperature, mean, 1h, the last 24 hours.
+	run get "$KEY_A" "/api/v1/telemetry/$A/aggregated"
+	assert_equal "$(body "$output" | jq -c '[.field, .aggregation, .window, .start_time, .count]')" '["temperature","mean","1h","-24h",0]'
+}
+
+@test "DELETE: a range, a measurement, the count; body errors 400/415" {
+	start_httpd
+	post "$KEY_A" '{"data":{"t":1,"h":2},"timestamp":"2026-01-10T06:00:00Z"}' >/dev/null
+	post "$KEY_A" '{"data":{"t":3},"timestamp":"2026-01-11T06:00:00Z"}' >/dev/null
+	run del "$KEY_A" '{"start_time":"2026-01-10T00:00:00Z","stop_time":"2026-01-10T23:00:00Z","measurement":"h"}'
+	assert_equal "$(code "$output") $(body "$output" | jq -c '[.deleted, .measurement]')" '200 [1,"h"]'
+	run del "$KEY_A" '{"start_time":"2026-01-10T00:00:00Z","stop_time":"2026-01-10T23:00:00Z"}'
+	assert_equal "$(body "$output" | jq .deleted)" 1
+	assert_equal "$(q "select measurement_name, numeric_value from telemetry_data")" 't|3'
+	assert_equal "$(q "select measurement_name, numeric_value from telemetry_latest where device_id = $A")" 't|3'
+	run del "$KEY_A" ''
+	assert_equal "$(body "$output" | jq -r .error)" 'Request body required with start_time and stop_time'
+	run del "$KEY_A" '{}'
+	assert_equal "$(code "$output")" 400
+	run del "$KEY_A" '{"start_time":"-1h"}'
+	assert_equal "$(code "$output") $(body "$output" | jq -r .error)" '400 start_time and stop_time are required'
+	run del "$KEY_A" '{"start_time":"-1h","stop_time":"whenever"}'
+	assert_equal "$(code "$output")" 400
+	run del "$KEY_A" '{"start_time":5,"stop_time":"now"}'
+	assert_equal "$(code "$output")" 400
+	run del "$KEY_A" '{"start_time":'
+	assert_equal "$(code "$output") $(body "$output" | jq -r .error)" '400 Invalid JSON'
+	run req -X DELETE -H 'Content-Type: text/plain' -H "X-API-Key: $KEY_A" -d 'x' "$U/api/v1/telemetry/$A"
+	assert_equal "$(code "$output")" 415
+	assert_equal "$(q "select count(*) from telemetry_data")" 1
+}
+
+@test "GET /api/v1/telemetry/status: open but harmless; the device count for people and admins" {
+	start_httpd
+	run req "$U/api/v1/telemetry/status"
+	assert_equal "$output" '200 {"postgres_available":true,"backend":"PostgreSQL","status":"healthy"}'
+	run req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/status"
+	assert_equal "$(body "$output" | jq .total_devices)" 3
+	run req -H "Authorization: admin $ROOT" "$U/api/v1/telemetry/status"
+	assert_equal "$(body "$output" | jq .total_devices)" "$(q 'select count(*) from devices')"
+	run req -H "Authorization: Bearer iotu_nonsense" "$U/api/v1/telemetry/status"
+	assert_equal "$(code "$output")" 401
+}
+
+@test "GET /api/v1/telemetry/user/{id}: the user's token, an admin's, or a key of the user's device" {
+	start_httpd
+	post "$KEY_A" '{"data":{"t":1,"s":"x"},"metadata":{"m":1}}' >/dev/null
+	post "$KEY_B" '{"data":{"t":2}}' >/dev/null
+	run req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/user/$ALICE_ID"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.status, .user_id, .count, .total_count, .limit, .start_time, .end_time]')" \
+		"[\"success\",$ALICE_ID,3,3,100,\"-24h\",null]"
+	assert_equal "$(body "$output" | jq -c '[.telemetry[] | [.device_id, .measurement_name, .value]] | sort')" \
+		"[[$A,\"s\",\"x\"],[$A,\"t\",1],[$B,\"t\",2]]"
+	run req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/user/$ALICE_ID?limit=1"
+	assert_equal "$(body "$output" | jq -c '[.count, .total_count]')" '[1,3]'
+	run get "$KEY_A" "/api/v1/telemetry/user/$ALICE_ID"
+	assert_equal "$(code "$output")" 200
+	run get "$KEY_A" "/api/v1/telemetry/user/$BOB_ID"
+	assert_equal "$(code "$output") $(body "$output" | jq -r .error)" '403 Forbidden: user mismatch'
+	run req -H "Authorization: Bearer $BOB" "$U/api/v1/telemetry/user/$ALICE_ID"
+	assert_equal "$(code "$output")" 403
+	refute_output --partial '"x"'
+	run req -H "Authorization: Bearer $ROOT" "$U/api/v1/telemetry/user/$ALICE_ID"
+	assert_equal "$(body "$output" | jq .count)" 3
+	run req -H "Authorization: Bearer $ROOT" "$U/api/v1/telemetry/user/999999"
+	assert_equal "$(code "$output")" 404
+	run req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/user/$ALICE_ID?limit=0"
+	assert_equal "$(code "$output")" 400
+}
+
+@test "reads agree with the database: points loaded by iot-ingest, counted in SQL" {
+	start_httpd
+	local i
+	for i in $(seq 0 299); do
+		printf '{"device_id":%s,"timestamp":%s,"data":{"v":%s,"w":"s%s"}}\n' "$A" $((1768000000 + i * 60)) "$i" "$i"
+	done | iot-ingest -q
+	assert_equal "$(q "select count(*) from telemetry_data where device_id = $A")" 600
+	local s=2026-01-09T23:00:00Z e=2026-01-10T06:00:00Z
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=$s&end_time=$e&limit=10000"
+	assert_equal "$(body "$output" | jq '.count')" \
+		"$(q "select count(distinct ts) from telemetry_data where device_id = $A and ts between '$s' and '$e'")"
+	assert_equal "$(body "$output" | jq '[.data[].v] | add')" \
+		"$(q "select sum(numeric_value)::float8 from telemetry_data where device_id = $A and measurement_name = 'v' and ts between '$s' and '$e'")"
+	run get "$KEY_A" "/api/v1/telemetry/$A/aggregated?field=v&aggregation=sum&window=1h&start_time=$s&end_time=$e"
+	assert_equal "$(body "$output" | jq -c '[.data[] | [.timestamp, .value, .count]]')" \
+		"$(q "select json_agg(json_build_array(to_char(date_trunc('hour', ts) at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS+00:00'), s, c) order by h desc) from (select date_trunc('hour', ts) as h, min(ts) as ts, sum(numeric_value)::float8 as s, count(*) as c from telemetry_data where device_id = $A and measurement_name = 'v' and ts between '$s' and '$e' group by 1) x" | jq -c 'map([.[0], (.[1] | . * 1.0), .[2]])')"
+}
+
+@test "PostgreSQL unavailable: 503 with Retry-After on the read routes, then recovery" {
+	IOTFLOW_DB_RETRY_TIME=1 start_httpd
+	assert_equal "$(post "$KEY_A" '{"data":{"t":1}}')" 201
+	iot_pg_stop
+	run curl -s -i -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/$A"
+	assert_line --partial 'HTTP/1.1 503'
+	assert_line --partial 'Retry-After: 5'
+	run curl -s -i "$U/api/v1/telemetry/status"
+	assert_line --partial 'HTTP/1.1 503'
+	assert_line --partial 'Retry-After'
+	iot_pg_start
+	local i
+	for i in $(seq 50); do
+		[[ $(code "$(get "$KEY_A" "/api/v1/telemetry/$A")") == 200 ]] && break
+		sleep 0.2
+	done
+	run get "$KEY_A" "/api/v1/telemetry/$A"
+	assert_equal "$(code "$output") $(body "$output" | jq .count)" '200 1'
+}
