@@ -47,14 +47,14 @@ teardown() {
 
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
-# start_httpd [OPTION]...: iot-httpd --listen on a spare port (another if
+# start_httpd: iot-httpd --listen on a spare port (another if
 # that one was taken meanwhile); sets PORT, U, HTTPD_PID.
 start_httpd() {
-	local try i
-	for try in 1 2 3; do
+	local i
+	for _ in 1 2 3; do
 		PORT=$(_iot_pick_port)
 		U=http://127.0.0.1:$PORT
-		iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+		iot-httpd --listen "127.0.0.1:$PORT" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
 		HTTPD_PID=$!
 		for i in $(seq 250); do
 			curl -sf -m 2 -o /dev/null "$U/health" && return 0
@@ -190,6 +190,8 @@ del() { req -X DELETE -H 'Content-Type: application/json' -H "X-API-Key: $1" --d
 	refute_output --partial 42
 	run req -H "Authorization: Bearer $BOB" "$U/api/v1/telemetry/999999/latest"
 	assert_equal "${output//999999/$A}" "$other"
+	run req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/$C"
+	assert_equal "${output//$C/$A}" "${other//$C/$A}"
 	run req -X DELETE -H 'Content-Type: application/json' -H "Authorization: Bearer $BOB" \
 		--data-binary '{"start_time":"-1h","stop_time":"now"}' "$U/api/v1/telemetry/$A"
 	assert_equal "$(code "$output")" 404
