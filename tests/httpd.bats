@@ -60,6 +60,10 @@ connected
 connected
 connected
 number"
+	# The Flask service's /status: the detailed form.
+	run curl -s "$U/status"
+	assert_equal "$(jq -r '.status, .checks.database.status' <<<"$output")" "healthy
+connected"
 	run curl -s -w '\n%{http_code}' "$U/health?detailed=maybe"
 	assert_line --index 1 400
 	run curl -s -o /dev/null -w '%{http_code}' -I "$U/health"

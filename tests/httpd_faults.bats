@@ -23,6 +23,27 @@ load httpd_helpers
 	(( batches < 40 )) || { echo "40 requests took $batches batches"; false; }
 }
 
+@test "a slow client holds up nobody: others are answered while its body trickles in" {
+	start_httpd --threads 1
+	local body='{"data":{"slow":1}}'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: %s\r\nContent-Length: %d\r\n\r\n%s' \
+		"$KEY_A" "${#body}" "${body:0:8}" >&5
+	sleep 0.3
+	local t0=$EPOCHREALTIME
+	run post "$KEY_A" '{"data":{"fast":1}}'
+	assert_output --regexp '^201 '
+	# Answered (and committed) well within a second, the slow one still open.
+	(( $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print (b - a < 1) }') ))
+	assert_equal "$(rows "measurement_name = 'slow'")" 0
+	printf '%s' "${body:8}" >&5
+	local answer
+	answer=$(timeout 5 head -n 1 <&5)
+	exec 5>&-
+	[[ $answer == 'HTTP/1.1 201'* ]]
+	assert_equal "$(rows "measurement_name in ('slow', 'fast')")" 2
+}
+
 # load WORKERS REQUESTS LOG: WORKERS curl loops posting REQUESTS one-point
 # records each, measurement w<worker>_<n>, one "STATUS NAME" line per request.
 load_start() {
