@@ -9,7 +9,8 @@
  *              is not (a cache, and the MQTT side)      -> HTTP 200
  *   unhealthy  PostgreSQL (or the batch writer) is not:
  *              no telemetry can be stored               -> HTTP 503
- * Backends that are not configured are "not_configured" and not failures. */
+ * Backends that are not configured are "not_configured" and not failures.
+ * GET /status is the detailed form, as it was in the Flask service. */
 #include "http/http_int.h"
 
 #include <netdb.h>
@@ -159,6 +160,12 @@ static void detailed(struct http_req *r)
 		"waiting_commit", (json_int_t)atomic_load(&h->m.suspended));
 	/* Times in ms to the microsecond, not to 17 digits. */
 	iot__http_reply_flags(r, strcmp(status, "unhealthy") ? 200 : 503, body, JSON_REAL_PRECISION(6));
+}
+
+/* GET /status: the Flask service's detailed health under its other name. */
+void iot__http_status(struct http_req *r)
+{
+	detailed(r);
 }
 
 void iot__http_health(struct http_req *r)

@@ -184,6 +184,7 @@ void iot__http_hist_add(struct http_hist *hst, long long us);
 /* handlers */
 void iot__http_root(struct http_req *r);
 void iot__http_health(struct http_req *r);
+void iot__http_status(struct http_req *r);
 void iot__http_metrics_page(struct http_req *r);
 void iot__http_telemetry_post(struct http_req *r);
 void iot__http_not_yet(struct http_req *r);

@@ -7,6 +7,7 @@
 const struct http_route iot__http_routes[] = {
 	{ "/", { { HM_GET, iot__http_root, false } } },
 	{ "/health", { { HM_GET, iot__http_health, false } } },
+	{ "/status", { { HM_GET, iot__http_status, false } } },
 	{ "/metrics", { { HM_GET, iot__http_metrics_page, false } } },
 	{ "/api/v1/telemetry", { { HM_POST, iot__http_telemetry_post, true } } },
 	{ "/api/v1/telemetry/status", { { HM_GET, iot__http_telemetry_status, false } } },

@@ -1,0 +1,223 @@
+#!/usr/bin/env bats
+# iot-httpd's start modes and faults: socket activation, inetd mode, group
+# commit under concurrent requests, PostgreSQL stopped under load, kill -9
+# under load (every 201 stored), SIGTERM draining.
+
+# shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
+load helpers
+load httpd_helpers
+
+@test "group commit: concurrent requests share batches, each 201 after its commit" {
+	start_httpd --flush-ms 20
+	local i pids=()
+	for i in $(seq 40); do
+		curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+			-d "{\"data\":{\"g$i\":$i},\"timestamp\":\"$NOW\"}" "$U/api/v1/telemetry" >> "$BATS_TEST_TMPDIR/codes" 3>&- &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	assert_equal "$(sort "$BATS_TEST_TMPDIR/codes" | uniq -c | awk '{ print $1, $2 }')" '40 201'
+	assert_equal "$(rows)" 40
+	local batches
+	batches=$(curl -s "$U/metrics" | sed -n 's/^iotflow_ingest_batches_total //p')
+	(( batches < 40 )) || { echo "40 requests took $batches batches"; false; }
+}
+
+@test "a slow client holds up nobody: others are answered while its body trickles in" {
+	start_httpd --threads 1
+	local body='{"data":{"slow":1}}'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: %s\r\nContent-Length: %d\r\n\r\n%s' \
+		"$KEY_A" "${#body}" "${body:0:8}" >&5
+	sleep 0.3
+	local t0=$EPOCHREALTIME
+	run post "$KEY_A" '{"data":{"fast":1}}'
+	assert_output --regexp '^201 '
+	# Answered (and committed) well within a second, the slow one still open.
+	(( $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print (b - a < 1) }') ))
+	assert_equal "$(rows "measurement_name = 'slow'")" 0
+	printf '%s' "${body:8}" >&5
+	local answer
+	answer=$(timeout 5 head -n 1 <&5)
+	exec 5>&-
+	[[ $answer == 'HTTP/1.1 201'* ]]
+	assert_equal "$(rows "measurement_name in ('slow', 'fast')")" 2
+}
+
+# load WORKERS REQUESTS LOG: WORKERS curl loops posting REQUESTS one-point
+# records each, measurement w<worker>_<n>, one "STATUS NAME" line per request.
+load_start() {
+	local w n
+	for w in $(seq "$1"); do
+		(
+			for n in $(seq "$2"); do
+				code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+					-H "X-API-Key: $KEY_A" -d "{\"data\":{\"w${w}_$n\":$n},\"timestamp\":\"$NOW\"}" "$U/api/v1/telemetry") || true
+				echo "$code w${w}_$n"
+			done
+		) >> "$3" 3>&- &
+		LOADERS+=($!)
+	done
+}
+
+# Every name that got a 201 in LOG is stored: prints how many 201s there were.
+acknowledged_are_stored() {
+	awk '$1 == 201 { print $2 }' "$1" | sort > "$BATS_TEST_TMPDIR/acked"
+	q "select measurement_name from telemetry_data" | sort > "$BATS_TEST_TMPDIR/stored"
+	local missing
+	missing=$(comm -23 "$BATS_TEST_TMPDIR/acked" "$BATS_TEST_TMPDIR/stored" | wc -l)
+	[[ $missing == 0 ]] || { echo "$missing acknowledged points are not stored:"; comm -23 "$BATS_TEST_TMPDIR/acked" "$BATS_TEST_TMPDIR/stored" | head; return 1; }
+	wc -l < "$BATS_TEST_TMPDIR/acked"
+}
+
+@test "PostgreSQL stopped under load: 503s, no 201 for a point not stored, recovery without a restart" {
+	IOTFLOW_DB_RETRY_TIME=2 start_httpd --commit-timeout 1500 --rate-limit 0
+	local log=$BATS_TEST_TMPDIR/load
+	LOADERS=()
+	load_start 4 60 "$log"
+	sleep 1
+	iot_pg_stop
+	sleep 3
+	# An answer while PostgreSQL is away: 503, Retry-After, the JSON shape, in bounded time.
+	local t0=$SECONDS
+	curl -s -i -m 10 -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-d '{"data":{"away":1}}' "$U/api/v1/telemetry" > "$BATS_TEST_TMPDIR/away"
+	(( SECONDS - t0 <= 3 ))
+	sleep 1
+	iot_pg_start
+	wait "${LOADERS[@]}" || true
+	run cat "$BATS_TEST_TMPDIR/away"
+	assert_line --partial 'HTTP/1.1 503'
+	assert_line --regexp '^Retry-After: [0-9]+'
+	assert_output --partial '{"error":"Service Unavailable","message":"PostgreSQL'
+	run awk '{ print $1 }' "$log"
+	assert_line 201
+	assert_line 503
+	refute_line 500
+	refute_line 000
+	run acknowledged_are_stored "$log"
+	assert_success
+	# Back to normal without a restart.
+	local i
+	for i in $(seq 50); do
+		[[ $(post "$KEY_A" '{"data":{"after":1}}' | cut -d ' ' -f 1) == 201 ]] && break
+		sleep 0.2
+	done
+	assert_equal "$(rows "measurement_name = 'after'")" 1
+	kill -0 "$HTTPD_PID"
+}
+
+@test "kill -9 under load: every point that got a 201 is in the database" {
+	start_httpd --rate-limit 0
+	local log=$BATS_TEST_TMPDIR/load
+	LOADERS=()
+	load_start 6 200 "$log"
+	local i
+	local acked
+	for i in $(seq 100); do
+		acked=$(grep -c '^201' "$log" 2>/dev/null) || true
+		(( ${acked:-0} > 50 )) && break
+		sleep 0.05
+	done
+	kill -9 "$HTTPD_PID"
+	wait "$HTTPD_PID" 2>/dev/null || true
+	HTTPD_PID=
+	wait "${LOADERS[@]}" || true
+	run acknowledged_are_stored "$log"
+	assert_success
+	(( output > 50 ))
+	# The kill came while requests were in flight.
+	grep -q '^000' "$log" || { awk '{ print $1 }' "$log" | sort | uniq -c; false; }
+}
+
+@test "SIGTERM drains: a request waiting for its commit gets its 201, then exit 0" {
+	start_httpd
+	# Hold the writer's batch on a lock, post, then SIGTERM while it waits.
+	mkfifo "$BATS_TEST_TMPDIR/lockfifo"
+	psql -XAtq < "$BATS_TEST_TMPDIR/lockfifo" > /dev/null 3>&- &
+	local locker=$!
+	exec 4> "$BATS_TEST_TMPDIR/lockfifo"
+	echo 'BEGIN; LOCK TABLE telemetry_latest IN ACCESS EXCLUSIVE MODE; SELECT 1;' >&4
+	sleep 0.3
+	curl -s -o "$BATS_TEST_TMPDIR/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-d '{"data":{"drained":1}}' "$U/api/v1/telemetry" > "$BATS_TEST_TMPDIR/code" 3>&- &
+	local client=$!
+	sleep 0.5
+	kill -TERM "$HTTPD_PID"
+	sleep 0.5
+	# Not accepting any more, still alive for the one in flight.
+	run curl -s -m 2 -o /dev/null -w '%{http_code}' "$U/health"
+	refute_output 200
+	kill -0 "$HTTPD_PID"
+	echo 'COMMIT;' >&4
+	exec 4>&-
+	wait "$locker" || true
+	wait "$client"
+	local rc=0
+	wait "$HTTPD_PID" || rc=$?
+	HTTPD_PID=
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/code")" 201
+	assert_equal "$rc" 0
+	assert_equal "$(rows "measurement_name = 'drained'")" 1
+}
+
+@test "systemd socket activation: the listening socket on fd 3" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	mapfile -t envs < <(activate_env)
+	systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"sa":1}}'
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "measurement_name = 'sa'")" 1
+	kill -TERM "$HTTPD_PID"
+	local rc=0
+	wait "$HTTPD_PID" || rc=$?
+	HTTPD_PID=
+	assert_equal "$rc" 0
+}
+
+@test "inetd mode: one connection on fd 0, served, then exit (systemd-socket-activate --inetd, socat)" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	mapfile -t envs < <(activate_env)
+	systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
+		2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"inetd":1}}'
+	assert_output --regexp '^201 '
+	# Two requests on one kept-alive connection, both answered.
+	run curl -s -o /dev/null -o /dev/null -w '%{http_code}\n' "$U/health" "$U/"
+	assert_output $'200\n200'
+	assert_equal "$(rows "measurement_name = 'inetd'")" 1
+	# Each connection's iot-httpd has exited.
+	sleep 0.5
+	run pgrep -P "$HTTPD_PID"
+	assert_output ''
+	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	HTTPD_PID=
+	# Accept=yes without --inetd: the connection on fd 3.
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	systemd-socket-activate "${envs[@]}" -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"accept":1}}'
+	assert_output --regexp '^201 '
+	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	HTTPD_PID=
+	command -v socat >/dev/null || skip "socat is not installed"
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" EXEC:"$IOTFLOW_ROOT/bin/iot-httpd --inetd" \
+		2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run post "$KEY_A" '{"data":{"socat":1}}'
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "measurement_name = 'socat'")" 1
+}
