@@ -3,12 +3,20 @@
  * integer (the Flask service's <int:...>); a path matching no template is
  * 404, a template matched with a method it lacks is 405. */
 #include "http/http_int.h"
+#include "http/http_dev.h"
 
 const struct http_route iot__http_routes[] = {
 	{ "/", { { HM_GET, iot__http_root, false } } },
 	{ "/health", { { HM_GET, iot__http_health, false } } },
 	{ "/metrics", { { HM_GET, iot__http_metrics_page, false } } },
 	{ "/api/v1/telemetry", { { HM_POST, iot__http_telemetry_post, true } } },
+	/* Device routes (http_devices.c, http_dev_config.c). */
+	{ "/api/v1/devices/status", { { HM_GET, iot__http_dev_status, false } } },
+	{ "/api/v1/devices/heartbeat", { { HM_POST, iot__http_dev_heartbeat, false } } },
+	{ "/api/v1/devices/credentials", { { HM_GET, iot__http_dev_credentials, false } } },
+	{ "/api/v1/devices/mqtt-credentials", { { HM_GET, iot__http_dev_mqtt_credentials, false } } },
+	{ "/api/v1/devices/config", { { HM_GET, iot__http_dev_config_get, false }, { HM_POST, iot__http_dev_config_post, true },
+	                              { HM_PUT, iot__http_dev_config_put, true } } },
 	/* The read side (lib/query) is on its way: named here so that they
 	 * answer 501 rather than 404, and 405 for the wrong method. */
 	{ "/api/v1/telemetry/status", { { HM_GET, iot__http_not_yet, false } } },
