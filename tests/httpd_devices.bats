@@ -194,3 +194,65 @@ has() {
 	has "$(dev "$KEY_OFF" POST /api/v1/devices/config '{"config_key":"k","config_value":1}')" 403
 	[[ $(q "select count(*) from device_configurations where device_id = $OFF") == 0 ]]
 }
+
+@test "POST /api/v1/devices/register with a Bearer token: 201 with the key once, 409 per owner, user_id rules" {
+	r=$(as "$ALICE" POST /api/v1/devices/register '{"name":"t1","device_type":"esp32","location":"lab","firmware_version":"1.0.0","capabilities":["x"],"metadata":{"m":1}}')
+	has "$r" 201 '.message == "Device registered successfully" and .device.name == "t1" and .device.device_type == "esp32"
+		and .device.status == "active" and .device.last_seen == null and (.device.api_key | startswith("iotf_"))
+		and .device.owner.username == "alice" and (.device.id | type) == "number" and .device.location == "lab"'
+	id=$(body "$r" | jq .device.id); key=$(body "$r" | jq -r .device.api_key)
+	[[ $(q "select u.username from devices d join users u on u.id = d.user_id where d.id = $id") == alice ]]
+	# The key works at once; it is never shown again.
+	has "$(dev "$key" GET /api/v1/devices/status)" 200 '.device.id == '"$id"' and (.device | has("api_key") | not)'
+	# Unique per owner: alice again 409, bob may use the name.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t1","device_type":"esp32"}')" 409 '.error == "Device name already exists"'
+	has "$(as "$BOB" POST /api/v1/devices/register '{"name":"t1","device_type":"esp32"}')" 201 '.device.owner.username == "bob"'
+	# user_id: one's own is fine; another's only for an admin.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t2","device_type":"x","user_id":"alice"}')" 201
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t3","device_type":"x","user_id":"bob"}')" 403
+	bob_id=$(q "select id from users where username = 'bob'")
+	has "$(as "$ROOT" POST /api/v1/devices/register '{"name":"t3","device_type":"x","user_id":'"$bob_id"'}')" 201 '.device.owner.username == "bob" and .device.user_id == '"$bob_id"
+	has "$(as "$ROOT" POST /api/v1/devices/register '{"name":"t4","device_type":"x","user_id":"nobody"}')" 404
+	# Errors: missing fields, bad JSON, wrong type, bad token, no content type.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t5"}')" 400 '.error == "Missing required fields"'
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":')" 400 '.error == "Invalid JSON"'
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":5,"device_type":"x"}')" 400
+	has "$(as "iotu_nope" POST /api/v1/devices/register '{"name":"t6","device_type":"x"}')" 401
+	has "$(req -X POST -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' --data-binary '{"name":"t7","device_type":"x"}' "$U/api/v1/devices/register")" 415
+	name=$(printf 'n%.0s' {1..101})
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"'"$name"'","device_type":"x"}')" 400
+	has "$(as "$ALICE" GET /api/v1/devices/register)" 405
+}
+
+@test "register with an enrollment code: the simulator's and ESP32 main.cpp's requests; off unless created; revoked; rate-limited" {
+	# No code exists: the simulator's request (a Flask 32-hex user_id) is refused.
+	sim='{"name":"sim-1","device_type":"environmental","description":"Simulated environmental device","location":"lab","user_id":"a78689be04814ac187e0191656ee6fb1","firmware_version":"1.0.0-sim","hardware_version":"SIM-v1"}'
+	has "$(dev "" POST /api/v1/devices/register "$sim")" 401 '.error == "Authentication failed"'
+	run iot-user enroll create alice
+	assert_success
+	code=$(jq -r .code <<<"$output"); prefix=$(jq -r .prefix <<<"$output")
+	[[ $code =~ ^[0-9a-f]{32}$ && $code == "$prefix"* ]]
+	[[ $(q "select count(*) from user_enrollment where code_digest::text like '%$code%'") == 0 ]]
+	# The simulator: 201, reads device.id and device.api_key; the device is alice's.
+	r=$(dev "" POST /api/v1/devices/register "${sim/a78689be04814ac187e0191656ee6fb1/$code}")
+	has "$r" 201 '(.device.id | type) == "number" and (.device.api_key | startswith("iotf_")) and .device.owner.username == "alice"'
+	# ESP32 main.cpp: capabilities and metadata members, the code in user_id.
+	esp='{"name":"esp32_5001","device_type":"esp32","description":"ESP32 IoT device with DHT11 temperature and humidity sensor","location":"lab","firmware_version":"1.0.0","hardware_version":"ESP32-WROOM-32","capabilities":["temperature","humidity","wifi_monitoring","remote_control"],"metadata":{"mac_address":"aa","chip_model":"ESP32","chip_revision":1,"cpu_freq_mhz":240,"flash_size":4194304},"user_id":"'"$code"'"}'
+	has "$(dev "" POST /api/v1/devices/register "$esp")" 201 '.device.name == "esp32_5001" and (.device.api_key | length) > 40'
+	has "$(dev "" POST /api/v1/devices/register "$esp")" 409 '.error == "Device name already exists"'
+	# The ESP32 .ino sends neither user_id nor a token: 401 saying what to send.
+	has "$(dev "" POST /api/v1/devices/register '{"name":"esp32_010","device_type":"esp32"}')" 401 '.error == "Authentication required" and (.message | contains("enrollment code"))'
+	run iot-user enroll list alice
+	assert_success
+	[[ $(jq -r .usage_count <<<"$output") == 3 && $output != *"$code"* ]]
+	run iot-user enroll revoke alice "$prefix"
+	assert_success
+	has "$(dev "" POST /api/v1/devices/register "${sim/a78689be04814ac187e0191656ee6fb1/$code}")" 401
+	# Rate limit per address: 10 per 300 s without a token (four used above), then 429.
+	for i in 1 2 3 4 5 6; do dev "" POST /api/v1/devices/register "$sim" >/dev/null; done
+	r=$(req -D "$BATS_TEST_TMPDIR/h" -X POST -H 'Content-Type: application/json' --data-binary "$sim" "$U/api/v1/devices/register")
+	has "$r" 429 '.error == "Rate limit exceeded"'
+	grep -qi '^Retry-After: [0-9]' "$BATS_TEST_TMPDIR/h"
+	# A person with a token is not held back by it.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"after","device_type":"x"}')" 201
+}

@@ -10,7 +10,8 @@ const struct http_route iot__http_routes[] = {
 	{ "/health", { { HM_GET, iot__http_health, false } } },
 	{ "/metrics", { { HM_GET, iot__http_metrics_page, false } } },
 	{ "/api/v1/telemetry", { { HM_POST, iot__http_telemetry_post, true } } },
-	/* Device routes (http_devices.c, http_dev_config.c). */
+	/* Device routes (http_devices.c, http_dev_config.c, http_register.c). */
+	{ "/api/v1/devices/register", { { HM_POST, iot__http_dev_register, true } } },
 	{ "/api/v1/devices/status", { { HM_GET, iot__http_dev_status, false } } },
 	{ "/api/v1/devices/heartbeat", { { HM_POST, iot__http_dev_heartbeat, false } } },
 	{ "/api/v1/devices/credentials", { { HM_GET, iot__http_dev_credentials, false } } },
