@@ -256,3 +256,83 @@ has() {
 	# A person with a token is not held back by it.
 	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"after","device_type":"x"}')" 201
 }
+
+@test "GET /api/v1/devices/statuses and /{id}/status: authenticated, own devices, 404 not 500" {
+	has "$(as "" GET /api/v1/devices/statuses)" 401
+	r=$(as "$ALICE" GET /api/v1/devices/statuses)
+	has "$r" 200 '.status == "success" and ([.devices[].name] | sort) == ["dev-a","dev-off"] and .meta.total == 2
+		and .meta.limit == 100 and .meta.offset == 0 and (.meta.cache_used | type) == "boolean"
+		and (.devices[0] | keys) == ["device_type","id","is_online","name","status"]'
+	has "$(as "$ROOT" GET '/api/v1/devices/statuses?limit=1&offset=1')" 200 '.meta.total == 3 and (.devices | length) == 1 and .devices[0].id == '"$B"
+	has "$(as "$ALICE" GET '/api/v1/devices/statuses?limit=abc')" 400
+	has "$(as "$ALICE" GET '/api/v1/devices/statuses?limit=100000')" 400
+	has "$(dev "$KEY_A" GET /api/v1/devices/statuses)" 200 '[.devices[].id] == ['"$A"'] and .meta.total == 1'
+	# One device: the owner, an admin, the device itself; nobody else.
+	r=$(as "$ALICE" GET "/api/v1/devices/$A/status")
+	has "$r" 200 '.device.id == '"$A"' and .device.is_online == false and .device.status_source == "database"
+		and .device.last_seen == null and .device.last_seen_source == "database" and .device.status == "active"'
+	dev "$KEY_A" POST /api/v1/devices/heartbeat >/dev/null
+	has "$(dev "$KEY_A" GET "/api/v1/devices/$A/status")" 200 '.device.is_online == true and .device.last_seen != null'
+	has "$(as "$ROOT" GET "/api/v1/devices/$B/status")" 200 '.device.id == '"$B"
+	has "$(as "$ALICE" GET "/api/v1/devices/$B/status")" 404
+	r=$(dev "$KEY_A" GET "/api/v1/devices/$B/status")
+	has "$r" 403
+	[[ $r != *dev-b* ]]
+	has "$(as "$ALICE" GET /api/v1/devices/999999/status)" 404 '.error == "Device not found"'
+	has "$(as "$ROOT" GET /api/v1/devices/999999/status)" 404
+	has "$(dev "$KEY_OFF" GET "/api/v1/devices/$OFF/status")" 403 '.error == "Device inactive"'
+	# Reading the status changed nothing (the Flask 5 s rule wrote the database).
+	[[ $(q "select status from devices where id = $B") == active ]]
+}
+
+@test "admin routes 27-31 with an admin's token (Bearer or the Flask 'admin' form); a device key 403; 32-39 410" {
+	adm() { req -X "$1" -H "Authorization: admin $ROOT" ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$U$2"; }
+	dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"n","config_value":5}' >/dev/null
+	r=$(adm GET /api/v1/admin/devices)
+	has "$r" 200 '.status == "success" and .total_devices == 3 and (.devices | map(select(.id == '"$A"'))[0]
+		| .auth_records_count == 1 and .config_count == 1 and .name == "dev-a") and (tostring | contains("iotf_") | not)'
+	has "$(as "$ROOT" GET /api/v1/admin/devices)" 200 '.total_devices == 3'
+	r=$(adm GET "/api/v1/admin/devices/$A")
+	has "$r" 200 '.device.id == '"$A"' and (.auth_records | length) == 1 and .auth_records[0].is_active == true
+		and .auth_records[0].usage_count >= 0 and .configurations.n.value == 5 and .configurations.n.data_type == "integer"'
+	has "$(adm GET /api/v1/admin/devices/999999)" 404
+	# PUT status: the device is locked out, and back.
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"status":"maintenance"}')" 200 '.message == "Device status updated from active to maintenance"
+		and .device_id == '"$A"' and .old_status == "active" and .new_status == "maintenance"'
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 403 '.message == "Device is currently maintenance"'
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"status":"active"}')" 200
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"x":1}')" 400 '.error == "Missing status"'
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"status":"offline"}')" 400 '.error == "Invalid status"'
+	has "$(adm PUT /api/v1/admin/devices/999999/status '{"status":"active"}')" 404
+	dev "$KEY_A" POST /api/v1/devices/heartbeat >/dev/null
+	r=$(adm GET /api/v1/admin/stats)
+	has "$r" 200 '.device_stats == {"total":3,"active":2,"inactive":1,"maintenance":0,"online":1,"offline":1}
+		and .auth_stats.total_records == 3 and .config_stats.total_configs == 1 and (.timestamp | type) == "string"'
+	# Who may not: a person who is not an admin, no token, a device key (even with a token).
+	has "$(as "$ALICE" GET /api/v1/admin/devices)" 403
+	has "$(req -H "Authorization: admin $ALICE" "$U/api/v1/admin/stats")" 403 '.error == "Invalid admin token"'
+	has "$(req -H "Authorization: admin test" "$U/api/v1/admin/stats")" 403
+	has "$(req "$U/api/v1/admin/devices")" 401
+	for p in /api/v1/admin/devices "/api/v1/admin/devices/$A" /api/v1/admin/stats; do
+		r=$(dev "$KEY_A" GET "$p")
+		has "$r" 403
+		[[ $r != *dev-b* && $r != *total* ]]
+	done
+	has "$(dev "$KEY_A" DELETE "/api/v1/admin/devices/$B")" 403
+	has "$(dev "$KEY_A" PUT "/api/v1/admin/devices/$B/status" '{"status":"inactive"}')" 403
+	[[ $(q "select status from devices where id = $B") == active ]]
+	# DELETE: the device, its keys and telemetry go; a second time 404.
+	curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_B" --data-binary '{"data":{"t":1}}' "$U/api/v1/telemetry"
+	has "$(adm DELETE "/api/v1/admin/devices/$B")" 200 '.status == "success" and .message == "Device dev-b deleted successfully" and .device_id == '"$B"
+	[[ $(q "select count(*) from devices where id = $B") == 0 && $(q "select count(*) from telemetry_data where device_id = $B") == 0 ]]
+	has "$(dev "$KEY_B" GET /api/v1/devices/status)" 401
+	has "$(adm DELETE "/api/v1/admin/devices/$B")" 404
+	# The Flask Redis-sync and cache routes: 410 with a reason, for admins only.
+	for mp in "DELETE /api/v1/admin/cache/device-status" "GET /api/v1/admin/cache/device-status" "DELETE /api/v1/admin/cache/devices/$A" \
+		"GET /api/v1/admin/redis-db-sync/status" "POST /api/v1/admin/redis-db-sync/enable" "POST /api/v1/admin/redis-db-sync/disable" \
+		"POST /api/v1/admin/redis-db-sync/force-sync/$A" "POST /api/v1/admin/redis-db-sync/bulk-sync"; do
+		has "$(adm ${mp% *} "${mp#* }")" 410 '.error == "Not supported" and (.message | contains("no meaning"))'
+	done
+	has "$(dev "$KEY_A" POST /api/v1/admin/redis-db-sync/bulk-sync)" 403
+}
