@@ -15,6 +15,7 @@
 #include "base/field_check.h"
 #include "auth/keys.h"
 #include "cli/output.h"
+#include "registry/enroll.h"
 #include "registry/user.h"
 
 static const char help_text[] =
@@ -43,6 +44,12 @@ static const char help_text[] =
 "  token revoke USER NAME   revoke a token at once\n"
 "  token check              check API tokens read from stdin, one per line:\n"
 "                           exit 0 when all are valid, 4 otherwise\n"
+"  enroll create USER       new enrollment code, printed once: firmware that\n"
+"                           sends it as user_id registers devices for USER\n"
+"                           without a token (POST /api/v1/devices/register)\n"
+"  enroll list [USER]       enrollment codes (prefixes only, never the codes)\n"
+"  enroll revoke USER [PREFIX]\n"
+"                           revoke one code (by its prefix), or all of USER's\n"
 "\n"
 "Options:\n"
 "  -c, --config=FILE        read settings from FILE\n"
@@ -79,12 +86,16 @@ static const char *const user_cols[] = { "id", "username", "email", "is_admin", 
 static const char *const token_cols[] = { "id", "username", "name", "prefix", "state",
 	"created_at", "expires_at", "last_used", "usage_count", NULL };
 static const char *const token_new_cols[] = { "id", "username", "name", "expires_at", "token", NULL };
+static const char *const enroll_cols[] = { "id", "username", "prefix", "state", "created_at",
+	"last_used", "usage_count", NULL };
+static const char *const enroll_new_cols[] = { "id", "username", "prefix", "code", NULL };
 static const char *const result_cols[] = { "id", "username", "removed", NULL };
 static const char *const passwd_cols[] = { "username", "password_changed", NULL };
 static const char *const verify_cols[] = { "username", "ok", "rehashed", NULL };
 
 enum action { A_ADD, A_LIST, A_SHOW, A_SET, A_DISABLE, A_ENABLE, A_PASSWD, A_VERIFY, A_RM,
-	A_TOKEN_CREATE, A_TOKEN_LIST, A_TOKEN_REVOKE, A_TOKEN_CHECK };
+	A_TOKEN_CREATE, A_TOKEN_LIST, A_TOKEN_REVOKE, A_TOKEN_CHECK,
+	A_ENROLL_CREATE, A_ENROLL_LIST, A_ENROLL_REVOKE };
 
 static const iot_command commands[] = {
 	{ "add", NULL, 1, 1, OPT_EMAIL | OPT_ADMIN | OPT_NO_PASSWORD, A_ADD, user_cols },
@@ -101,6 +112,9 @@ static const iot_command commands[] = {
 	{ "token", "list", 1, 1, 0, A_TOKEN_LIST, token_cols },
 	{ "token", "revoke", 2, 2, 0, A_TOKEN_REVOKE, token_cols },
 	{ "token", "check", 0, 0, 0, A_TOKEN_CHECK, NULL },
+	{ "enroll", "create", 1, 1, 0, A_ENROLL_CREATE, enroll_new_cols },
+	{ "enroll", "list", 0, 1, 0, A_ENROLL_LIST, enroll_cols },
+	{ "enroll", "revoke", 1, 2, 0, A_ENROLL_REVOKE, enroll_cols },
 };
 
 /* In the order of the OPT_ bits. */
@@ -258,6 +272,9 @@ static int run(iot_registry *id, const iot_command *cmd, char **args, const stru
 		return run_with_password(id, cmd->action, args[0], o, out, err);
 	case A_TOKEN_CREATE: return iot_token_create(id, args[0], args[1], o->expires, out, err);
 	case A_TOKEN_LIST: return iot_token_list(id, args[0], out, err);
+	case A_ENROLL_CREATE: return iot_enroll_create(id, args[0], out, err);
+	case A_ENROLL_LIST: return iot_enroll_list(id, args[0], out, err);
+	case A_ENROLL_REVOKE: return iot_enroll_revoke(id, args[0], args[1], out, err);
 	case A_TOKEN_REVOKE: return iot_token_revoke(id, args[0], args[1], out, err);
 	case A_TOKEN_CHECK: break;
 	}

@@ -187,7 +187,6 @@ void iot__http_health(struct http_req *r);
 void iot__http_status(struct http_req *r);
 void iot__http_metrics_page(struct http_req *r);
 void iot__http_telemetry_post(struct http_req *r);
-void iot__http_not_yet(struct http_req *r);
 /* http_read.c: the telemetry read routes */
 void iot__http_telemetry_range(struct http_req *r);
 void iot__http_telemetry_latest(struct http_req *r);

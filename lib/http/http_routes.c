@@ -3,6 +3,7 @@
  * integer (the Flask service's <int:...>); a path matching no template is
  * 404, a template matched with a method it lacks is 405. */
 #include "http/http_int.h"
+#include "http/http_dev.h"
 
 const struct http_route iot__http_routes[] = {
 	{ "/", { { HM_GET, iot__http_root, false } } },
@@ -10,16 +11,35 @@ const struct http_route iot__http_routes[] = {
 	{ "/status", { { HM_GET, iot__http_status, false } } },
 	{ "/metrics", { { HM_GET, iot__http_metrics_page, false } } },
 	{ "/api/v1/telemetry", { { HM_POST, iot__http_telemetry_post, true } } },
+	/* The read side (http_read.c, over lib/query). */
 	{ "/api/v1/telemetry/status", { { HM_GET, iot__http_telemetry_status, false } } },
 	{ "/api/v1/telemetry/user/{id}", { { HM_GET, iot__http_telemetry_user, false } } },
 	{ "/api/v1/telemetry/{id}", { { HM_GET, iot__http_telemetry_range, false }, { HM_DELETE, iot__http_telemetry_delete, true } } },
 	{ "/api/v1/telemetry/{id}/latest", { { HM_GET, iot__http_telemetry_latest, false } } },
 	{ "/api/v1/telemetry/{id}/aggregated", { { HM_GET, iot__http_telemetry_aggregated, false } } },
+	/* Device routes (http_devices.c, http_dev_config.c, http_register.c). */
+	{ "/api/v1/devices/register", { { HM_POST, iot__http_dev_register, true } } },
+	{ "/api/v1/devices/statuses", { { HM_GET, iot__http_dev_statuses, false } } },
+	{ "/api/v1/devices/{id}/status", { { HM_GET, iot__http_dev_id_status, false } } },
+	/* Admin routes (http_admin.c); the Flask Redis-sync ones answer 410. */
+	{ "/api/v1/admin/devices", { { HM_GET, iot__http_admin_devices, false } } },
+	{ "/api/v1/admin/devices/{id}", { { HM_GET, iot__http_admin_device, false },
+	                                  { HM_DELETE, iot__http_admin_device_delete, false } } },
+	{ "/api/v1/admin/devices/{id}/status", { { HM_PUT, iot__http_admin_device_status, true } } },
+	{ "/api/v1/admin/stats", { { HM_GET, iot__http_admin_stats, false } } },
+	{ "/api/v1/admin/cache/device-status", { { HM_GET, iot__http_admin_gone, false },
+	                                         { HM_DELETE, iot__http_admin_gone, false } } },
+	{ "/api/v1/admin/cache/devices/{id}", { { HM_DELETE, iot__http_admin_gone, false } } },
+	{ "/api/v1/admin/redis-db-sync/status", { { HM_GET, iot__http_admin_gone, false } } },
+	{ "/api/v1/admin/redis-db-sync/enable", { { HM_POST, iot__http_admin_gone, false } } },
+	{ "/api/v1/admin/redis-db-sync/disable", { { HM_POST, iot__http_admin_gone, false } } },
+	{ "/api/v1/admin/redis-db-sync/force-sync/{id}", { { HM_POST, iot__http_admin_gone, false } } },
+	{ "/api/v1/admin/redis-db-sync/bulk-sync", { { HM_POST, iot__http_admin_gone, false } } },
+	{ "/api/v1/devices/status", { { HM_GET, iot__http_dev_status, false } } },
+	{ "/api/v1/devices/heartbeat", { { HM_POST, iot__http_dev_heartbeat, false } } },
+	{ "/api/v1/devices/credentials", { { HM_GET, iot__http_dev_credentials, false } } },
+	{ "/api/v1/devices/mqtt-credentials", { { HM_GET, iot__http_dev_mqtt_credentials, false } } },
+	{ "/api/v1/devices/config", { { HM_GET, iot__http_dev_config_get, false }, { HM_POST, iot__http_dev_config_post, true },
+	                              { HM_PUT, iot__http_dev_config_put, true } } },
 };
 const size_t iot__http_nroutes = sizeof iot__http_routes / sizeof iot__http_routes[0];
-
-void iot__http_not_yet(struct http_req *r)
-{
-	iot__http_error(r, 501, "Not Implemented", "%s is not served by this version of iot-httpd yet",
-	                iot__http_routes[r->route].tmpl);
-}

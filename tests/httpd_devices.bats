@@ -1,0 +1,338 @@
+#!/usr/bin/env bats
+# iot-httpd's device, registration, status and admin routes against real
+# PostgreSQL and Redis, with curl: each route's happy path and documented
+# errors, the requests of compat §5 (the simulator's and the ESP32's
+# register, the ESP32 credentials call) answered as those clients expect,
+# and a device key never reaching another device's data or admin routes.
+
+# shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
+load helpers
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
+		echo "s3cret-passw0rd" | iot-user add alice >/dev/null
+		echo "s3cret-passw0rd" | iot-user add bob >/dev/null
+		echo "s3cret-passw0rd" | iot-user add root --admin >/dev/null
+		iot-user token create alice laptop | jq -r .token > "$IOTFLOW_TEST_TMP/alice.token"
+		iot-user token create bob laptop | jq -r .token > "$IOTFLOW_TEST_TMP/bob.token"
+		iot-user token create root ops | jq -r .token > "$IOTFLOW_TEST_TMP/root.token"
+		iot-device add dev-a --owner alice > "$IOTFLOW_TEST_TMP/dev-a.json"
+		iot-device add dev-b --owner bob > "$IOTFLOW_TEST_TMP/dev-b.json"
+		iot-device add dev-off --owner alice --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"'
+}
+teardown_file() { stack_teardown_file; }
+
+setup() {
+	fresh_db --migrated
+	A=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-a.json"); KEY_A=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")
+	B=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-b.json"); KEY_B=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-b.json")
+	OFF=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-off.json"); KEY_OFF=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-off.json")
+	ALICE=$(cat "$IOTFLOW_TEST_TMP/alice.token"); BOB=$(cat "$IOTFLOW_TEST_TMP/bob.token")
+	ROOT=$(cat "$IOTFLOW_TEST_TMP/root.token")
+	HTTPD_PID=
+	start_httpd
+}
+
+teardown() {
+	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
+		kill -TERM "$HTTPD_PID"
+		wait "$HTTPD_PID" 2>/dev/null || true
+	fi
+	return 0
+}
+
+q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+
+wait_up() {
+	local i
+	for i in $(seq 250); do
+		curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
+		[[ -n $HTTPD_PID ]] && ! kill -0 "$HTTPD_PID" 2>/dev/null && break
+		sleep 0.02
+	done
+	echo "iot-httpd did not come up on port $PORT:" >&2
+	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
+	return 1
+}
+
+start_httpd() {
+	PORT=$(_iot_pick_port)
+	U=http://127.0.0.1:$PORT
+	iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+}
+
+# req [CURL OPTION]... URL: output "STATUS BODY" (the body on one line).
+req() {
+	curl -s -w '\n%{http_code}' "$@" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
+}
+# dev KEY METHOD PATH [BODY]: a device's request with X-API-Key.
+dev() {
+	local key=$1 m=$2 path=$3
+	req -X "$m" ${key:+-H "X-API-Key: $key"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
+}
+# as TOKEN METHOD PATH [BODY]: a person's request with a Bearer token.
+as() {
+	local tok=$1 m=$2 path=$3
+	req -X "$m" ${tok:+-H "Authorization: Bearer $tok"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
+}
+body() { cut -d ' ' -f 2- <<<"$1"; }
+code() { cut -d ' ' -f 1 <<<"$1"; }
+# has RESPONSE STATUS JQ-FILTER: the status, and the filter true of the body.
+has() {
+	if [[ $(code "$1") != "$2" ]]; then
+		echo "expected $2, got: $1" >&2
+		return 1
+	fi
+	if [[ -n ${3:-} ]] && ! body "$1" | jq -e "$3" >/dev/null; then
+		echo "body does not satisfy $3: $1" >&2
+		return 1
+	fi
+}
+
+@test "GET /api/v1/devices/status: the device, a real telemetry_count, is_online from last_seen" {
+	r=$(dev "$KEY_A" GET /api/v1/devices/status)
+	has "$r" 200 '.status == "success" and .device.id == '"$A"' and .device.name == "dev-a"
+		and .device.telemetry_count == 0 and .device.is_online == false and .device.last_seen == null
+		and (.device | has("api_key") | not) and .device.user_id > 0 and .device.device_type == "sensor"'
+	curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		--data-binary '[{"data":{"t":1,"h":2}},{"data":{"s":"x"},"timestamp":"2020-01-01T00:00:00Z"}]' "$U/api/v1/telemetry"
+	r=$(dev "$KEY_A" GET /api/v1/devices/status)
+	has "$r" 200 '.device.telemetry_count == 3 and .device.is_online == true and .device.last_seen != null'
+	# The Flask 5-second window is not copied: the configured window (300 s) says online.
+	q "update devices set last_seen = now() - interval '60 seconds' where id = $A"
+	redis-cli -u "$IOTFLOW_REDIS_URL" --scan --pattern 'iotflow:*:seen:*' | xargs -r redis-cli -u "$IOTFLOW_REDIS_URL" del >/dev/null
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200 '.device.is_online == true'
+	q "update devices set last_seen = now() - interval '600 seconds' where id = $A"
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200 '.device.is_online == false'
+	# Errors: no key, a bad key, an inactive device (offline is not inactive: above, served).
+	has "$(dev "" GET /api/v1/devices/status)" 401 '.error == "API key required"'
+	has "$(dev "iotf_nope" GET /api/v1/devices/status)" 401 '.error == "Invalid API key"'
+	has "$(dev "$KEY_OFF" GET /api/v1/devices/status)" 403 '.error == "Device inactive" and .message == "Device is currently inactive"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/status)" 405
+}
+
+@test "POST /api/v1/devices/heartbeat moves last_seen and the online state, never the status" {
+	q "update devices set last_seen = now() - interval '1 day' where id = $A"
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200 '.device.is_online == false'
+	r=$(dev "$KEY_A" POST /api/v1/devices/heartbeat '{"status":"alive"}')
+	has "$r" 200 '.message == "Heartbeat received" and .device_id == '"$A"' and .status == "online" and (.timestamp | type) == "string"'
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200 '.device.is_online == true and .device.status == "active"'
+	[[ $(q "select last_seen > now() - interval '1 minute' and status = 'active' from devices where id = $A") == t ]]
+	# A heartbeat with no body at all (the Flask route never read it).
+	has "$(dev "$KEY_A" POST /api/v1/devices/heartbeat)" 200
+	has "$(dev "$KEY_OFF" POST /api/v1/devices/heartbeat)" 403 '.error == "Device inactive"'
+	[[ $(q "select status from devices where id = $OFF") == inactive ]]
+	has "$(dev "" POST /api/v1/devices/heartbeat)" 401
+	has "$(dev "$KEY_A" GET /api/v1/devices/heartbeat)" 405
+}
+
+@test "GET /api/v1/devices/credentials: the ESP32 client's 200, 401 and 404; topics the server uses" {
+	# esp32_examples/src/main_api_key_only.cpp: Content-Type set, no body.
+	r=$(req -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" "$U/api/v1/devices/credentials")
+	has "$r" 200 '.status == "success" and .device.id == '"$A"' and .device.name == "dev-a"
+		and .device.device_type == "sensor" and .device.status == "active"
+		and (.device.user_id | type) == "string" and .device.owner.username == "alice"
+		and .device.mqtt_topics.telemetry == "iotflow/devices/'"$A"'/telemetry/sensors"
+		and .device.mqtt_topics.heartbeat == "iotflow/devices/'"$A"'/status/heartbeat"
+		and .device.mqtt_topics.commands == "iotflow/devices/'"$A"'/commands/control"
+		and (tostring | contains("iotf_") | not)'
+	r=$(req -H 'Content-Type: application/json' "$U/api/v1/devices/credentials")
+	has "$r" 401 '.error == "API key required" and .message == "X-API-Key header is required"'
+	r=$(req -H 'Content-Type: application/json' -H "X-API-Key: iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$U/api/v1/devices/credentials")
+	has "$r" 404 '.error == "Invalid API key" and .message == "Device not found"'
+	has "$(dev "$KEY_OFF" GET /api/v1/devices/credentials)" 403 '.error == "Device inactive"'
+}
+
+@test "GET /api/v1/devices/mqtt-credentials: broker, client id, username, true topics, no key" {
+	r=$(dev "$KEY_A" GET /api/v1/devices/mqtt-credentials)
+	has "$r" 200 '.status == "success" and (.credentials.mqtt_port | type) == "number"
+		and (.credentials.mqtt_host | length) > 0 and .credentials.client_id == "device_'"$A"'_dev-a"
+		and .credentials.username == "'"$A"'" and .credentials.anonymous_connection == false
+		and .credentials.topics.telemetry_publish == "iotflow/devices/'"$A"'/telemetry"
+		and .credentials.topics.status_publish == "iotflow/devices/'"$A"'/status/heartbeat"
+		and .credentials.topics.commands_subscribe == "iotflow/devices/'"$A"'/commands/control"
+		and (.credentials | has("api_key") | not)'
+	[[ $r != *"$KEY_A"* && $r != *"@"* ]]
+	has "$(dev "$KEY_OFF" GET /api/v1/devices/mqtt-credentials)" 403
+	has "$(dev "" GET /api/v1/devices/mqtt-credentials)" 401
+}
+
+@test "GET|POST|PUT /api/v1/devices/config: typed values, no status change by the device" {
+	has "$(dev "$KEY_A" GET /api/v1/devices/config)" 200 '.status == "success" and .device_id == '"$A"' and .configuration == {}'
+	r=$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"interval","config_value":22.5}')
+	has "$r" 200 '.status == "success" and .config_key == "interval" and .config_value == 22.5 and .data_type == "float"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"on","config_value":true}')" 200 '.config_value == true and .data_type == "boolean"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"n","config_value":7}')" 200 '.config_value == 7 and .data_type == "integer"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"obj","config_value":{"a":[1,"x"]}}')" 200 '.config_value == {"a":[1,"x"]} and .data_type == "json"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"k","config_value":"v"}')" 200 '.config_value == "v" and .data_type == "string"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"s","config_value":"22","data_type":"integer"}')" 200 '.config_value == 22'
+	r=$(dev "$KEY_A" GET /api/v1/devices/config)
+	has "$r" 200 '.configuration.interval.value == 22.5 and .configuration.on.value == true
+		and .configuration.obj.value.a[1] == "x" and .configuration.k.data_type == "string"
+		and (.configuration.n.updated_at | type) == "string"'
+	# Errors: missing members, a value not of its type, a bad key, not JSON.
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"x"}')" 400 '.error == "Missing required fields"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"x","config_value":"abc","data_type":"integer"}')" 400
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"bad key","config_value":1}')" 400
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":')" 400 '.error == "Invalid JSON"'
+	has "$(req -X POST -H "X-API-Key: $KEY_A" -H 'Content-Type: text/plain' --data-binary x "$U/api/v1/devices/config")" 415
+	# PUT: no "status" needed (locust's body works), device fields updated.
+	has "$(dev "$KEY_A" PUT /api/v1/devices/config '{"config_key":"sample","config_value":"value"}')" 200 '.message == "Device configuration updated successfully" and .device.id == '"$A"
+	r=$(dev "$KEY_A" PUT /api/v1/devices/config '{"location":"lab 2","firmware_version":"1.2.3"}')
+	has "$r" 200 '.device.location == "lab 2" and .device.firmware_version == "1.2.3" and .device.status == "active"'
+	has "$(dev "$KEY_A" GET /api/v1/devices/config)" 200 '.configuration.sample.value == "value"'
+	# B20: the device cannot deactivate itself.
+	has "$(dev "$KEY_A" PUT /api/v1/devices/config '{"status":"inactive"}')" 403
+	[[ $(q "select status from devices where id = $A") == active ]]
+	has "$(dev "$KEY_A" PUT /api/v1/devices/config '{"status":"active","location":"lab 3"}')" 200 '.device.location == "lab 3"'
+	has "$(dev "$KEY_A" PUT /api/v1/devices/config '{"nothing":1}')" 400
+	has "$(dev "$KEY_OFF" GET /api/v1/devices/config)" 403
+	has "$(dev "$KEY_OFF" POST /api/v1/devices/config '{"config_key":"k","config_value":1}')" 403
+	[[ $(q "select count(*) from device_configurations where device_id = $OFF") == 0 ]]
+}
+
+@test "POST /api/v1/devices/register with a Bearer token: 201 with the key once, 409 per owner, user_id rules" {
+	r=$(as "$ALICE" POST /api/v1/devices/register '{"name":"t1","device_type":"esp32","location":"lab","firmware_version":"1.0.0","capabilities":["x"],"metadata":{"m":1}}')
+	has "$r" 201 '.message == "Device registered successfully" and .device.name == "t1" and .device.device_type == "esp32"
+		and .device.status == "active" and .device.last_seen == null and (.device.api_key | startswith("iotf_"))
+		and .device.owner.username == "alice" and (.device.id | type) == "number" and .device.location == "lab"'
+	id=$(body "$r" | jq .device.id); key=$(body "$r" | jq -r .device.api_key)
+	[[ $(q "select u.username from devices d join users u on u.id = d.user_id where d.id = $id") == alice ]]
+	# The key works at once; it is never shown again.
+	has "$(dev "$key" GET /api/v1/devices/status)" 200 '.device.id == '"$id"' and (.device | has("api_key") | not)'
+	# Unique per owner: alice again 409, bob may use the name.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t1","device_type":"esp32"}')" 409 '.error == "Device name already exists"'
+	has "$(as "$BOB" POST /api/v1/devices/register '{"name":"t1","device_type":"esp32"}')" 201 '.device.owner.username == "bob"'
+	# user_id: one's own is fine; another's only for an admin.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t2","device_type":"x","user_id":"alice"}')" 201
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t3","device_type":"x","user_id":"bob"}')" 403
+	bob_id=$(q "select id from users where username = 'bob'")
+	has "$(as "$ROOT" POST /api/v1/devices/register '{"name":"t3","device_type":"x","user_id":'"$bob_id"'}')" 201 '.device.owner.username == "bob" and .device.user_id == '"$bob_id"
+	has "$(as "$ROOT" POST /api/v1/devices/register '{"name":"t4","device_type":"x","user_id":"nobody"}')" 404
+	# Errors: missing fields, bad JSON, wrong type, bad token, no content type.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t5"}')" 400 '.error == "Missing required fields"'
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":')" 400 '.error == "Invalid JSON"'
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":5,"device_type":"x"}')" 400
+	has "$(as "iotu_nope" POST /api/v1/devices/register '{"name":"t6","device_type":"x"}')" 401
+	has "$(req -X POST -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' --data-binary '{"name":"t7","device_type":"x"}' "$U/api/v1/devices/register")" 415
+	name=$(printf 'n%.0s' {1..101})
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"'"$name"'","device_type":"x"}')" 400
+	has "$(as "$ALICE" GET /api/v1/devices/register)" 405
+}
+
+@test "register with an enrollment code: the simulator's and ESP32 main.cpp's requests; off unless created; revoked; rate-limited" {
+	# No code exists: the simulator's request (a Flask 32-hex user_id) is refused.
+	sim='{"name":"sim-1","device_type":"environmental","description":"Simulated environmental device","location":"lab","user_id":"a78689be04814ac187e0191656ee6fb1","firmware_version":"1.0.0-sim","hardware_version":"SIM-v1"}'
+	has "$(dev "" POST /api/v1/devices/register "$sim")" 401 '.error == "Authentication failed"'
+	run iot-user enroll create alice
+	assert_success
+	code=$(jq -r .code <<<"$output"); prefix=$(jq -r .prefix <<<"$output")
+	[[ $code =~ ^[0-9a-f]{32}$ && $code == "$prefix"* ]]
+	[[ $(q "select count(*) from user_enrollment where code_digest::text like '%$code%'") == 0 ]]
+	# The simulator: 201, reads device.id and device.api_key; the device is alice's.
+	r=$(dev "" POST /api/v1/devices/register "${sim/a78689be04814ac187e0191656ee6fb1/$code}")
+	has "$r" 201 '(.device.id | type) == "number" and (.device.api_key | startswith("iotf_")) and .device.owner.username == "alice"'
+	# ESP32 main.cpp: capabilities and metadata members, the code in user_id.
+	esp='{"name":"esp32_5001","device_type":"esp32","description":"ESP32 IoT device with DHT11 temperature and humidity sensor","location":"lab","firmware_version":"1.0.0","hardware_version":"ESP32-WROOM-32","capabilities":["temperature","humidity","wifi_monitoring","remote_control"],"metadata":{"mac_address":"aa","chip_model":"ESP32","chip_revision":1,"cpu_freq_mhz":240,"flash_size":4194304},"user_id":"'"$code"'"}'
+	has "$(dev "" POST /api/v1/devices/register "$esp")" 201 '.device.name == "esp32_5001" and (.device.api_key | length) > 40'
+	has "$(dev "" POST /api/v1/devices/register "$esp")" 409 '.error == "Device name already exists"'
+	# The ESP32 .ino sends neither user_id nor a token: 401 saying what to send.
+	has "$(dev "" POST /api/v1/devices/register '{"name":"esp32_010","device_type":"esp32"}')" 401 '.error == "Authentication required" and (.message | contains("enrollment code"))'
+	run iot-user enroll list alice
+	assert_success
+	[[ $(jq -r .usage_count <<<"$output") == 3 && $output != *"$code"* ]]
+	run iot-user enroll revoke alice "$prefix"
+	assert_success
+	has "$(dev "" POST /api/v1/devices/register "${sim/a78689be04814ac187e0191656ee6fb1/$code}")" 401
+	# Rate limit per address: 10 per 300 s without a token (four used above), then 429.
+	for i in 1 2 3 4 5 6; do dev "" POST /api/v1/devices/register "$sim" >/dev/null; done
+	r=$(req -D "$BATS_TEST_TMPDIR/h" -X POST -H 'Content-Type: application/json' --data-binary "$sim" "$U/api/v1/devices/register")
+	has "$r" 429 '.error == "Rate limit exceeded"'
+	grep -qi '^Retry-After: [0-9]' "$BATS_TEST_TMPDIR/h"
+	# A person with a token is not held back by it.
+	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"after","device_type":"x"}')" 201
+}
+
+@test "GET /api/v1/devices/statuses and /{id}/status: authenticated, own devices, 404 not 500" {
+	has "$(as "" GET /api/v1/devices/statuses)" 401
+	r=$(as "$ALICE" GET /api/v1/devices/statuses)
+	has "$r" 200 '.status == "success" and ([.devices[].name] | sort) == ["dev-a","dev-off"] and .meta.total == 2
+		and .meta.limit == 100 and .meta.offset == 0 and (.meta.cache_used | type) == "boolean"
+		and (.devices[0] | keys) == ["device_type","id","is_online","name","status"]'
+	has "$(as "$ROOT" GET '/api/v1/devices/statuses?limit=1&offset=1')" 200 '.meta.total == 3 and (.devices | length) == 1 and .devices[0].id == '"$B"
+	has "$(as "$ALICE" GET '/api/v1/devices/statuses?limit=abc')" 400
+	has "$(as "$ALICE" GET '/api/v1/devices/statuses?limit=100000')" 400
+	has "$(dev "$KEY_A" GET /api/v1/devices/statuses)" 200 '[.devices[].id] == ['"$A"'] and .meta.total == 1'
+	# One device: the owner, an admin, the device itself; nobody else.
+	r=$(as "$ALICE" GET "/api/v1/devices/$A/status")
+	has "$r" 200 '.device.id == '"$A"' and .device.is_online == false and .device.status_source == "database"
+		and .device.last_seen == null and .device.last_seen_source == "database" and .device.status == "active"'
+	dev "$KEY_A" POST /api/v1/devices/heartbeat >/dev/null
+	has "$(dev "$KEY_A" GET "/api/v1/devices/$A/status")" 200 '.device.is_online == true and .device.last_seen != null'
+	has "$(as "$ROOT" GET "/api/v1/devices/$B/status")" 200 '.device.id == '"$B"
+	has "$(as "$ALICE" GET "/api/v1/devices/$B/status")" 404
+	r=$(dev "$KEY_A" GET "/api/v1/devices/$B/status")
+	has "$r" 403
+	[[ $r != *dev-b* ]]
+	has "$(as "$ALICE" GET /api/v1/devices/999999/status)" 404 '.error == "Device not found"'
+	has "$(as "$ROOT" GET /api/v1/devices/999999/status)" 404
+	has "$(dev "$KEY_OFF" GET "/api/v1/devices/$OFF/status")" 403 '.error == "Device inactive"'
+	# Reading the status changed nothing (the Flask 5 s rule wrote the database).
+	[[ $(q "select status from devices where id = $B") == active ]]
+}
+
+@test "admin routes 27-31 with an admin's token (Bearer or the Flask 'admin' form); a device key 403; 32-39 410" {
+	adm() { req -X "$1" -H "Authorization: admin $ROOT" ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$U$2"; }
+	dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"n","config_value":5}' >/dev/null
+	r=$(adm GET /api/v1/admin/devices)
+	has "$r" 200 '.status == "success" and .total_devices == 3 and (.devices | map(select(.id == '"$A"'))[0]
+		| .auth_records_count == 1 and .config_count == 1 and .name == "dev-a") and (tostring | contains("iotf_") | not)'
+	has "$(as "$ROOT" GET /api/v1/admin/devices)" 200 '.total_devices == 3'
+	r=$(adm GET "/api/v1/admin/devices/$A")
+	has "$r" 200 '.device.id == '"$A"' and (.auth_records | length) == 1 and .auth_records[0].is_active == true
+		and .auth_records[0].usage_count >= 0 and .configurations.n.value == 5 and .configurations.n.data_type == "integer"'
+	has "$(adm GET /api/v1/admin/devices/999999)" 404
+	# PUT status: the device is locked out, and back.
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"status":"maintenance"}')" 200 '.message == "Device status updated from active to maintenance"
+		and .device_id == '"$A"' and .old_status == "active" and .new_status == "maintenance"'
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 403 '.message == "Device is currently maintenance"'
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"status":"active"}')" 200
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"x":1}')" 400 '.error == "Missing status"'
+	has "$(adm PUT "/api/v1/admin/devices/$A/status" '{"status":"offline"}')" 400 '.error == "Invalid status"'
+	has "$(adm PUT /api/v1/admin/devices/999999/status '{"status":"active"}')" 404
+	dev "$KEY_A" POST /api/v1/devices/heartbeat >/dev/null
+	r=$(adm GET /api/v1/admin/stats)
+	has "$r" 200 '.device_stats == {"total":3,"active":2,"inactive":1,"maintenance":0,"online":1,"offline":1}
+		and .auth_stats.total_records == 3 and .config_stats.total_configs == 1 and (.timestamp | type) == "string"'
+	# Who may not: a person who is not an admin, no token, a device key (even with a token).
+	has "$(as "$ALICE" GET /api/v1/admin/devices)" 403
+	has "$(req -H "Authorization: admin $ALICE" "$U/api/v1/admin/stats")" 403 '.error == "Invalid admin token"'
+	has "$(req -H "Authorization: admin test" "$U/api/v1/admin/stats")" 403
+	has "$(req "$U/api/v1/admin/devices")" 401
+	for p in /api/v1/admin/devices "/api/v1/admin/devices/$A" /api/v1/admin/stats; do
+		r=$(dev "$KEY_A" GET "$p")
+		has "$r" 403
+		[[ $r != *dev-b* && $r != *total* ]]
+	done
+	has "$(dev "$KEY_A" DELETE "/api/v1/admin/devices/$B")" 403
+	has "$(dev "$KEY_A" PUT "/api/v1/admin/devices/$B/status" '{"status":"inactive"}')" 403
+	[[ $(q "select status from devices where id = $B") == active ]]
+	# DELETE: the device, its keys and telemetry go; a second time 404.
+	curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_B" --data-binary '{"data":{"t":1}}' "$U/api/v1/telemetry"
+	has "$(adm DELETE "/api/v1/admin/devices/$B")" 200 '.status == "success" and .message == "Device dev-b deleted successfully" and .device_id == '"$B"
+	[[ $(q "select count(*) from devices where id = $B") == 0 && $(q "select count(*) from telemetry_data where device_id = $B") == 0 ]]
+	has "$(dev "$KEY_B" GET /api/v1/devices/status)" 401
+	has "$(adm DELETE "/api/v1/admin/devices/$B")" 404
+	# The Flask Redis-sync and cache routes: 410 with a reason, for admins only.
+	for mp in "DELETE /api/v1/admin/cache/device-status" "GET /api/v1/admin/cache/device-status" "DELETE /api/v1/admin/cache/devices/$A" \
+		"GET /api/v1/admin/redis-db-sync/status" "POST /api/v1/admin/redis-db-sync/enable" "POST /api/v1/admin/redis-db-sync/disable" \
+		"POST /api/v1/admin/redis-db-sync/force-sync/$A" "POST /api/v1/admin/redis-db-sync/bulk-sync"; do
+		has "$(adm ${mp% *} "${mp#* }")" 410 '.error == "Not supported" and (.message | contains("no meaning"))'
+	done
+	has "$(dev "$KEY_A" POST /api/v1/admin/redis-db-sync/bulk-sync)" 403
+}
