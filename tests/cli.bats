@@ -74,7 +74,7 @@ expect_usage_errors() { # N
 # PROGRAM | ARGUMENTS | the first line of stderr, after "PROGRAM: "
 command_mistakes() {
 	cat <<-EOF
-		iot-user||missing command (add, list, show, set, disable, enable, passwd, verify, rm or token)
+		iot-user||missing command (add, list, show, set, disable, enable, passwd, verify, rm, token or enroll)
 		iot-user|token|token: missing subcommand (create, list, revoke or check)
 		iot-user|token frob|unknown command 'token frob'
 		iot-user|frobnicate alice|unknown command 'frobnicate'

@@ -7,6 +7,7 @@
 
 # shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
 load helpers
+load httpd_lib
 
 setup_file() {
 	stack_setup_file
@@ -35,40 +36,6 @@ setup() {
 	start_httpd
 }
 
-teardown() {
-	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
-		kill -TERM "$HTTPD_PID"
-		wait "$HTTPD_PID" 2>/dev/null || true
-	fi
-	return 0
-}
-
-q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
-
-wait_up() {
-	local i
-	for i in $(seq 250); do
-		curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
-		[[ -n $HTTPD_PID ]] && ! kill -0 "$HTTPD_PID" 2>/dev/null && break
-		sleep 0.02
-	done
-	echo "iot-httpd did not come up on port $PORT:" >&2
-	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
-	return 1
-}
-
-start_httpd() {
-	PORT=$(_iot_pick_port)
-	U=http://127.0.0.1:$PORT
-	iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-	HTTPD_PID=$!
-	wait_up
-}
-
-# req [CURL OPTION]... URL: output "STATUS BODY" (the body on one line).
-req() {
-	curl -s -w '\n%{http_code}' "$@" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
-}
 # dev KEY METHOD PATH [BODY]: a device's request with X-API-Key.
 dev() {
 	local key=$1 m=$2 path=$3
@@ -79,7 +46,6 @@ as() {
 	local tok=$1 m=$2 path=$3
 	req -X "$m" ${tok:+-H "Authorization: Bearer $tok"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
 }
-body() { cut -d ' ' -f 2- <<<"$1"; }
 code() { cut -d ' ' -f 1 <<<"$1"; }
 # has RESPONSE STATUS JQ-FILTER: the status, and the filter true of the body.
 has() {

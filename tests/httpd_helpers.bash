@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# httpd_helpers.bash — what tests/httpd.bats and tests/httpd_faults.bats share:
-# a user, an admin and devices in the template, a fresh database and an
-# iot-httpd per test (start_httpd), requests with curl (post, req).
+# httpd_helpers.bash — the fixtures tests/httpd.bats and tests/httpd_faults.bats
+# share: a user, an admin and devices in the template, a fresh database per
+# test; the server and requests come from httpd_lib.bash.
 # shellcheck disable=SC2034 # the variables are the tests'
 
 setup_file() {
@@ -28,69 +28,4 @@ setup() {
 	HTTPD_PID=
 }
 
-teardown() {
-	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
-		kill -TERM "$HTTPD_PID"
-		wait "$HTTPD_PID" 2>/dev/null || true
-	fi
-	return 0
-}
-
-q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
-rows() { q "select count(*) from telemetry_data${1:+ where $1}"; }
-
-# Wait until the server on $PORT answers /health (5 s at most); quiet when
-# it died of a port taken meanwhile (start_httpd tries another).
-wait_up() {
-	local i
-	for i in $(seq 250); do
-		curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
-		[[ -n $HTTPD_PID ]] && ! kill -0 "$HTTPD_PID" 2>/dev/null && break
-		sleep 0.02
-	done
-	grep -q 'Address already in use' "$BATS_TEST_TMPDIR/httpd.log" 2>/dev/null && return 2
-	echo "iot-httpd did not come up on port $PORT:" >&2
-	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
-	return 1
-}
-
-# start_httpd [OPTION]...: iot-httpd --listen on a spare port; sets PORT, U, HTTPD_PID.
-# A spare port can be taken between the pick and the bind: then another.
-start_httpd() {
-	local try rc
-	for try in 1 2 3 4 5; do
-		PORT=$(_iot_pick_port)
-		U=http://127.0.0.1:$PORT
-		iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-		HTTPD_PID=$!
-		rc=0
-		wait_up || rc=$?
-		[[ $rc == 2 ]] || return "$rc"
-		wait "$HTTPD_PID" || true
-	done
-	return 1
-}
-
-# post KEY BODY [CURL OPTION]...: POST /api/v1/telemetry; output "STATUS BODY".
-post() {
-	local key=$1 body=$2
-	shift 2
-	curl -s -w '\n%{http_code}' -X POST -H "Content-Type: ${CT:-application/json}" ${key:+-H "X-API-Key: $key"} \
-		--data-binary "$body" "$@" "$U/api/v1/telemetry" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
-}
-
-# req [CURL OPTION]... URL: any request; output "STATUS BODY" like post.
-req() {
-	curl -s -w '\n%{http_code}' "$@" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
-}
-
-# The environment a socket-activated iot-httpd needs (systemd-socket-activate passes none).
-activate_env() {
-	local v
-	for v in PGHOST PGPORT PGUSER PGDATABASE IOTFLOW_REDIS_URL IOTFLOW_MQTT_URL IOTFLOW_CONFIG IOTFLOW_SQL_DIR; do
-		printf -- '-E\n%s\n' "$v"
-	done
-}
-
-# The JSON body of "STATUS BODY".
-body() { cut -d ' ' -f 2- <<<"$1"; }
+load httpd_lib

@@ -6,6 +6,7 @@
 
 # shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
 load helpers
+load httpd_lib
 
 setup_file() {
 	stack_setup_file
@@ -37,41 +38,6 @@ setup() {
 	HTTPD_PID=
 }
 
-teardown() {
-	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
-		kill -TERM "$HTTPD_PID"
-		wait "$HTTPD_PID" 2>/dev/null || true
-	fi
-	return 0
-}
-
-q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
-
-# start_httpd: iot-httpd --listen on a spare port (another if
-# that one was taken meanwhile); sets PORT, U, HTTPD_PID.
-start_httpd() {
-	local i
-	for _ in 1 2 3; do
-		PORT=$(_iot_pick_port)
-		U=http://127.0.0.1:$PORT
-		iot-httpd --listen "127.0.0.1:$PORT" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-		HTTPD_PID=$!
-		for i in $(seq 250); do
-			curl -sf -m 2 -o /dev/null "$U/health" && return 0
-			kill -0 "$HTTPD_PID" 2>/dev/null || break
-			sleep 0.02
-		done
-		grep -q 'Address already in use' "$BATS_TEST_TMPDIR/httpd.log" || break
-	done
-	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
-	return 1
-}
-
-# req [CURL OPTION]... URL: output "STATUS BODY".
-req() {
-	curl -s -w '\n%{http_code}' "$@" | awk 'NF { l[++n] = $0 } END { printf "%s", l[n]; for (i = 1; i < n; i++) printf " %s", l[i]; print "" }'
-}
-body() { cut -d ' ' -f 2- <<<"$1"; }
 code() { cut -d ' ' -f 1 <<<"$1"; }
 # get KEY PATH: GET with a device key.
 get() { req -H "X-API-Key: $1" "$U$2"; }
