@@ -95,7 +95,7 @@ range --device 1 --since -1h --limit ten|--limit "ten" is not a positive integer
 range --device 1 --since -1h --order up|invalid --order 'up' (asc or desc)
 aggregate --device 1 --measurement t --fn avg --window 5m --since -1h --fill zero|invalid --fill 'zero' (none, null or previous)
 range --device 1 --since -1h --measurement 'bad name'|invalid --measurement 'bad name' (1 to 64 of A-Z a-z 0-9 _ . : / -, starting with a letter, a digit or _)
---format table export --since -1h|export: --format is ndjson or csv (a table would hold every point)
+--format table export --since -1h|export: --format is ndjson or csv (a table is printed at the end)
 --format xml latest --device 1|invalid --format 'xml' (ndjson, table or csv)
 latest --device 1 --since -1h|--since does not apply to 'latest'
 lastpoint --measurement t|--measurement does not apply to 'lastpoint'
@@ -446,4 +446,113 @@ rows() { # [TABLE]
 	run "$IOTFLOW_ROOT/build/tests/real_text_check" 100000 "$RANDOM"
 	assert_success
 	assert_output --regexp '^ok [0-9]+$'
+}
+
+# Until the iot-query follow in the background has read its start and waits.
+follow_ready() {
+	local _
+	for _ in $(seq 100); do
+		[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iot-query'
+		       AND state = 'idle' AND query LIKE '%FROM telemetry_latest%'") == 1 ]] && return 0
+		sleep 0.05
+	done
+	echo "iot-query follow did not start" >&2
+	return 1
+}
+
+# Until FILE has N lines (at most SECONDS, default 1); fails otherwise.
+lines_within() { # FILE N [SECONDS]
+	local deadline=$(($(date +%s%N) + ${3:-1} * 1000000000))
+	while (($(date +%s%N) < deadline)); do
+		(($(wc -l < "$1") >= $2)) && return 0
+		sleep 0.01
+	done
+	echo "$1: $(wc -l < "$1") lines, not $2, within ${3:-1} s" >&2
+	return 1
+}
+
+@test "follow: a point committed by iot-ingest shows within a second; nothing uncommitted; filters" {
+	local out=$BATS_TEST_TMPDIR/follow.out pid
+	iot-query follow --device alice/thermo-1 --device 3 --measurement temperature --measurement door > "$out" 2>&1 3>&- &
+	pid=$!
+	follow_ready
+	assert_equal "$(wc -l < "$out")" 0 # what was there before is not shown
+	printf '%s\n' '{"device_id":1,"timestamp":"2026-11-28T08:00:00Z","data":{"temperature":23.5,"humidity":50}}' \
+		'{"device_id":2,"timestamp":"2026-11-28T08:00:00Z","data":{"power":99}}' | iot-ingest -q >/dev/null
+	lines_within "$out" 1
+	assert_equal "$(cat "$out")" '{"device_id":1,"timestamp":"2026-11-28T08:00:00+00:00","data":{"temperature":23.5}}'
+
+	# A writer's transaction that has not committed yet: its point (and its
+	# notification) stays unseen while others come and go, until it commits.
+	local fifo=$BATS_TEST_TMPDIR/psql.in _
+	mkfifo "$fifo"
+	psql -XAtq -v ON_ERROR_STOP=1 < "$fifo" > /dev/null 3>&- &
+	exec 5> "$fifo"
+	echo "BEGIN;
+		INSERT INTO telemetry_data (device_id, measurement_name, ts, numeric_value) VALUES (3, 'temperature', '2026-11-28T08:01:00Z', 19);
+		UPDATE telemetry_latest SET ts = '2026-11-28T08:01:00Z', numeric_value = 19 WHERE device_id = 3 AND measurement_name = 'temperature';
+		SELECT pg_notify('iotflow_telemetry', '3');" >&5
+	for _ in $(seq 100); do
+		[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'") == 1 ]] && break
+		sleep 0.05
+	done
+	printf '%s\n' '{"device_id":1,"timestamp":"2026-11-28T08:02:00Z","data":{"door":"open"}}' \
+		'{"device_id":3,"timestamp":"2026-11-28T08:02:30Z","data":{"humidity":1}}' | iot-ingest -q >/dev/null
+	lines_within "$out" 2
+	sleep 0.3
+	assert_equal "$(wc -l < "$out")" 2
+	assert_equal "$(tail -n 1 "$out")" '{"device_id":1,"timestamp":"2026-11-28T08:02:00+00:00","data":{"door":"open"}}'
+	echo "COMMIT;" >&5
+	exec 5>&-
+	lines_within "$out" 3
+	assert_equal "$(tail -n 1 "$out")" '{"device_id":3,"timestamp":"2026-11-28T08:01:00+00:00","data":{"temperature":19.0}}'
+
+	# A signal ends it, with status 0.
+	kill -TERM "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	assert_equal "$(wc -l < "$out")" 3
+}
+
+@test "follow: csv, every device; after a PostgreSQL restart it shows what came meanwhile" {
+	local out=$BATS_TEST_TMPDIR/follow.csv pid
+	IOTFLOW_DB_RETRY_TIME=30 iot-query --format csv follow > "$out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	follow_ready
+	lines_within "$out" 1
+	printf '%s\n' '{"device_id":2,"timestamp":"2026-11-28T08:00:00Z","data":{"power":99.5}}' | iot-ingest -q >/dev/null
+	lines_within "$out" 2
+	iot_pg_stop
+	iot_pg_start
+	printf '%s\n' '{"device_id":4,"timestamp":"2026-11-28T09:00:00Z","data":{"n":1,"s":"a,b"}}' | iot-ingest -q >/dev/null
+	lines_within "$out" 4 10
+	kill -INT "$pid"
+	wait "$pid"
+	assert_equal "$(cat "$out")" 'device_id,timestamp,measurement,type,value,metadata
+2,2026-11-28T08:00:00+00:00,power,number,99.5,
+4,2026-11-28T09:00:00+00:00,n,number,1.0,
+4,2026-11-28T09:00:00+00:00,s,text,"a,b",'
+}
+
+@test "follow: a batch of more devices than a notification can name ('*') still shows the followed one" {
+	q "INSERT INTO devices (name, user_id) SELECT 'fleet-' || g, 1 FROM generate_series(1, 2000) g" >/dev/null
+	local first out=$BATS_TEST_TMPDIR/follow.out pid
+	first=$(q "SELECT min(id) FROM devices WHERE name LIKE 'fleet-%'")
+	iot-query follow --device alice/fleet-1500 > "$out" 3>&- &
+	pid=$!
+	follow_ready
+	# One batch (one connection, a long flush time): its notification says "*".
+	( echo 'LISTEN iotflow_telemetry;'; sleep 2; echo 'SELECT 1;' ) | psql -XAt > "$BATS_TEST_TMPDIR/listen" 3>&- &
+	sleep 0.3
+	q "SELECT id FROM devices WHERE name LIKE 'fleet-%'" |
+		awk '{ printf "{\"device_id\":%d,\"timestamp\":\"2026-11-28T10:00:00Z\",\"data\":{\"v\":%d}}\n", $1, $1 }' |
+		iot-ingest -q -j 1 --batch-size 5000 --flush-ms 1000 >/dev/null
+	lines_within "$out" 1
+	sleep 0.2
+	kill "$pid"
+	wait "$pid"
+	wait
+	grep -q 'notification "iotflow_telemetry" with payload "\*"' "$BATS_TEST_TMPDIR/listen"
+	assert_equal "$(cat "$out")" "{\"device_id\":$((first + 1499)),\"timestamp\":\"2026-11-28T10:00:00+00:00\",\"data\":{\"v\":$((first + 1499)).0}}"
 }

@@ -210,6 +210,7 @@ QUERY_PATTERNS=(
 	'^iot-query lastpoint '
 	'^iot-query aggregate '
 	'^iot-query export .*\| iot-ingest '
+	'^iot-query follow '
 	'^PATH='
 	'^[0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ '
 )
@@ -274,6 +275,26 @@ query_data() {
 	local cols="device_id, measurement_name, ts, numeric_value"
 	assert_equal "$(psql -XAt -d iotflow_copy -c "SELECT $cols FROM telemetry_data ORDER BY 1, 2, 3")" \
 		"$(q "SELECT $cols FROM telemetry_data ORDER BY 1, 2, 3")"
+}
+
+@test "iot-query(1) EXAMPLES: follow a device's temperature as it arrives" {
+	query_data
+	local out=$BATS_TEST_TMPDIR/follow.out pid _
+	bash -c "exec $(example_in "$QUERY_PAGE" '^iot-query follow ')" > "$out" 3>&- &
+	pid=$!
+	for _ in $(seq 100); do
+		[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iot-query' AND state = 'idle' AND query LIKE '%FROM telemetry_latest%'") == 1 ]] && break
+		sleep 0.05
+	done
+	printf '{"device_id":%s,"data":{"temperature":25.5,"humidity":41}}\n' "$ID" | iot-ingest -q >/dev/null
+	for _ in $(seq 100); do
+		[[ -s $out ]] && break
+		sleep 0.02
+	done
+	kill -INT "$pid"
+	wait "$pid"
+	run cat "$out"
+	assert_output --regexp "^\\{\"device_id\":$ID,\"timestamp\":\"[0-9T:.+-]+\",\"data\":\\{\"temperature\":25.5\\}\\}\$"
 }
 
 @test "iot-query(1) EXAMPLES: the crontab writes yesterday's points as CSV" {

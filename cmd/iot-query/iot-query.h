@@ -37,6 +37,8 @@ int q_aggregate(iot_registry *reg, const struct q_opts *o);
 /* export: the points streamed to stdout, progress on a terminal. */
 int q_export(iot_registry *reg, const struct q_opts *o);
 
+/* follow: points as they are committed, until a signal. */
+int q_follow(iot_registry *reg, const struct q_opts *o);
 /* Every --device resolved (iot_device_resolve) into a malloc'd array. */
 int q_resolve_devices(iot_registry *reg, const struct q_opts *o, int64_t **ids, iot_error *err);
 /* Standard output could not be written: say why (errno) once, here, and

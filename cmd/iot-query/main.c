@@ -1,5 +1,5 @@
 /* iot-query — telemetry out: ranges, latest values, the fleet's last
- * points, aggregates over time buckets, streaming exports. */
+ * points, aggregates over time buckets, streaming exports, live follow. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -33,6 +33,9 @@ static const char help_text[] =
 "  export --since=TIME [--until=TIME] [--device=DEVICE]...\n"
 "                           every point of the range, streamed, in the shape\n"
 "                           iot-ingest stores back (--format ndjson or csv)\n"
+"  follow [--device=DEVICE]... [--measurement=NAME]...\n"
+"                           points as they are stored, in that shape, until\n"
+"                           interrupted\n"
 "\n"
 "Command options:\n"
 "      --device=DEVICE      a device id, OWNER/NAME, or a NAME only one device has\n"
@@ -60,9 +63,10 @@ static const char help_text[] =
 "TIME is now, -N with a unit s, m, h, d or w (-15m, -24h, -7d), ISO 8601\n"
 "(2026-11-28T06:00:00Z; no zone means UTC) or epoch seconds (milliseconds\n"
 "from 1e11 on). DURATION is N with a unit s, m, h, d or w.\n"
-"Exit status: 0 ok, 2 usage (also an ambiguous NAME), 3 unknown device or\n"
-"user, or no telemetry (latest), 4 PostgreSQL refused the credentials,\n"
-"5 database unavailable, 6 internal error. See iot-query(1).\n";
+"Exit status: 0 ok (follow: ended by a signal), 2 usage (also an ambiguous\n"
+"NAME), 3 unknown device or user, or no telemetry (latest), 4 PostgreSQL\n"
+"refused the credentials, 5 database unavailable, 6 internal error.\n"
+"See iot-query(1).\n";
 
 enum {
 	O_DEVICE = 1 << 0, O_FILL = 1 << 1, O_FN = 1 << 2, O_LIMIT = 1 << 3, O_MEASUREMENT = 1 << 4,
@@ -72,7 +76,7 @@ enum {
 static const char *const opt_names[] = { "--device", "--fill", "--fn", "--limit", "--measurement",
 	"--metadata", "--order", "--owner", "--since", "--type", "--until", "--window" };
 
-enum action { A_RANGE, A_LATEST, A_LASTPOINT, A_AGGREGATE, A_EXPORT };
+enum action { A_RANGE, A_LATEST, A_LASTPOINT, A_AGGREGATE, A_EXPORT, A_FOLLOW };
 
 static const iot_command commands[] = {
 	{ "range", NULL, 0, 0, O_DEVICE | O_MEASUREMENT | O_SINCE | O_UNTIL | O_LIMIT | O_ORDER | O_METADATA,
@@ -82,6 +86,7 @@ static const iot_command commands[] = {
 	{ "aggregate", NULL, 0, 0, O_DEVICE | O_MEASUREMENT | O_FN | O_WINDOW | O_SINCE | O_UNTIL | O_FILL |
 	  O_ORDER, A_AGGREGATE, NULL },
 	{ "export", NULL, 0, 0, O_DEVICE | O_SINCE | O_UNTIL, A_EXPORT, NULL },
+	{ "follow", NULL, 0, 0, O_DEVICE | O_MEASUREMENT, A_FOLLOW, NULL },
 };
 
 static const iot_command_table command_table = {
@@ -168,8 +173,9 @@ static int check_required(const iot_command *cmd, const struct q_opts *o)
 		return iot_usage_error("%s: one --device only (%zu given)", cmd->name, o->ndevices);
 	if (cmd->action == A_AGGREGATE && o->nmeasurements > 1)
 		return iot_usage_error("aggregate: one --measurement only (%zu given)", o->nmeasurements);
-	if (cmd->action == A_EXPORT && o->format == IOT_FMT_TABLE)
-		return iot_usage_error("export: --format is ndjson or csv (a table would hold every point)");
+	if ((cmd->action == A_EXPORT || cmd->action == A_FOLLOW) && o->format == IOT_FMT_TABLE)
+		return iot_usage_error("%s: --format is ndjson or csv (a table is printed at the end)",
+		                       cmd->name);
 	return 0;
 }
 
@@ -236,6 +242,7 @@ static int run(iot_registry *reg, const iot_command *cmd, const struct q_opts *o
 	case A_LASTPOINT: return q_lastpoint(reg, o);
 	case A_AGGREGATE: return q_aggregate(reg, o);
 	case A_EXPORT: return q_export(reg, o);
+	case A_FOLLOW: return q_follow(reg, o);
 	}
 	return IOT_INTERNAL;
 }

@@ -20,7 +20,7 @@
  * data gives the same file. */
 static const char SQL_DECLARE[] =
 	"DECLARE iotflow_export NO SCROLL CURSOR FOR"
-	" SELECT device_id, measurement_name, ts, " IOT__SQL_VALUES("") ", metadata::text"
+	" SELECT " IOT__SQL_POINT("")
 	" FROM telemetry_data WHERE ts >= $1::timestamptz AND ts <= $2::timestamptz"
 	"  AND ($3::int[] IS NULL OR device_id = ANY ($3::int[]))";
 /* Rows per FETCH: a few hundred kilobytes of typical points; at most ~25 MB
@@ -28,8 +28,6 @@ static const char SQL_DECLARE[] =
 static const char SQL_FETCH[] = "FETCH 2000 FROM iotflow_export";
 
 #define CHUNK_BYTES 65536
-
-static const char CSV_HEADER[] = "device_id,timestamp,measurement,type,value,metadata\n";
 
 struct iot_export {
 	iot_db *db;
@@ -168,124 +166,10 @@ iot_export *iot_export_open(iot_db *db, const iot_export_req *req, iot_error *er
 	return x;
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break, or
- * when force (an empty text, which unquoted would read as no value). */
-static void csv_field(struct iot__qbuf *b, const char *s, size_t n, bool force)
-{
-	bool quote = force;
-	for (size_t i = 0; i < n && !quote; i++)
-		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-	if (!quote) {
-		iot__qbuf_put(b, s, n);
-		return;
-	}
-	/* A quote is written twice: once ending a piece, once starting the next. */
-	size_t start = 0;
-	iot__qbuf_put(b, "\"", 1);
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '"') {
-			iot__qbuf_put(b, s + start, i + 1 - start);
-			start = i;
-		}
-	iot__qbuf_put(b, s + start, n - start);
-	iot__qbuf_put(b, "\"", 1);
-}
-
-/* The value in columns 3..6 of row i: its type name; its text appended
- * to b (JSON for NDJSON, bare for CSV text). */
-static const char *put_value(struct iot__qbuf *b, const PGresult *res, int i, bool json)
-{
-	char num[40];
-	if (!PQgetisnull(res, i, 3)) {
-		iot__qbuf_put(b, num, iot_json_real_text(iot__query_float8(res, i, 3), num, sizeof num));
-		return "number";
-	}
-	if (!PQgetisnull(res, i, 4)) {
-		if (json)
-			iot__qbuf_json_string(b, PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
-		else
-			iot__qbuf_put(b, PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
-		return "text";
-	}
-	if (!PQgetisnull(res, i, 5)) {
-		bool v = PQgetvalue(res, i, 5)[0] != 0;
-		iot__qbuf_put(b, v ? "true" : "false", v ? 4 : 5);
-		return "boolean";
-	}
-	iot__query_jsonb_compact(b, PQgetvalue(res, i, 6), (size_t)PQgetlength(res, i, 6));
-	return "json";
-}
-
-static void put_ndjson(iot_export *x, const PGresult *res, int i, const char *dev, const char *ts)
-{
-	struct iot__qbuf *b = &x->out;
-	iot__qbuf_put(b, "{\"device_id\":", 13);
-	iot__qbuf_put(b, dev, strlen(dev));
-	iot__qbuf_put(b, ",\"timestamp\":\"", 14);
-	iot__qbuf_put(b, ts, strlen(ts));
-	iot__qbuf_put(b, "\",\"data\":{", 10);
-	iot__qbuf_json_string(b, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
-	iot__qbuf_put(b, ":", 1);
-	put_value(b, res, i, true);
-	iot__qbuf_put(b, "}", 1);
-	if (!PQgetisnull(res, i, 7)) {
-		iot__qbuf_put(b, ",\"metadata\":", 12);
-		iot__query_jsonb_compact(b, PQgetvalue(res, i, 7), (size_t)PQgetlength(res, i, 7));
-	}
-	iot__qbuf_put(b, "}\n", 2);
-}
-
-static void put_csv(iot_export *x, const PGresult *res, int i, const char *dev, const char *ts)
-{
-	struct iot__qbuf *b = &x->out, *t = &x->tmp;
-	iot__qbuf_put(b, dev, strlen(dev));
-	iot__qbuf_put(b, ",", 1);
-	iot__qbuf_put(b, ts, strlen(ts));
-	iot__qbuf_put(b, ",", 1);
-	csv_field(b, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), false);
-	t->len = 0;
-	const char *type = put_value(t, res, i, false);
-	iot__qbuf_put(b, ",", 1);
-	iot__qbuf_put(b, type, strlen(type));
-	iot__qbuf_put(b, ",", 1);
-	csv_field(b, t->s ? t->s : "", t->len, t->len == 0);
-	iot__qbuf_put(b, ",", 1);
-	if (!PQgetisnull(res, i, 7)) {
-		t->len = 0;
-		iot__query_jsonb_compact(t, PQgetvalue(res, i, 7), (size_t)PQgetlength(res, i, 7));
-		csv_field(b, t->s ? t->s : "", t->len, false);
-	}
-	iot__qbuf_put(b, "\n", 1);
-	if (t->oom)
-		b->oom = true;
-}
-
-/* n >= 0 in decimal into buf (>= 21 bytes); returns the length. */
-static size_t put_uint(char *buf, uint64_t n)
-{
-	char d[24];
-	size_t k = 0, len = 0;
-	do
-		d[k++] = (char)('0' + n % 10);
-	while ((n /= 10) > 0);
-	while (k)
-		buf[len++] = d[--k];
-	buf[len] = '\0';
-	return len;
-}
-
 /* Row x->row of the batch into x->out. */
 static void put_row(iot_export *x)
 {
-	const PGresult *res = x->res;
-	int i = x->row;
-	char ts[48], dev[24];
-	put_uint(dev, (uint64_t)iot__query_int(res, i, 0));   /* a device id: positive */
-	iot_query_format_ts(iot__query_ts(res, i, 2), ts, sizeof ts);
-	if (x->format == IOT_EXPORT_CSV)
-		put_csv(x, res, i, dev, ts);
-	else
-		put_ndjson(x, res, i, dev, ts);
+	iot__point_text(&x->out, &x->tmp, x->format, x->res, x->row);
 	x->row++;
 	x->points++;
 }
@@ -294,7 +178,7 @@ int iot_export_next(iot_export *x, const char **text, size_t *len, iot_error *er
 {
 	x->out.len = 0;
 	if (x->format == IOT_EXPORT_CSV && !x->header_done) {
-		iot__qbuf_put(&x->out, CSV_HEADER, sizeof CSV_HEADER - 1);
+		iot__qbuf_put(&x->out, iot__csv_header, strlen(iot__csv_header));
 		x->header_done = true;
 	}
 	while (x->out.len < CHUNK_BYTES && !x->out.oom) {

@@ -288,4 +288,36 @@ long long iot_export_points(const iot_export *x);
 /* End the transaction (when still open) and free x. */
 void iot_export_close(iot_export *x);
 
+/* ---- Follow: points as they are committed -------------------------------- */
+
+typedef struct iot_follow_req {
+	const int64_t *device_ids;          /* only these (ndevices of them); none: every device */
+	size_t ndevices;
+	const char *const *measurements;    /* only these (nmeasurements); none: all */
+	size_t nmeasurements;
+	enum iot_export_format format;      /* the lines, as the export writes them */
+} iot_follow_req;
+
+/* The points committed after iot_follow_open, as they are committed: the
+ * batch writer notifies channel iotflow_telemetry in each batch's
+ * transaction with the ids of its devices, and PostgreSQL delivers that
+ * only after the commit (and never for a batch that rolled back), so what
+ * is shown is committed. For each notified device, the points of each
+ * series newer than the newest one shown (from the latest-value table and
+ * the primary key), in time order: a point older than the newest shown
+ * point of its series (late data) is not shown. The text is the export's
+ * (NDJSON that iot-ingest reads, or CSV, header first). The follow holds
+ * db (it LISTENs on it) until it is closed. After a lost connection it
+ * connects again within db's retry budget, and the next round shows what
+ * was committed meanwhile. */
+typedef struct iot_follow iot_follow;
+
+iot_follow *iot_follow_open(iot_db *db, const iot_follow_req *req, iot_error *err);
+/* Wait up to timeout_ms (a signal cuts it short) for a notification, then
+ * read what is new. Returns 1 with text (whole lines, valid until the next
+ * call), 0 when there was nothing, -1 with err (IOT_UNAVAILABLE: PostgreSQL
+ * gone for longer than the retry budget). */
+int iot_follow_next(iot_follow *f, int timeout_ms, const char **text, size_t *len, iot_error *err);
+void iot_follow_close(iot_follow *f);
+
 #endif

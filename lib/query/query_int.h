@@ -67,6 +67,17 @@ void iot__query_jsonb_compact(struct iot__qbuf *b, const char *s, size_t len);
 /* The same, parsed by jansson (json_loadb flags); NULL when it does not parse. */
 json_t *iot__query_jsonb(const char *s, size_t len, int flags);
 
+/* A point's columns from telemetry_data (t: "" or an alias and a dot), as
+ * iot__point_text reads them: device_id, measurement_name, ts, the four
+ * values, metadata as text. */
+#define IOT__SQL_POINT(t) t "device_id, " t "measurement_name, " t "ts, " IOT__SQL_VALUES(t) ", " t "metadata::text"
+/* Row i of res (IOT__SQL_POINT, binary) as one line of fmt, appended to
+ * out; tmp is scratch space. */
+void iot__point_text(struct iot__qbuf *out, struct iot__qbuf *tmp, enum iot_export_format fmt,
+                     const PGresult *res, int i);
+/* The CSV header line, "device_id,...,metadata\n". */
+extern const char iot__csv_header[];
+
 /* Hand row (a new reference, consumed; NULL means out of memory) to fn.
  * Returns 0, or -1 with err when fn stopped or memory ran out. */
 int iot__query_emit(iot_query_row_fn fn, void *arg, json_t *row, iot_error *err);

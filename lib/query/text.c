@@ -1,9 +1,11 @@
 /* text.c — text written by hand for the export and read back from jsonb:
- * a growing buffer, JSON strings, and jsonb's own text made compact JSON
- * that reads back as the value that was stored. */
+ * a growing buffer, JSON strings, jsonb's own text made compact JSON that
+ * reads back as the value that was stored, and a point as a line of NDJSON
+ * or CSV (the shapes are in query.h, at iot_export_open). */
 #include "query/query_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +162,123 @@ json_t *iot__query_jsonb(const char *s, size_t len, int flags)
 	json_t *v = b.oom ? NULL : json_loadb(b.s ? b.s : "", b.len, flags, NULL);
 	iot__qbuf_free(&b);
 	return v;
+}
+
+/* A CSV field: quoted when it holds a comma, a quote or a line break, or
+ * when force (an empty text, which unquoted would read as no value). */
+static void csv_field(struct iot__qbuf *b, const char *s, size_t n, bool force)
+{
+	bool quote = force;
+	for (size_t i = 0; i < n && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+	if (!quote) {
+		iot__qbuf_put(b, s, n);
+		return;
+	}
+	/* A quote is written twice: once ending a piece, once starting the next. */
+	size_t start = 0;
+	iot__qbuf_put(b, "\"", 1);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '"') {
+			iot__qbuf_put(b, s + start, i + 1 - start);
+			start = i;
+		}
+	iot__qbuf_put(b, s + start, n - start);
+	iot__qbuf_put(b, "\"", 1);
+}
+
+/* The value in columns 3..6 of row i: its type name; its text appended
+ * to b (JSON for NDJSON, bare for CSV text). */
+static const char *put_value(struct iot__qbuf *b, const PGresult *res, int i, bool json)
+{
+	char num[40];
+	if (!PQgetisnull(res, i, 3)) {
+		iot__qbuf_put(b, num, iot_json_real_text(iot__query_float8(res, i, 3), num, sizeof num));
+		return "number";
+	}
+	if (!PQgetisnull(res, i, 4)) {
+		if (json)
+			iot__qbuf_json_string(b, PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
+		else
+			iot__qbuf_put(b, PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
+		return "text";
+	}
+	if (!PQgetisnull(res, i, 5)) {
+		bool v = PQgetvalue(res, i, 5)[0] != 0;
+		iot__qbuf_put(b, v ? "true" : "false", v ? 4 : 5);
+		return "boolean";
+	}
+	iot__query_jsonb_compact(b, PQgetvalue(res, i, 6), (size_t)PQgetlength(res, i, 6));
+	return "json";
+}
+
+static void put_ndjson(struct iot__qbuf *b, const PGresult *res, int i, const char *dev, const char *ts)
+{
+	iot__qbuf_put(b, "{\"device_id\":", 13);
+	iot__qbuf_put(b, dev, strlen(dev));
+	iot__qbuf_put(b, ",\"timestamp\":\"", 14);
+	iot__qbuf_put(b, ts, strlen(ts));
+	iot__qbuf_put(b, "\",\"data\":{", 10);
+	iot__qbuf_json_string(b, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+	iot__qbuf_put(b, ":", 1);
+	put_value(b, res, i, true);
+	iot__qbuf_put(b, "}", 1);
+	if (!PQgetisnull(res, i, 7)) {
+		iot__qbuf_put(b, ",\"metadata\":", 12);
+		iot__query_jsonb_compact(b, PQgetvalue(res, i, 7), (size_t)PQgetlength(res, i, 7));
+	}
+	iot__qbuf_put(b, "}\n", 2);
+}
+
+static void put_csv(struct iot__qbuf *b, struct iot__qbuf *t, const PGresult *res, int i,
+                    const char *dev, const char *ts)
+{
+	iot__qbuf_put(b, dev, strlen(dev));
+	iot__qbuf_put(b, ",", 1);
+	iot__qbuf_put(b, ts, strlen(ts));
+	iot__qbuf_put(b, ",", 1);
+	csv_field(b, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), false);
+	t->len = 0;
+	const char *type = put_value(t, res, i, false);
+	iot__qbuf_put(b, ",", 1);
+	iot__qbuf_put(b, type, strlen(type));
+	iot__qbuf_put(b, ",", 1);
+	csv_field(b, t->s ? t->s : "", t->len, t->len == 0);
+	iot__qbuf_put(b, ",", 1);
+	if (!PQgetisnull(res, i, 7)) {
+		t->len = 0;
+		iot__query_jsonb_compact(t, PQgetvalue(res, i, 7), (size_t)PQgetlength(res, i, 7));
+		csv_field(b, t->s ? t->s : "", t->len, false);
+	}
+	iot__qbuf_put(b, "\n", 1);
+	if (t->oom)
+		b->oom = true;
+}
+
+/* n >= 0 in decimal into buf (>= 21 bytes); returns the length. */
+static size_t put_uint(char *buf, uint64_t n)
+{
+	char d[24];
+	size_t k = 0, len = 0;
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	while (k)
+		buf[len++] = d[--k];
+	buf[len] = '\0';
+	return len;
+}
+
+const char iot__csv_header[] = "device_id,timestamp,measurement,type,value,metadata\n";
+
+void iot__point_text(struct iot__qbuf *out, struct iot__qbuf *tmp, enum iot_export_format fmt,
+                     const PGresult *res, int i)
+{
+	char ts[48], dev[24];
+	put_uint(dev, (uint64_t)iot__query_int(res, i, 0));   /* a device id: positive */
+	iot_query_format_ts(iot__query_ts(res, i, 2), ts, sizeof ts);
+	if (fmt == IOT_EXPORT_CSV)
+		put_csv(out, tmp, res, i, dev, ts);
+	else
+		put_ndjson(out, res, i, dev, ts);
 }
