@@ -426,7 +426,8 @@ rows() { # [TABLE]
 	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/small")" 20000
 	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/big")" 200000
 	echo "peak RSS: 20,000 points $small KB, 200,000 points $big KB" >&3
-	((big < small + 2048))
+	# (AddressSanitizer's quarantine keeps freed memory: no figure to compare.)
+	ldd "$IOTFLOW_ROOT/bin/iot-query" | grep -q libasan || ((big < small + 2048))
 
 	run --separate-stderr bash -c 'iot-query export --since 2026-11-20 --until 2026-11-23 > /dev/full'
 	assert_failure 6

@@ -75,7 +75,7 @@ static struct series *series_get(iot_follow *f, int64_t dev, const char *name, s
 {
 	struct series key = { .dev = dev };
 	snprintf(key.name, sizeof key.name, "%.*s", (int)len, name);
-	struct series *s = bsearch(&key, f->ser, f->nser, sizeof *f->ser, cmp_series);
+	struct series *s = f->nser ? bsearch(&key, f->ser, f->nser, sizeof *f->ser, cmp_series) : NULL;
 	if (s)
 		return s;
 	if (f->nser == f->capser) {
