@@ -24,7 +24,7 @@ load helpers
 
 @test "programs link only the libraries they use" {
 	local p needed
-	for p in iot-migrate iot-user iot-device iot-ingest iot-httpd; do
+	for p in iot-migrate iot-user iot-device iot-ingest iot-httpd iot-query; do
 		needed=$(readelf -d "$IOTFLOW_ROOT/bin/$p" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
 		[[ $needed == *libpq* && $needed == *libjansson* ]] || { echo "$p: $needed"; false; }
 		for lib in libmosquitto libmicrohttpd libsystemd; do

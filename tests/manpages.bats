@@ -45,17 +45,34 @@ EXAMPLE_PATTERNS=(
 	'^iot-ingest /var/lib/iotflow/rejects\.ndjson$'
 )
 
-# The one EXAMPLES command matching REGEX (fails unless there is exactly one).
-example() { # REGEX
+# The one EXAMPLES command of PAGE matching REGEX (fails unless there is exactly one).
+example_in() { # PAGE REGEX
 	local lines n
-	lines=$(examples "$INGEST_PAGE" | grep -E -- "$1") || true
+	lines=$(examples "$1" | grep -E -- "$2") || true
 	n=$(grep -c . <<<"$lines")
 	if [[ $n != 1 ]]; then
-		echo "iot-ingest(1) EXAMPLES: expected one command matching '$1', found $n:" >&2
+		echo "$(basename "$1") EXAMPLES: expected one command matching '$2', found $n:" >&2
 		printf '%s\n' "$lines" >&2
 		return 1
 	fi
 	printf '%s\n' "$lines"
+}
+example() { example_in "$INGEST_PAGE" "$1"; } # REGEX: in iot-ingest(1)
+
+# Every EXAMPLES command of PAGE matches exactly one of the patterns after it.
+examples_covered() { # PAGE PATTERN...
+	local page=$1 line p n
+	shift
+	run examples "$page"
+	assert_success
+	(( ${#lines[@]} >= 5 ))
+	for line in "${lines[@]}"; do
+		n=0
+		for p in "$@"; do
+			if grep -qE -- "$p" <<<"$line"; then n=$((n + 1)); fi
+		done
+		[[ $n == 1 ]] || { echo "EXAMPLES command not covered by exactly one test: $line"; false; }
+	done
 }
 
 # A user and an active device; sets ID and KEY.
@@ -69,17 +86,7 @@ provision() {
 }
 
 @test "iot-ingest(1) EXAMPLES: every command is one this file runs" {
-	run examples "$INGEST_PAGE"
-	assert_success
-	(( ${#lines[@]} >= 5 ))
-	local line p n
-	for line in "${lines[@]}"; do
-		n=0
-		for p in "${EXAMPLE_PATTERNS[@]}"; do
-			if grep -qE -- "$p" <<<"$line"; then n=$((n + 1)); fi
-		done
-		[[ $n == 1 ]] || { echo "EXAMPLES command not covered by exactly one test: $line"; false; }
-	done
+	examples_covered "$INGEST_PAGE" "${EXAMPLE_PATTERNS[@]}"
 }
 
 @test "iot-ingest(1) EXAMPLES: ingest a file, and again (a replay stores nothing twice)" {
@@ -234,6 +241,121 @@ thermo-1"
 	wait "$pid"
 }
 
+QUERY_PAGE=$IOTFLOW_ROOT/man/iot-query.1
+QUERY_PATTERNS=(
+	'^iot-query range '
+	'^iot-query --format table latest '
+	'^iot-query lastpoint '
+	'^iot-query aggregate '
+	'^iot-query export .*\| iot-ingest '
+	'^iot-query follow '
+	'^PATH='
+	'^[0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ '
+)
+
+# alice's thermo-1 (ID) with points 10 and 30 minutes, 3 hours and (at noon
+# UTC) a day ago; sets ID.
+query_data() {
+	echo 'manpage-passw0rd' | iot-user add alice >/dev/null
+	ID=$(iot-device add thermo-1 --owner alice | jq -r .id)
+	local t
+	for t in '-10 minutes|21.5' '-30 minutes|21' '-3 hours|19.5' 'yesterday 12:00|18.25'; do
+		printf '{"device_id":%s,"timestamp":"%s","data":{"temperature":%s}}\n' "$ID" \
+			"$(date -u -d "${t%|*}" +%Y-%m-%dT%H:%M:%SZ)" "${t#*|}"
+	done | iot-ingest -q >/dev/null
+	printf '{"device_id":%s,"timestamp":"%s","data":{"humidity":40}}\n' "$ID" \
+		"$(date -u -d '-10 minutes' +%Y-%m-%dT%H:%M:%SZ)" | iot-ingest -q >/dev/null
+}
+
+@test "iot-query(1) EXAMPLES: every command is one this file runs" {
+	examples_covered "$QUERY_PAGE" "${QUERY_PATTERNS[@]}"
+}
+
+@test "iot-query(1) EXAMPLES: the last hour, the latest values, the user's devices" {
+	query_data
+	run --separate-stderr bash -c "$(example_in "$QUERY_PAGE" '^iot-query range ')"
+	assert_success
+	assert_equal "${#lines[@]}" 2
+	assert_equal "$(jq -c '[.temperature, .humidity]' <<<"$output" | paste -sd' ' -)" '[21.5,40] [21,null]'
+	run --separate-stderr bash -c "$(example_in "$QUERY_PAGE" '^iot-query --format table latest ')"
+	assert_success
+	assert_line --index 0 --regexp '^device_id +measurement +value +timestamp$'
+	assert_line --index 1 --regexp "^$ID +humidity +40.0 +20[0-9-]+T[0-9:]+\+00:00\$"
+	assert_line --index 2 --regexp "^$ID +temperature +21.5 +20[0-9-]+T[0-9:]+\+00:00\$"
+	run --separate-stderr bash -c "$(example_in "$QUERY_PAGE" '^iot-query lastpoint ')"
+	assert_success
+	assert_equal "$(jq -c '[.device_id, .device_name, .latest_data]' <<<"$output")" "[$ID,\"thermo-1\",{\"humidity\":40,\"temperature\":21.5}]"
+}
+
+@test "iot-query(1) EXAMPLES: hourly means of the last day, empty hours null" {
+	query_data
+	run --separate-stderr bash -c "$(example_in "$QUERY_PAGE" '^iot-query aggregate ')"
+	assert_success
+	assert_equal "${#lines[@]}" 25
+	# The buckets with points: their counts and means, as the points say.
+	local want
+	want=$(q "SELECT string_agg(json_build_array(n, m)::text, ' ' ORDER BY b DESC) FROM (
+	  SELECT date_bin('1 hour', ts, timestamptz 'epoch') b, count(*) n, avg(numeric_value) m FROM telemetry_data
+	  WHERE measurement_name = 'temperature' AND ts >= now() - interval '24 hours' GROUP BY 1) x" | tr -d ' ' | sed 's/\]\[/] [/g')
+	assert_equal "$(jq -c 'select(.count > 0) | [.count, .value]' <<<"$output" | paste -sd' ' -)" "$want"
+	assert_equal "$(jq -c 'select(.count == 0) | .value' <<<"$output" | sort -u)" null
+}
+
+@test "iot-query(1) EXAMPLES: export the last week into another database" {
+	query_data
+	local src=$PGDATABASE
+	# iotflow_copy: the same devices, no telemetry.
+	psql -XAtq -d postgres -c 'DROP DATABASE IF EXISTS iotflow_copy' -c "CREATE DATABASE iotflow_copy TEMPLATE $src"
+	psql -XAtq -d iotflow_copy -c 'TRUNCATE telemetry_data, telemetry_latest, telemetry_hourly'
+	run --separate-stderr bash -c "$(example_in "$QUERY_PAGE" '^iot-query export .*\| iot-ingest ')"
+	assert_success
+	assert_output '{"read":5,"records":5,"points":5,"stored":5,"duplicates":0,"rejected":0}'
+	local cols="device_id, measurement_name, ts, numeric_value"
+	assert_equal "$(psql -XAt -d iotflow_copy -c "SELECT $cols FROM telemetry_data ORDER BY 1, 2, 3")" \
+		"$(q "SELECT $cols FROM telemetry_data ORDER BY 1, 2, 3")"
+}
+
+@test "iot-query(1) EXAMPLES: follow a device's temperature as it arrives" {
+	query_data
+	local out=$BATS_TEST_TMPDIR/follow.out pid _
+	bash -c "exec $(example_in "$QUERY_PAGE" '^iot-query follow ')" > "$out" 3>&- &
+	pid=$!
+	for _ in $(seq 100); do
+		[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iot-query' AND state = 'idle' AND query LIKE '%FROM telemetry_latest%'") == 1 ]] && break
+		sleep 0.05
+	done
+	printf '{"device_id":%s,"data":{"temperature":25.5,"humidity":41}}\n' "$ID" | iot-ingest -q >/dev/null
+	for _ in $(seq 100); do
+		[[ -s $out ]] && break
+		sleep 0.02
+	done
+	kill -INT "$pid"
+	wait "$pid"
+	run cat "$out"
+	assert_output --regexp "^\\{\"device_id\":$ID,\"timestamp\":\"[0-9T:.+-]+\",\"data\":\\{\"temperature\":25.5\\}\\}\$"
+}
+
+@test "iot-query(1) EXAMPLES: the crontab writes yesterday's points as CSV" {
+	query_data
+	local path_line cron_line cmd root=$BATS_TEST_TMPDIR/root day
+	path_line=$(example_in "$QUERY_PAGE" '^PATH=')
+	cron_line=$(example_in "$QUERY_PAGE" '^[0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ ')
+	[[ $path_line == PATH=*/usr/local/bin* ]]
+	# What cron runs: the line without its schedule, each \% a %, by /bin/sh;
+	# /var lives under a scratch root, iot-query comes from this tree.
+	cmd=$(cut -d ' ' -f 6- <<<"$cron_line")
+	cmd=${cmd//\\%/%}
+	cmd=${cmd//\/var\//$root/var/}
+	mkdir -p "$root/var/lib/iotflow/export"
+	run --separate-stderr sh -c "$cmd"
+	assert_success
+	assert_equal "$stderr" ''
+	day=$(date -u -d yesterday +%F)
+	run cat "$root/var/lib/iotflow/export/$day.csv"
+	assert_output "device_id,timestamp,measurement,type,value,metadata
+$ID,${day}T12:00:00+00:00,temperature,number,18.25,"
+}
+
 # The long options a page documents (SYNOPSIS and OPTIONS) against --help.
 page_options() { section "$1" SYNOPSIS OPTIONS | unroff | grep -oE -- '--[a-z][a-z-]*' | sort -u; }
 help_options() { "$IOTFLOW_ROOT/bin/$1" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u; }
@@ -261,6 +383,7 @@ check_page() { # PROGRAM
 @test "man/iot-user.1 documents exactly iot-user --help's options" { check_page iot-user; }
 @test "man/iot-device.1 documents exactly iot-device --help's options" { check_page iot-device; }
 @test "man/iot-httpd.8 documents exactly iot-httpd --help's options" { check_page iot-httpd; }
+@test "man/iot-query.1 documents exactly iot-query --help's options" { check_page iot-query; }
 
 @test "every man/iot-*.1 page is a built program's and documents exactly its options" {
 	local page checked=0

@@ -296,3 +296,81 @@ const char *iot_json_str(const json_t *obj, const char *key)
 	json_t *v = json_object_get(obj, key);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
+
+/* The shortest of "%.*e" with 1 to 17 significant digits that reads back as v. */
+static size_t real_exp(double v, char *buf, size_t size)
+{
+	int n = 0;
+	for (int prec = 0; prec <= 16; prec++) {
+		n = snprintf(buf, size, "%.*e", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The common case without printf (which was most of an export's time):
+ * v is m / 10^k for an integer m of at most 15 digits and k <= 6, checked
+ * by dividing back. That division is correctly rounded, as strtod is, so
+ * the text (the digits of m, a point k from the end) reads back as v, with
+ * the digits %.15g would find (written without an exponent: 0.00001).
+ * Returns the length, or 0 when v is not such a number. */
+static size_t real_fast(double v, char *buf, size_t size)
+{
+	static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6 };
+	if (!(fabs(v) < 1e9) || size < 32)
+		return 0;
+	if (v == 0) {
+		memcpy(buf, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 5 : 4);
+		return signbit(v) ? 4 : 3;
+	}
+	for (int k = 0; k <= 6; k++) {
+		double m = nearbyint(v * p10[k]);
+		if (m / p10[k] != v)
+			continue;
+		char digits[24];
+		int nd = 0;
+		for (long long u = llabs((long long)m); u; u /= 10)
+			digits[nd++] = (char)('0' + u % 10);
+		while (nd <= k)                      /* 0.005: the leading zeros */
+			digits[nd++] = '0';
+		size_t n = 0;
+		if (v < 0)
+			buf[n++] = '-';
+		while (nd > k)
+			buf[n++] = digits[--nd];
+		buf[n++] = '.';
+		if (k == 0)
+			buf[n++] = '0';
+		while (nd > 0)
+			buf[n++] = digits[--nd];
+		buf[n] = '\0';
+		return n;
+	}
+	return 0;
+}
+
+size_t iot_json_real_text(double v, char *buf, size_t size)
+{
+	size_t n = real_fast(v, buf, size);
+	if (n)
+		return n;
+	if (fabs(v) > 9007199254740992.0) {
+		n = real_exp(v, buf, size);
+	} else {
+		for (int prec = 15; prec <= 17; prec++) {
+			int k = snprintf(buf, size, "%.*g", prec, v);
+			n = k > 0 ? (size_t)k : 0;
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+		if (!strpbrk(buf, ".eE,") && n + 2 < size) {
+			memcpy(buf + n, ".0", 3);
+			n += 2;
+		}
+	}
+	for (char *c = buf; *c; c++)
+		if (*c == ',') /* a decimal comma from the caller's locale is not JSON */
+			*c = '.';
+	return n;
+}

@@ -26,6 +26,14 @@ int iot_json_depth(const char *buf, size_t len, int max);
 /* One compact object per line, flushed. Returns 0 or -1 on a write error. */
 int iot_json_print(FILE *f, const json_t *v);
 
+/* The shortest text that reads back as exactly v (finite), written so
+ * that iot_json_parse takes it back as that double: "0.1", "7.0", "-0.0",
+ * "0.00001"; beyond 2^53 always with an exponent ("1e+16",
+ * "1.8014398509481984e+16"), since a number written with neither fraction
+ * nor exponent is an integer and one with a fraction only may not have an
+ * integer part beyond 2^53. buf holds at least 32 bytes. Returns the length. */
+size_t iot_json_real_text(double v, char *buf, size_t size);
+
 /* Look up a string member; NULL when absent or not a string. */
 const char *iot_json_str(const json_t *obj, const char *key);
 

@@ -252,6 +252,12 @@ PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
 	return query(db, sql, nparams, params, 0, err);
 }
 
+PGresult *iot_db_query_binary(iot_db *db, const char *sql, int nparams,
+                              const char *const *params, iot_error *err)
+{
+	return query(db, sql, nparams, params, 1, err);
+}
+
 static PGresult *exec(iot_db *db, const char *sql, int nparams, const char *const *params,
                       int format, iot_error *err)
 {

@@ -52,6 +52,10 @@ void iot_db_note_failure(iot_db *db, const PGresult *res);
  * with err set (status IOT_UNAVAILABLE when transient). */
 PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
                        const char *const *params, iot_error *err);
+/* iot_db_query with the rows in binary format (see iot_db_exec_binary):
+ * one attempt, for statements inside a transaction (FETCH from a cursor). */
+PGresult *iot_db_query_binary(iot_db *db, const char *sql, int nparams,
+                              const char *const *params, iot_error *err);
 /* Like iot_db_query outside a transaction, retried on transient failures
  * (reconnecting when needed) until db_retry_time has passed. */
 PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,

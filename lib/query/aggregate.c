@@ -54,7 +54,7 @@ enum iot_agg_source iot_query_aggregate_source(const iot_aggregate_req *req)
 	return req->source;
 }
 
-static int check(const iot_aggregate_req *req, iot_error *err)
+int iot_query_aggregate_check(const iot_aggregate_req *req, iot_error *err)
 {
 	if (req->window_us < IOT_QUERY_WINDOW_MIN_US || req->window_us > IOT_QUERY_WINDOW_MAX_US)
 		return iot_error_set(err, IOT_USAGE, "window: out of bounds (1s to 366d)");
@@ -193,7 +193,7 @@ static int emit(const struct bucket *b, size_t n, const iot_aggregate_req *req, 
 int iot_query_aggregate(iot_db *db, const iot_aggregate_req *req, iot_query_row_fn fn, void *arg,
                         iot_error *err)
 {
-	if (check(req, err) < 0)
+	if (iot_query_aggregate_check(req, err) < 0)
 		return -1;
 	PGresult *res = NULL;
 	if (req->device_id > 0 && req->device_id <= INT32_MAX && !(res = run(db, req, err)))

@@ -201,6 +201,9 @@ typedef struct iot_aggregate_req {
  * Returns the number of buckets given to fn, or -1. */
 int iot_query_aggregate(iot_db *db, const iot_aggregate_req *req, iot_query_row_fn fn, void *arg,
                         iot_error *err);
+/* The checks iot_query_aggregate makes before it reads anything (0, or -1
+ * with IOT_USAGE), for a caller that validates its arguments first. */
+int iot_query_aggregate_check(const iot_aggregate_req *req, iot_error *err);
 /* The source a request reads (IOT_AGG_RAW or IOT_AGG_HOURLY). */
 enum iot_agg_source iot_query_aggregate_source(const iot_aggregate_req *req);
 
@@ -233,5 +236,88 @@ typedef struct iot_user_req {
  * Returns the number of items, or -1. */
 int iot_query_user(iot_db *db, const iot_user_req *req, iot_query_row_fn fn, void *arg,
                    long long *total, iot_error *err);
+
+/* ---- Export: every point of a time range, streamed ---------------------- */
+
+enum iot_export_format {
+	IOT_EXPORT_NDJSON,  /* one record per point, as iot-ingest reads it */
+	IOT_EXPORT_CSV      /* a header, then one line per point, the type in a column */
+};
+
+typedef struct iot_export_req {
+	int64_t start_us, end_us;      /* start <= ts <= end */
+	const int64_t *device_ids;     /* only these (ndevices of them); none: every device */
+	size_t ndevices;
+	enum iot_export_format format;
+} iot_export_req;
+
+/* Points in storage order: partition by partition, oldest first, and
+ * within one partition as stored (roughly as they arrived; with a device
+ * filter, by device and measurement, in time order, when the planner reads
+ * the primary key); the same data always comes in the same order. Read
+ * through a cursor a couple of thousand rows at a time (the next batch
+ * asked for while this one is written out), so neither side holds more
+ * than one batch however long the range. Text, built here so the HTTP
+ * export and iot-query write the same bytes:
+ *   NDJSON  {"device_id":N,"timestamp":T,"data":{NAME:VALUE}} with
+ *           ,"metadata":{...} before the closing brace when the point has
+ *           some: the record iot-ingest stores back as the very same row.
+ *           T as iot_query_format_ts; a number in the shortest form that
+ *           reads back as the same double (iot_json_real_text: 21.5,
+ *           7.0, 1e+300); a JSON value and metadata as compact JSON whose
+ *           numbers read back as stored (query_int.h says how).
+ *   CSV     device_id,timestamp,measurement,type,value,metadata (RFC
+ *           4180, a line ends with LF). type is number, text, boolean or
+ *           json; value is the number as in NDJSON, the text itself (an
+ *           empty text as ""), true/false, or the compact JSON; metadata
+ *           is compact JSON, or an empty field (unquoted, which psql's
+ *           COPY ... CSV reads as NULL) when there is none.
+ * The export holds db (a transaction with the cursor) until it is closed:
+ * use db for nothing else meanwhile. A transient failure before the first
+ * piece is retried within db's retry budget; one after it fails the export
+ * (IOT_UNAVAILABLE): what was handed out is a valid prefix, whole lines. */
+typedef struct iot_export iot_export;
+
+iot_export *iot_export_open(iot_db *db, const iot_export_req *req, iot_error *err);
+/* The next piece of the text (whole lines, tens of kilobytes; the CSV
+ * header comes first): *text valid until the next call. Returns 1 with a
+ * piece, 0 at the end (the transaction then ended), -1 with err. */
+int iot_export_next(iot_export *x, const char **text, size_t *len, iot_error *err);
+/* Points handed out so far. */
+long long iot_export_points(const iot_export *x);
+/* End the transaction (when still open) and free x. */
+void iot_export_close(iot_export *x);
+
+/* ---- Follow: points as they are committed -------------------------------- */
+
+typedef struct iot_follow_req {
+	const int64_t *device_ids;          /* only these (ndevices of them); none: every device */
+	size_t ndevices;
+	const char *const *measurements;    /* only these (nmeasurements); none: all */
+	size_t nmeasurements;
+	enum iot_export_format format;      /* the lines, as the export writes them */
+} iot_follow_req;
+
+/* The points committed after iot_follow_open, as they are committed: the
+ * batch writer notifies channel iotflow_telemetry in each batch's
+ * transaction with the ids of its devices, and PostgreSQL delivers that
+ * only after the commit (and never for a batch that rolled back), so what
+ * is shown is committed. For each notified device, the points of each
+ * series newer than the newest one shown (from the latest-value table and
+ * the primary key), in time order: a point older than the newest shown
+ * point of its series (late data) is not shown. The text is the export's
+ * (NDJSON that iot-ingest reads, or CSV, header first). The follow holds
+ * db (it LISTENs on it) until it is closed. After a lost connection it
+ * connects again within db's retry budget, and the next round shows what
+ * was committed meanwhile. */
+typedef struct iot_follow iot_follow;
+
+iot_follow *iot_follow_open(iot_db *db, const iot_follow_req *req, iot_error *err);
+/* Wait up to timeout_ms (a signal cuts it short) for a notification, then
+ * read what is new. Returns 1 with text (whole lines, valid until the next
+ * call), 0 when there was nothing, -1 with err (IOT_UNAVAILABLE: PostgreSQL
+ * gone for longer than the retry budget). */
+int iot_follow_next(iot_follow *f, int timeout_ms, const char **text, size_t *len, iot_error *err);
+void iot_follow_close(iot_follow *f);
 
 #endif

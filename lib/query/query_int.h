@@ -42,6 +42,42 @@ char *iot__query_text_array(const char *const *names, size_t n);
  * 2^31-1); NULL when out of memory. Free it. */
 char *iot__query_int_array(const int64_t *ids, size_t n);
 
+/* A growing text buffer, NUL-terminated; oom set (and nothing more
+ * written) once memory ran out. */
+struct iot__qbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+int iot__qbuf_reserve(struct iot__qbuf *b, size_t more);
+void iot__qbuf_put(struct iot__qbuf *b, const char *s, size_t n);
+/* s[0..n) (valid UTF-8) as a JSON string, quotes included. */
+void iot__qbuf_json_string(struct iot__qbuf *b, const char *s, size_t n);
+void iot__qbuf_free(struct iot__qbuf *b);
+
+/* jsonb's text (json_value::text, metadata::text) as compact JSON that
+ * iot_json_parse, and so the record decoder, reads back as the value that
+ * was stored. PostgreSQL writes a jsonb number without an exponent: a real
+ * the decoder stored as 1e+300 comes back as a 1 and 300 zeros, an integer
+ * beyond 64 bits that jansson and the decoder refuse. Such numbers (an
+ * integer beyond 64 bits; a fraction whose integer part has 16 digits or
+ * more, or longer than 24 characters) are written as the double they were
+ * stored from, in its shortest form; whitespace outside strings is dropped. */
+void iot__query_jsonb_compact(struct iot__qbuf *b, const char *s, size_t len);
+/* The same, parsed by jansson (json_loadb flags); NULL when it does not parse. */
+json_t *iot__query_jsonb(const char *s, size_t len, int flags);
+
+/* A point's columns from telemetry_data (t: "" or an alias and a dot), as
+ * iot__point_text reads them: device_id, measurement_name, ts, the four
+ * values, metadata as text. */
+#define IOT__SQL_POINT(t) t "device_id, " t "measurement_name, " t "ts, " IOT__SQL_VALUES(t) ", " t "metadata::text"
+/* Row i of res (IOT__SQL_POINT, binary) as one line of fmt, appended to
+ * out; tmp is scratch space. */
+void iot__point_text(struct iot__qbuf *out, struct iot__qbuf *tmp, enum iot_export_format fmt,
+                     const PGresult *res, int i);
+/* The CSV header line, "device_id,...,metadata\n". */
+extern const char iot__csv_header[];
+
 /* Hand row (a new reference, consumed; NULL means out of memory) to fn.
  * Returns 0, or -1 with err when fn stopped or memory ran out. */
 int iot__query_emit(iot_query_row_fn fn, void *arg, json_t *row, iot_error *err);

@@ -136,7 +136,7 @@ static int group_add(struct group *g, const PGresult *res, int i, iot_error *err
 		return iot__query_oom(err);
 	if (PQgetisnull(res, i, 6))
 		return 0;
-	json_t *m = json_loadb(PQgetvalue(res, i, 6), (size_t)PQgetlength(res, i, 6), 0, NULL);
+	json_t *m = iot__query_jsonb(PQgetvalue(res, i, 6), (size_t)PQgetlength(res, i, 6), 0);
 	if (!json_is_object(m)) {
 		json_decref(m);
 		return iot_error_set(err, IOT_INTERNAL, "unable to read stored metadata");
@@ -357,7 +357,7 @@ static json_t *user_item(const PGresult *res, int i, iot_error *err)
 	if (!v)
 		return NULL;
 	json_t *meta = PQgetisnull(res, i, 7) ? json_null()
-	             : json_loadb(PQgetvalue(res, i, 7), (size_t)PQgetlength(res, i, 7), 0, NULL);
+	             : iot__query_jsonb(PQgetvalue(res, i, 7), (size_t)PQgetlength(res, i, 7), 0);
 	if (!meta) {
 		json_decref(v);
 		iot_error_set(err, IOT_INTERNAL, "unable to read stored metadata");

@@ -47,8 +47,8 @@ json_t *iot__query_value(const PGresult *res, int row, int col, iot_error *err)
 	} else if (!PQgetisnull(res, row, col + 2)) {
 		v = json_boolean(PQgetvalue(res, row, col + 2)[0] != 0);
 	} else if (!PQgetisnull(res, row, col + 3)) {
-		v = json_loadb(PQgetvalue(res, row, col + 3), (size_t)PQgetlength(res, row, col + 3),
-		               JSON_DECODE_ANY, NULL);
+		v = iot__query_jsonb(PQgetvalue(res, row, col + 3), (size_t)PQgetlength(res, row, col + 3),
+		                     JSON_DECODE_ANY);
 	}
 	if (!v)
 		iot_error_set(err, IOT_INTERNAL, "unable to read a stored value");

@@ -98,6 +98,13 @@ static const char SQL_LAST_SEEN[] =
 	" (SELECT device_id, least(max(ts), now()) AS ts FROM iotflow_latest_stage GROUP BY device_id) s"
 	" WHERE d.id = s.device_id AND (d.last_seen IS NULL OR d.last_seen < s.ts - interval '30 seconds')";
 
+/* Followers (iot-query follow, the HTTP stream) LISTEN on this channel:
+ * at commit, PostgreSQL tells them the ids of the devices that got points,
+ * "1,2,3", or "*" when the list would not fit a notification's 8000 bytes.
+ * NOTIFY is transactional: nothing is told of a batch that rolls back. */
+static const char SQL_NOTIFY[] = "SELECT pg_notify('iotflow_telemetry', $1)";
+#define NOTIFY_MAX 7900
+
 struct store *iot__store_new(const iot_config *cfg, iot_cache *cache, iot_metric *metrics, iot_error *err)
 {
 	struct store *s = calloc(1, sizeof *s);
@@ -347,6 +354,24 @@ static int by_key(const void *x, const void *y, void *arg)
 	return strcmp(p->measurement, q->measurement);
 }
 
+/* The devices of the stored points (the latest list, sorted by device). */
+static int notify_followers(struct store *s, const struct batch *b, iot_error *err)
+{
+	char ids[NOTIFY_MAX + 24];
+	size_t len = 0;
+	int64_t last = 0;
+	for (size_t k = 0; k < s->nlatest && len <= NOTIFY_MAX; k++) {
+		int64_t dev = b->pt[s->latest[k]]->device_id;
+		if (dev != last)
+			len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%lld", len ? "," : "", (long long)dev);
+		last = dev;
+	}
+	const char *p[] = { len <= NOTIFY_MAX ? ids : "*" };
+	PGresult *r = iot_db_query(s->db, SQL_NOTIFY, 1, p, err);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
 static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
 {
 	s->nlatest = 0;
@@ -359,9 +384,10 @@ static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
 	iot__copy_begin(&s->buf);
 	for (size_t k = 0; k < s->nlatest; k++)
 		iot__copy_point(&s->buf, b->pt[s->latest[k]], -1, false);
-	if (copy_send(s, SQL_COPY_LATEST, err) < 0 || simple(s, SQL_UPSERT_LATEST, err) < 0)
+	if (copy_send(s, SQL_COPY_LATEST, err) < 0 || simple(s, SQL_UPSERT_LATEST, err) < 0 ||
+	    simple(s, SQL_LAST_SEEN, err) < 0)
 		return -1;
-	return simple(s, SQL_LAST_SEEN, err);
+	return notify_followers(s, b, err);
 }
 
 /* Hourly sums in key order (parallel batches lock rollup rows in one order). */
