@@ -190,6 +190,7 @@ bench: all test-progs
 	@bench/ingest-wide
 	@bench/auth.sh
 	@bench/query
+	@bench/http
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
