@@ -77,7 +77,7 @@ static void end_tx(iot_export *x, const char *sql)
 		PQclear(take_fetch(x, &ignored));
 	}
 	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-		PQclear(PQexec(c, sql));
+		PQclear(PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0));
 	x->in_tx = false;
 }
 
