@@ -203,6 +203,27 @@ provision() {
 	assert_equal "$(q 'select count(*) from telemetry_data')" 4
 }
 
+# run_server CMD: CMD (with the page's port 5000 made a spare one) in the
+# background until /health answers; another port when the first was taken
+# meanwhile (the server then exits at once). Sets port and pid.
+run_server() {
+	local try
+	for try in 1 2 3 4 5; do
+		port=$(_iot_pick_port)
+		bash -c "${1//5000/$port}" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
+		pid=$!
+		for _ in $(seq 250); do
+			curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return 0
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$pid" 2>/dev/null && break
+		wait "$pid" || true
+	done
+	echo "the server did not come up:"; cat "$BATS_TEST_TMPDIR/log"
+	return 1
+}
+
 @test "iot-httpd(8) EXAMPLES: serve, post a reading, ask for health, socket activation" {
 	local page=$IOTFLOW_ROOT/man/iot-httpd.8 cmds serve post health activate port pid
 	cmds=$(examples "$page")
@@ -213,10 +234,7 @@ provision() {
 	activate=$(grep -E '^systemd-socket-activate ' <<<"$cmds")
 	provision
 	# The page's port 5000 is this test's spare port.
-	port=$(_iot_pick_port)
-	bash -c "${serve//5000/$port}" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
-	pid=$!
-	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
+	run_server "$serve"
 	run env KEY="$KEY" bash -c "${post//5000/$port}"
 	assert_success
 	assert_equal "$(jq -r '.message, .device_name' <<<"$output")" "Telemetry data stored successfully
@@ -227,14 +245,9 @@ thermo-1"
 	kill -TERM "$pid"
 	wait "$pid"
 	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
-	port=$(_iot_pick_port)
 	local envs=() v
 	for v in PGHOST PGPORT PGUSER PGDATABASE IOTFLOW_REDIS_URL IOTFLOW_CONFIG; do envs+=(-E "$v"); done
-	activate=${activate//5000/$port}
-	activate=${activate/systemd-socket-activate /systemd-socket-activate ${envs[*]} }
-	bash -c "$activate" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
-	pid=$!
-	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
+	run_server "${activate/systemd-socket-activate /systemd-socket-activate ${envs[*]} }"
 	run bash -c "${health//5000/$port}"
 	assert_equal "$(jq -r .status <<<"$output")" healthy
 	kill -TERM "$pid"
