@@ -99,14 +99,7 @@ void iot__http_admin_device(struct http_req *r)
 		iot__http_failed(r, &err, "Reading the device");
 		goto out;
 	}
-	json_t *configs = json_object();
-	size_t i;
-	json_t *row;
-	json_array_foreach(conf, i, row)
-		json_object_set_new(configs, json_string_value(json_object_get(row, "key")),
-		                    json_pack("{s:O,s:O,s:O}", "value", json_object_get(row, "value"),
-		                              "data_type", json_object_get(row, "type"),
-		                              "updated_at", json_object_get(row, "updated_at")));
+	json_t *configs = iot__http_config_object(conf);
 	iot__http_reply(r, 200, json_pack("{s:s,s:O,s:O,s:o}", "status", "success", "device", d,
 	                                  "auth_records", keys, "configurations", configs));
 out:

@@ -47,6 +47,9 @@ void iot__http_dev_status(struct http_req *r);
 void iot__http_dev_heartbeat(struct http_req *r);
 void iot__http_dev_credentials(struct http_req *r);
 void iot__http_dev_mqtt_credentials(struct http_req *r);
+/* Config rows (iot_device_config_get) as the Flask configuration object:
+ * {KEY: {"value","data_type","updated_at"}}. */
+json_t *iot__http_config_object(const json_t *rows);
 void iot__http_dev_config_get(struct http_req *r);
 void iot__http_dev_config_post(struct http_req *r);
 void iot__http_dev_config_put(struct http_req *r);

@@ -21,6 +21,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+json_t *iot__http_config_object(const json_t *rows)
+{
+	json_t *conf = json_object();
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+		json_object_set_new(conf, json_string_value(json_object_get(row, "key")),
+		                    json_pack("{s:O,s:O,s:O}", "value", json_object_get(row, "value"),
+		                              "data_type", json_object_get(row, "type"),
+		                              "updated_at", json_object_get(row, "updated_at")));
+	return conf;
+}
+
 void iot__http_dev_config_get(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
@@ -36,14 +49,7 @@ void iot__http_dev_config_get(struct http_req *r)
 		iot__http_failed(r, &err, "Reading the configuration");
 		goto out;
 	}
-	json_t *conf = json_object();
-	size_t i;
-	json_t *row;
-	json_array_foreach(rows, i, row)
-		json_object_set_new(conf, json_string_value(json_object_get(row, "key")),
-		                    json_pack("{s:O,s:O,s:O}", "value", json_object_get(row, "value"),
-		                              "data_type", json_object_get(row, "type"),
-		                              "updated_at", json_object_get(row, "updated_at")));
+	json_t *conf = iot__http_config_object(rows);
 	iot__http_reply(r, 200, json_pack("{s:s,s:I,s:o}", "status", "success", "device_id", (json_int_t)dev.id,
 	                                  "configuration", conf));
 out:

@@ -47,18 +47,12 @@ static int type_check(const char *type, iot_error *err)
 	return iot_error_set(err, IOT_USAGE, "config type: expected string, integer, float, boolean or json");
 }
 
-/* The shortest text that reads back as exactly v. */
+/* The shortest text that reads back as exactly v (base/json_util.h). */
 static char *shortest_double(double v)
 {
-	char *out = NULL;
-	for (int prec = 15; prec <= 17; prec++) {
-		free(out);
-		if (asprintf(&out, "%.*g", prec, v) < 0)
-			return NULL;
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	return out;
+	char buf[48];
+	iot_json_real_text(v, buf, sizeof buf);
+	return strdup(buf);
 }
 
 /* The canonical text of value as type, malloc'd; NULL with err when it is not one. */
