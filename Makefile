@@ -23,7 +23,7 @@ VERSION    := 0.1.0
 PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd
 CORE_PKGS  := libpq hiredis jansson libsodium
 # PROGRAM_PKGS: what a program needs beyond CORE_PKGS, as NAME_PKGS.
-iot-httpd_PKGS := libmicrohttpd libsystemd
+iot-httpd_PKGS := libmicrohttpd libsystemd libmosquitto
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -56,7 +56,7 @@ FLAGS_STAMP := $(CC) $(ALL_CPPFLAGS) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_L
 # which only programs link (libiotflow-cli.a). The broker plugin links the
 # core alone.
 O          := build/$(FLAVOUR)
-ROOMS      := base pg cache auth registry telemetry query http
+ROOMS      := base pg cache auth registry telemetry query mqtt chart http
 LIB_SRC    := $(foreach r,$(ROOMS),$(wildcard lib/$(r)/*.c))
 CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a
@@ -116,7 +116,7 @@ bin/%: $$(call prog_objs,$$*) $(CLIA) $(LIBA)
 
 build/tests/%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard tests/c/$$*.c bench/$$*.c))) $(CLIA) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS)) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS) libmosquitto) -lm
 
 test-progs: $(TEST_BINS)
 

@@ -16,9 +16,9 @@ allowed() {
 	registry)  echo "base pg cache auth registry" ;;
 	telemetry) echo "base pg cache auth registry telemetry" ;;
 	query)     echo "base pg cache auth registry telemetry query" ;;
-	http)      echo "base pg cache auth registry telemetry query http" ;;
-	mqtt|chart)
-	           echo "base pg cache auth registry telemetry query mqtt http chart" ;;
+	mqtt)      echo "base pg cache auth registry telemetry query mqtt" ;;
+	chart)     echo "base pg cache auth registry telemetry query chart" ;;
+	http)      echo "base pg cache auth registry telemetry query mqtt chart http" ;;
 	cli)       echo "base pg cache auth registry telemetry query mqtt http chart cli" ;;
 	*)         echo "" ;;
 	esac

@@ -12,6 +12,7 @@
  * Backends that are not configured are "not_configured" and not failures.
  * GET /status is the detailed form, as it was in the Flask service. */
 #include "http/http_int.h"
+#include "mqtt/mqtt_url.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -63,31 +64,6 @@ static json_t *check_redis(struct http_slot *s)
 	return json_pack("{s:b,s:s,s:f}", "healthy", 1, "status", "connected", "response_time_ms", ms_since(t0));
 }
 
-/* mqtt[s]://[user[:password]@]host[:port][/...] -> host, port (never the credentials). */
-static int broker_address(const char *url, char *host, size_t hsize, char *port, size_t psize)
-{
-	const char *p = strstr(url, "://");
-	bool tls = !strncmp(url, "mqtts://", 8);
-	p = p ? p + 3 : url;
-	const char *at = strchr(p, '@'), *slash = strchr(p, '/');
-	if (at && (!slash || at < slash))
-		p = at + 1;
-	size_t n = strcspn(p, "/?");
-	const char *colon = memchr(p, ':', n);
-	size_t hl = colon ? (size_t)(colon - p) : n;
-	if (hl == 0 || hl >= hsize)
-		return -1;
-	memcpy(host, p, hl);
-	host[hl] = '\0';
-	if (colon && n - hl - 1 > 0 && n - hl - 1 < psize) {
-		memcpy(port, colon + 1, n - hl - 1);
-		port[n - hl - 1] = '\0';
-	} else {
-		snprintf(port, psize, "%s", tls ? "8883" : "1883");
-	}
-	return 0;
-}
-
 static bool tcp_reachable(const char *host, const char *port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
@@ -117,11 +93,14 @@ static json_t *check_broker(iot_httpd *h)
 	const char *url = iot_config_get(h->cfg, "mqtt_url");
 	if (!url || !*url)
 		return json_pack("{s:b,s:s}", "healthy", 1, "status", "not_configured");
-	char host[256], port[16];
-	if (broker_address(url, host, sizeof host, port, sizeof port) < 0)
+	iot_mqtt_url u;
+	if (iot_mqtt_url_parse(url, &u, NULL) < 0)
 		return json_pack("{s:b,s:s,s:s}", "healthy", 0, "status", "disconnected", "error", "mqtt_url is not usable");
+	iot_mqtt_url_clear(&u);
+	char port[16];
+	snprintf(port, sizeof port, "%d", u.port);
 	long long t0 = iot_now_us();
-	if (!tcp_reachable(host, port))
+	if (!tcp_reachable(u.host, port))
 		return json_pack("{s:b,s:s,s:s}", "healthy", 0, "status", "disconnected", "error", "the broker is unreachable");
 	return json_pack("{s:b,s:s,s:f}", "healthy", 1, "status", "connected", "response_time_ms", ms_since(t0));
 }
