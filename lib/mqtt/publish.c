@@ -1,0 +1,327 @@
+/* publish.c — a QoS 1 publisher that waits for the PUBACK (publish.h).
+ *
+ * libmosquitto's loop thread runs the connection and calls on_publish
+ * when a PUBACK arrives. A publishing thread learns its message id only
+ * when mosquitto_publish returns, and the PUBACK may already have been
+ * handled by then: acks that find no waiter are kept for a while in a
+ * small ring, where the publisher looks first. */
+#include "mqtt/publish.h"
+#include "mqtt/mqtt_url.h"
+#include "base/clock.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define EARLY 64
+
+struct waiter {
+	int mid;
+	bool done;
+	int reason;                  /* the PUBACK's reason code; -1: connection lost */
+	struct waiter *next;
+};
+
+struct iot_publisher {
+	struct mosquitto *m;
+	iot_publisher_opts o;
+	iot_mqtt_url url;
+	char client_id[64];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool connected, refused, loop_started;
+	int connect_rc;
+	struct waiter *waiters;
+	struct { int mid, reason; long long at_ms; } early[EARLY];
+	size_t early_next;
+	unsigned long published, failed;
+};
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static void lib_init(void)
+{
+	mosquitto_lib_init();
+}
+
+static void on_connect(struct mosquitto *m, void *arg, int rc, int flags, const mosquitto_property *props)
+{
+	(void)m;
+	(void)flags;
+	(void)props;
+	iot_publisher *p = arg;
+	pthread_mutex_lock(&p->mu);
+	p->connected = rc == 0;
+	p->refused = rc != 0;
+	p->connect_rc = rc;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitto_property *props)
+{
+	(void)m;
+	(void)rc;
+	(void)props;
+	iot_publisher *p = arg;
+	pthread_mutex_lock(&p->mu);
+	p->connected = false;
+	/* What was in flight may never be acked: its senders stop waiting. */
+	for (struct waiter *w = p->waiters; w; w = w->next)
+		if (!w->done) {
+			w->done = true;
+			w->reason = -1;
+		}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void on_publish(struct mosquitto *m, void *arg, int mid, int reason, const mosquitto_property *props)
+{
+	(void)m;
+	(void)props;
+	iot_publisher *p = arg;
+	pthread_mutex_lock(&p->mu);
+	struct waiter *w = p->waiters;
+	while (w && w->mid != mid)
+		w = w->next;
+	if (w) {
+		w->done = true;
+		w->reason = reason;
+	} else {
+		size_t i = p->early_next++ % EARLY;
+		p->early[i].mid = mid;
+		p->early[i].reason = reason;
+		p->early[i].at_ms = iot_now_ms();
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Foreground: wait for the CONNACK. Called with p->mu held. */
+static int wait_connected(iot_publisher *p, iot_error *err)
+{
+	struct timespec dl;
+	deadline_in(&dl, p->o.timeout_ms);
+	while (!p->connected && !p->refused)
+		if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT)
+			break;
+	char addr[300];
+	iot_mqtt_url_address(&p->url, addr, sizeof addr);
+	if (p->connected)
+		return 0;
+	if (p->refused)
+		return iot_error_set(err, p->connect_rc == 0x86 || p->connect_rc == 0x87 || p->connect_rc == 4 ||
+		                     p->connect_rc == 5 ? IOT_DENIED : IOT_UNAVAILABLE,
+		                     "the broker at %s refused the connection: %s", addr,
+		                     mosquitto_reason_string(p->connect_rc));
+	return iot_error_set(err, IOT_UNAVAILABLE, "the broker at %s did not answer within %d ms", addr,
+	                     p->o.timeout_ms);
+}
+
+static int start(iot_publisher *p, iot_error *err)
+{
+	char addr[300];
+	iot_mqtt_url_address(&p->url, addr, sizeof addr);
+	int rc;
+	if (p->o.background) {
+		mosquitto_reconnect_delay_set(p->m, 1, 30, true);
+		/* A first failure is retried by the loop thread. */
+		(void)mosquitto_connect_async(p->m, p->url.host, p->url.port, 30);
+	} else if ((rc = mosquitto_connect(p->m, p->url.host, p->url.port, 30)) != MOSQ_ERR_SUCCESS) {
+		return iot_error_set(err, IOT_UNAVAILABLE, "unable to connect to the broker at %s: %s", addr,
+		                     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+	}
+	if ((rc = mosquitto_loop_start(p->m)) != MOSQ_ERR_SUCCESS)
+		return iot_error_set(err, IOT_INTERNAL, "cannot start the MQTT network thread: %s", mosquitto_strerror(rc));
+	p->loop_started = true;
+	if (p->o.background)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	rc = wait_connected(p, err);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+iot_publisher *iot_publisher_new(const iot_config *cfg, const iot_publisher_opts *o, iot_error *err)
+{
+	const char *url = iot_config_get(cfg, "mqtt_url");
+	if (!url || !*url) {
+		iot_error_set(err, IOT_USAGE, "mqtt_url is not set (IOTFLOW_MQTT_URL)");
+		return NULL;
+	}
+	iot_publisher *p = calloc(1, sizeof *p);
+	if (!p) {
+		iot_error_set(err, IOT_INTERNAL, "out of memory");
+		return NULL;
+	}
+	p->o = *o;
+	if (p->o.timeout_ms <= 0)
+		p->o.timeout_ms = IOT_PUBLISH_TIMEOUT_MS;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (iot_mqtt_url_parse(url, &p->url, err) < 0)
+		goto fail;
+	pthread_once(&lib_once, lib_init);
+	const char *prog = iot_config_program(cfg);
+	snprintf(p->client_id, sizeof p->client_id, "iotflow-%.24s-%ld-%08x", prog ? prog : "lib", (long)getpid(),
+	         (unsigned)randombytes_random());
+	if (!(p->m = mosquitto_new(p->client_id, true, p))) {
+		iot_error_set(err, IOT_INTERNAL, "cannot create an MQTT client: %s", strerror(errno));
+		goto fail;
+	}
+	if (iot_mqtt_client_setup(p->m, &p->url, err) < 0)
+		goto fail;
+	mosquitto_connect_v5_callback_set(p->m, on_connect);
+	mosquitto_disconnect_v5_callback_set(p->m, on_disconnect);
+	mosquitto_publish_v5_callback_set(p->m, on_publish);
+	if (start(p, err) < 0)
+		goto fail;
+	return p;
+fail:
+	iot_publisher_free(p);
+	return NULL;
+}
+
+void iot_publisher_free(iot_publisher *p)
+{
+	if (!p)
+		return;
+	if (p->m) {
+		if (p->loop_started) {
+			mosquitto_disconnect(p->m);
+			mosquitto_loop_stop(p->m, false);
+		}
+		mosquitto_destroy(p->m);
+	}
+	iot_mqtt_url_clear(&p->url);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* An ack that came before its waiter: its reason code, or -2 when none. */
+static int take_early(iot_publisher *p, int mid)
+{
+	long long old = iot_now_ms() - 2LL * p->o.timeout_ms;
+	for (size_t i = 0; i < EARLY; i++)
+		if (p->early[i].mid == mid && p->early[i].at_ms > old) {
+			p->early[i].mid = 0;
+			return p->early[i].reason;
+		}
+	return -2;
+}
+
+/* Wait for the PUBACK of mid: its reason code, -1 connection lost, -3 timed out. */
+static int wait_ack(iot_publisher *p, int mid)
+{
+	pthread_mutex_lock(&p->mu);
+	int reason = take_early(p, mid);
+	if (reason != -2) {
+		pthread_mutex_unlock(&p->mu);
+		return reason;
+	}
+	struct waiter w = { .mid = mid, .next = p->waiters };
+	p->waiters = &w;
+	struct timespec dl;
+	deadline_in(&dl, p->o.timeout_ms);
+	while (!w.done)
+		if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT)
+			break;
+	for (struct waiter **pp = &p->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&p->mu);
+	return w.done ? w.reason : -3;
+}
+
+int iot_publish(iot_publisher *p, const char *topic, const void *payload, size_t len, bool retain,
+                iot_error *err)
+{
+	char addr[300];
+	iot_mqtt_url_address(&p->url, addr, sizeof addr);
+	pthread_mutex_lock(&p->mu);
+	bool up = p->connected;
+	pthread_mutex_unlock(&p->mu);
+	int mid = 0, rc = MOSQ_ERR_NO_CONN;
+	if (up)
+		rc = mosquitto_publish_v5(p->m, &mid, topic, (int)len, payload, 1, retain, NULL);
+	if (rc == MOSQ_ERR_SUCCESS) {
+		int reason = wait_ack(p, mid);
+		if (reason >= 0 && reason < 0x80) {
+			__atomic_add_fetch(&p->published, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+		__atomic_add_fetch(&p->failed, 1, __ATOMIC_RELAXED);
+		if (reason == -1)
+			return iot_error_set(err, IOT_UNAVAILABLE, "the connection to the broker at %s was lost", addr);
+		if (reason == -3)
+			return iot_error_set(err, IOT_UNAVAILABLE, "no answer from the broker at %s within %d ms", addr,
+			                     p->o.timeout_ms);
+		return iot_error_set(err, IOT_DENIED, "the broker at %s refused the message to %s: %s", addr, topic,
+		                     mosquitto_reason_string(reason));
+	}
+	__atomic_add_fetch(&p->failed, 1, __ATOMIC_RELAXED);
+	switch (rc) {
+	case MOSQ_ERR_NO_CONN:
+	case MOSQ_ERR_CONN_LOST:
+		return iot_error_set(err, IOT_UNAVAILABLE, "not connected to the broker at %s", addr);
+	case MOSQ_ERR_INVAL:
+	case MOSQ_ERR_MALFORMED_UTF8:
+	case MOSQ_ERR_PAYLOAD_SIZE:
+	case MOSQ_ERR_OVERSIZE_PACKET:
+	case MOSQ_ERR_QOS_NOT_SUPPORTED:
+		return iot_error_set(err, IOT_USAGE, "the broker would not take this message: %s", mosquitto_strerror(rc));
+	default:
+		return iot_error_set(err, IOT_UNAVAILABLE, "unable to publish to the broker at %s: %s", addr,
+		                     mosquitto_strerror(rc));
+	}
+}
+
+int iot_publish_json(iot_publisher *p, const char *topic, const json_t *v, bool retain, iot_error *err)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!text)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	int rc = iot_publish(p, topic, text, strlen(text), retain, err);
+	free(text);
+	return rc;
+}
+
+void iot_publisher_get_info(iot_publisher *p, iot_publisher_info *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&p->mu);
+	out->connected = p->connected;
+	pthread_mutex_unlock(&p->mu);
+	out->tls = p->url.tls;
+	out->port = p->url.port;
+	snprintf(out->host, sizeof out->host, "%s", p->url.host);
+	iot_mqtt_url_address(&p->url, out->address, sizeof out->address);
+	snprintf(out->client_id, sizeof out->client_id, "%s", p->client_id);
+	out->published = __atomic_load_n(&p->published, __ATOMIC_RELAXED);
+	out->failed = __atomic_load_n(&p->failed, __ATOMIC_RELAXED);
+}
