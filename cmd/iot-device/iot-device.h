@@ -11,8 +11,9 @@ struct dev_opts {
 	const char *config, *db;
 	iot_device_fields f;           /* --name --owner --type ... */
 	const char *type;              /* --type as given (device type, or value type for config set) */
+	const char *device, *params;   /* command list --device, command send --params */
 	enum iot_format format;
-	long grace, window;
+	long grace, window, ttl, limit;
 	int online;                    /* -1, 0 (--offline), 1 (--online) */
 	bool strict, summary;
 	unsigned seen;
@@ -27,5 +28,14 @@ void dev_cache_warning(iot_cache *cache);
 int dev_bulk_add(iot_registry *id, const struct dev_opts *o);
 /* key check: keys on stdin, one result line per key. Returns the exit code. */
 int dev_key_check(iot_registry *id, const struct dev_opts *o);
+
+/* command send/list/retry (command.c); each returns the exit code. */
+int dev_command_send(iot_registry *id, char **args, const struct dev_opts *o);
+int dev_command_list(iot_registry *id, const struct dev_opts *o);
+int dev_command_retry(iot_registry *id, const struct dev_opts *o);
+/* After config set/rm: publish the device's whole config, retained, when
+ * mqtt_url is set. Returns the exit code (0, or 5 with a warning: the
+ * change is stored and waits to be published). */
+int dev_config_publish(iot_registry *id, const json_t *result);
 
 #endif

@@ -1,5 +1,5 @@
 /* iot-device — provision devices from the shell: add (one or many), list,
- * show, set, rm, keys, typed configuration and online status. */
+ * show, set, rm, keys, typed configuration, online status and commands. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +34,16 @@ static const char help_text[] =
 "  config set DEVICE KEY VALUE [--type=TYPE] set a value (string, integer,\n"
 "                                            float, boolean or json)\n"
 "  config rm DEVICE KEY                      remove a value\n"
+"                                            (set and rm publish the device's\n"
+"                                            whole config, retained, to MQTT)\n"
 "  status [DEVICE] [--owner=USER] [--online | --offline] [--summary]\n"
 "                                            online/offline and last_seen\n"
+"  command send DEVICE COMMAND [--params=JSON] [--ttl=DURATION]\n"
+"                                            send a command over MQTT (QoS 1)\n"
+"  command list [--device=DEVICE] [--status=STATUS] [--limit=N]\n"
+"                                            commands, newest first\n"
+"  command retry                             send what the broker missed: pending\n"
+"                                            commands, changed configs; expire old\n"
 "\n"
 "DEVICE is a device id, OWNER/NAME, or a NAME only one device has.\n"
 "\n"
@@ -53,6 +61,11 @@ static const char help_text[] =
 "  -d, --db=CONNINFO        PostgreSQL connection string (default: PG* variables)\n"
 "      --format=FORMAT      ndjson (default), table or csv\n"
 "      --window=DURATION    online window (default: setting online_window, 5m)\n"
+"      --params=JSON        command parameters, any JSON (default {})\n"
+"      --ttl=DURATION       how long a command may wait for its device\n"
+"                           (default: setting command_ttl, 1h)\n"
+"      --device=DEVICE      command list: one device's commands\n"
+"      --limit=N            command list: at most N (default 100)\n"
 "  -q, --quiet              no warnings\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
@@ -65,17 +78,20 @@ static const char help_text[] =
 "5 database unavailable, or Redis configured but the cache not told of a\n"
 "change (committed; the message says what to run once Redis is back, and a\n"
 "rotated key is in the output: do not rotate again; rm removes nothing then),\n"
-"6 internal error. See iot-device(1).\n";
+"6 internal error. command send: 5 when the broker is unreachable (the\n"
+"command is stored pending and printed); config set/rm: 5 when the change\n"
+"is stored but could not be published. See iot-device(1).\n";
 
 enum {
 	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,
 	O_LOCATION = 1 << 4, O_NAME = 1 << 5, O_OFFLINE = 1 << 6, O_ONLINE = 1 << 7,
 	O_OWNER = 1 << 8, O_STATUS = 1 << 9, O_STRICT = 1 << 10, O_SUMMARY = 1 << 11,
-	O_TYPE = 1 << 12, O_WINDOW = 1 << 13,
+	O_TYPE = 1 << 12, O_WINDOW = 1 << 13, O_DEVICE = 1 << 14, O_LIMIT = 1 << 15, O_PARAMS = 1 << 16,
+	O_TTL = 1 << 17,
 };
 static const char *const opt_names[] = { "--description", "--firmware", "--grace", "--hardware",
 	"--location", "--name", "--offline", "--online", "--owner", "--status", "--strict",
-	"--summary", "--type", "--window" };
+	"--summary", "--type", "--window", "--device", "--limit", "--params", "--ttl" };
 #define FIELD_OPTS (O_DESCRIPTION | O_FIRMWARE | O_HARDWARE | O_LOCATION | O_STATUS | O_TYPE)
 
 static const char *const device_cols[] = { "id", "name", "owner", "type", "status", "online",
@@ -96,7 +112,7 @@ static const char *const summary_cols[] = { "devices", "online", "offline", "act
 	"maintenance", NULL };
 
 enum action { A_ADD, A_LIST, A_SHOW, A_SET, A_RM, A_ROTATE, A_REVOKE, A_KEYS, A_CHECK,
-	A_CGET, A_CSET, A_CRM, A_STATUS };
+	A_CGET, A_CSET, A_CRM, A_STATUS, A_CSEND, A_CLIST, A_CRETRY };
 
 static const iot_command commands[] = {
 	{ "add", NULL, 1, 1, FIELD_OPTS | O_OWNER | O_STRICT, A_ADD, added_cols },
@@ -112,6 +128,9 @@ static const iot_command commands[] = {
 	{ "config", "set", 3, 3, O_TYPE, A_CSET, config_cols },
 	{ "config", "rm", 2, 2, 0, A_CRM, config_rm_cols },
 	{ "status", NULL, 0, 1, O_OWNER | O_ONLINE | O_OFFLINE | O_WINDOW | O_SUMMARY, A_STATUS, status_cols },
+	{ "command", "send", 2, 2, O_PARAMS | O_TTL, A_CSEND, NULL },
+	{ "command", "list", 0, 0, O_DEVICE | O_STATUS | O_LIMIT, A_CLIST, NULL },
+	{ "command", "retry", 0, 0, 0, A_CRETRY, NULL },
 };
 
 static const iot_command_table command_table = {
@@ -138,20 +157,24 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "description", required_argument, NULL, 'D' },
+		{ "device", required_argument, NULL, 'E' },
 		{ "firmware", required_argument, NULL, 'F' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "hardware", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ "location", required_argument, NULL, 'L' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "offline", no_argument, NULL, '0' },
 		{ "online", no_argument, NULL, '1' },
 		{ "owner", required_argument, NULL, 'o' },
+		{ "params", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "status", required_argument, NULL, 's' },
 		{ "strict", no_argument, NULL, 'S' },
 		{ "summary", no_argument, NULL, 'Y' },
+		{ "ttl", required_argument, NULL, 'T' },
 		{ "type", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "window", required_argument, NULL, 'w' },
@@ -164,6 +187,7 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		case 'c': o->config = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'D': rc = set_text(o, O_DESCRIPTION, &o->f.description); break;
+		case 'E': rc = set_text(o, O_DEVICE, &o->device); break;
 		case 'F': rc = set_text(o, O_FIRMWARE, &o->f.firmware); break;
 		case 'f':
 			if (iot_format_parse(optarg, &o->format) < 0)
@@ -173,15 +197,27 @@ static int parse_options(int argc, char **argv, struct dev_opts *o, int *done)
 		case 'H': rc = set_text(o, O_HARDWARE, &o->f.hardware); break;
 		case 'h': *done = 1; return iot_print_help(help_text);
 		case 'L': rc = set_text(o, O_LOCATION, &o->f.location); break;
+		case 'l':
+			o->seen |= O_LIMIT;
+			if (iot_parse_long(optarg, 1, 10000, &o->limit) < 0)
+				return iot_usage_error("invalid --limit '%s' (1 to 10000)", optarg);
+			break;
 		case 'n': rc = set_text(o, O_NAME, &o->f.name); break;
 		case '0': o->seen |= O_OFFLINE; o->online = 0; break;
 		case '1': o->seen |= O_ONLINE; o->online = 1; break;
 		case 'o': rc = set_text(o, O_OWNER, &o->f.owner); break;
+		case 'P': rc = set_text(o, O_PARAMS, &o->params); break;
 		case 'q': iot_quiet = true; break;
 		case 's': rc = set_text(o, O_STATUS, &o->f.status); break;
 		case 'S': o->seen |= O_STRICT; o->strict = true; break;
 		case 'Y': o->seen |= O_SUMMARY; o->summary = true; break;
 		case 't': rc = set_text(o, O_TYPE, &o->type); break;
+		case 'T':
+			o->seen |= O_TTL;
+			rc = parse_duration_opt("--ttl", 1, &o->ttl);
+			if (rc == 0 && o->ttl > 30L * 86400)
+				return iot_usage_error("invalid --ttl '%s' (at most 30d)", optarg);
+			break;
 		case 'V': *done = 1; return iot_print_version();
 		case 'w': o->seen |= O_WINDOW; rc = parse_duration_opt("--window", 1, &o->window); break;
 		default:
@@ -291,7 +327,10 @@ static int run(iot_registry *id, const iot_command *cmd, char **args, int nargs,
 	case A_CSET: return iot_device_config_set(id, args[0], args[1], args[2], o->type, out, err);
 	case A_CRM: return iot_device_config_remove(id, args[0], args[1], out, err);
 	case A_STATUS: return status_cmd(id, args, nargs, o, out, err);
-	case A_CHECK: break;
+	case A_CHECK:
+	case A_CSEND:
+	case A_CLIST:
+	case A_CRETRY: break;
 	}
 	return iot_error_set(err, IOT_INTERNAL, "unhandled command");
 }
@@ -345,6 +384,13 @@ int main(int argc, char **argv)
 		rc = bulk ? dev_bulk_add(&id, &o) : dev_key_check(&id, &o);
 		goto out;
 	}
+	if (cmd->action == A_CSEND || cmd->action == A_CLIST || cmd->action == A_CRETRY) {
+		if (cmd->action == A_CSEND && !o.ttl)
+			o.ttl = iot_config_get_long(cfg, "command_ttl");
+		rc = cmd->action == A_CSEND ? dev_command_send(&id, args, &o)
+		   : cmd->action == A_CLIST ? dev_command_list(&id, &o) : dev_command_retry(&id, &o);
+		goto out;
+	}
 	if (run(&id, cmd, args, nargs, &o, &result, &err) < 0) {
 		/* A committed change whose invalidation failed still has a result
 		 * to show (a rotated key would otherwise be lost). */
@@ -354,6 +400,8 @@ int main(int argc, char **argv)
 	}
 	dev_cache_warning(cache);
 	rc = dev_emit(result, columns_for(cmd, &o), o.format) < 0 ? IOT_INTERNAL : 0;
+	if (rc == 0 && (cmd->action == A_CSET || cmd->action == A_CRM))
+		rc = dev_config_publish(&id, result);
 	goto out;
 fail:
 	dev_cache_warning(cache);

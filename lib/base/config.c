@@ -38,6 +38,8 @@ static const struct setting settings[] = {
 	{ "partition_ahead",   "IOTFLOW_PARTITION_AHEAD", K_INT,     "7", 0, 3650 },
 	{ "sql_dir",           "IOTFLOW_SQL_DIR",        K_STRING,   NULL, 0, 0 },
 	{ "max_future",        "IOTFLOW_MAX_FUTURE",     K_DURATION, "3600", 0, 86400 * 365 },
+	/* How long a command to a device may wait for its device (--ttl overrides). */
+	{ "command_ttl",       "IOTFLOW_COMMAND_TTL",    K_DURATION, "3600", 1, 86400 * 30 },
 	/* Argon2id cost for people's passwords; a stored hash made with other
 	 * values is rehashed at the next successful password check. */
 	{ "password_ops",      "IOTFLOW_PASSWORD_OPS",   K_INT,      "2", 1, 10 },
