@@ -76,6 +76,9 @@ int iot_httpd_free(iot_httpd *h, iot_error *err);
 /* Does path match template tmpl ("/a/{id}/b")? {id} matches a positive
  * decimal integer below 2^31 without leading zeros (put into *id). */
 bool iot_http_match_template(const char *tmpl, const char *path, int64_t *id);
+/* The same with every {id} in order into ids[0..nids) (those beyond nids
+ * are matched, not stored): "/devices/{id}/control/{id}/status". */
+bool iot_http_match_ids(const char *tmpl, const char *path, int64_t *ids, size_t nids);
 
 enum iot_http_body { IOT_BODY_JSON, IOT_BODY_NDJSON, IOT_BODY_OTHER, IOT_BODY_MISSING };
 /* application/json (or +json), application/x-ndjson (or application/ndjson),

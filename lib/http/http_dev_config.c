@@ -15,6 +15,7 @@
  *      {"message","device":<to_dict>}. "status" is not required; one other
  *      than the device's own is refused with 403: the status is an admin's. */
 #include "http/http_dev.h"
+#include "http/http_control.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -93,6 +94,8 @@ static int config_set(struct http_req *r, iot_registry *reg, int64_t dev, const 
 	free(text);
 	if (rc < 0)
 		iot__http_failed(r, &err, "Updating the configuration");
+	else
+		iot__http_config_changed(r, reg->db, dev);
 	return rc;
 }
 

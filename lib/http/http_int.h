@@ -102,6 +102,7 @@ struct iot_httpd {
 	struct { int64_t id; long long window; int count; } *rl;
 	struct http_metrics m;
 	const char *metrics_token;   /* the config's; NULL: /metrics is open */
+	struct iot_publisher *pub;   /* the broker (http_mqtt.c); NULL: mqtt_url not set */
 };
 
 struct post;
@@ -113,6 +114,7 @@ struct http_req {
 	int entry;                   /* which of the route's handlers */
 	unsigned method;
 	int64_t id;                  /* the path's {id} */
+	int64_t ids[2];              /* its first two {id}s: /devices/{id}/control/{id}/status */
 	long long start_us;
 	int status;                  /* what was answered, for the metrics */
 	bool queued;
@@ -194,6 +196,9 @@ void iot__http_telemetry_aggregated(struct http_req *r);
 void iot__http_telemetry_delete(struct http_req *r);
 void iot__http_telemetry_status(struct http_req *r);
 void iot__http_telemetry_user(struct http_req *r);
+/* http_mqtt.c: the server's one broker connection (background publisher). */
+int iot__http_broker_open(iot_httpd *h, iot_error *err);
+void iot__http_broker_close(iot_httpd *h);
 /* The answer of a resumed POST (on its connection's thread). */
 void iot__http_post_answer(struct http_req *r);
 void iot__http_post_free(struct post *p);

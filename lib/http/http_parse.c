@@ -10,7 +10,18 @@
 
 bool iot_http_match_template(const char *tmpl, const char *path, int64_t *id)
 {
+	int64_t ids[2];
+	if (!iot_http_match_ids(tmpl, path, ids, 2))
+		return false;
+	if (id)
+		*id = ids[0];
+	return true;
+}
+
+bool iot_http_match_ids(const char *tmpl, const char *path, int64_t *ids, size_t nids)
+{
 	const char *t = tmpl, *p = path;
+	size_t k = 0;
 	while (*t) {
 		if (!strncmp(t, "{id}", 4)) {
 			if (*p < '1' || *p > '9')
@@ -22,8 +33,9 @@ bool iot_http_match_template(const char *tmpl, const char *path, int64_t *id)
 					return false;
 				p++;
 			}
-			if (id)
-				*id = v;
+			if (k < nids)
+				ids[k] = v;
+			k++;
 			t += 4;
 			continue;
 		}

@@ -4,6 +4,7 @@
  * 404, a template matched with a method it lacks is 405. */
 #include "http/http_int.h"
 #include "http/http_dev.h"
+#include "http/http_control.h"
 
 const struct http_route iot__http_routes[] = {
 	{ "/", { { HM_GET, iot__http_root, false } } },
@@ -41,5 +42,19 @@ const struct http_route iot__http_routes[] = {
 	{ "/api/v1/devices/mqtt-credentials", { { HM_GET, iot__http_dev_mqtt_credentials, false } } },
 	{ "/api/v1/devices/config", { { HM_GET, iot__http_dev_config_get, false }, { HM_POST, iot__http_dev_config_post, true },
 	                              { HM_PUT, iot__http_dev_config_put, true } } },
+	/* Commands to devices and the broker routes (http_control.c, http_mqtt.c). */
+	{ "/api/v1/devices/{id}/control", { { HM_POST, iot__http_control_send, true } } },
+	{ "/api/v1/devices/{id}/control/{id}/status", { { HM_POST, iot__http_control_status, true } } },
+	{ "/api/v1/devices/{id}/control/pending", { { HM_GET, iot__http_control_pending, false } } },
+	{ "/api/v1/mqtt/status", { { HM_GET, iot__http_mqtt_status, false } } },
+	{ "/api/v1/mqtt/publish", { { HM_POST, iot__http_mqtt_publish, true } } },
+	{ "/api/v1/mqtt/subscribe", { { HM_POST, iot__http_mqtt_gone, false } } },
+	{ "/api/v1/mqtt/topics/device/{id}", { { HM_GET, iot__http_mqtt_topics_device, false } } },
+	{ "/api/v1/mqtt/topics/structure", { { HM_GET, iot__http_mqtt_topics_structure, false } } },
+	{ "/api/v1/mqtt/topics/validate", { { HM_POST, iot__http_mqtt_topics_validate, true } } },
+	{ "/api/v1/mqtt/device/{id}/command", { { HM_POST, iot__http_mqtt_device_command, true } } },
+	{ "/api/v1/mqtt/fleet/{id}/command", { { HM_POST, iot__http_mqtt_gone, false } } },
+	{ "/api/v1/mqtt/monitoring/metrics", { { HM_GET, iot__http_mqtt_monitoring, false } } },
+	{ "/api/v1/mqtt/telemetry/{id}", { { HM_POST, iot__http_mqtt_gone, false } } },
 };
 const size_t iot__http_nroutes = sizeof iot__http_routes / sizeof iot__http_routes[0];

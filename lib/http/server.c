@@ -97,7 +97,8 @@ static int begin(struct http_req *r, const char *url, const char *method)
 {
 	const struct http_route *rt = NULL;
 	for (size_t i = 0; i < iot__http_nroutes; i++)
-		if (iot_http_match_template(iot__http_routes[i].tmpl, url, &r->id)) {
+		if (iot_http_match_ids(iot__http_routes[i].tmpl, url, r->ids, 2)) {
+			r->id = r->ids[0];
 			rt = &iot__http_routes[i];
 			r->route = i;
 			break;
@@ -432,7 +433,7 @@ iot_httpd *iot_httpd_new(const iot_config *cfg, const iot_httpd_opts *o, iot_err
 		iot_error_set(err, IOT_INTERNAL, "out of memory");
 		goto fail;
 	}
-	if (iot__http_slots_open(h, err) < 0 || iot__http_keeper_start(h, err) < 0)
+	if (iot__http_slots_open(h, err) < 0 || iot__http_keeper_start(h, err) < 0 || iot__http_broker_open(h, err) < 0)
 		goto fail;
 	sigset_t all, old;
 	sigfillset(&all);
@@ -546,6 +547,7 @@ int iot_httpd_free(iot_httpd *h, iot_error *err)
 	iot_error e;
 	int rc = iot__http_keeper_stop(h, err ? err : &e);
 	iot__http_slots_close(h);
+	iot__http_broker_close(h);
 	if (h->listen_fd >= 0)
 		close(h->listen_fd);
 	iot__http_metrics_free(&h->m);

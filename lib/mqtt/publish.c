@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,13 @@ static int start(iot_publisher *p, iot_error *err)
 		return iot_error_set(err, IOT_UNAVAILABLE, "unable to connect to the broker at %s: %s", addr,
 		                     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	}
-	if ((rc = mosquitto_loop_start(p->m)) != MOSQ_ERR_SUCCESS)
+	/* The network thread takes no signals: they stay the program's. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = mosquitto_loop_start(p->m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
 		return iot_error_set(err, IOT_INTERNAL, "cannot start the MQTT network thread: %s", mosquitto_strerror(rc));
 	p->loop_started = true;
 	if (p->o.background)
