@@ -36,29 +36,6 @@ setup() {
 	start_httpd
 }
 
-# dev KEY METHOD PATH [BODY]: a device's request with X-API-Key.
-dev() {
-	local key=$1 m=$2 path=$3
-	req -X "$m" ${key:+-H "X-API-Key: $key"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
-}
-# as TOKEN METHOD PATH [BODY]: a person's request with a Bearer token.
-as() {
-	local tok=$1 m=$2 path=$3
-	req -X "$m" ${tok:+-H "Authorization: Bearer $tok"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
-}
-code() { cut -d ' ' -f 1 <<<"$1"; }
-# has RESPONSE STATUS JQ-FILTER: the status, and the filter true of the body.
-has() {
-	if [[ $(code "$1") != "$2" ]]; then
-		echo "expected $2, got: $1" >&2
-		return 1
-	fi
-	if [[ -n ${3:-} ]] && ! body "$1" | jq -e "$3" >/dev/null; then
-		echo "body does not satisfy $3: $1" >&2
-		return 1
-	fi
-}
-
 @test "GET /api/v1/devices/status: the device, a real telemetry_count, is_online from last_seen" {
 	r=$(dev "$KEY_A" GET /api/v1/devices/status)
 	has "$r" 200 '.status == "success" and .device.id == '"$A"' and .device.name == "dev-a"

@@ -1,10 +1,13 @@
 # shellcheck shell=bash
 # httpd_lib.bash — what every iot-httpd suite shares, loaded after helpers:
 # teardown of the per-test server, start_httpd on a spare port (another
-# when that one was taken meanwhile), requests with curl (post, req, body).
+# when that one was taken meanwhile), requests with curl (post, req, body;
+# dev and as for a device's and a person's request, has to check an answer).
 # shellcheck disable=SC2034 # the variables are the tests'
 
+# A suite's own clean-up goes in a function teardown_extra.
 teardown() {
+	if declare -F teardown_extra >/dev/null; then teardown_extra; fi
 	if [[ -n $HTTPD_PID ]] && kill -0 "$HTTPD_PID" 2>/dev/null; then
 		kill -TERM "$HTTPD_PID"
 		wait "$HTTPD_PID" 2>/dev/null || true
@@ -70,3 +73,26 @@ activate_env() {
 
 # The JSON body of "STATUS BODY".
 body() { cut -d ' ' -f 2- <<<"$1"; }
+
+# dev KEY METHOD PATH [BODY]: a device's request with X-API-Key.
+dev() {
+	local key=$1 m=$2 path=$3
+	req -X "$m" ${key:+-H "X-API-Key: $key"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
+}
+# as TOKEN METHOD PATH [BODY]: a person's request with a Bearer token.
+as() {
+	local tok=$1 m=$2 path=$3
+	req -X "$m" ${tok:+-H "Authorization: Bearer $tok"} ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$U$path"
+}
+code() { cut -d ' ' -f 1 <<<"$1"; }
+# has RESPONSE STATUS JQ-FILTER: the status, and the filter true of the body.
+has() {
+	if [[ $(code "$1") != "$2" ]]; then
+		echo "expected $2, got: $1" >&2
+		return 1
+	fi
+	if [[ -n ${3:-} ]] && ! body "$1" | jq -e "$3" >/dev/null; then
+		echo "body does not satisfy $3: $1" >&2
+		return 1
+	fi
+}
