@@ -82,7 +82,7 @@ command_mistakes() {
 		iot-user|token create alice|token create: expected 2 arguments
 		iot-user|list --admin|--admin does not apply to 'list'
 		iot-user|token list alice --expires 1d|--expires does not apply to 'token list'
-		iot-device||missing command (add, list, show, set, rm, key, config or status)
+		iot-device||missing command (add, list, show, set, rm, key, config, status or command)
 		iot-device|key|key: missing subcommand (rotate, revoke, list or check)
 		iot-device|config frob 1|unknown command 'config frob'
 		iot-device|key revoke|key revoke: expected 1 to 2 arguments
