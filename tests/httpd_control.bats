@@ -231,3 +231,21 @@ commands() { q "select count(*) from device_control"; }
 	has "$(as "$ROOT" GET /api/v1/mqtt/monitoring/metrics)" 200 '.status == "success" and .metrics.connection_status.connected == true'
 	has "$(as "$ALICE" GET /api/v1/mqtt/monitoring/metrics)" 403
 }
+
+@test "many request threads publish at once over the one connection: every command is sent and arrives once" {
+	sub_start "$A"
+	seq 1 120 | xargs -P 16 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "Authorization: Bearer $ALICE" \
+		-H 'Content-Type: application/json' --data-binary '{"command":"c{}"}' "$U/api/v1/devices/$A/control" \
+		>"$BATS_TEST_TMPDIR/codes"
+	[[ $(sort -u "$BATS_TEST_TMPDIR/codes") == 201 ]]
+	[[ $(wc -l <"$BATS_TEST_TMPDIR/codes") == 120 ]]
+	[[ $(q "select count(*) from device_control where status = 'sent'") == 120 ]]
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ $(grep -c "/commands/control " "$SUB_OUT") -ge 120 ]] && break
+		sleep 0.05
+	done
+	[[ $(grep "/commands/control " "$SUB_OUT" | cut -d ' ' -f 4- | jq -r .command_id | sort -u | wc -l) == 120 ]]
+	[[ $(grep -c "/commands/control " "$SUB_OUT") == 120 ]]
+	has "$(as "$ALICE" GET /api/v1/mqtt/status)" 200 '.mqtt_status.messages_published == 120 and .mqtt_status.publish_failures == 0'
+}
