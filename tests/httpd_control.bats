@@ -249,3 +249,19 @@ commands() { q "select count(*) from device_control"; }
 	[[ $(grep -c "/commands/control " "$SUB_OUT") == 120 ]]
 	has "$(as "$ALICE" GET /api/v1/mqtt/status)" 200 '.mqtt_status.messages_published == 120 and .mqtt_status.publish_failures == 0'
 }
+
+@test "a broker that is down when iot-httpd starts: commands wait pending, and the server connects once the broker is up" {
+	teardown
+	iot_mqtt_stop
+	start_httpd
+	has "$(as "$ALICE" GET /api/v1/mqtt/status)" 200 '.mqtt_status.connected == false'
+	has "$(as "$ALICE" POST "/api/v1/devices/$A/control" '{"command":"early"}')" 201 '.status == "pending"'
+	iot_mqtt_start
+	local i
+	for ((i = 0; i < 150; i++)); do
+		[[ $(body "$(as "$ALICE" GET /api/v1/mqtt/status)" | jq .mqtt_status.connected) == true ]] && break
+		sleep 0.1
+	done
+	has "$(as "$ALICE" GET /api/v1/mqtt/status)" 200 '.mqtt_status.connected == true'
+	has "$(as "$ALICE" POST "/api/v1/devices/$A/control" '{"command":"late"}')" 201 '.status == "sent"'
+}

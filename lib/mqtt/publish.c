@@ -37,7 +37,8 @@ struct iot_publisher {
 	char client_id[64];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool connected, refused, loop_started;
+	bool connected, refused, loop_started, stopping, connector_started;
+	pthread_t connector;         /* background: the first connect */
 	int connect_rc;
 	struct waiter *waiters;
 	struct { int mid, reason; long long at_ms; } early[EARLY];
@@ -137,30 +138,68 @@ static int wait_connected(iot_publisher *p, iot_error *err)
 	                     p->o.timeout_ms);
 }
 
+/* The network thread takes no signals: they stay the program's. */
+static int loop_start(iot_publisher *p)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = mosquitto_loop_start(p->m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Background: libmosquitto's loop reconnects a connection it once had,
+ * but its thread never starts one whose first connect failed; so the
+ * first connect is retried here (1 s doubling to 30 s), then the loop
+ * takes over. */
+static void *connector_main(void *arg)
+{
+	iot_publisher *p = arg;
+	int delay_ms = 1000;
+	pthread_mutex_lock(&p->mu);
+	while (!p->stopping) {
+		pthread_mutex_unlock(&p->mu);
+		bool up = mosquitto_connect(p->m, p->url.host, p->url.port, 30) == MOSQ_ERR_SUCCESS &&
+		          loop_start(p) == MOSQ_ERR_SUCCESS;
+		pthread_mutex_lock(&p->mu);
+		if (up) {
+			p->loop_started = true;
+			break;
+		}
+		struct timespec dl;
+		deadline_in(&dl, delay_ms);
+		while (!p->stopping && pthread_cond_timedwait(&p->cv, &p->mu, &dl) != ETIMEDOUT)
+			;
+		delay_ms = delay_ms >= 15000 ? 30000 : delay_ms * 2;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
 static int start(iot_publisher *p, iot_error *err)
 {
 	char addr[300];
 	iot_mqtt_url_address(&p->url, addr, sizeof addr);
 	int rc;
+	mosquitto_reconnect_delay_set(p->m, 1, 30, true);
 	if (p->o.background) {
-		mosquitto_reconnect_delay_set(p->m, 1, 30, true);
-		/* A first failure is retried by the loop thread. */
-		(void)mosquitto_connect_async(p->m, p->url.host, p->url.port, 30);
-	} else if ((rc = mosquitto_connect(p->m, p->url.host, p->url.port, 30)) != MOSQ_ERR_SUCCESS) {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		rc = pthread_create(&p->connector, NULL, connector_main, p);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0)
+			return iot_error_set(err, IOT_INTERNAL, "cannot start a thread: %s", strerror(rc));
+		p->connector_started = true;
+		return 0;
+	}
+	if ((rc = mosquitto_connect(p->m, p->url.host, p->url.port, 30)) != MOSQ_ERR_SUCCESS)
 		return iot_error_set(err, IOT_UNAVAILABLE, "unable to connect to the broker at %s: %s", addr,
 		                     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-	}
-	/* The network thread takes no signals: they stay the program's. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = mosquitto_loop_start(p->m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != MOSQ_ERR_SUCCESS)
+	if ((rc = loop_start(p)) != MOSQ_ERR_SUCCESS)
 		return iot_error_set(err, IOT_INTERNAL, "cannot start the MQTT network thread: %s", mosquitto_strerror(rc));
 	p->loop_started = true;
-	if (p->o.background)
-		return 0;
 	pthread_mutex_lock(&p->mu);
 	rc = wait_connected(p, err);
 	pthread_mutex_unlock(&p->mu);
@@ -215,6 +254,13 @@ void iot_publisher_free(iot_publisher *p)
 {
 	if (!p)
 		return;
+	if (p->connector_started) {
+		pthread_mutex_lock(&p->mu);
+		p->stopping = true;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->connector, NULL);
+	}
 	if (p->m) {
 		if (p->loop_started) {
 			mosquitto_disconnect(p->m);

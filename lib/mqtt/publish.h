@@ -13,7 +13,9 @@
  *     IOT_UNAVAILABLE when the broker cannot be reached within timeout_ms
  *     (or refuses us: IOT_DENIED); free disconnects.
  *   background (daemons): connect in the background and keep reconnecting
- *     (1 s doubling to 30 s); iot_publisher_new fails only for a bad URL.
+ *     (1 s doubling to 30 s), from the start too (a broker that is down
+ *     when the daemon starts is fine); iot_publisher_new fails only for a
+ *     bad URL.
  *     A publish while disconnected fails at once with IOT_UNAVAILABLE.
  *
  * iot_publish may be called from any number of threads at once. Nothing
