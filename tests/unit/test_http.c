@@ -44,6 +44,22 @@ static void test_templates(void)
 		bool m = iot_http_match_template(cases[i].tmpl, cases[i].path, &id);
 		check(m == (cases[i].match != 0) && (!m || id == cases[i].id), cases[i].tmpl, cases[i].path);
 	}
+	/* Two {id}s, in order (the control status route). */
+	static const struct { const char *path; int match; long long a, b; } two[] = {
+		{ "/d/12/c/7/s", 1, 12, 7 },
+		{ "/d/12/c/0/s", 0, 0, 0 },
+		{ "/d/12/c/7", 0, 0, 0 },
+		{ "/d/12/c//s", 0, 0, 0 },
+		{ "/d/1/c/2147483647/s", 1, 1, 2147483647 },
+	};
+	for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) {
+		int64_t ids[2] = { 0, 0 }, first = 0;
+		bool m = iot_http_match_ids("/d/{id}/c/{id}/s", two[i].path, ids, 2);
+		check(m == (two[i].match != 0) && (!m || (ids[0] == two[i].a && ids[1] == two[i].b)), "two ids", two[i].path);
+		/* One slot: the first is kept, the second matched only. */
+		m = iot_http_match_ids("/d/{id}/c/{id}/s", two[i].path, &first, 1);
+		check(m == (two[i].match != 0) && (!m || first == two[i].a), "one slot", two[i].path);
+	}
 }
 
 static void test_content_types(void)
