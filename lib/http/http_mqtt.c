@@ -25,10 +25,12 @@
 #include "http/http_control.h"
 #include "http/http_dev.h"
 #include "mqtt/dispatch.h"
+#include "base/clock.h"
+#include "base/timestamp.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BROKER_TIMEOUT_MS 2000
