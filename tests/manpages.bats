@@ -349,7 +349,13 @@ query_data() {
 }
 
 @test "iot-query(1) EXAMPLES: the crontab writes yesterday's points as CSV" {
-	query_data
+	# Not query_data: its "-3 hours" points fall on yesterday between
+	# midnight and 03:00 UTC. A point of yesterday and one of now (always today).
+	echo 'manpage-passw0rd' | iot-user add alice >/dev/null
+	ID=$(iot-device add thermo-1 --owner alice | jq -r .id)
+	printf '{"device_id":%s,"timestamp":"%s","data":{"temperature":%s}}\n' \
+		"$ID" "$(date -u -d 'yesterday 12:00' +%Y-%m-%dT%H:%M:%SZ)" 18.25 \
+		"$ID" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" 21.5 | iot-ingest -q >/dev/null
 	local path_line cron_line cmd root=$BATS_TEST_TMPDIR/root day
 	path_line=$(example_in "$QUERY_PAGE" '^PATH=')
 	cron_line=$(example_in "$QUERY_PAGE" '^[0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ [0-9*]+ ')
