@@ -10,7 +10,7 @@
 #include "import/import.h"
 
 /* The Flask database, by the conninfo of --from. */
-static iot_db *connect_old(const char *from, iot_config **oldcfg)
+iot_db *import_connect_old(const char *from, iot_config **oldcfg)
 {
 	iot_error err;
 	iot_db *old = NULL;
@@ -39,7 +39,7 @@ int cmd_import_flask(const iot_config *cfg, iot_db *db, const struct import_opts
 {
 	static const char *const names[4] = { "users", "devices", "configs", "controls" };
 	iot_config *oldcfg;
-	iot_db *old = connect_old(o->from, &oldcfg);
+	iot_db *old = import_connect_old(o->from, &oldcfg);
 	if (!old) {
 		iot_config_free(oldcfg);
 		return IOT_UNAVAILABLE;
@@ -106,7 +106,7 @@ int cmd_import_telemetry(iot_config *cfg, iot_db *db, const struct import_opts *
 	iot_device_map *map = iot_device_map_load(db, &err);
 	if (!map)
 		return iot_fatal_error(&err);
-	iot_db *old = connect_old(o->from, &oldcfg);
+	iot_db *old = import_connect_old(o->from, &oldcfg);
 	iot_writer *w = old ? import_writer(cfg) : NULL;
 	int rc = old ? (w ? 0 : IOT_UNAVAILABLE) : IOT_UNAVAILABLE;
 	if (w) {

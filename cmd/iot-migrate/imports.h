@@ -10,7 +10,6 @@
 struct import_opts {
 	const char *from;          /* conninfo of the Flask database */
 	const char *orphans_to;    /* owner of devices that had none */
-	const char *since, *until; /* compare: the days to look at */
 	bool dry_run;
 };
 
@@ -23,5 +22,8 @@ int cmd_compare(const iot_config *cfg, iot_db *db, const struct import_opts *o, 
 #include "import/import.h"
 int import_summary(const iot_history_counts *c);
 iot_writer *import_writer(iot_config *cfg);
+/* The Flask database (--from), its settings in *oldcfg (free it after);
+ * NULL with the fatal message printed. */
+iot_db *import_connect_old(const char *from, iot_config **oldcfg);
 
 #endif

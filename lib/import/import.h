@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/config.h"
 #include "base/error.h"
@@ -70,5 +71,56 @@ typedef void (*iot_reject_cb)(void *ctx, const char *where, int column, const ch
  * or -1 with err. */
 int iot_flask_history_import(iot_db *old, const iot_device_map *map, iot_writer *w,
                              iot_reject_cb rej, void *ctx, iot_history_counts *c, iot_error *err);
+
+/* IoTDB CSV exports (export-csv / export-data), both layouts:
+ *   aligned by time:   Time,root.iotflow.users.user_U.devices.device_D.M,...
+ *   aligned by device: Time,Device,M,...   with a Device cell per row
+ *                      root.iotflow.users.user_U.devices.device_D
+ * Headers may carry data types, "M(DOUBLE)": BOOLEAN, INT32, INT64, FLOAT,
+ * DOUBLE, TEXT (STRING); without one a cell is a number when it reads as
+ * one, else true/false, else text. Time is epoch milliseconds or ISO 8601
+ * with an offset (+08:00 or +0800). Empty and "null" cells are absent
+ * values. Fields are comma-separated, optionally in double quotes ("" or
+ * \" for a quote); a record is one line. A measurement may be in IoTDB's
+ * backquotes. U is not checked: the device's owner is what it is here.
+ * cb gets each point with the series' (old) device id and where it came
+ * from ("FILE:LINE", column from 1); rej gets each refused column (at
+ * line 1), row (column 0, or the bad Time/Device column) and cell. Text
+ * in a point is valid only during the call. Returns 0 (refusals are
+ * reported, not errors), or -1 with err: a file that is no such export,
+ * a read error, or cb's own -1 (its err). */
+typedef int (*iot_iotdb_point_cb)(void *ctx, const iot_point *p, const char *where, int column,
+                                  iot_error *err);
+int iot_iotdb_csv_read(FILE *f, const char *name, iot_iotdb_point_cb cb, iot_reject_cb rej, void *ctx,
+                       long long *rows, iot_error *err);
+
+/* One IoTDB CSV file into the writer, device ids mapped through map
+ * (points of devices not imported are refused with their line and
+ * column). c accumulates over calls; finish with iot_iotdb_import_end. */
+typedef struct iot_iotdb_import iot_iotdb_import;
+iot_iotdb_import *iot_iotdb_import_new(const iot_device_map *map, iot_writer *w, iot_reject_cb rej, void *ctx,
+                                       iot_history_counts *c);
+int iot_iotdb_import_file(iot_iotdb_import *im, FILE *f, const char *name, iot_error *err);
+/* Wait for every point's outcome and free; 0 or -1 with err. */
+int iot_iotdb_import_end(iot_iotdb_import *im, iot_error *err);
+
+/* The consistency check: the Flask side (its database's telemetry_data,
+ * or IoTDB CSV exports; old device ids mapped, those not imported kept
+ * under their old id) against telemetry_data here, for the Flask side's
+ * devices over the days (UTC) it covers. Per device, day and measurement:
+ * count, and over the numeric points min, max and sum (sums equal within
+ * 1e-9 relative: addition order differs). */
+typedef struct iot_compare iot_compare;
+iot_compare *iot_compare_new(void);
+int iot_compare_old_db(iot_compare *c, iot_db *old, const iot_device_map *map, iot_error *err);
+int iot_compare_iotdb_file(iot_compare *c, FILE *f, const char *name, const iot_device_map *map,
+                           iot_reject_cb rej, void *ctx, long long *rows, iot_error *err);
+/* Read this database's side; after every source is in. */
+int iot_compare_new_db(iot_compare *c, iot_db *db, iot_error *err);
+/* Each difference, sorted by device, day, measurement:
+ * {"device_id","day":"YYYY-MM-DD","measurement","old":S,"new":S}, S being
+ * {"count","min","max","sum"} (only count when none was a number) or null. */
+int iot_compare_diff(iot_compare *c, iot_import_cb cb, void *ctx, long long *ndiff, iot_error *err);
+void iot_compare_free(iot_compare *c);
 
 #endif
