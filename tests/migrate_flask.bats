@@ -201,3 +201,25 @@ iot-migrate: warning: telemetry_data id 7: invalid measurement name (1..64 of [A
 	assert_failure 5
 	refute_output --partial hunter2
 }
+
+@test "dual write: mosquitto_sub on the old broker piped into iot-ingest --require-key stores what devices publish" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	# What iotflow(7) suggests for the dual-write period, against the test
+	# broker: a persistent session (-c -i), so what is published while the
+	# pipe is down waits for it. -E: subscribe, then leave.
+	local sub=(mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -c -i iotflow-dual-write -q 1
+		-t 'iotflow/devices/+/telemetry' -t 'iotflow/devices/+/telemetry/#' -F %J)
+	"${sub[@]}" -E
+	local i
+	for i in 1 2; do
+		mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -q 1 -t iotflow/devices/1/telemetry \
+			-m "{\"api_key\":\"$KEY1\",\"timestamp\":\"2025-11-20T12:0$i:00Z\",\"data\":{\"temperature\":2$i}}"
+	done
+	# A publisher without the device's key: refused.
+	mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -q 1 -t iotflow/devices/1/telemetry/sensors -m '{"temperature":99}'
+	"${sub[@]}" -C 3 -W 10 >"$BATS_TEST_TMPDIR/sub.ndjson"
+	run --separate-stderr iot-ingest --require-key "$BATS_TEST_TMPDIR/sub.ndjson"
+	assert_failure 1
+	assert_equal "$(jq -c '[.stored, .rejected]' <<<"$output")" '[2,1]'
+	assert_equal "$(q "select string_agg(numeric_value::text, ',' order by ts) from telemetry_data where device_id = 1")" '21,22'
+}
