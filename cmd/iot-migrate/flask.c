@@ -65,7 +65,7 @@ int cmd_import_flask(const iot_config *cfg, iot_db *db, const struct import_opts
 	return rc;
 }
 
-static void print_reject(void *ctx, const char *where, int column, const char *reason)
+void import_print_reject(void *ctx, const char *where, int column, const char *reason)
 {
 	(void)ctx;
 	if (column)
@@ -110,7 +110,7 @@ int cmd_import_telemetry(iot_config *cfg, iot_db *db, const struct import_opts *
 	iot_writer *w = old ? import_writer(cfg) : NULL;
 	int rc = old ? (w ? 0 : IOT_UNAVAILABLE) : IOT_UNAVAILABLE;
 	if (w) {
-		if (iot_flask_history_import(old, map, w, print_reject, NULL, &c, &err) < 0)
+		if (iot_flask_history_import(old, map, w, import_print_reject, NULL, &c, &err) < 0)
 			rc = iot_fatal_error(&err);
 		if (iot_writer_close(w, &err) < 0 && rc == 0)
 			rc = iot_fatal_error(&err);

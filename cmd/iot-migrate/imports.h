@@ -21,6 +21,8 @@ int cmd_compare(const iot_config *cfg, iot_db *db, const struct import_opts *o, 
 /* Shared by the telemetry imports (flask.c). */
 #include "import/import.h"
 int import_summary(const iot_history_counts *c);
+/* A refused point, row or cell as a warning: "WHERE: column N: REASON". */
+void import_print_reject(void *ctx, const char *where, int column, const char *reason);
 iot_writer *import_writer(iot_config *cfg);
 /* The Flask database (--from), its settings in *oldcfg (free it after);
  * NULL with the fatal message printed. */

@@ -9,15 +9,6 @@
 #include "base/json_util.h"
 #include "cli/cli.h"
 
-static void print_reject(void *ctx, const char *where, int column, const char *reason)
-{
-	(void)ctx;
-	if (column)
-		iot_warn("%s: column %d: %s", where, column, reason);
-	else
-		iot_warn("%s: %s", where, reason);
-}
-
 /* FILE, or stdin for "-"; NULL with the fatal message printed. */
 static FILE *open_input(const char *path)
 {
@@ -38,7 +29,7 @@ int cmd_import_iotdb(iot_config *cfg, iot_db *db, const struct import_opts *o, c
 	if (!map)
 		return iot_fatal_error(&err);
 	iot_writer *w = import_writer(cfg);
-	iot_iotdb_import *im = w ? iot_iotdb_import_new(map, w, print_reject, NULL, &c) : NULL;
+	iot_iotdb_import *im = w ? iot_iotdb_import_new(map, w, import_print_reject, NULL, &c) : NULL;
 	int rc = w ? 0 : IOT_UNAVAILABLE;
 	if (w && !im)
 		rc = IOT_INTERNAL;
@@ -94,7 +85,7 @@ int cmd_compare(const iot_config *cfg, iot_db *db, const struct import_opts *o, 
 			rc = IOT_USAGE;
 			break;
 		}
-		if (iot_compare_iotdb_file(cmp, f, strcmp(files[i], "-") ? files[i] : "stdin", map, print_reject, NULL,
+		if (iot_compare_iotdb_file(cmp, f, strcmp(files[i], "-") ? files[i] : "stdin", map, import_print_reject, NULL,
 		                           &rows, &err) < 0)
 			rc = iot_fatal_error(&err);
 		if (f != stdin)

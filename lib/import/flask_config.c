@@ -9,10 +9,7 @@
 
 #define VALUE_MAX 65536
 
-static const char *val(PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
-}
+#define val iot__imp_val
 
 /* Append a JSON string for the Python string literal at *s (quote q). */
 static int py_string(const char **s, char q, char **o, char *end)
@@ -161,14 +158,8 @@ static int config_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 		"INSERT INTO device_configurations (device_id, config_key, config_value, data_type, is_active,"
 		" created_at, updated_at) VALUES ($1::integer, $2, $3, $4, $5::boolean,"
 		" coalesce($6::timestamptz, now()), coalesce($7::timestamptz, now())) RETURNING id";
-	PGresult *res = NULL;
 	int64_t id = 0;
-	int rc = iot__imp_begin_row(m, err);
-	if (rc == 0 && (rc = iot__imp_stmt(m, ins, 7, p, &res, why, sizeof why, err)) == 0) {
-		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		rc = iot__imp_map_add(m, K_CONFIG, old, id, err);
-	}
+	int rc = iot__imp_insert(m, K_CONFIG, old, ins, 7, p, &id, why, sizeof why, err);
 	free(canon);
 	if (rc < 0 || iot__imp_end_row(m, rc == 0, err) < 0) {
 		json_decref(extra);
@@ -181,20 +172,10 @@ static int config_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 
 int iot__imp_configs(struct iot__imp *m, iot_error *err)
 {
-	int has = iot__imp_old_has(m, "device_configurations", err);
-	if (has <= 0)
-		return has;
-	PGresult *r = iot__imp_old_rows(m,
+	return iot__imp_each(m, "device_configurations",
 		"SELECT id::text, device_id::text, config_key, config_value, data_type,"
 		" coalesce(is_active, true)::text, created_at::text, updated_at::text"
-		" FROM device_configurations ORDER BY id", err);
-	if (!r)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		rc = config_row(m, r, i, err);
-	PQclear(r);
-	return rc;
+		" FROM device_configurations ORDER BY id", config_row, err);
 }
 
 static int control_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
@@ -222,14 +203,8 @@ static int control_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 		"INSERT INTO device_control (device_id, command, parameters, status, created_at, updated_at)"
 		" VALUES ($1::integer, $2, $3::jsonb, $4, coalesce($5::timestamp AT TIME ZONE 'UTC', now()),"
 		" coalesce($6::timestamp AT TIME ZONE 'UTC', now())) RETURNING id";
-	PGresult *res = NULL;
 	int64_t id = 0;
-	int rc = iot__imp_begin_row(m, err);
-	if (rc == 0 && (rc = iot__imp_stmt(m, ins, 6, p, &res, why, sizeof why, err)) == 0) {
-		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		rc = iot__imp_map_add(m, K_CONTROL, old, id, err);
-	}
+	int rc = iot__imp_insert(m, K_CONTROL, old, ins, 6, p, &id, why, sizeof why, err);
 	if (rc < 0 || iot__imp_end_row(m, rc == 0, err) < 0) {
 		json_decref(extra);
 		return -1;
@@ -240,17 +215,8 @@ static int control_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 
 int iot__imp_controls(struct iot__imp *m, iot_error *err)
 {
-	int has = iot__imp_old_has(m, "device_control", err);
-	if (has <= 0)
-		return has;
-	PGresult *r = iot__imp_old_rows(m,
+	return iot__imp_each(m, "device_control",
 		"SELECT id::text, device_id::text, command, parameters::text, status,"
-		" created_at::timestamp::text, updated_at::timestamp::text FROM device_control ORDER BY id", err);
-	if (!r)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		rc = control_row(m, r, i, err);
-	PQclear(r);
-	return rc;
+		" created_at::timestamp::text, updated_at::timestamp::text FROM device_control ORDER BY id",
+		control_row, err);
 }

@@ -96,15 +96,7 @@ int iot__imp_stmt(struct iot__imp *m, const char *sql, int n, const char *const 
 	return 0;
 }
 
-PGresult *iot__imp_old_rows(struct iot__imp *m, const char *sql, iot_error *err)
-{
-	PGresult *r = iot_db_query(m->old, sql, 0, NULL, err);
-	if (!r)
-		snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg), " (the Flask database)");
-	return r;
-}
-
-int iot__imp_old_has(struct iot__imp *m, const char *table, iot_error *err)
+static int old_has(struct iot__imp *m, const char *table, iot_error *err)
 {
 	const char *p[1] = { table };
 	PGresult *r = iot_db_query(m->old, "SELECT to_regclass($1) IS NOT NULL", 1, p, err);
@@ -115,10 +107,45 @@ int iot__imp_old_has(struct iot__imp *m, const char *table, iot_error *err)
 	return has;
 }
 
-static const char *val(PGresult *r, int row, int col)
+int iot__imp_each(struct iot__imp *m, const char *table, const char *sql, iot__imp_row_fn row, iot_error *err)
+{
+	int has = old_has(m, table, err);
+	if (has <= 0)
+		return has;
+	PGresult *r = iot_db_query(m->old, sql, 0, NULL, err);
+	if (!r) {
+		size_t l = strlen(err->msg);
+		snprintf(err->msg + l, sizeof err->msg - l, " (the Flask database)");
+		return -1;
+	}
+	int rc = 0;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+		rc = row(m, r, i, err);
+	PQclear(r);
+	return rc;
+}
+
+const char *iot__imp_val(PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
+
+int iot__imp_insert(struct iot__imp *m, int kind, const char *old_id, const char *sql, int n,
+                    const char *const *p, int64_t *id, char *why, size_t whylen, iot_error *err)
+{
+	PGresult *res = NULL;
+	if (iot__imp_begin_row(m, err) < 0)
+		return -1;
+	int rc = iot__imp_stmt(m, sql, n, p, &res, why, whylen, err);
+	if (rc == 0) {
+		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		rc = iot__imp_map_add(m, kind, old_id, *id, err);
+	}
+	return rc;
+}
+
+#define val iot__imp_val
 
 /* The old users.user_id as an enrollment code (enroll.h: 32 lower-case hex). */
 static bool code_shaped(const char *s)
@@ -150,16 +177,8 @@ static int user_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 		" VALUES ($1, $2, $3, $4::boolean, $5::boolean, coalesce($6::timestamptz, now()),"
 		" coalesce($7::timestamptz, now()), $8::timestamptz) RETURNING id";
 	char why[IOT_ERRMSG_MAX] = "";
-	PGresult *res = NULL;
-	if (iot__imp_begin_row(m, err) < 0)
-		return -1;
-	int rc = iot__imp_stmt(m, ins, 8, p, &res, why, sizeof why, err);
 	int64_t id = 0;
-	if (rc == 0) {
-		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		rc = iot__imp_map_add(m, K_USER, old, id, err);
-	}
+	int rc = iot__imp_insert(m, K_USER, old, ins, 8, p, &id, why, sizeof why, err);
 	bool enrolled = false;
 	if (rc == 0 && code_shaped(code)) {
 		unsigned char d[IOT_DIGEST_LEN];
@@ -184,17 +203,10 @@ static int user_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 
 static int users(struct iot__imp *m, iot_error *err)
 {
-	PGresult *r = iot__imp_old_rows(m,
+	return iot__imp_each(m, "users",
 		"SELECT id::text, user_id, username, email, password_hash, coalesce(is_active, true)::text,"
 		" coalesce(is_admin, false)::text, created_at::text, updated_at::text, last_login::text"
-		" FROM users ORDER BY id", err);
-	if (!r)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		rc = user_row(m, r, i, err);
-	PQclear(r);
-	return rc;
+		" FROM users ORDER BY id", user_row, err);
 }
 
 /* Flask wrote "offline" into devices.status from status topics (compat
@@ -264,16 +276,10 @@ static int device_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 
 static int devices(struct iot__imp *m, iot_error *err)
 {
-	PGresult *r = iot__imp_old_rows(m,
+	int rc = iot__imp_each(m, "devices",
 		"SELECT id::text, name, description, device_type, api_key, status, location, firmware_version,"
 		" hardware_version, created_at::text, updated_at::text, last_seen::text, user_id::text"
-		" FROM devices ORDER BY id", err);
-	if (!r)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		rc = device_row(m, r, i, err);
-	PQclear(r);
+		" FROM devices ORDER BY id", device_row, err);
 	/* Devices kept their ids: new ones are numbered after them. setval is
 	 * not undone by a rollback, so a dry run leaves it alone. */
 	if (rc == 0 && !m->o->dry_run && m->counts[K_DEVICE].imported > 0)
@@ -300,7 +306,7 @@ static int run(struct iot__imp *m, iot_error *err)
 {
 	static const char *const needed[] = { "users", "devices" };
 	for (size_t i = 0; i < 2; i++) {
-		int has = iot__imp_old_has(m, needed[i], err);
+		int has = old_has(m, needed[i], err);
 		if (has < 0)
 			return -1;
 		if (!has)

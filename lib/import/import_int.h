@@ -39,10 +39,17 @@ int iot__imp_stmt(struct iot__imp *m, const char *sql, int n, const char *const 
 int iot__imp_end_row(struct iot__imp *m, bool keep, iot_error *err);
 /* Record kind/old_id -> new_id in flask_import (inside the row's work). */
 int iot__imp_map_add(struct iot__imp *m, int kind, const char *old_id, int64_t new_id, iot_error *err);
-/* Rows of a query on the old database (one attempt), or NULL with err. */
-PGresult *iot__imp_old_rows(struct iot__imp *m, const char *sql, iot_error *err);
-/* Whether the old database has the table (to_regclass). */
-int iot__imp_old_has(struct iot__imp *m, const char *table, iot_error *err);
+/* Run row(m, r, i, err) for every row of sql on the old database (table
+ * named: nothing when the old database has no such table). 0 or -1. */
+typedef int (*iot__imp_row_fn)(struct iot__imp *m, PGresult *r, int i, iot_error *err);
+int iot__imp_each(struct iot__imp *m, const char *table, const char *sql, iot__imp_row_fn row, iot_error *err);
+/* A column's text, NULL for SQL NULL. */
+const char *iot__imp_val(PGresult *r, int row, int col);
+/* Begin the object's row, run sql (an INSERT .. RETURNING id) and record
+ * the mapping: 0 and *id, 1 refused (why), -1 (err), as iot__imp_stmt;
+ * the caller ends the row. */
+int iot__imp_insert(struct iot__imp *m, int kind, const char *old_id, const char *sql, int n,
+                    const char *const *p, int64_t *id, char *why, size_t whylen, iot_error *err);
 
 int iot__imp_configs(struct iot__imp *m, iot_error *err);
 int iot__imp_controls(struct iot__imp *m, iot_error *err);
