@@ -194,9 +194,9 @@ static int user_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 	}
 	if (rc < 0 || iot__imp_end_row(m, rc == 0, err) < 0)
 		return -1;
-	json_t *extra = json_pack("{s:s,s:s,s:b}", "username", name,
-	                          "password", keep_pw ? "kept until the first login" : hash ? "unsupported format: not imported" : "none",
-	                          "enrollment_code", enrolled);
+	const char *pw = keep_pw ? "kept until the first login" : hash ? "unsupported format: not imported" : "none";
+	json_t *extra = rc ? json_pack("{s:s}", "username", name)
+	                   : json_pack("{s:s,s:s,s:b}", "username", name, "password", pw, "enrollment_code", enrolled);
 	iot__imp_event(m, K_USER, old, rc ? 0 : id, rc ? why : NULL, extra);
 	return 0;
 }
