@@ -192,39 +192,38 @@ int iot_compare_old_db(iot_compare *c, iot_db *old, const iot_device_map *map, i
 	return rc;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 int iot_compare_new_db(iot_compare *c, iot_db *db, iot_error *err)
 {
 	if (c->n == 0)
 		return 0;
-	/* The devices of the Flask side, over the days it covers. */
-	size_t cap = 16, len = 0;
-	char *devs = malloc(cap);
-	int64_t *seen = calloc(c->n, sizeof *seen);
-	size_t nseen = 0;
-	if (!devs || !seen) {
-		free(devs);
-		free(seen);
+	/* The devices of the Flask side (sorted, once each), over the days it covers. */
+	int64_t *ids = malloc(c->n * sizeof *ids);
+	size_t nids = 0, cap = 0, len = 0;
+	char *devs = NULL;
+	if (!ids)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->g[i].measurement && c->g[i].side[0].count)
+			ids[nids++] = c->g[i].device;
+	qsort(ids, nids, sizeof *ids, by_id);
+	cap = nids * 21 + 3;
+	if (!(devs = malloc(cap))) {
+		free(ids);
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	}
 	devs[len++] = '{';
-	for (size_t i = 0; i < c->cap; i++) {
-		if (!c->g[i].measurement || !c->g[i].side[0].count)
-			continue;
-		bool dup = false;
-		for (size_t k = 0; k < nseen && !dup; k++)
-			dup = seen[k] == c->g[i].device;
-		if (dup)
-			continue;
-		seen[nseen++] = c->g[i].device;
-		if (len + 24 > cap && !(devs = realloc(devs, cap *= 2))) {
-			free(seen);
-			return iot_error_set(err, IOT_INTERNAL, "out of memory");
-		}
-		len += (size_t)snprintf(devs + len, cap - len, "%s%" PRId64, len > 1 ? "," : "", c->g[i].device);
-	}
+	for (size_t i = 0; i < nids; i++)
+		if (i == 0 || ids[i] != ids[i - 1])
+			len += (size_t)snprintf(devs + len, cap - len, "%s%" PRId64, len > 1 ? "," : "", ids[i]);
 	devs[len++] = '}';
 	devs[len] = '\0';
-	free(seen);
+	free(ids);
 	char from[24], to[24];
 	snprintf(from, sizeof from, "%" PRId64, c->min_day);
 	snprintf(to, sizeof to, "%" PRId64, c->max_day + 1);
