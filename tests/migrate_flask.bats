@@ -22,6 +22,7 @@ teardown_file() { stack_teardown_file; }
 
 setup() {
 	fresh_db --migrated
+	# shellcheck disable=SC2034 # httpd_lib's teardown reads it
 	HTTPD_PID=
 }
 

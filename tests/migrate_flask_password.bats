@@ -7,6 +7,7 @@
 # not take are refused. No servers needed.
 
 # shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
+# shellcheck disable=SC2016 # the hash strings hold a literal $
 load helpers
 
 CHECK=$IOTFLOW_ROOT/build/tests/legacy_password_check
