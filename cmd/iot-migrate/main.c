@@ -48,8 +48,9 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 ok; 1 an applied migration was edited (or, for verify, anything\n"
 	"is not applied; for the imports, something was rejected; for compare, the two\n"
-	"sides differ); 2 usage; 3 no migrations found; 4 PostgreSQL refused the\n"
-	"credentials or permission; 5 database unavailable; 6 internal.\n"
+	"sides differ); 2 usage; 3 no migrations found (imports: the Flask database\n"
+	"has no users or devices table, or no such --orphans-to user); 4 PostgreSQL\n"
+	"refused the credentials or permission; 5 database unavailable; 6 internal.\n"
 	"See iot-migrate(1).\n";
 
 struct opts {
