@@ -57,7 +57,7 @@ FLAGS_STAMP := $(CC) $(ALL_CPPFLAGS) $(filter-out -Werror,$(ALL_CFLAGS)) $(ALL_L
 # which only programs link (libiotflow-cli.a). The broker plugin links the
 # core alone.
 O          := build/$(FLAVOUR)
-ROOMS      := base pg cache auth registry telemetry query mqtt chart http
+ROOMS      := base pg cache auth registry telemetry query import mqtt chart http
 LIB_SRC    := $(foreach r,$(ROOMS),$(wildcard lib/$(r)/*.c))
 CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a

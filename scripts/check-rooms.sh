@@ -16,10 +16,11 @@ allowed() {
 	registry)  echo "base pg cache auth registry" ;;
 	telemetry) echo "base pg cache auth registry telemetry" ;;
 	query)     echo "base pg cache auth registry telemetry query" ;;
+	import)    echo "base pg cache auth registry telemetry import" ;;
 	mqtt)      echo "base pg cache auth registry telemetry query mqtt" ;;
 	chart)     echo "base pg cache auth registry telemetry query chart" ;;
 	http)      echo "base pg cache auth registry telemetry query mqtt chart http" ;;
-	cli)       echo "base pg cache auth registry telemetry query mqtt http chart cli" ;;
+	cli)       echo "base pg cache auth registry telemetry query import mqtt http chart cli" ;;
 	*)         echo "" ;;
 	esac
 }

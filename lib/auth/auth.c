@@ -415,8 +415,8 @@ static int key_fetch(iot_auth *a, const unsigned char d[32], struct key_entry *e
 
 static int device_key(iot_auth *a, const char *key, bool use, iot_device_ref *out, iot_error *err)
 {
-	size_t len = key ? strnlen(key, IOT_SECRET_LEN + 1) : 0;
-	if (!key || !iot_secret_well_formed(IOT_DEVICE_KEY_PREFIX, key, len))
+	size_t len = key ? strnlen(key, IOT_DEVICE_KEY_MAX + 1) : 0;
+	if (!key || !iot_device_key_well_formed(key, len))
 		return deny_key(err);
 	unsigned char d[IOT_DIGEST_LEN];
 	iot_secret_digest(&a->hasher, key, len, d);

@@ -1,5 +1,6 @@
 /* keys.c — random secrets, their digests, and Argon2id passwords. */
 #include "auth/keys.h"
+#include "auth/legacy_password.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -70,6 +71,27 @@ bool iot_secret_well_formed(const char *kind, const char *s, size_t len)
 	return true;
 }
 
+bool iot_legacy_key_well_formed(const char *s, size_t len)
+{
+	if (len < IOT_LEGACY_KEY_MIN || len > IOT_LEGACY_KEY_MAX)
+		return false;
+	/* Text that starts like a key or token of ours is held to that format. */
+	if (!memcmp(s, IOT_DEVICE_KEY_PREFIX, 5) || !memcmp(s, IOT_USER_TOKEN_PREFIX, 5))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      (c && strchr("-_.~+/=", c))))
+			return false;
+	}
+	return true;
+}
+
+bool iot_device_key_well_formed(const char *s, size_t len)
+{
+	return iot_secret_well_formed(IOT_DEVICE_KEY_PREFIX, s, len) || iot_legacy_key_well_formed(s, len);
+}
+
 void iot_digest_param(const unsigned char d[IOT_DIGEST_LEN], char out[IOT_DIGEST_PARAM_LEN])
 {
 	out[0] = '\\';
@@ -121,6 +143,8 @@ bool iot_password_verify(const char *hash, const char *pw)
 {
 	if (!hash || !pw || sodium_init() < 0)
 		return false;
+	if (strncmp(hash, "$argon2", 7) != 0)
+		return iot_legacy_password_verify(hash, pw);
 	return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
 }
 
@@ -155,6 +179,8 @@ bool iot_password_needs_rehash(const iot_config *cfg, const char *hash)
 {
 	unsigned long long ops;
 	size_t mem;
+	if (strncmp(hash, "$argon2id$", 10) != 0)
+		return true;  /* an imported Flask hash: Argon2id at the first login */
 	pw_cost(cfg, &ops, &mem);
 	return crypto_pwhash_str_needs_rehash(hash, ops, mem) != 0;
 }

@@ -44,6 +44,21 @@ int iot_secret_new(const char *kind, char *out, char *display, iot_error *err);
  * lookup so garbage never reaches the database. */
 bool iot_secret_well_formed(const char *kind, const char *s, size_t len);
 
+/* Keys imported from the Flask service (iot-migrate import-flask): the old
+ * plaintext key as it is (Flask drew 32 of [A-Za-z0-9]; other generators
+ * made 64 hex digits), 8..64 characters of [A-Za-z0-9-_.~+/=], not starting
+ * with a kind prefix. Only the digest of that text is stored, and the
+ * display prefix is the constant IOT_LEGACY_KEY_DISPLAY: no character of
+ * such a key is kept anywhere. */
+#define IOT_LEGACY_KEY_MIN 8
+#define IOT_LEGACY_KEY_MAX 64
+#define IOT_LEGACY_KEY_DISPLAY "legacy"
+bool iot_legacy_key_well_formed(const char *s, size_t len);
+/* What a device may present: an iotf_ key or a legacy one (at most
+ * IOT_DEVICE_KEY_MAX characters either way). */
+#define IOT_DEVICE_KEY_MAX 64
+bool iot_device_key_well_formed(const char *s, size_t len);
+
 /* Digest as a bytea text parameter: "\x" + 64 hex digits (67 bytes with NUL). */
 #define IOT_DIGEST_PARAM_LEN 67
 
@@ -61,7 +76,9 @@ void iot_digest_param(const unsigned char d[IOT_DIGEST_LEN], char out[IOT_DIGEST
 int iot_digest_from_param(const char *text, unsigned char out[IOT_DIGEST_LEN]);
 
 /* Passwords: 8..1024 bytes. Argon2id with the cost settings password_ops /
- * password_mem_kib. out must hold IOT_PWHASH_LEN bytes. */
+ * password_mem_kib. out must hold IOT_PWHASH_LEN bytes. iot_password_verify
+ * also accepts the imported Flask formats (legacy_password.h), for which
+ * iot_password_needs_rehash is always true. */
 #define IOT_PWHASH_LEN 128
 #define IOT_PASSWORD_MIN 8
 #define IOT_PASSWORD_MAX 1024

@@ -79,6 +79,10 @@ int iot_device_key_list(iot_registry *id, const char *spec, json_t **out, iot_er
  * (true/false), json (any JSON text). type NULL on set: the key's current
  * type, else string. Keys: [A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}; values up to
  * 65536 characters. */
+/* The canonical text of value as type (string, integer, float, boolean,
+ * json), malloc'd: what config set stores. NULL with err (IOT_USAGE) when
+ * value is not one. */
+char *iot_device_config_canonical(const char *value, const char *type, iot_error *err);
 int iot_device_config_get(iot_registry *id, const char *spec, const char *key, json_t **out,
                           iot_error *err);
 int iot_device_config_set(iot_registry *id, const char *spec, const char *key, const char *value,

@@ -55,8 +55,7 @@ static char *shortest_double(double v)
 	return strdup(buf);
 }
 
-/* The canonical text of value as type, malloc'd; NULL with err when it is not one. */
-static char *canonical(const char *value, const char *type, iot_error *err)
+char *iot_device_config_canonical(const char *value, const char *type, iot_error *err)
 {
 	char *out = NULL, *end;
 	errno = 0;
@@ -142,7 +141,7 @@ int iot_device_config_set(iot_registry *id, const char *spec, const char *key, c
 		PQclear(r);
 		type = current;
 	}
-	char *text = canonical(value, type, err);
+	char *text = iot_device_config_canonical(value, type, err);
 	if (!text)
 		return -1;
 	if (strlen(text) > CONFIG_VALUE_MAX) {

@@ -1,4 +1,5 @@
-/* iot-migrate — apply and verify IoTFlow's SQL migrations, keep partitions ahead. */
+/* iot-migrate — apply and verify IoTFlow's SQL migrations, keep partitions ahead,
+ * move a Flask IoTFlow installation over (imports.h). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,32 +13,44 @@
 #include "base/json_util.h"
 #include "pg/migrate.h"
 #include "cli/output.h"
+#include "imports.h"
 
 static const char usage[] =
-	"Usage: iot-migrate [OPTION]... COMMAND\n"
-	"Apply and verify IoTFlow's numbered SQL migrations.\n"
+	"Usage: iot-migrate [OPTION]... COMMAND [ARG]...\n"
+	"Apply and verify IoTFlow's numbered SQL migrations; move a Flask IoTFlow over.\n"
 	"\n"
 	"Commands:\n"
 	"  up                  apply pending migrations, then create partitions ahead\n"
 	"  status              list every migration and its state\n"
 	"  verify              exit 1 unless every migration is applied and unedited\n"
 	"  partitions          create telemetry partitions for now and the next N intervals\n"
+	"  import-flask        users, devices and their keys, configs and commands from\n"
+	"                      the Flask service's database (--from); again: no change\n"
+	"  import-telemetry    that database's telemetry_data into this one (--from)\n"
+	"  import-iotdb FILE...  IoTDB CSV exports, either layout ('-': stdin)\n"
+	"  compare [FILE...]   per device and day, the Flask side (--from, or IoTDB CSV\n"
+	"                      files) against this database: the differences as NDJSON\n"
 	"\n"
 	"Options:\n"
 	"  -a, --ahead=N         partitions to keep ahead (default: partition_ahead, 7)\n"
 	"  -c, --config=FILE     read settings from FILE\n"
 	"  -d, --db=CONNINFO     PostgreSQL conninfo string or URI (default: PG* variables)\n"
-	"  -n, --dry-run         up: run pending migrations in a transaction, then roll back\n"
+	"  -f, --from=CONNINFO   the Flask service's PostgreSQL database (import-flask,\n"
+	"                        import-telemetry, compare)\n"
+	"  -n, --dry-run         up, import-flask: do it in a transaction, then roll back\n"
 	"      --format=FORMAT   ndjson (default), table or csv\n"
 	"  -i, --interval=WIDTH  partitions: day or month (stored; used from then on)\n"
+	"  -o, --orphans-to=USER import-flask: the owner of devices that had none\n"
 	"  -q, --quiet           no summary or warnings on stderr\n"
 	"  -s, --sql-dir=DIR     migrations directory (default: the installed one)\n"
 	"  -h, --help            show this help and exit\n"
 	"  -V, --version         show the version and exit\n"
 	"\n"
 	"Exit status: 0 ok; 1 an applied migration was edited (or, for verify, anything\n"
-	"is not applied); 2 usage; 3 no migrations found; 4 PostgreSQL refused the\n"
-	"credentials or permission; 5 database unavailable; 6 internal.\n"
+	"is not applied; for the imports, something was rejected; for compare, the two\n"
+	"sides differ); 2 usage; 3 no migrations found (imports: the Flask database\n"
+	"has no users or devices table, or no such --orphans-to user); 4 PostgreSQL\n"
+	"refused the credentials or permission; 5 database unavailable; 6 internal.\n"
 	"See iot-migrate(1).\n";
 
 struct opts {
@@ -45,19 +58,25 @@ struct opts {
 	long ahead;
 	bool dry_run;
 	enum iot_format format;
+	struct import_opts imp;
 };
 
 static const char *const status_cols[] = { "version", "name", "state", "applied_at", NULL };
 
-enum action { M_UP, M_STATUS, M_VERIFY, M_PARTITIONS };
-enum { O_DRY_RUN = 1 << 0, O_INTERVAL = 1 << 1 };
-static const char *const opt_names[] = { "--dry-run", "--interval" };
+enum action { M_UP, M_STATUS, M_VERIFY, M_PARTITIONS, M_IMPORT_FLASK, M_IMPORT_TELEMETRY, M_IMPORT_IOTDB,
+              M_COMPARE };
+enum { O_DRY_RUN = 1 << 0, O_INTERVAL = 1 << 1, O_FROM = 1 << 2, O_ORPHANS = 1 << 3 };
+static const char *const opt_names[] = { "--dry-run", "--interval", "--from", "--orphans-to" };
 
 static const iot_command commands[] = {
 	{ "up", NULL, 0, 0, O_DRY_RUN, M_UP, NULL },
 	{ "status", NULL, 0, 0, 0, M_STATUS, status_cols },
 	{ "verify", NULL, 0, 0, 0, M_VERIFY, status_cols },
 	{ "partitions", NULL, 0, 0, O_INTERVAL, M_PARTITIONS, NULL },
+	{ "import-flask", NULL, 0, 0, O_FROM | O_DRY_RUN | O_ORPHANS, M_IMPORT_FLASK, NULL },
+	{ "import-telemetry", NULL, 0, 0, O_FROM, M_IMPORT_TELEMETRY, NULL },
+	{ "import-iotdb", NULL, 1, 1024, 0, M_IMPORT_IOTDB, NULL },
+	{ "compare", NULL, 0, 1024, O_FROM, M_COMPARE, NULL },
 };
 
 static const iot_command_table command_table = {
@@ -142,14 +161,16 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		{ "db",       required_argument, NULL, 'd' },
 		{ "dry-run",  no_argument,       NULL, 'n' },
 		{ "format",   required_argument, NULL, 'F' },
+		{ "from",     required_argument, NULL, 'f' },
 		{ "help",     no_argument,       NULL, 'h' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "orphans-to", required_argument, NULL, 'o' },
 		{ "quiet",    no_argument,       NULL, 'q' },
 		{ "sql-dir",  required_argument, NULL, 's' },
 		{ "version",  no_argument,       NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static const char shortopts[] = "a:c:d:hi:nqs:V";
+	static const char shortopts[] = "a:c:d:f:hi:no:qs:V";
 	int c;
 	o->ahead = -1;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
@@ -170,7 +191,9 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 				return iot_usage_error("invalid --interval '%s' (day, month)", optarg);
 			o->interval = optarg;
 			break;
-		case 'n': o->dry_run = true; break;
+		case 'f': o->imp.from = optarg; break;
+		case 'n': o->dry_run = o->imp.dry_run = true; break;
+		case 'o': o->imp.orphans_to = optarg; break;
 		case 'q': iot_quiet = true; break;
 		case 's': o->sql_dir = optarg; break;
 		case 'V': *done = 1; return iot_print_version();
@@ -201,13 +224,23 @@ int main(int argc, char **argv)
 	argv += optind;
 	char **args;
 	int nargs;
-	unsigned seen = (o.dry_run ? O_DRY_RUN : 0) | (o.interval ? O_INTERVAL : 0);
+	unsigned seen = (o.dry_run ? O_DRY_RUN : 0) | (o.interval ? O_INTERVAL : 0) | (o.imp.from ? O_FROM : 0) |
+	                (o.imp.orphans_to ? O_ORPHANS : 0);
 	const iot_command *cmd = iot_command_find(&command_table, argc, argv, seen, &args, &nargs);
 	if (!cmd) {
 		rc = IOT_USAGE;
 		goto out;
 	}
-	bool needs_files = cmd->action != M_PARTITIONS;
+	if ((cmd->action == M_IMPORT_FLASK || cmd->action == M_IMPORT_TELEMETRY ||
+	     (cmd->action == M_COMPARE && nargs == 0)) && !o.imp.from) {
+		rc = iot_usage_error("%s needs --from=CONNINFO (the Flask service's database)", cmd->name);
+		goto out;
+	}
+	if (cmd->action == M_COMPARE && nargs > 0 && o.imp.from) {
+		rc = iot_usage_error("compare: --from or FILE..., not both");
+		goto out;
+	}
+	bool needs_files = cmd->action <= M_VERIFY && cmd->action != M_PARTITIONS;
 	char dirbuf[4096];
 	if (needs_files && iot_migrations_load(iot_sql_dir(cfg, dirbuf, sizeof dirbuf), &set, &err) < 0) {
 		rc = iot_fatal_error(&err);
@@ -223,6 +256,14 @@ int main(int argc, char **argv)
 		rc = cmd_up(db, &set, &o);
 	else if (cmd->action == M_PARTITIONS)
 		rc = cmd_partitions(db, &o);
+	else if (cmd->action == M_IMPORT_FLASK)
+		rc = cmd_import_flask(cfg, db, &o.imp);
+	else if (cmd->action == M_IMPORT_TELEMETRY)
+		rc = cmd_import_telemetry(cfg, db, &o.imp);
+	else if (cmd->action == M_IMPORT_IOTDB)
+		rc = cmd_import_iotdb(cfg, db, &o.imp, args, nargs);
+	else if (cmd->action == M_COMPARE)
+		rc = cmd_compare(cfg, db, &o.imp, args, nargs);
 	else
 		rc = cmd_status(db, &set, &o, cmd->cols, cmd->action == M_VERIFY);
 out:

@@ -1,0 +1,226 @@
+#!/usr/bin/env bats
+# iot-migrate import-flask and import-telemetry against a database shaped
+# like the Flask original's (migrate_flask_lib.bash), in a second database
+# of the same server: what is imported, what is refused and why, that no
+# plaintext key or code lands here, that deployed devices, people and
+# firmware keep working with what they have, and that a second run
+# changes nothing.
+
+# shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
+load helpers
+load httpd_lib
+load migrate_flask_lib
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	flask_db flask_src
+	export FROM
+	FROM=$(flask_conninfo flask_src)
+}
+teardown_file() { stack_teardown_file; }
+
+setup() {
+	fresh_db --migrated
+	# shellcheck disable=SC2034 # httpd_lib's teardown reads it
+	HTTPD_PID=
+}
+
+# The new database's data, without what differs from one pg_dump to the next.
+dump() { pg_dump --no-owner --data-only "$PGDATABASE" | grep -Ev '^(--|SET |SELECT pg_catalog.set_config|\\(un)?restrict )'; }
+
+@test "import-flask: users, devices, configs and commands; each refusal with its reason; exit 1" {
+	run --separate-stderr iot-migrate import-flask --from="$FROM"
+	assert_failure 1
+	# users: alice, bob, carol imported; "dave smith" is not a username here.
+	assert_equal "$(jq -sc '[.[] | select(.kind == "user") | [.old_id, .action]]' <<<"$output")" \
+		'[[1,"imported"],[2,"imported"],[3,"imported"],[4,"rejected"]]'
+	assert_equal "$(jq -sc '[.[] | select(.kind == "device") | [.old_id, .action]]' <<<"$output")" \
+		'[[1,"imported"],[2,"imported"],[3,"rejected"],[7,"imported"]]'
+	assert_equal "$(jq -sc '[.[] | select(.kind == "config" and .action == "rejected") | .key]' <<<"$output")" '["bad"]'
+	assert_equal "$(jq -sc '[.[] | select(.kind == "control") | .action]' <<<"$output")" \
+		'["imported","imported","rejected"]'
+	[[ $stderr == *"device 3: it has no owner (see --orphans-to)"* ]]
+	[[ $stderr == *"config 6: config value: not an integer"* ]]
+	[[ $stderr == *"control 3: device 3 was not imported"* ]]
+	[[ $stderr == *"users: 3 imported, 0 unchanged, 1 rejected"* ]]
+	# Devices keep their ids, owners follow their users, offline is active here.
+	assert_equal "$(q "select string_agg(d.id || ':' || d.name || ':' || u.username || ':' || d.status || ':' ||
+		coalesce(d.location, '-') || ':' || coalesce(d.firmware_version, '-'), ' ' order by d.id)
+		from devices d join users u on u.id = d.user_id")" \
+		'1:esp32_5001:alice:active:lab:1.0.0 2:sim-1:bob:active:roof:1.0.0-sim 7:pump:alice:maintenance:cellar:-'
+	assert_equal "$(q "select last_seen = '2025-11-20T12:00:00Z' from devices where id = 1")" t
+	# Hashes kept as they are until the first login; bcrypt is not supported.
+	assert_equal "$(q "select string_agg(username || ':' || coalesce(split_part(password_hash, '\$', 1), '-') || ':' || is_admin, ' ' order by username) from users")" \
+		'alice:pbkdf2:sha256:600000:false bob:scrypt:32768:8:1:true carol:-:false'
+	assert_equal "$(jq -r 'select(.username == "carol") | .password' <<<"$output")" 'unsupported format: not imported'
+	# Python str() values decoded to their type's canonical text.
+	assert_equal "$(q "select string_agg(config_key || '=' || data_type || ':' || config_value, ' ' order by config_key) from device_configurations")" \
+		'enabled=boolean:true interval=integer:30 mode=string:eco ratio=float:0.25 thresholds=json:{"high":30.5,"on":true,"name":"x \"y\"","off":null}'
+	assert_equal "$(q "select string_agg(device_id || ':' || command || ':' || status || ':' || coalesce(parameters::text, '-') || ':' ||
+		to_char(created_at at time zone 'UTC', 'HH24:MI'), ' ' order by id) from device_control")" \
+		'1:reboot:pending:{"delay": 5}:12:00 2:set:acknowledged:-:08:00'
+	# New devices are numbered after the imported ones.
+	echo pw-passw0rd-1 | iot-user add eve >/dev/null
+	run iot-device add fresh --owner eve
+	assert_success
+	assert_equal "$(jq .id <<<"$output")" 8
+}
+
+@test "import-flask: no plaintext key or user_id lands in the new database" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	dump >"$BATS_TEST_TMPDIR/dump.sql"
+	[[ $(grep -c 'esp32_5001' "$BATS_TEST_TMPDIR/dump.sql") -ge 1 ]]   # the dump has the data
+	for secret in "$KEY1" "$KEY2" "$KEY7" "$CODE_ALICE" "$CODE_BOB" "${KEY1:0:12}" "${KEY2:0:12}"; do
+		run grep -c -F "$secret" "$BATS_TEST_TMPDIR/dump.sql"
+		assert_output 0
+	done
+	assert_equal "$(q "select string_agg(distinct key_prefix, ',') from device_auth")" legacy
+	assert_equal "$(q "select string_agg(distinct api_key, ',') from devices")" legacy
+	assert_equal "$(q "select string_agg(code_prefix, ',' order by code_prefix) from user_enrollment")" \
+		"${CODE_BOB:0:6},${CODE_ALICE:0:6}"
+}
+
+@test "import-flask: a second run, and a dry run, change nothing" {
+	run --separate-stderr iot-migrate import-flask --dry-run --from="$FROM"
+	assert_failure 1
+	assert_equal "$(jq -sc '[.[] | .action] | unique' <<<"$output")" '["rejected","would import"]'
+	assert_equal "$(q 'select count(*) from users') $(q 'select count(*) from devices') $(q 'select count(*) from flask_import')" '0 0 0'
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	dump >"$BATS_TEST_TMPDIR/first.sql"
+	run --separate-stderr iot-migrate import-flask --from="$FROM"
+	assert_failure 1
+	assert_equal "$(jq -sc '[.[] | .action] | unique' <<<"$output")" '["rejected","unchanged"]'
+	[[ $stderr == *"devices: 0 imported, 3 unchanged, 1 rejected"* ]]
+	dump >"$BATS_TEST_TMPDIR/second.sql"
+	run diff "$BATS_TEST_TMPDIR/first.sql" "$BATS_TEST_TMPDIR/second.sql"
+	assert_success
+}
+
+@test "import-flask --orphans-to: a device without owner goes to that user; an unknown user is refused" {
+	run iot-migrate -q import-flask --from="$FROM" --orphans-to=nobody
+	assert_failure 3
+	assert_equal "$(q 'select count(*) from users')" 0
+	echo pw-passw0rd-1 | iot-user add ops >/dev/null
+	run iot-migrate -q import-flask --from="$FROM" --orphans-to=ops
+	assert_failure 1
+	assert_equal "$(q "select u.username from devices d join users u on u.id = d.user_id where d.id = 3")" ops
+}
+
+@test "import-flask: deployed devices authenticate over HTTP with their old keys" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	start_httpd
+	run post "$KEY1" '{"data":{"temperature":22.5},"metadata":{"source":"test_single_telemetry.py"}}'
+	assert_equal "$(code "$output")" 201
+	run post "$KEY2" '{"data":{"temperature":19}}'
+	assert_equal "$(code "$output")" 201
+	assert_equal "$(q "select string_agg(device_id::text, ',' order by device_id) from telemetry_data")" '1,2'
+	run post "${KEY1%?}x" '{"data":{"temperature":1}}'
+	assert_equal "$(code "$output")" 401
+	# The esp32 credentials call with the old key.
+	run req -H "X-API-Key: $KEY1" "$U/api/v1/devices/credentials"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.device.id, .device.name]')" '[1,"esp32_5001"]'
+	# The legacy key is revoked like any other.
+	iot-device key revoke 1 legacy >/dev/null
+	run post "$KEY1" '{"data":{"temperature":1}}'
+	assert_equal "$(code "$output")" 401
+}
+
+code() { cut -d ' ' -f 1 <<<"$1"; }
+
+@test "import-flask: people log in with their old passwords, which become Argon2id" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	run iot-user verify alice <<<"wrong-password"
+	assert_failure 4
+	assert_equal "$(q "select password_hash like 'pbkdf2:sha256:600000\$%' from users where username = 'alice'")" t
+	run iot-user verify alice <<<"$PW_ALICE"
+	assert_success
+	assert_equal "$(jq -c '[.ok, .rehashed]' <<<"$output")" '[true,true]'
+	assert_equal "$(q "select password_hash like '\$argon2id\$%' from users where username = 'alice'")" t
+	run iot-user verify alice <<<"$PW_ALICE"
+	assert_success
+	assert_equal "$(jq -c '[.ok, .rehashed]' <<<"$output")" '[true,false]'
+	run iot-user verify bob <<<"$PW_BOB"
+	assert_success
+	assert_equal "$(q "select password_hash like '\$argon2id\$%' from users where username = 'bob'")" t
+	run iot-user verify carol <<<"anything-at-all"
+	assert_failure 4
+}
+
+@test "import-flask: firmware registering with its old user_id gets a device of that user" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	start_httpd
+	run req -X POST -H 'Content-Type: application/json' --data-binary \
+		"{\"name\":\"esp32_6001\",\"device_type\":\"esp32\",\"location\":\"lab\",\"user_id\":\"$CODE_ALICE\",\"firmware_version\":\"1.0.0\",\"hardware_version\":\"ESP32-WROOM-32\"}" \
+		"$U/api/v1/devices/register"
+	assert_equal "$(code "$output")" 201
+	key=$(body "$output" | jq -r .device.api_key)
+	assert_equal "$(q "select u.username from devices d join users u on u.id = d.user_id where d.name = 'esp32_6001'")" alice
+	run post "$key" '{"data":{"temperature":20}}'
+	assert_equal "$(code "$output")" 201
+	run req -X POST -H 'Content-Type: application/json' --data-binary \
+		'{"name":"esp32_6002","device_type":"esp32","user_id":"testuser"}' "$U/api/v1/devices/register"
+	[[ $(code "$output") == 40[13] ]]
+}
+
+@test "import-telemetry: the old telemetry_data, ids mapped, bad rows refused by id; again: all duplicates" {
+	run --separate-stderr iot-migrate import-telemetry --from="$FROM"
+	assert_failure 1
+	assert_output '{"read":7,"points":0,"stored":0,"duplicates":0,"rejected":7}'
+	[[ $stderr == *"telemetry_data id 1: device 1 was not imported"* ]]
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	run --separate-stderr iot-migrate import-telemetry --from="$FROM"
+	assert_failure 1
+	assert_output '{"read":7,"points":5,"stored":5,"duplicates":0,"rejected":2}'
+	assert_equal "$stderr" "iot-migrate: warning: telemetry_data id 6: device 99 was not imported
+iot-migrate: warning: telemetry_data id 7: invalid measurement name (1..64 of [A-Za-z0-9_.:/-])"
+	assert_equal "$(q "select string_agg(device_id || ' ' || to_char(ts at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') || ' ' ||
+		measurement_name || ' ' || numeric_value, ', ' order by device_id, ts, measurement_name) from telemetry_data")" \
+		'1 2025-11-20T10:00:00.000 humidity 40, 1 2025-11-20T10:00:00.000 temperature 21.5, 1 2025-11-20T10:01:00.000 temperature 22, 1 2025-11-21T09:00:00.250 temperature -3.25, 2 2025-11-20T10:00:00.000 pressure 1013.25'
+	# The rollups and latest values follow, as for any ingest.
+	assert_equal "$(q "select sum(count) from telemetry_hourly")" 5
+	assert_equal "$(q "select numeric_value from telemetry_latest where device_id = 1 and measurement_name = 'temperature'")" -3.25
+	dump >"$BATS_TEST_TMPDIR/first.sql"
+	run --separate-stderr iot-migrate import-telemetry --from="$FROM"
+	assert_failure 1
+	assert_output '{"read":7,"points":5,"stored":0,"duplicates":5,"rejected":2}'
+	dump >"$BATS_TEST_TMPDIR/second.sql"
+	run diff "$BATS_TEST_TMPDIR/first.sql" "$BATS_TEST_TMPDIR/second.sql"
+	assert_success
+}
+
+@test "import-flask, import-telemetry: usage errors" {
+	run iot-migrate import-flask
+	assert_failure 2
+	assert_line --index 0 "iot-migrate: import-flask needs --from=CONNINFO (the Flask service's database)"
+	run iot-migrate import-telemetry --dry-run --from=x
+	assert_failure 2
+	run iot-migrate up --from=x
+	assert_failure 2
+	run iot-migrate -q import-flask --from="host=$PGHOST port=$PGPORT dbname=no_such_db user=$PGUSER password=hunter2hunter2"
+	assert_failure 5
+	refute_output --partial hunter2
+}
+
+@test "dual write: mosquitto_sub on the old broker piped into iot-ingest --require-key stores what devices publish" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	# What iotflow(7) suggests for the dual-write period, against the test
+	# broker: a persistent session (-c -i), so what is published while the
+	# pipe is down waits for it. -E: subscribe, then leave.
+	local sub=(mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -c -i iotflow-dual-write -q 1
+		-t 'iotflow/devices/+/telemetry' -t 'iotflow/devices/+/telemetry/#' -F %J)
+	"${sub[@]}" -E
+	local i
+	for i in 1 2; do
+		mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -q 1 -t iotflow/devices/1/telemetry \
+			-m "{\"api_key\":\"$KEY1\",\"timestamp\":\"2025-11-20T12:0$i:00Z\",\"data\":{\"temperature\":2$i}}"
+	done
+	# A publisher without the device's key: refused.
+	mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -q 1 -t iotflow/devices/1/telemetry/sensors -m '{"temperature":99}'
+	"${sub[@]}" -C 3 -W 10 >"$BATS_TEST_TMPDIR/sub.ndjson"
+	run --separate-stderr iot-ingest --require-key "$BATS_TEST_TMPDIR/sub.ndjson"
+	assert_failure 1
+	assert_equal "$(jq -c '[.stored, .rejected]' <<<"$output")" '[2,1]'
+	assert_equal "$(q "select string_agg(numeric_value::text, ',' order by ts) from telemetry_data where device_id = 1")" '21,22'
+}
