@@ -108,14 +108,21 @@ $(CLIA): $(CLI_SRC:%.c=$(O)/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# bin/ and build/tests/ serve both flavours: relink them when the flavour
+# changes (the other flavour's archive may be older than the binaries).
+LINK_STAMP := build/.link-flavour
+$(LINK_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAVOUR)' | cmp -s - $@ || echo '$(FLAVOUR)' > $@
+
 # The objects of program $(1): cmd/$(1).c or every cmd/$(1)/*.c.
 prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1).c cmd/$(1)/*.c))
 .SECONDEXPANSION:
-bin/%: $$(call prog_objs,$$*) $(CLIA) $(LIBA)
+bin/%: $$(call prog_objs,$$*) $(CLIA) $(LIBA) $(LINK_STAMP)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS) $($*_PKGS)) -lm
 
-build/tests/%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard tests/c/$$*.c bench/$$*.c))) $(CLIA) $(LIBA)
+build/tests/%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard tests/c/$$*.c bench/$$*.c))) $(CLIA) $(LIBA) $(LINK_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS) libmosquitto) -lm
 

@@ -87,3 +87,21 @@ load helpers
 	done
 	assert_equal "$bad" ""
 }
+
+@test "a build after one of the other flavour relinks the programs (that flavour's archive may be older)" {
+	cd "$IOTFLOW_ROOT"
+	local stamp=build/.link-flavour ref=$BATS_TEST_TMPDIR/ref
+	[[ -f $stamp ]]
+	cp -p "$stamp" "$ref"
+	# What a SANITIZE=1 build leaves behind, newer than every binary.
+	echo san >"$stamp"
+	run make bin/iot-user
+	assert_success
+	assert_output --regexp '-o bin/iot-user '
+	assert_equal "$(cat "$stamp")" "$(cat "$ref")"
+	run make bin/iot-user
+	assert_success
+	refute_output --regexp '-o bin/iot-user '
+	# As it was, so that the other programs are not relinked for nothing.
+	cp -p "$ref" "$stamp"
+}
