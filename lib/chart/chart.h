@@ -148,6 +148,7 @@ typedef struct iot_chart_data {
  * the chart's time_range back from now, and now). */
 typedef struct iot_chart_range {
 	const char *since, *until;
+	const char *since_name, *until_name;  /* in messages (NULL: --since, --until) */
 	int64_t now_us;        /* 0: the clock */
 } iot_chart_range;
 

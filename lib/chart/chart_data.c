@@ -42,15 +42,17 @@ static int range_of(const json_t *chart, const iot_chart_range *rng, iot_chart_d
 	const char *tr = iot_json_str(chart, "time_range");
 	if (iot__chart_duration("time_range", tr ? tr : "24h", 1000000, &span, err) < 0)
 		return -1;
-	if (iot_query_parse_time("--until", rng ? rng->until : NULL, now, &d->end_us, err) < 0)
+	const char *sn = rng && rng->since_name ? rng->since_name : "--since";
+	const char *un = rng && rng->until_name ? rng->until_name : "--until";
+	if (iot_query_parse_time(un, rng ? rng->until : NULL, now, &d->end_us, err) < 0)
 		return -1;
 	if (rng && rng->since) {
-		if (iot_query_parse_time("--since", rng->since, now, &d->start_us, err) < 0)
+		if (iot_query_parse_time(sn, rng->since, now, &d->start_us, err) < 0)
 			return -1;
 	} else {
 		d->start_us = d->end_us - span;
 	}
-	return iot_query_check_range("--since", d->start_us, "--until", d->end_us, err);
+	return iot_query_check_range(sn, d->start_us, un, d->end_us, err);
 }
 
 /* The chart's devices its owner may still see, by id: rows of (id, name). */

@@ -41,5 +41,12 @@ const struct http_route iot__http_routes[] = {
 	{ "/api/v1/devices/mqtt-credentials", { { HM_GET, iot__http_dev_mqtt_credentials, false } } },
 	{ "/api/v1/devices/config", { { HM_GET, iot__http_dev_config_get, false }, { HM_POST, iot__http_dev_config_post, true },
 	                              { HM_PUT, iot__http_dev_config_put, true } } },
+	/* Charts (http_charts.c, over lib/chart). */
+	{ "/api/v1/charts", { { HM_GET, iot__http_charts_list, false }, { HM_POST, iot__http_charts_create, true } } },
+	{ "/api/v1/charts/{id}", { { HM_GET, iot__http_chart_get, false }, { HM_PUT, iot__http_chart_update, true },
+	                           { HM_DELETE, iot__http_chart_delete, false } } },
+	{ "/api/v1/charts/{id}/duplicate", { { HM_POST, iot__http_chart_duplicate, false } } },
+	{ "/api/v1/charts/{id}/data", { { HM_GET, iot__http_chart_data, false } } },
+	{ "/api/v1/charts/{id}/render.svg", { { HM_GET, iot__http_chart_render, false } } },
 };
 const size_t iot__http_nroutes = sizeof iot__http_routes / sizeof iot__http_routes[0];
