@@ -366,3 +366,36 @@ Try 'iot-chart --help' for more information."
 	# A year is labelled by months.
 	grep -q '>Jan 2026</text>' ticks.svg
 }
+
+# The command lines of iot-chart(1)'s EXAMPLES, as a reader copies them.
+page_examples() {
+	awk '/^\.SH/ { on = ($2 == "EXAMPLES") } on && /^\.nf/ { nf = 1; next } on && /^\.fi/ { nf = 0 } on && nf' \
+		"$IOTFLOW_ROOT/man/iot-chart.1" | sed -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" -e 's/\\f[BIRP]//g'
+}
+
+@test "iot-chart(1) EXAMPLES run verbatim and draw the chart they say" {
+	cd "$BATS_TEST_TMPDIR"
+	# The last hours of alice's thermo-1, every 10 minutes.
+	local i
+	for i in $(seq 1 34); do
+		echo "{\"device_id\":1,\"timestamp\":\"$(date -u -d "-$((i * 10)) min" +%FT%TZ)\",\"data\":{\"temperature\":$((18 + i % 5)).5}}"
+	done | iot-ingest -q >/dev/null
+	run page_examples
+	assert_success
+	assert_equal "${#lines[@]}" 6
+	local cmd
+	for cmd in "${lines[@]}"; do
+		run --separate-stderr bash -c "$cmd"
+		assert_equal "$cmd: $status $stderr" "$cmd: 0 "
+		if [[ $cmd == 'iot-chart data '* ]]; then
+			# 15-minute means of the last 6 hours: one series, about 24 buckets.
+			assert_equal "$(jq -c '[.label, .unit, .aggregation, .window]' <<<"$output")" '["Temperature","C","mean","900s"]'
+			(($(jq '[.points[] | select(.value != null)] | length' <<<"$output") >= 20))
+		fi
+	done
+	xmllint --noout lab.svg
+	assert_equal "$(svg_count lab.svg "@class='series'")" 1
+	(($(svg_attr lab.svg "@class='series'" data-points) >= 20))
+	grep -q 'width="1000" height="400"' lab.svg
+	(($(png_colours lab.png) >= 5))
+}

@@ -74,7 +74,7 @@ void iot__svg_gauge(struct svg_buf *b, const json_t *chart, const iot_chart_data
 	                s->color, r * 0.22);
 	iot__svg_printf(b, "<text class=\"gauge-text\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\""
 	                " font-size=\"%.0f\" font-weight=\"bold\" fill=\"#212121\">%s", cx, cy - r * 0.12,
-	                fmax(12, r * 0.32), v);
+	                fmax(12, r * 0.26), v);
 	if (*s->unit) {
 		iot__svg_printf(b, " ");
 		iot__svg_text(b, s->unit);

@@ -155,8 +155,9 @@ static void draw_points(struct svg_buf *b, const struct plot *p, const iot_chart
 			                px(p, s->pts[i].t_us), py(p, s->pts[i].v), r, s->color);
 }
 
+/* Bars side by side in each point's slot; a bucket's bars stand in its middle. */
 static void draw_bars(struct svg_buf *b, const struct plot *p, const iot_chart_series *s, size_t idx,
-                      size_t nseries, size_t most)
+                      size_t nseries, size_t most, int64_t half_bucket)
 {
 	double slot = p->w / (double)(most ? most : 1), bw = slot * 0.8 / (double)nseries;
 	if (bw < 1)
@@ -165,7 +166,8 @@ static void draw_bars(struct svg_buf *b, const struct plot *p, const iot_chart_s
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->pts[i].null)
 			continue;
-		double x = px(p, s->pts[i].t_us) - slot * 0.4 + (double)idx * bw, y = py(p, s->pts[i].v);
+		double x = px(p, s->pts[i].t_us + half_bucket) - slot * 0.4 + (double)idx * bw;
+		double y = py(p, s->pts[i].v);
 		iot__svg_printf(b, "<rect class=\"point\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\""
 		                " fill=\"%s\"/>\n", x, y < base ? y : base, bw, fabs(base - y), s->color);
 	}
@@ -206,8 +208,10 @@ static void time_axis(struct svg_buf *b, const iot_chart_data *d, const struct p
 		if (grid)
 			iot__svg_printf(b, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\""
 			                " stroke=\"#eeeeee\"/>\n", x, x, p->y0, p->y0 + p->h);
-		iot__svg_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-		                x, p->y0 + p->h + 16, tt.label[i]);
+		/* A label that would stick out past the right edge ends at its tick. */
+		bool last = x + 3.4 * (double)strlen(tt.label[i]) > p->x0 + p->w + 16;
+		iot__svg_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s</text>\n",
+		                x, p->y0 + p->h + 16, last ? "end" : "middle", tt.label[i]);
 	}
 	iot__svg_printf(b, "</g>\n<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\""
 	                " fill=\"none\" stroke=\"#9e9e9e\"/>\n", p->x0, p->y0, p->w, p->h);
@@ -234,10 +238,20 @@ static void axes(struct svg_buf *b, const json_t *chart, const iot_chart_data *d
 		iot__svg_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
 		                p->x0 - 6, y + 4, label);
 	}
-	if (d->nseries && *d->series[0].unit) {
+	/* The units of the series, each once: "°C", or "°C / %". */
+	char units[160] = "";
+	for (size_t k = 0; k < d->nseries; k++) {
+		const char *u = d->series[k].unit;
+		bool seen = !*u;
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = !strcmp(d->series[j].unit, u);
+		if (!seen && strlen(units) + strlen(u) + 4 < sizeof units)
+			snprintf(units + strlen(units), sizeof units - strlen(units), "%s%s", *units ? " / " : "", u);
+	}
+	if (*units) {
 		iot__svg_printf(b, "<text class=\"unit\" transform=\"translate(%.1f %.1f) rotate(-90)\""
 		                " text-anchor=\"middle\">", p->x0 - 48, p->y0 + p->h / 2);
-		iot__svg_text(b, d->series[0].unit);
+		iot__svg_text(b, units);
 		iot__svg_printf(b, "</text>\n");
 	}
 	iot__svg_printf(b, "</g>\n");
@@ -267,7 +281,7 @@ static void plot(struct svg_buf *b, const json_t *chart, const iot_chart_data *d
 		iot__svg_text(b, s->label);
 		iot__svg_printf(b, "\">\n");
 		if (!strcmp(type, "bar")) {
-			draw_bars(b, p, s, k, d->nseries, most);
+			draw_bars(b, p, s, k, d->nseries, most, d->aggregated ? d->window_us / 2 : 0);
 		} else if (!strcmp(type, "scatter")) {
 			draw_points(b, p, s, 3);
 		} else {
