@@ -78,35 +78,22 @@ int iot_chart_resolve(iot_registry *id, const char *spec, int64_t *out, iot_erro
 	PGresult *res = iot_db_exec(id->db, sql, 3, params, err);
 	if (!res)
 		return -1;
-	int n = PQntuples(res), rc = 0;
-	if (n == 0) {
-		rc = iot_error_set(err, IOT_NOT_FOUND, "unknown chart '%s'", spec);
-	} else if (n == 1) {
-		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	} else {
-		char list[300] = "";
-		size_t len = 0;
-		for (int i = 0; i < n && len < sizeof list; i++)
-			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-			                        PQgetvalue(res, i, 1));
-		long total = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-		rc = iot_error_set(err, IOT_USAGE, "chart '%s' is ambiguous: %ld charts have that name (%s%s);"
-		                   " name one as OWNER/NAME or by id", spec, total, list, total > n ? ", ..." : "");
-	}
+	int rc = iot_registry_pick_one(res, "chart", spec, out, err);
 	PQclear(res);
 	return rc;
 }
 
 /* ---- reading ---- */
 
-static int get_in(iot_db *db, bool tx, int64_t chart_id, int64_t owner, json_t **out, iot_error *err)
+/* The one row of sql ($1 the chart, $2 the owner or NULL for any): the
+ * chart's JSON, or IOT_NOT_FOUND. tx: inside a transaction (one attempt). */
+static int chart_row(iot_db *db, bool tx, const char *sql, int64_t chart_id, int64_t owner, json_t **out,
+                     iot_error *err)
 {
 	char idt[24], ot[24];
 	id_text(chart_id, idt);
 	id_text(owner, ot);
 	const char *params[2] = { idt, owner > 0 ? ot : NULL };
-	static const char sql[] = "SELECT " CHART_JSON " FROM charts c WHERE c.id = $1"
-	                          " AND ($2::bigint IS NULL OR c.user_id = $2)";
 	PGresult *res = tx ? iot_db_query(db, sql, 2, params, err) : iot_db_exec(db, sql, 2, params, err);
 	if (!res)
 		return -1;
@@ -115,6 +102,12 @@ static int get_in(iot_db *db, bool tx, int64_t chart_id, int64_t owner, json_t *
 	*out = iot_registry_row(res, what, err);
 	PQclear(res);
 	return *out ? 0 : -1;
+}
+
+static int get_in(iot_db *db, bool tx, int64_t chart_id, int64_t owner, json_t **out, iot_error *err)
+{
+	return chart_row(db, tx, "SELECT " CHART_JSON " FROM charts c WHERE c.id = $1"
+	                 " AND ($2::bigint IS NULL OR c.user_id = $2)", chart_id, owner, out, err);
 }
 
 int iot_chart_get(iot_registry *id, int64_t chart_id, int64_t owner, json_t **out, iot_error *err)
@@ -145,6 +138,8 @@ struct change {
 	const iot_chart_fields *f;
 	json_t *appearance, *devices, *measurements;   /* normalised */
 	const char *new_name;          /* duplicate */
+	int64_t device_id;             /* one device added or removed */
+	bool remove;                   /* one device or measurement: off the chart */
 	json_t *out;
 };
 
@@ -314,8 +309,8 @@ static int run(iot_registry *id, struct change *c, iot_db_tx_fn fn, json_t **out
 	int rc = normalise(c, err);
 	if (rc == 0 && (rc = iot_db_transaction(id->db, fn, c, err)) < 0) {
 		char dup[200];
-		snprintf(dup, sizeof dup, "the owner has a chart named '%.120s' already",
-		         c->new_name ? c->new_name : c->f && c->f->name ? c->f->name : "?");
+		const char *name = c->new_name ? c->new_name : c->f ? c->f->name : NULL;
+		snprintf(dup, sizeof dup, "the owner has a chart named '%.120s' already", name ? name : "?");
 		iot_registry_db_error(id, err, dup, "unknown user");
 	}
 	change_free(c);
@@ -396,22 +391,11 @@ int iot_chart_update(iot_registry *id, int64_t chart_id, int64_t owner, const io
 
 int iot_chart_remove(iot_registry *id, int64_t chart_id, int64_t owner, json_t **out, iot_error *err)
 {
-	char idt[24], ot[24];
-	id_text(chart_id, idt);
-	id_text(owner, ot);
-	const char *params[2] = { idt, owner > 0 ? ot : NULL };
-	PGresult *res = iot_db_exec(id->db,
+	return chart_row(id->db, false,
 		"WITH c AS (DELETE FROM charts WHERE id = $1 AND ($2::bigint IS NULL OR user_id = $2)"
 		" RETURNING id, name, user_id)"
 		" SELECT json_build_object('id', c.id, 'name', c.name, 'owner', u.username, 'removed', true)::text"
-		" FROM c JOIN users u ON u.id = c.user_id", 2, params, err);
-	if (!res)
-		return -1;
-	char what[64];
-	snprintf(what, sizeof what, "unknown chart %" PRId64, chart_id);
-	*out = iot_registry_row(res, what, err);
-	PQclear(res);
-	return *out ? 0 : -1;
+		" FROM c JOIN users u ON u.id = c.user_id", chart_id, owner, out, err);
 }
 
 static int duplicate_tx(iot_db *db, void *arg, iot_error *err)
@@ -467,10 +451,9 @@ static int one_device_tx(iot_db *db, void *arg, iot_error *err)
 	struct change *c = arg;
 	if (lock_chart(db, c, err) < 0)
 		return -1;
-	/* c->new_name carries the device id; c->owner < 0 means remove. */
 	char idt[24];
 	id_text(c->chart_id, idt);
-	const char *params[2] = { idt, c->new_name };
+	const char *params[1] = { idt };
 	PGresult *res = iot_db_query(db, "SELECT coalesce(json_agg(device_id), '[]'::json)::text"
 	                             " FROM chart_devices WHERE chart_id = $1", 1, params, err);
 	if (!res)
@@ -479,17 +462,17 @@ static int one_device_tx(iot_db *db, void *arg, iot_error *err)
 	PQclear(res);
 	if (!list)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
-	json_int_t dev = strtoll(c->new_name, NULL, 10);
+	json_int_t dev = c->device_id;
 	size_t i, at = (size_t)-1;
 	json_t *e;
 	json_array_foreach(list, i, e)
 		if (json_integer_value(e) == dev)
 			at = i;
 	int rc = 0;
-	if (c->f && at == (size_t)-1)
-		rc = iot_error_set(err, IOT_NOT_FOUND, "device %s is not on chart %" PRId64, c->new_name,
+	if (c->remove && at == (size_t)-1)
+		rc = iot_error_set(err, IOT_NOT_FOUND, "device %" PRId64 " is not on chart %" PRId64, c->device_id,
 		                   c->chart_id);
-	else if (c->f)
+	else if (c->remove)
 		json_array_remove(list, at);
 	else if (at == (size_t)-1 && json_array_size(list) >= IOT_CHART_DEVICES_MAX)
 		rc = iot_error_set(err, IOT_USAGE, "devices: at most %d on a chart", IOT_CHART_DEVICES_MAX);
@@ -510,19 +493,8 @@ static int one_device(iot_registry *id, int64_t chart_id, const char *spec, bool
 	int64_t dev;
 	if (iot_device_resolve(id, spec, &dev, err) < 0)
 		return -1;
-	char dt[24];
-	id_text(dev, dt);
-	/* c.f set: remove (an empty field set: nothing else changes). */
-	static const iot_chart_fields none = { .refresh = -1 };
-	struct change c = { .chart_id = chart_id, .new_name = dt, .f = remove ? &none : NULL };
-	int rc = iot_db_transaction(id->db, one_device_tx, &c, err);
-	change_free(&c);
-	if (rc < 0) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
+	struct change c = { .chart_id = chart_id, .device_id = dev, .remove = remove };
+	return run(id, &c, one_device_tx, out, err);
 }
 
 int iot_chart_device_add(iot_registry *id, int64_t chart_id, const char *device_spec, json_t **out,
@@ -548,7 +520,7 @@ static int one_measurement_tx(iot_db *db, void *arg, iot_error *err)
 	const char *name = iot_json_str(m, "name");
 	const char *params[2] = { idt, name };
 	PGresult *res;
-	if (c->f) {        /* remove */
+	if (c->remove) {
 		res = iot_db_query(db, "DELETE FROM chart_measurements WHERE chart_id = $1"
 		                   " AND measurement_name = $2 RETURNING id", 2, params, err);
 		if (!res)
@@ -577,21 +549,13 @@ static int one_measurement_tx(iot_db *db, void *arg, iot_error *err)
 static int one_measurement(iot_registry *id, int64_t chart_id, json_t *m, bool remove, json_t **out,
                            iot_error *err)
 {
-	static const iot_chart_fields none = { .refresh = -1 };
 	json_t *list = json_pack("[O]", m);
 	json_t *norm = iot__chart_measurements(list, err);
 	json_decref(list);
 	if (!norm)
 		return -1;
-	struct change c = { .chart_id = chart_id, .measurements = norm, .f = remove ? &none : NULL };
-	int rc = iot_db_transaction(id->db, one_measurement_tx, &c, err);
-	change_free(&c);
-	if (rc < 0) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
+	struct change c = { .chart_id = chart_id, .measurements = norm, .remove = remove };
+	return run(id, &c, one_measurement_tx, out, err);
 }
 
 int iot_chart_measurement_add(iot_registry *id, int64_t chart_id, const char *name,

@@ -216,59 +216,48 @@ void iot__http_chart_update(struct http_req *r)
 	write_chart(r, false);
 }
 
-void iot__http_chart_get(struct http_req *r)
+/* GET, DELETE and duplicate: one lib/chart call on the path's chart, for the caller. */
+typedef int (*chart_call)(iot_registry *reg, int64_t chart_id, int64_t owner, json_t **out, iot_error *err);
+
+static void one_chart(struct http_req *r, chart_call fn, const char *what, int status, bool removed)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
 	iot_user_ref u;
 	iot_error err = { 0 };
-	json_t *chart = NULL;
+	json_t *out = NULL;
 	if (person(r, s, &u) < 0)
-		goto out;
+		goto done;
 	iot_registry reg = iot__http_registry(r, s);
-	if (iot_chart_get(&reg, r->id, u.id, &chart, &err) < 0)
-		failed(r, &err, "Reading the chart");
+	if (fn(&reg, r->id, u.id, &out, &err) < 0)
+		failed(r, &err, what);
+	else if (removed)
+		iot__http_reply(r, status, json_pack("{s:b,s:s,s:O}", "success", 1, "message",
+		                                     "Chart deleted successfully", "data", out));
 	else
-		reply_chart(r, 200, chart);
-out:
-	json_decref(chart);
+		reply_chart(r, status, out);
+done:
+	json_decref(out);
 	iot__http_slot_put(s);
+}
+
+static int duplicate(iot_registry *reg, int64_t chart_id, int64_t owner, json_t **out, iot_error *err)
+{
+	return iot_chart_duplicate(reg, chart_id, owner, NULL, out, err);
+}
+
+void iot__http_chart_get(struct http_req *r)
+{
+	one_chart(r, iot_chart_get, "Reading the chart", 200, false);
 }
 
 void iot__http_chart_delete(struct http_req *r)
 {
-	struct http_slot *s = iot__http_slot_get(r->h);
-	iot_user_ref u;
-	iot_error err = { 0 };
-	json_t *gone = NULL;
-	if (person(r, s, &u) < 0)
-		goto out;
-	iot_registry reg = iot__http_registry(r, s);
-	if (iot_chart_remove(&reg, r->id, u.id, &gone, &err) < 0)
-		failed(r, &err, "Deleting the chart");
-	else
-		iot__http_reply(r, 200, json_pack("{s:b,s:s,s:O}", "success", 1, "message", "Chart deleted successfully",
-		                                  "data", gone));
-out:
-	json_decref(gone);
-	iot__http_slot_put(s);
+	one_chart(r, iot_chart_remove, "Deleting the chart", 200, true);
 }
 
 void iot__http_chart_duplicate(struct http_req *r)
 {
-	struct http_slot *s = iot__http_slot_get(r->h);
-	iot_user_ref u;
-	iot_error err = { 0 };
-	json_t *chart = NULL;
-	if (person(r, s, &u) < 0)
-		goto out;
-	iot_registry reg = iot__http_registry(r, s);
-	if (iot_chart_duplicate(&reg, r->id, u.id, NULL, &chart, &err) < 0)
-		failed(r, &err, "Duplicating the chart");
-	else
-		reply_chart(r, 201, chart);
-out:
-	json_decref(chart);
-	iot__http_slot_put(s);
+	one_chart(r, duplicate, "Duplicating the chart", 201, false);
 }
 
 /* The chart and its series for data and render: 0, or -1 answered. */
