@@ -186,6 +186,11 @@ Try 'iot-chart --help' for more information."
 	run --separate-stderr iot-chart data alice/t --since 2026-11-29 --until 2026-11-28
 	assert_failure 2
 	assert_equal "$(q 'select count(*) from chart_measurements')" 0
+	# Too many buckets to draw: refused before anything is read.
+	iot-chart set alice/t --aggregation max --group-by 1s >/dev/null
+	run --separate-stderr iot-chart data alice/t --since -24h
+	assert_failure 2
+	assert_equal "$stderr" 'iot-chart: fatal: group_by: more than 10000 buckets over the range; a wider bucket or a shorter range'
 }
 
 @test "devices and measurements: only the owner's devices, display name, colour and unit" {

@@ -229,6 +229,9 @@ EOF
 	run curl -s -o chart.svg -w '%{http_code} %{content_type}' -H "Authorization: Bearer $ALICE" \
 		"$U/api/v1/charts/$id/render.svg?$range&width=640&height=360&tz=%2B01:00"
 	assert_output '200 image/svg+xml; charset=utf-8'
+	# Opened on its own, the drawing may run and load nothing.
+	curl -s -D - -o /dev/null -H "Authorization: Bearer $ALICE" "$U/api/v1/charts/$id/render.svg" |
+		grep -qi "^content-security-policy: default-src 'none'; style-src 'unsafe-inline'"
 	xmllint --noout chart.svg
 	grep -q 'width="640" height="360"' chart.svg
 	assert_equal "$(svg_count chart.svg "@class='series'")" 2

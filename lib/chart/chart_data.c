@@ -227,7 +227,12 @@ int iot_chart_data_read(iot_db *db, const json_t *chart, const iot_chart_range *
 	const json_t *ms = json_object_get(chart, "measurement_details");
 	size_t ndev = (size_t)PQntuples(devs), nm = json_array_size(ms), ns = ndev * nm;
 	int rc = 0;
-	if (ns > 0 && !(d->series = calloc(ns, sizeof *d->series)))
+	int64_t buckets = d->aggregated ? (d->end_us - d->start_us) / d->window_us + 2 : 0;
+	if (d->aggregated && (int64_t)ns * buckets > DATA_POINTS_MAX)
+		rc = iot_error_set(err, IOT_USAGE, "the chart's %zu series of %lld buckets are more than %d"
+		                   " points: a wider bucket (group_by), a shorter range or fewer series", ns,
+		                   (long long)buckets, DATA_POINTS_MAX);
+	if (rc == 0 && ns > 0 && !(d->series = calloc(ns, sizeof *d->series)))
 		rc = iot_error_set(err, IOT_INTERNAL, "out of memory");
 	size_t max = ns > 0 ? DATA_POINTS_MAX / ns : 0;
 	if (max > SERIES_POINTS_MAX)
