@@ -224,13 +224,21 @@ static int set_measurements(iot_db *db, struct change *c, iot_error *err)
 	return rc < 0 ? -1 : upsert_measurements(db, idt, c->measurements, err);
 }
 
+/* The chart as it is now, into c->out (a retried transaction's dropped). */
+static int reread(iot_db *db, struct change *c, int64_t chart_id, iot_error *err)
+{
+	json_decref(c->out);
+	c->out = NULL;
+	return get_in(db, true, chart_id, 0, &c->out, err);
+}
+
 static int finish(iot_db *db, struct change *c, iot_error *err)
 {
 	if (c->devices && set_devices(db, c, err) < 0)
 		return -1;
 	if (c->measurements && set_measurements(db, c, err) < 0)
 		return -1;
-	return get_in(db, true, c->chart_id, 0, &c->out, err);
+	return reread(db, c, c->chart_id, err);
 }
 
 static char *appearance_text(const json_t *a, iot_error *err)
@@ -431,8 +439,7 @@ static int duplicate_tx(iot_db *db, void *arg, iot_error *err)
 	                   " color, unit) SELECT $1, measurement_name, display_name, color, unit"
 	                   " FROM chart_measurements WHERE chart_id = $2 ORDER BY id", 2, p2, err) < 0)
 		return -1;
-	c->chart_id = new_id;
-	return get_in(db, true, new_id, 0, &c->out, err);
+	return reread(db, c, new_id, err);   /* c->chart_id stays the source, for a rerun */
 }
 
 int iot_chart_duplicate(iot_registry *id, int64_t chart_id, int64_t owner, const char *new_name,
@@ -543,7 +550,7 @@ static int one_measurement_tx(iot_db *db, void *arg, iot_error *err)
 		if (upsert_measurements(db, idt, c->measurements, err) < 0)
 			return -1;
 	}
-	return get_in(db, true, c->chart_id, 0, &c->out, err);
+	return reread(db, c, c->chart_id, err);
 }
 
 static int one_measurement(iot_registry *id, int64_t chart_id, json_t *m, bool remove, json_t **out,
