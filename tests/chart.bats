@@ -404,3 +404,15 @@ page_examples() {
 	grep -q 'width="1000" height="400"' lab.svg
 	(($(png_colours lab.png) >= 5))
 }
+
+@test "PostgreSQL gone: exit 5 with the reason, and the chart is there once it is back" {
+	iot-chart add t --owner alice >/dev/null
+	iot_pg_stop
+	run --separate-stderr env IOTFLOW_DB_RETRY_TIME=0 iot-chart show alice/t
+	iot_pg_start
+	assert_failure 5
+	[[ $stderr == 'iot-chart: fatal: unable to connect to PostgreSQL'* ]]
+	run iot-chart show alice/t
+	assert_success
+	assert_equal "$(jq -r .name <<<"$output")" t
+}
