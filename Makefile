@@ -199,6 +199,7 @@ bench: all test-progs
 	@bench/auth.sh
 	@bench/query
 	@bench/http
+	@bench/chart
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \

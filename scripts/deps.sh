@@ -12,6 +12,7 @@ pkgs=(
 	postgresql redis-server mosquitto
 	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
 	prometheus socat
+	libxml2-utils librsvg2-bin python3
 )
 
 missing=()

@@ -199,6 +199,15 @@ void iot__http_telemetry_user(struct http_req *r);
 /* http_mqtt.c: the server's one broker connection (background publisher). */
 int iot__http_broker_open(iot_httpd *h, iot_error *err);
 void iot__http_broker_close(iot_httpd *h);
+/* http_charts.c: the dashboard's chart routes over lib/chart */
+void iot__http_charts_list(struct http_req *r);
+void iot__http_charts_create(struct http_req *r);
+void iot__http_chart_get(struct http_req *r);
+void iot__http_chart_update(struct http_req *r);
+void iot__http_chart_delete(struct http_req *r);
+void iot__http_chart_duplicate(struct http_req *r);
+void iot__http_chart_data(struct http_req *r);
+void iot__http_chart_render(struct http_req *r);
 /* The answer of a resumed POST (on its connection's thread). */
 void iot__http_post_answer(struct http_req *r);
 void iot__http_post_free(struct post *p);

@@ -56,5 +56,12 @@ const struct http_route iot__http_routes[] = {
 	{ "/api/v1/mqtt/fleet/{id}/command", { { HM_POST, iot__http_mqtt_gone, false } } },
 	{ "/api/v1/mqtt/monitoring/metrics", { { HM_GET, iot__http_mqtt_monitoring, false } } },
 	{ "/api/v1/mqtt/telemetry/{id}", { { HM_POST, iot__http_mqtt_gone, false } } },
+	/* Charts (http_charts.c, over lib/chart). */
+	{ "/api/v1/charts", { { HM_GET, iot__http_charts_list, false }, { HM_POST, iot__http_charts_create, true } } },
+	{ "/api/v1/charts/{id}", { { HM_GET, iot__http_chart_get, false }, { HM_PUT, iot__http_chart_update, true },
+	                           { HM_DELETE, iot__http_chart_delete, false } } },
+	{ "/api/v1/charts/{id}/duplicate", { { HM_POST, iot__http_chart_duplicate, false } } },
+	{ "/api/v1/charts/{id}/data", { { HM_GET, iot__http_chart_data, false } } },
+	{ "/api/v1/charts/{id}/render.svg", { { HM_GET, iot__http_chart_render, false } } },
 };
 const size_t iot__http_nroutes = sizeof iot__http_routes / sizeof iot__http_routes[0];

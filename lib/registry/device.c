@@ -79,22 +79,7 @@ static int resolve_name(iot_registry *id, const char *name, int64_t *out, iot_er
 	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
 	if (!res)
 		return -1;
-	int n = PQntuples(res), rc = 0;
-	if (n == 0) {
-		rc = iot_error_set(err, IOT_NOT_FOUND, "unknown device '%s'", name);
-	} else if (n == 1) {
-		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	} else {
-		char list[300] = "";
-		size_t len = 0;
-		for (int i = 0; i < n && len < sizeof list; i++)
-			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-			                        PQgetvalue(res, i, 1));
-		long total = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-		rc = iot_error_set(err, IOT_USAGE, "device '%s' is ambiguous: %ld devices have that name"
-		                   " (%s%s); name one as OWNER/NAME or by id", name, total, list,
-		                   total > n ? ", ..." : "");
-	}
+	int rc = iot_registry_pick_one(res, "device", name, out, err);
 	PQclear(res);
 	return rc;
 }

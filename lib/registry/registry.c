@@ -3,6 +3,7 @@
 #include "base/field_check.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,25 @@ json_t *iot_registry_rows(PGresult *res, iot_error *err)
 	if (!arr)
 		iot_error_set(err, IOT_INTERNAL, "unable to read a result row");
 	return arr;
+}
+
+int iot_registry_pick_one(PGresult *res, const char *kind, const char *spec, int64_t *out,
+                          iot_error *err)
+{
+	int n = PQntuples(res);
+	if (n == 0)
+		return iot_error_set(err, IOT_NOT_FOUND, "unknown %s '%s'", kind, spec);
+	if (n == 1) {
+		*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		return 0;
+	}
+	char list[300] = "";
+	size_t len = 0;
+	for (int i = 0; i < n && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", PQgetvalue(res, i, 1));
+	long total = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	return iot_error_set(err, IOT_USAGE, "%s '%s' is ambiguous: %ld %ss have that name (%s%s); name one as"
+	                     " OWNER/NAME or by id", kind, spec, total, kind, list, total > n ? ", ..." : "");
 }
 
 json_t *iot_registry_row(PGresult *res, const char *what, iot_error *err)

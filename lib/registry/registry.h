@@ -28,6 +28,13 @@ json_t *iot_registry_rows(PGresult *res, iot_error *err);
 /* Column 0 of the only row; NULL with IOT_NOT_FOUND "<what>" when none. */
 json_t *iot_registry_row(PGresult *res, const char *what, iot_error *err);
 
+/* The one thing a name picks out, from rows (id, "OWNER/NAME", count(*)
+ * OVER ()) of up to 5 matches: 0 and *out for one row; none: IOT_NOT_FOUND
+ * "unknown KIND 'SPEC'"; several: IOT_USAGE "KIND 'SPEC' is ambiguous: N
+ * KINDs have that name (alice/x, bob/x); name one as OWNER/NAME or by id". */
+int iot_registry_pick_one(PGresult *res, const char *kind, const char *spec, int64_t *out,
+                          iot_error *err);
+
 /* After a failed statement: rewrite err for constraint violations
  * (unique -> IOT_REJECTED dup_msg, check -> IOT_USAGE, foreign key ->
  * IOT_REJECTED fk_msg). Other errors are left as they are. Returns -1. */
