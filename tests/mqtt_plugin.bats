@@ -245,3 +245,135 @@ iotflow/devices/$id1/commands/ack ok"
 	assert_equal "$(sort <<<"$output")" "iotflow/devices/$ID/status/offline offline
 iotflow/devices/$ID/status/online online"
 }
+
+@test "service accounts: an admin's token subscribes to every device and sends commands to any" {
+	device d1
+	local admin
+	admin=$(token boss svc --admin)
+	bgsub "$BATS_TEST_TMPDIR/all" -u listener -P "$admin" -i listener -q 1 \
+		-t '$share/listeners/iotflow/devices/+/telemetry/#' -t 'iotflow/devices/+/status/+' -v -C 2
+	local pid=$!
+	wait_for 50 subscribed listener
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry/sensors" -m '{"data":{"t":1}}'
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/status/heartbeat" -m alive
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/all")" "iotflow/devices/$ID/telemetry/sensors {\"data\":{\"t\":1}}
+iotflow/devices/$ID/status/heartbeat alive"
+	# Commands, to any device; but nothing a device would publish.
+	bgsub "$BATS_TEST_TMPDIR/cmd" -u "$ID" -P "$KEY" -i dev -t "iotflow/devices/$ID/commands/#" -v -C 1
+	pid=$!
+	wait_for 50 subscribed dev
+	pub -u svc -P "$admin" -q 1 -t "iotflow/devices/$ID/telemetry" -m forged
+	pub -u svc -P "$admin" -q 1 -t "iotflow/devices/$ID/commands/ack" -m forged
+	pub -u svc -P "$admin" -q 1 -t "iotflow/devices/$ID/commands/config" -m '{"interval":5}'
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/cmd")" "iotflow/devices/$ID/commands/config {\"interval\":5}"
+	# Not outside iotflow/.
+	run sub -V 5 -u svc -P "$admin" -t '$SYS/#' -W 3
+	assert_output 'All subscription requests were denied.'
+	# A numeric username is a device's: a token does not log in as one.
+	run pub -u "$ID" -P "$admin" -t "iotflow/devices/$ID/commands/control" -m 1
+	assert_failure
+}
+
+@test "service accounts: an ordinary person's token reaches only that person's devices" {
+	device mine carol
+	local mine=$ID mykey=$KEY
+	device theirs dave
+	local tok
+	tok=$(token carol svc)
+	for f in 'iotflow/devices/+/telemetry/#' "iotflow/devices/$ID/telemetry/#" 'iotflow/#'; do
+		run sub -V 5 -u svc -P "$tok" -t "$f" -W 3
+		assert_output 'All subscription requests were denied.'
+	done
+	bgsub "$BATS_TEST_TMPDIR/own" -u svc -P "$tok" -i carol-svc -t "iotflow/devices/$mine/telemetry/#" -v -C 1
+	local pid=$!
+	wait_for 50 subscribed carol-svc
+	pub -u "$mine" -P "$mykey" -q 1 -t "iotflow/devices/$mine/telemetry" -m 21
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/own")" "iotflow/devices/$mine/telemetry 21"
+	bgsub "$BATS_TEST_TMPDIR/cmd" -u "$mine" -P "$mykey" -i dev -t "iotflow/devices/$mine/commands/#" -v -C 1
+	pid=$!
+	wait_for 50 subscribed dev
+	run pub -V 5 -u svc -P "$tok" -q 1 -t "iotflow/devices/$ID/commands/control" -m theirs
+	assert_output --partial 'Not authorized'
+	pub -u svc -P "$tok" -q 1 -t "iotflow/devices/$mine/commands/control" -m mine
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/cmd")" "iotflow/devices/$mine/commands/control mine"
+}
+
+@test "service accounts: a disabled person's or a revoked token is refused" {
+	local tok tok2
+	tok=$(token erin svc --admin)
+	run pub -u svc -P "$tok" -t iotflow/devices/1/commands/control -m 1
+	assert_success
+	iot-user disable erin >/dev/null
+	run pub -u svc -P "$tok" -t iotflow/devices/1/commands/control -m 1
+	assert_failure
+	assert_output --partial 'not authorised'
+	iot-user enable erin >/dev/null
+	tok2=$(token erin svc2)
+	iot-user token revoke erin svc2 >/dev/null
+	run pub -u svc -P "$tok2" -t iotflow/devices/1/commands/control -m 1
+	assert_failure
+	run pub -u svc -P "$tok" -t iotflow/devices/1/commands/control -m 1
+	assert_success
+}
+
+@test "legacy mode off (the default): anonymous clients are refused" {
+	run pub -q 1 -t iotflow/devices/1/telemetry -m '{"api_key":"x","t":1}'
+	assert_failure
+	assert_output --partial 'not authorised'
+	run sub -t 'iotflow/#' -W 3
+	assert_failure
+}
+
+@test "legacy mode on: anonymous firmware may publish telemetry and status only" {
+	IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_legacy_anonymous true' broker_restart
+	local admin
+	admin=$(token boss svc --admin)
+	bgsub "$BATS_TEST_TMPDIR/all" -u svc -P "$admin" -i watcher -t 'iotflow/#' -v -C 3
+	local pid=$!
+	wait_for 50 subscribed watcher
+	pub -q 1 -t iotflow/devices/7/commands/control -m denied
+	pub -q 1 -t iotflow/devices/7/commands/ack -m denied
+	pub -q 1 -t iotflow/system/health -m denied
+	pub -q 1 -t iotflow/devices/07/telemetry -m denied
+	pub -q 1 -r -t iotflow/devices/7/telemetry -m denied
+	pub -q 1 -r -t iotflow/devices/7/status/heartbeat -m denied
+	pub -q 1 -t iotflow/devices/7/telemetry/sensors -m '{"api_key":"k","t":1}'
+	pub -q 1 -t iotflow/devices/7/status/heartbeat -m alive
+	pub -q 1 -r -t iotflow/devices/7/status/online -m online
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/all")" 'iotflow/devices/7/telemetry/sensors {"api_key":"k","t":1}
+iotflow/devices/7/status/heartbeat alive
+iotflow/devices/7/status/online online'
+	run sub -V 5 -t 'iotflow/devices/7/commands/#' -W 3
+	assert_output 'All subscription requests were denied.'
+	# Credentials still count: a wrong key is refused, not taken for anonymous.
+	run pub -u 7 -P iotf_wrong -t iotflow/devices/7/telemetry -m 1
+	assert_failure
+}
+
+@test "PostgreSQL down: keys the caches hold still connect, others are refused until it is back" {
+	device d1
+	local id1=$ID key1=$KEY
+	device d2
+	run pub -u "$id1" -P "$key1" -t "iotflow/devices/$id1/telemetry" -m 1
+	assert_success
+	iot_pg_stop
+	run pub -u "$id1" -P "$key1" -t "iotflow/devices/$id1/telemetry" -m 1
+	assert_success
+	run pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m 1
+	assert_failure
+	# Closed without a CONNACK: clients take it for a network failure and
+	# try again later, not for a wrong key.
+	assert_output --partial 'connection was lost'
+	run pub -u svc -P iotu_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -t iotflow/devices/1/commands/control -m 1
+	assert_failure
+	grep -q 'iotflow: .*keys not in the caches are refused until it is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	iot_pg_start
+	# The plugin reconnects on its own (backoff from 1 s).
+	wait_for 100 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m 1
+	grep -q 'iotflow: PostgreSQL is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+}
