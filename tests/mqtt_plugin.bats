@@ -377,3 +377,18 @@ iotflow/devices/7/status/online online'
 	wait_for 100 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m 1
 	grep -q 'iotflow: PostgreSQL is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
 }
+
+@test "an unknown option or a bad value keeps the broker from starting, and its log says why" {
+	run env IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_legacy_anonymus true' bash -c "source '$IOTFLOW_ROOT/scripts/stack.sh' && iot_mqtt_reconfigure"
+	assert_failure
+	grep -q 'iotflow: unknown option plugin_opt_legacy_anonymus' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	run env IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_lookup_timeout 2s' bash -c "source '$IOTFLOW_ROOT/scripts/stack.sh' && iot_mqtt_reconfigure"
+	assert_failure
+	grep -q 'iotflow: plugin_opt_lookup_timeout: expected milliseconds' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	# The password of a connection string never reaches the log.
+	run env IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_database host=127.0.0.1 port=1 password=s3cret-pw' \
+		bash -c "source '$IOTFLOW_ROOT/scripts/stack.sh' && iot_mqtt_reconfigure"
+	run grep -c 's3cret-pw' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	assert_output 0
+	broker_restart
+}

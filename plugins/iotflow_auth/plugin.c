@@ -30,6 +30,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define FLUSH_EVERY_MS 10000
+#define REBIND_MS 10000
 
 void iotp_log(int level, const char *fmt, ...)
 {
@@ -122,8 +123,18 @@ bool iotp_backend_ready(struct plugin *p)
 		p->auth = iot_auth_new(p->cfg, p->db, p->cache, &err);
 		if (!p->auth)
 			backend_backoff(p, &err);
-		else if (iot_auth_cache_bind(p->db, p->watch, &err) < 0)
+		p->bind_ms = iot_now_ms();
+		if (p->auth && iot_auth_cache_bind(p->db, p->watch, &err) < 0)
 			iotp_log(MOSQ_LOG_WARNING, "invalidations: %s", err.msg);
+	}
+	/* A database not migrated yet when the broker started has no
+	 * namespace, so Redis stays unused: try again every 10 s. */
+	if (p->auth && conn_ok(p) && iot_cache_configured(p->cache) && !iot_cache_namespace(p->watch) &&
+	    iot_now_ms() - p->bind_ms >= REBIND_MS) {
+		p->bind_ms = iot_now_ms();
+		if (iot_auth_cache_bind(p->db, p->cache, &err) == 0 && iot_auth_cache_bind(p->db, p->watch, &err) == 0 &&
+		    iot_cache_namespace(p->watch))
+			iotp_log(MOSQ_LOG_NOTICE, "Redis is used now that the database is migrated");
 	}
 	return p->auth != NULL;
 }

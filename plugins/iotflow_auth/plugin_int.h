@@ -50,6 +50,7 @@ struct plugin {
 	long long backend_retry_ms;    /* next reconnect attempt */
 	long backend_backoff_ms;
 	bool backend_warned;
+	long long bind_ms;             /* last attempt to name the Redis handles */
 	bool legacy;                   /* anonymous legacy firmware may publish telemetry/status */
 	long lookup_timeout_ms;
 	/* Sessions by client pointer. */
