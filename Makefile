@@ -194,6 +194,7 @@ bench: all test-progs
 	@bench/auth.sh
 	@bench/query
 	@bench/http
+	@bench/mqtt-connect
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
