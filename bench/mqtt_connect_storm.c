@@ -4,7 +4,9 @@
  *
  * Usage: mqtt_connect_storm PORT CONCURRENCY < CREDENTIALS
  * CREDENTIALS: "username password" lines; each connects once (CONNECT,
- * CONNACK, DISCONNECT), CONCURRENCY at a time, driven by one poll(2) loop.
+ * CONNACK, DISCONNECT), CONCURRENCY at a time, driven by one poll(2) loop;
+ * one the broker closes without a CONNACK is tried again, as a device would.
+ * connects_per_s counts answered CONNECTs (accepted or refused).
  * With PROBE_USER/PROBE_PASS/PROBE_TOPIC set, a probe client publishes QoS 1
  * to PROBE_TOPIC every 5 ms during the storm and times each PUBACK. */
 #include <mosquitto.h>
@@ -30,7 +32,8 @@ static double now_s(void)
 
 struct slot {
 	struct mosquitto *m;
-	int state;                     /* 0 free, 1 connecting, 2 done */
+	size_t cred;
+	int state;                     /* 0 free, 1 connecting, 2 done, 3 lost (to retry) */
 };
 
 static long n_ok, n_refused, n_lost;
@@ -129,28 +132,68 @@ static int probe_start(int port, pthread_t *th)
 
 /* ---- the storm ---- */
 
-static bool start_one(struct slot *s, int port, char *line, long seq)
+struct cred {
+	char *user, *pass;
+};
+
+static struct cred *creds;
+static size_t ncreds;
+/* Credentials still to connect: each once, and again when the broker
+ * closed it without a CONNACK (turned away while busy: a device retries). */
+static size_t *queue, qhead, qlen;
+static long n_retries;
+
+static void enqueue(size_t i)
 {
-	char *sp = strchr(line, ' ');
-	if (!sp)
-		return false;
-	*sp = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	char *pw = sp + 1;
-	pw[strcspn(pw, "\n")] = '\0';
+	queue[(qhead + qlen++) % ncreds] = i;
+}
+
+static int read_creds(void)
+{
+	char *line = NULL;
+	size_t cap = 0, alloc = 0;
+	while (getline(&line, &cap, stdin) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp = '\0';
+		if (ncreds == alloc) {
+			alloc = alloc ? alloc * 2 : 1024;
+			struct cred *c = realloc(creds, alloc * sizeof *c);
+			if (!c)
+				return -1;
+			creds = c;
+		}
+		creds[ncreds].user = strdup(line);
+		creds[ncreds].pass = strdup(sp + 1);
+		ncreds++;
+	}
+	free(line);
+	if (!ncreds || !(queue = calloc(ncreds, sizeof *queue)))
+		return -1;
+	for (size_t i = 0; i < ncreds; i++)
+		enqueue(i);
+	return 0;
+}
+
+static void start_one(struct slot *s, int port, size_t i, long seq)
+{
 	char id[48];
 	snprintf(id, sizeof id, "storm-%ld", seq);
+	s->cred = i;
 	s->m = mosquitto_new(id, true, s);
-	if (!s->m)
-		return false;
-	mosquitto_username_pw_set(s->m, line, pw);
+	if (!s->m) {
+		enqueue(i);
+		return;
+	}
+	mosquitto_username_pw_set(s->m, creds[i].user, creds[i].pass);
 	mosquitto_connect_callback_set(s->m, on_connect);
 	s->state = 1;
 	if (mosquitto_connect(s->m, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) {
 		n_lost++;
-		s->state = 2;
+		s->state = 3;
 	}
-	return true;
 }
 
 int main(int argc, char **argv)
@@ -162,6 +205,10 @@ int main(int argc, char **argv)
 	int port = atoi(argv[1]), conc = atoi(argv[2]);
 	if (conc < 1 || conc > MAX_CONC)
 		conc = 64;
+	if (read_creds() < 0) {
+		fprintf(stderr, "mqtt_connect_storm: no credentials on stdin\n");
+		return 2;
+	}
 	mosquitto_lib_init();
 	pthread_t th;
 	int probing = probe_start(port, &th);
@@ -172,26 +219,27 @@ int main(int argc, char **argv)
 	static struct slot slots[MAX_CONC];
 	struct pollfd pfd[MAX_CONC];
 	int idx[MAX_CONC];
-	char *line = NULL;
-	size_t cap = 0;
 	long seq = 0;
-	bool eof = false;
 	double t0 = now_s();
 	for (;;) {
 		int active = 0;
 		for (int i = 0; i < conc; i++) {
 			struct slot *s = &slots[i];
-			if (s->state == 2) {
+			if (s->state >= 2) {
+				if (s->state == 3) {   /* lost: again later */
+					n_retries++;
+					enqueue(s->cred);
+				}
 				mosquitto_loop_write(s->m, 1);
 				mosquitto_destroy(s->m);
 				s->m = NULL;
 				s->state = 0;
 			}
-			if (s->state == 0 && !eof) {
-				if (getline(&line, &cap, stdin) < 0)
-					eof = true;
-				else
-					start_one(s, port, line, seq++);
+			if (s->state == 0 && qlen) {
+				size_t c = queue[qhead];
+				qhead = (qhead + 1) % ncreds;
+				qlen--;
+				start_one(s, port, c, seq++);
 			}
 			if (s->state == 1) {
 				pfd[active].fd = mosquitto_socket(s->m);
@@ -199,9 +247,9 @@ int main(int argc, char **argv)
 				idx[active++] = i;
 			}
 		}
-		if (!active && eof)
+		if (!active && !qlen)
 			break;
-		if (poll(pfd, (nfds_t)active, 1000) < 0)
+		if (active && poll(pfd, (nfds_t)active, 1000) < 0)
 			break;
 		for (int k = 0; k < active; k++) {
 			struct slot *s = &slots[idx[k]];
@@ -212,7 +260,7 @@ int main(int argc, char **argv)
 				rc = mosquitto_loop_read(s->m, 1);
 			if (rc != MOSQ_ERR_SUCCESS && s->state == 1) {
 				n_lost++;          /* closed without a CONNACK */
-				s->state = 2;
+				s->state = 3;
 			}
 		}
 	}
@@ -231,11 +279,11 @@ int main(int argc, char **argv)
 			p50 = probe.lat[probe.n / 2];
 		}
 	}
-	printf("{\"clients\":%ld,\"connected\":%ld,\"refused\":%ld,\"lost\":%ld,\"seconds\":%.3f,"
+	printf("{\"clients\":%zu,\"connected\":%ld,\"refused\":%ld,\"lost_and_retried\":%ld,\"seconds\":%.3f,"
 	       "\"connects_per_s\":%.0f,\"probe_publishes\":%zu,\"probe_unacked\":%ld,"
 	       "\"probe_p50_ms\":%.2f,\"probe_p99_ms\":%.2f,\"probe_max_ms\":%.2f}\n",
-	       seq, n_ok, n_refused, n_lost, secs, (double)seq / secs, probe.n, probe.lost, p50, p99, pmax);
-	free(line);
+	       ncreds, n_ok, n_refused, n_retries, secs, (double)(n_ok + n_refused) / secs, probe.n, probe.lost,
+	       p50, p99, pmax);
 	mosquitto_lib_cleanup();
 	return 0;
 }

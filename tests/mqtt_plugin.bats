@@ -392,3 +392,67 @@ iotflow/devices/7/status/online online'
 	assert_output 0
 	broker_restart
 }
+
+@test "a lookup that hangs ends at lookup_timeout: that client is turned away, the others go on" {
+	IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_lookup_timeout 200' broker_restart
+	device d1
+	local id1=$ID key1=$KEY admin
+	device d2
+	admin=$(token boss svc --admin)
+	pub -u "$id1" -P "$key1" -t "iotflow/devices/$id1/telemetry" -m warm
+	bgsub "$BATS_TEST_TMPDIR/all" -u svc -P "$admin" -i watcher -t 'iotflow/devices/+/telemetry' -v -C 1
+	local pid=$!
+	wait_for 50 subscribed watcher
+	# Key lookups wait behind this lock for as long as it is held.
+	psql -XAtq -c 'BEGIN' -c 'LOCK TABLE device_auth' -c 'SELECT pg_sleep(4)' -c 'COMMIT' >/dev/null 3>&- &
+	local locker=$!
+	wait_for 50 bash -c "psql -XAtq -c \"select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'device_auth' and l.mode = 'AccessExclusiveLock' and l.granted\" | grep -q 1"
+	run pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m cold
+	assert_failure
+	assert_output --partial 'connection was lost'
+	# A key in the plugin's memory logs in, and the broker delivers meanwhile.
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m during
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/all")" "iotflow/devices/$id1/telemetry during"
+	wait "$locker"
+	wait_for 50 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m back
+	grep -q 'iotflow: PostgreSQL is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+}
+
+@test "login_budget: a value out of range is refused; 0 turns load shedding off" {
+	run env IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_login_budget -1' bash -c "source '$IOTFLOW_ROOT/scripts/stack.sh' && iot_mqtt_reconfigure"
+	assert_failure
+	grep -q 'plugin_opt_login_budget: expected milliseconds in 0..10000' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_login_budget 0' broker_restart
+	device d1
+	run pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m 1
+	assert_success
+}
+
+@test "contrib/mosquitto/iotflow.conf starts a broker that loads the plugin and refuses anonymous clients" {
+	local d=$BATS_TEST_TMPDIR/contrib conf
+	mkdir -p "$d"
+	conf=$d/mosquitto.conf
+	printf 'database = host=%s port=%s user=%s dbname=%s\nredis_url = %s\n' \
+		"$PGHOST" "$PGPORT" "$PGUSER" "$PGDATABASE" "$IOTFLOW_REDIS_URL" >"$d/iotflow.conf"
+	iot_mqtt_stop
+	sed -e "s|^listener 1883|listener $IOTFLOW_MQTT_PORT 127.0.0.1|" \
+		-e "s|^plugin /usr/local/lib/iotflow/iotflow_auth.so|plugin $IOT_MOSQUITTO_PLUGIN|" \
+		-e "s|^plugin_opt_config .*|plugin_opt_config $d/iotflow.conf|" \
+		-e "s|^persistence_location .*|persistence_location $d/|" \
+		-e "s|^log_dest syslog|log_dest file $d/log|" \
+		"$IOTFLOW_ROOT/contrib/mosquitto/iotflow.conf" >"$conf"
+	if ((EUID == 0)); then echo 'user root' >>"$conf"; fi
+	echo "pid_file $d/pid" >>"$conf"
+	"$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$conf" -d 3>&-
+	# Up once a device can log in (wait_for retries until then).
+	device d1
+	wait_for 50 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m 1
+	run pub -t "iotflow/devices/$ID/telemetry" -m 1
+	assert_failure
+	assert_output --partial 'not authorised'
+	grep -q 'iotflow: auth plugin loaded' "$d/log"
+	kill "$(cat "$d/pid")"
+	wait_for 50 bash -c "! kill -0 $(cat "$d/pid") 2>/dev/null"
+	broker_restart
+}

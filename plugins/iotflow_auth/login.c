@@ -91,6 +91,7 @@ static int device_login(struct plugin *p, struct mosquitto *client, int64_t id, 
 		return MOSQ_ERR_UNKNOWN;
 	if (iot_auth_device_key(p->auth, key, &dev, &err) < 0)
 		return refuse(p, &err);
+	iotp_backend_answered(p);
 	/* Another device's key, or a device an admin switched off. */
 	if (dev.id != id || dev.status != IOT_DEVICE_ACTIVE)
 		return MOSQ_ERR_AUTH;
@@ -110,6 +111,7 @@ static int service_login(struct plugin *p, struct mosquitto *client, const char 
 		return MOSQ_ERR_UNKNOWN;
 	if (iot_auth_user_token(p->auth, token, &user, &err) < 0)
 		return refuse(p, &err);
+	iotp_backend_answered(p);
 	struct session *s = calloc(1, sizeof *s);
 	if (!s)
 		return MOSQ_ERR_NOMEM;
@@ -139,13 +141,23 @@ int iotp_on_basic_auth(int event, void *event_data, void *userdata)
 	}
 	if (!pw || !iotp_username_ok(u))
 		return MOSQ_ERR_AUTH;
+	long long id = 0;
 	if (all_digits(u)) {
-		long long id = iot_parse_id(u);
+		id = iot_parse_id(u);
 		if (id <= 0 || strncmp(pw, IOT_DEVICE_KEY_PREFIX, strlen(IOT_DEVICE_KEY_PREFIX)))
 			return MOSQ_ERR_AUTH;
-		return device_login(p, ed->client, id, pw);
-	}
-	if (strncmp(pw, IOT_USER_TOKEN_PREFIX, strlen(IOT_USER_TOKEN_PREFIX)))
+	} else if (strncmp(pw, IOT_USER_TOKEN_PREFIX, strlen(IOT_USER_TOKEN_PREFIX))) {
 		return MOSQ_ERR_AUTH;
-	return service_login(p, ed->client, pw);
+	}
+	/* Load shedding: once this loop turn's lookups have spent the budget,
+	 * the other clients come first; the rest are turned away like when the
+	 * database is down (closed without a CONNACK), and try again. */
+	if (p->login_budget_ms && p->spent_us >= p->login_budget_ms * 1000) {
+		p->turned_away++;
+		return MOSQ_ERR_UNKNOWN;
+	}
+	int64_t t0 = iot_now_us();
+	int rc = id ? device_login(p, ed->client, id, pw) : service_login(p, ed->client, pw);
+	p->spent_us += iot_now_us() - t0;
+	return rc;
 }

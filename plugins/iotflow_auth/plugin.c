@@ -10,10 +10,15 @@
  * every connection attempt a connect timeout (PGCONNECT_TIMEOUT, 2 s unless
  * set), with reconnects spaced out by a backoff (1 s doubling to 30 s) so
  * an unreachable database costs one attempt per step, not one per login.
+ * The logins of one loop turn share a budget (login_budget, login.c), so a
+ * storm of cold keys delays the other clients by about that much.
  * Preloading every key digest would make the broker's memory hold the whole
  * device_auth table and still need the database for keys made after start
- * (a new device publishes no invalidation), so it buys little over the
- * three cache layers every other program already shares. */
+ * (a new device publishes no invalidation), and it would bypass the
+ * shared lookups and their usage counts.
+ * Usage counts are flushed every second (FLUSH_EVERY_MS): a 10-second
+ * batch of a storm's keys was one UPDATE of thousands of rows, which
+ * stalled the broker for a few hundred milliseconds (bench/mqtt-connect). */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -29,8 +34,9 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
-#define FLUSH_EVERY_MS 10000
+#define FLUSH_EVERY_MS 1000
 #define REBIND_MS 10000
+#define TURNED_AWAY_LOG_MS 10000
 
 void iotp_log(int level, const char *fmt, ...)
 {
@@ -75,6 +81,16 @@ static void backend_backoff(struct plugin *p, const iot_error *err)
 void iotp_backend_failed(struct plugin *p, const iot_error *err)
 {
 	backend_backoff(p, err);
+}
+
+void iotp_backend_answered(struct plugin *p)
+{
+	if (!p->backend_warned || strcmp(iot_auth_last_source(p->auth), "database"))
+		return;
+	iotp_log(MOSQ_LOG_NOTICE, "PostgreSQL is back");
+	p->backend_warned = false;
+	p->backend_backoff_ms = 0;
+	p->backend_retry_ms = 0;
 }
 
 static bool conn_ok(struct plugin *p)
@@ -150,10 +166,17 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)event_data;
 	struct plugin *p = userdata;
 	static long long last_flush;
+	long long now = iot_now_ms();
+	p->spent_us = 0;
+	if (p->turned_away && now - p->turned_away_log_ms >= TURNED_AWAY_LOG_MS) {
+		iotp_log(MOSQ_LOG_NOTICE, "%ld logins turned away while lookups had spent their budget (login_budget %ld ms)",
+		         p->turned_away, p->login_budget_ms);
+		p->turned_away = 0;
+		p->turned_away_log_ms = now;
+	}
 	if (iotp_backend_ready(p)) {
 		iot_cache_poll(p->watch, on_invalidation, p);
 		iotp_sessions_tick(p);
-		long long now = iot_now_ms();
 		if (now - last_flush >= FLUSH_EVERY_MS && conn_ok(p)) {
 			iot_error err;
 			iot_auth_flush_usage(p->auth, &err);
@@ -211,6 +234,12 @@ static int apply_options(struct plugin *p, struct mosquitto_opt *opts, int n)
 				iotp_log(MOSQ_LOG_ERR, "plugin_opt_legacy_anonymous: expected true or false, not '%.40s'", v);
 				return -1;
 			}
+		} else if (!strcmp(k, "login_budget")) {
+			if (iot_parse_long(v, 0, 10000, &ms) < 0) {
+				iotp_log(MOSQ_LOG_ERR, "plugin_opt_login_budget: expected milliseconds in 0..10000, not '%.40s'", v);
+				return -1;
+			}
+			p->login_budget_ms = ms;
 		} else if (!strcmp(k, "lookup_timeout")) {
 			if (iot_parse_long(v, 10, 5000, &ms) < 0) {
 				iotp_log(MOSQ_LOG_ERR, "plugin_opt_lookup_timeout: expected milliseconds in 10..5000, not '%.40s'", v);
@@ -260,6 +289,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	p->id = identifier;
 	p->lookup_timeout_ms = 250;
+	p->login_budget_ms = 20;
 	iot_config_set_notice(p->cfg, notice, NULL);
 	if (apply_options(p, options, option_count) < 0) {
 		plugin_free(p);

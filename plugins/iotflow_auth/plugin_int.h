@@ -53,6 +53,10 @@ struct plugin {
 	long long bind_ms;             /* last attempt to name the Redis handles */
 	bool legacy;                   /* anonymous legacy firmware may publish telemetry/status */
 	long lookup_timeout_ms;
+	long login_budget_ms;          /* lookup time per broker loop turn; 0 = no limit */
+	long long spent_us;            /* spent by logins since the last tick */
+	long turned_away;              /* logins refused over the budget, since the last notice */
+	long long turned_away_log_ms;
 	/* Sessions by client pointer. */
 	struct session *bucket[SESSION_BUCKETS];
 	size_t nsessions;
@@ -69,6 +73,8 @@ bool iotp_backend_ready(struct plugin *p);
 /* A lookup failed with IOT_UNAVAILABLE: drop the connection state so the
  * tick reconnects (with backoff), instead of every login trying. */
 void iotp_backend_failed(struct plugin *p, const iot_error *err);
+/* A lookup was answered: when the database had failed, say it is back. */
+void iotp_backend_answered(struct plugin *p);
 
 /* login.c: MOSQ_EVT_BASIC_AUTH */
 int iotp_on_basic_auth(int event, void *event_data, void *userdata);
