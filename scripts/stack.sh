@@ -27,7 +27,7 @@
 # IOT_MOSQUITTO_PLUGIN=PATH (e.g. bin/iotflow_auth.so): the broker loads the
 # IoTFlow auth plugin instead of allowing anonymous clients, against the
 # PostgreSQL database and Redis exported when its config is written
-# (PGHOST/PGPORT/PGUSER/PGDATABASE, IOTFLOW_REDIS_URL); IOT_MOSQUITTO_PLUGIN_OPTS
+# (PGHOST/PGPORT/PGUSER/PGDATABASE) and the stack's Redis; IOT_MOSQUITTO_PLUGIN_OPTS
 # holds more lines (e.g. "plugin_opt_legacy_anonymous true").
 # iot_mqtt_reconfigure [STATE_DIR] writes the config again (same port) and
 # restarts the broker: after a fresh_db, or to change those variables.
@@ -327,7 +327,7 @@ _iot_mqtt_configure() { # STATE PORT
 		echo "# written by scripts/stack.sh"
 		echo "listener $2 127.0.0.1"
 		if [[ -n ${IOT_MOSQUITTO_PLUGIN:-} ]]; then
-			_iot_mqtt_plugin_conf
+			_iot_mqtt_plugin_conf "$1"
 		else
 			# The test default: anonymous, no ACL (suites that test the plugin ask for it).
 			echo "allow_anonymous true"
@@ -348,13 +348,16 @@ _iot_mqtt_configure() { # STATE PORT
 # The lines that load the auth plugin (see IOT_MOSQUITTO_PLUGIN above). The
 # broker asks the plugin about anonymous clients too; allow_anonymous only
 # has to let them get that far when legacy mode is on.
-_iot_mqtt_plugin_conf() {
+_iot_mqtt_plugin_conf() { # STATE
 	local anon=false
 	[[ ${IOT_MOSQUITTO_PLUGIN_OPTS:-} == *"legacy_anonymous true"* ]] && anon=true
 	echo "allow_anonymous $anon"
 	echo "plugin $IOT_MOSQUITTO_PLUGIN"
 	echo "plugin_opt_database host=${PGHOST:-127.0.0.1} port=${PGPORT:-5432} user=${PGUSER:-postgres} dbname=${PGDATABASE:-iotflow}"
-	if [[ -n ${IOTFLOW_REDIS_URL:-} ]]; then echo "plugin_opt_redis_url $IOTFLOW_REDIS_URL"; fi
+	# The stack's own Redis (its URL is exported only once all servers are up).
+	local redis
+	redis=$(_iot_redis_port "$1")
+	if [[ -n $redis ]]; then echo "plugin_opt_redis_url redis://127.0.0.1:$redis/0"; fi
 	if [[ -n ${IOT_MOSQUITTO_PLUGIN_OPTS:-} ]]; then printf '%s\n' "$IOT_MOSQUITTO_PLUGIN_OPTS"; fi
 }
 
