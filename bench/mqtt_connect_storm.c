@@ -33,7 +33,7 @@ static double now_s(void)
 struct slot {
 	struct mosquitto *m;
 	size_t cred;
-	int state;                     /* 0 free, 1 connecting, 2 done, 3 lost (to retry) */
+	int state;                     /* 0 free, 1 connecting, 2 done, 3 lost (to retry), 4 closing */
 };
 
 static long n_ok, n_refused, n_lost;
@@ -44,10 +44,23 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	if (rc == 0) {
 		n_ok++;
 		mosquitto_disconnect(m);
+		s->state = 4;              /* wait for the broker to close first */
 	} else {
 		n_refused++;
+		s->state = 2;
 	}
-	s->state = 2;
+}
+
+/* The broker closes after our DISCONNECT: its side keeps the TIME_WAIT, on
+ * its own port. Closing first would leave thousands of ephemeral ports in
+ * TIME_WAIT, where other programs on this machine pick listening ports. */
+static void on_disconnect(struct mosquitto *m, void *obj, int rc)
+{
+	(void)m;
+	(void)rc;
+	struct slot *s = obj;
+	if (s->state == 4)
+		s->state = 2;
 }
 
 /* ---- the probe ---- */
@@ -189,6 +202,7 @@ static void start_one(struct slot *s, int port, size_t i, long seq)
 	}
 	mosquitto_username_pw_set(s->m, creds[i].user, creds[i].pass);
 	mosquitto_connect_callback_set(s->m, on_connect);
+	mosquitto_disconnect_callback_set(s->m, on_disconnect);
 	s->state = 1;
 	if (mosquitto_connect(s->m, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) {
 		n_lost++;
@@ -225,7 +239,7 @@ int main(int argc, char **argv)
 		int active = 0;
 		for (int i = 0; i < conc; i++) {
 			struct slot *s = &slots[i];
-			if (s->state >= 2) {
+			if (s->state == 2 || s->state == 3) {
 				if (s->state == 3) {   /* lost: again later */
 					n_retries++;
 					enqueue(s->cred);
@@ -241,7 +255,7 @@ int main(int argc, char **argv)
 				qlen--;
 				start_one(s, port, c, seq++);
 			}
-			if (s->state == 1) {
+			if (s->state == 1 || s->state == 4) {
 				pfd[active].fd = mosquitto_socket(s->m);
 				pfd[active].events = POLLIN | (mosquitto_want_write(s->m) ? POLLOUT : 0);
 				idx[active++] = i;
@@ -261,6 +275,8 @@ int main(int argc, char **argv)
 			if (rc != MOSQ_ERR_SUCCESS && s->state == 1) {
 				n_lost++;          /* closed without a CONNACK */
 				s->state = 3;
+			} else if (rc != MOSQ_ERR_SUCCESS && s->state == 4) {
+				s->state = 2;      /* closed by the broker, as wanted */
 			}
 		}
 	}

@@ -289,7 +289,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	p->id = identifier;
 	p->lookup_timeout_ms = 250;
-	p->login_budget_ms = 20;
+	p->login_budget_ms = 100;
 	iot_config_set_notice(p->cfg, notice, NULL);
 	if (apply_options(p, options, option_count) < 0) {
 		plugin_free(p);
