@@ -70,8 +70,9 @@ PROG_FILES := $(patsubst cmd/%.c,%,$(wildcard cmd/iot-*.c))
 PROG_DIRS  := $(patsubst cmd/%/,%,$(wildcard cmd/iot-*/))
 PROGS      := $(sort $(PROG_FILES) $(PROG_DIRS))
 BINS       := $(PROGS:%=bin/%)
-PLUGIN_SRC := $(wildcard plugins/*.c)
-PLUGINS    := $(PLUGIN_SRC:plugins/%.c=bin/%.so)
+# A broker plugin is a folder plugins/NAME/ whose .c files make bin/NAME.so.
+PLUGIN_DIRS := $(patsubst plugins/%/,%,$(wildcard plugins/*/))
+PLUGINS    := $(PLUGIN_DIRS:%=bin/%.so)
 MANPAGES   := $(wildcard man/*.1 man/*.7 man/*.8)
 # Test and benchmark programs: tests/c/NAME.c, bench/NAME.c -> build/tests/NAME,
 # linked with the library of this build's flavour.
@@ -118,7 +119,7 @@ $(LINK_STAMP): FORCE
 # The objects of program $(1): cmd/$(1).c or every cmd/$(1)/*.c.
 prog_objs = $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1).c cmd/$(1)/*.c))
 .SECONDEXPANSION:
-bin/%: $$(call prog_objs,$$*) $(CLIA) $(LIBA) $(LINK_STAMP)
+$(BINS): bin/%: $$(call prog_objs,$$*) $(CLIA) $(LIBA) $(LINK_STAMP)
 	@mkdir -p bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(CLIA) $(LIBA) $(call pkg_libs,$(CORE_PKGS) $($*_PKGS)) -lm
 
@@ -128,10 +129,12 @@ build/tests/%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard tests/c/$$*.c bench
 
 test-progs: $(TEST_BINS)
 
-# The broker plugin: the core library only, and only its entry points exported.
-bin/%.so: $(O)/plugins/%.o $(LIBA)
+# The broker plugin: the core library only, and only its entry points
+# exported. No libmosquitto: the mosquitto_* calls are the broker's own.
+plugin_objs = $(patsubst %.c,$(O)/%.o,$(wildcard plugins/$(1)/*.c))
+bin/%.so: $$(call plugin_objs,$$*) $(LIBA) plugins/exports.map $(LINK_STAMP)
 	@mkdir -p bin
-	$(CC) $(ALL_LDFLAGS) -shared -Wl,--version-script=plugins/exports.map -o $@ $< $(LIBA) \
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,--version-script=plugins/exports.map -o $@ $(filter %.o,$^) $(LIBA) \
 	    $(call pkg_libs,$(CORE_PKGS)) -lm
 
 # The decoder's unit test, always under ASan+UBSan (and an optimised twin for timing).
@@ -200,6 +203,7 @@ bench: all test-progs
 	@bench/query
 	@bench/http
 	@bench/chart
+	@bench/mqtt-connect
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \

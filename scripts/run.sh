@@ -69,11 +69,15 @@ fi
 echo $$ >"$state/run.pid"
 
 # start NAME ARGS...: a built daemon in the background, output to STATE/log/NAME.log.
+# With the broker's auth plugin, daemons reach the broker as a service
+# account (run_mqtt_token below); the token stays out of STATE/env and output.
 start() {
 	local name=$1
 	shift
 	[[ -x $root/bin/$name ]] || return 0
-	"$root/bin/$name" "$@" >>"$state/log/$name.log" 2>&1 </dev/null &
+	local url=$IOTFLOW_MQTT_URL
+	if [[ -n $run_mqtt_token ]]; then url=mqtt://make-run:$run_mqtt_token@127.0.0.1:$IOTFLOW_MQTT_PORT; fi
+	IOTFLOW_MQTT_URL=$url "$root/bin/$name" "$@" >>"$state/log/$name.log" 2>&1 </dev/null &
 	pids+=($!) names+=("$name")
 }
 start_daemons() {
@@ -127,6 +131,8 @@ write_env() {
 	printf 'export IOTFLOW_SQL_DIR=%q\nexport PATH=%q:"$PATH"\n' "$root/sql" "$root/bin" >>"$state/env"
 }
 
+# Mosquitto with the IoTFlow auth plugin when it is built (iotflow-mosquitto(8)).
+if [[ -f $root/bin/iotflow_auth.so ]]; then export IOT_MOSQUITTO_PLUGIN=$root/bin/iotflow_auth.so; fi
 # (Servers left by a run that was killed hard are stopped and restarted.)
 iot_stack_start "$state"
 write_env
@@ -134,6 +140,15 @@ export IOTFLOW_SQL_DIR=$root/sql PATH=$root/bin:$PATH
 
 if [[ -x $root/bin/iot-migrate ]]; then
 	"$root/bin/iot-migrate" up
+fi
+# The daemons' broker account: an admin without a password, and a token
+# made anew on each run (the last run's is revoked).
+run_mqtt_token=
+if [[ -n ${IOT_MOSQUITTO_PLUGIN:-} && -x $root/bin/iot-user ]]; then
+	"$root/bin/iot-user" show make-run >/dev/null 2>&1 ||
+		"$root/bin/iot-user" add make-run --admin --no-password >/dev/null
+	"$root/bin/iot-user" token revoke make-run daemons >/dev/null 2>&1 || true
+	run_mqtt_token=$("$root/bin/iot-user" token create make-run daemons | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 fi
 
 server_name() { case $1 in pg) echo PostgreSQL ;; redis) echo Redis ;; *) echo Mosquitto ;; esac; }
@@ -194,8 +209,8 @@ Then try:
   iot-device add thermo-1 --owner alice   # prints the device's API key, once
   echo '{"device_id":1,"data":{"temperature":21.5}}' | iot-ingest
   psql -c 'select * from telemetry_latest'
-  mosquitto_sub -p \$IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %j | iot-ingest
-  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
+  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -u 1 -P "\$KEY" -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
+                                          # the broker wants the device id and key (iotflow-mosquitto(8))
   redis-cli -p \$IOTFLOW_REDIS_PORT
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then

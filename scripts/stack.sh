@@ -24,6 +24,13 @@
 # Hooks: IOT_MOSQUITTO_EXTRA_CONF (text) is appended to mosquitto.conf, and so is
 # the output of a shell function iot_mosquitto_extra_conf if one is defined; it
 # runs after PostgreSQL and Redis are up, so it may use $PGPORT etc.
+# IOT_MOSQUITTO_PLUGIN=PATH (e.g. bin/iotflow_auth.so): the broker loads the
+# IoTFlow auth plugin instead of allowing anonymous clients, against the
+# PostgreSQL database and Redis exported when its config is written
+# (PGHOST/PGPORT/PGUSER/PGDATABASE) and the stack's Redis; IOT_MOSQUITTO_PLUGIN_OPTS
+# holds more lines (e.g. "plugin_opt_legacy_anonymous true").
+# iot_mqtt_reconfigure [STATE_DIR] writes the config again (same port) and
+# restarts the broker: after a fresh_db, or to change those variables.
 # IOTFLOW_PG_INITDB_CACHE: an initialised data dir copied instead of running
 # initdb (tests/run makes one per run; saves ~0.5 s per test file).
 # IOTFLOW_PG_USER (default nobody): the user PostgreSQL runs as when we are
@@ -319,8 +326,12 @@ _iot_mqtt_configure() { # STATE PORT
 	{
 		echo "# written by scripts/stack.sh"
 		echo "listener $2 127.0.0.1"
-		# Anonymous until the auth plugin arrives; it comes in through the hooks below.
-		echo "allow_anonymous true"
+		if [[ -n ${IOT_MOSQUITTO_PLUGIN:-} ]]; then
+			_iot_mqtt_plugin_conf "$1"
+		else
+			# The test default: anonymous, no ACL (suites that test the plugin ask for it).
+			echo "allow_anonymous true"
+		fi
 		# Persistence so retained messages (status/LWT) and QoS 1 queues survive a restart.
 		echo "persistence true"
 		echo "persistence_location $d/"
@@ -332,6 +343,30 @@ _iot_mqtt_configure() { # STATE PORT
 		if [[ -n $IOT_MOSQUITTO_EXTRA_CONF ]]; then printf '%s\n' "$IOT_MOSQUITTO_EXTRA_CONF"; fi
 		if declare -F iot_mosquitto_extra_conf >/dev/null; then iot_mosquitto_extra_conf; fi
 	} >"$d/mosquitto.conf"
+}
+
+# The lines that load the auth plugin (see IOT_MOSQUITTO_PLUGIN above). The
+# broker asks the plugin about anonymous clients too; allow_anonymous only
+# has to let them get that far when legacy mode is on.
+_iot_mqtt_plugin_conf() { # STATE
+	local anon=false
+	[[ ${IOT_MOSQUITTO_PLUGIN_OPTS:-} == *"legacy_anonymous true"* ]] && anon=true
+	echo "allow_anonymous $anon"
+	echo "plugin $IOT_MOSQUITTO_PLUGIN"
+	echo "plugin_opt_database host=${PGHOST:-127.0.0.1} port=${PGPORT:-5432} user=${PGUSER:-postgres} dbname=${PGDATABASE:-iotflow}"
+	# The stack's own Redis (its URL is exported only once all servers are up).
+	local redis
+	redis=$(_iot_redis_port "$1")
+	if [[ -n $redis ]]; then echo "plugin_opt_redis_url redis://127.0.0.1:$redis/0"; fi
+	if [[ -n ${IOT_MOSQUITTO_PLUGIN_OPTS:-} ]]; then printf '%s\n' "$IOT_MOSQUITTO_PLUGIN_OPTS"; fi
+}
+
+# iot_mqtt_reconfigure [STATE_DIR]: config written again, broker restarted, same port.
+iot_mqtt_reconfigure() {
+	local state port
+	state=$(_iot_state "${1:-}") || return 1
+	port=$(_iot_mqtt_port "$state")
+	iot_mqtt_stop "$state" && _iot_mqtt_configure "$state" "$port" && iot_mqtt_start "$state"
 }
 
 _iot_mqtt_port() { sed -n 's/^listener \([0-9]*\) .*/\1/p' "$1/mosquitto/mosquitto.conf" 2>/dev/null || true; }

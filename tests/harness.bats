@@ -192,7 +192,10 @@ teardown() {
 	assert_output t
 	run redis-cli -p "$redis" ping
 	assert_output PONG
-	mosquitto_pub -p "$mqtt" -t iotflow/harness/x -m 1
+	# The broker answers, with the auth plugin loaded: anonymous is refused.
+	run mosquitto_pub -p "$mqtt" -t iotflow/harness/x -m 1
+	assert_failure
+	assert_output --partial 'not authorised'
 
 	# Redis dies while run.sh is not looking, and another server takes its port.
 	kill -STOP "$RUN_PID"

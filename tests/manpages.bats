@@ -463,10 +463,11 @@ check_page() { # PROGRAM
 	[[ $stderr == *"unable to connect to PostgreSQL"* ]]
 }
 
-# The name(N) references to IoTFlow's own pages in FILE (a page, or README.md).
+# The name(N) references to IoTFlow's own pages in FILE (a page, or README.md):
+# iot-*(N), iotflow(7) and iotflow-*(N).
 own_refs() { # FILE
 	unroff < "$1" | sed -E 's/^\.B[IR]? +([^ ]+) +\(([0-9])\).*/\1(\2)/' |
-		grep -oE '(^|[^A-Za-z0-9_.-])(iot-[a-z0-9-]+|iotflow)\([0-9]\)' | sed -E 's/^[^a-z]//'
+		grep -oE '(^|[^A-Za-z0-9_.-])(iot-[a-z0-9-]+|iotflow(-[a-z0-9-]+)?)\([0-9]\)' | sed -E 's/^[^a-z]//'
 }
 
 @test "every iot-*(N) and iotflow(N) that man/ and README.md name is a page in man/" {
