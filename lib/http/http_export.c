@@ -76,24 +76,11 @@ static int format_arg(struct http_req *r, enum iot_export_format *fmt)
 	return -1;
 }
 
-/* 20261128T060000Z: a file name part without ':' (which some systems refuse). */
-static void name_time(int64_t ts_us, char *out, size_t size)
-{
-	char iso[40];
-	iot_query_format_ts(ts_us - ts_us % 1000000, iso, sizeof iso);
-	size_t k = 0;
-	for (const char *p = iso; *p && *p != '+' && k + 2 < size; p++)
-		if (*p != '-' && *p != ':')
-			out[k++] = *p;
-	out[k++] = 'Z';
-	out[k] = '\0';
-}
-
 static void headers(struct MHD_Response *resp, int64_t dev, const iot_export_req *q)
 {
 	char from[24], to[24], disp[128];
-	name_time(q->start_us, from, sizeof from);
-	name_time(q->end_us, to, sizeof to);
+	iot_query_file_ts(q->start_us, from, sizeof from);
+	iot_query_file_ts(q->end_us, to, sizeof to);
 	bool csv = q->format == IOT_EXPORT_CSV;
 	snprintf(disp, sizeof disp, "attachment; filename=\"telemetry-%" PRId64 "-%s-%s.%s\"", dev, from, to,
 	         csv ? "csv" : "ndjson");
