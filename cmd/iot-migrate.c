@@ -153,8 +153,9 @@ static int retention_row(void *arg, const iot_retention_item *it)
 	char from[40], to[40];
 	iot_query_format_ts(it->lo_us, from, sizeof from);
 	iot_query_format_ts(it->hi_us, to, sizeof to);
+	const char *action = it->dropped ? "archived and dropped" : "would archive and drop";
 	json_t *row = json_pack("{s:s,s:s,s:s,s:I,s:s}", "partition", it->partition, "from", from, "to", to,
-	                        "rows", (json_int_t)it->rows, "action", it->dropped ? "archived and dropped" : "would archive and drop");
+	                        "rows", (json_int_t)it->rows, "action", action);
 	if (it->dropped)
 		json_object_update_new(row, json_pack("{s:s,s:s,s:s}", "archive", it->archive, "manifest", it->manifest,
 		                                      "sha256", it->sha256));

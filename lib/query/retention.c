@@ -51,18 +51,6 @@ struct part {
 	char lo[40], hi[40], stamp[24];
 };
 
-static int run(iot_db *db, const char *sql, int n, const char *const *p, PGresult **out, iot_error *err)
-{
-	PGresult *r = iot_db_query(db, sql, n, p, err);
-	if (!r)
-		return -1;
-	if (out)
-		*out = r;
-	else
-		PQclear(r);
-	return 0;
-}
-
 /* The partition's rows through the export into the archive. */
 static int export_to(iot_db *db, struct part *pt, struct iot__archive *a, iot_error *err)
 {
@@ -123,8 +111,9 @@ static int archive_and_drop(iot_db *db, const iot_retention_req *req, struct par
 	if (rc == 0)
 		rc = iot__archive_place(&a, req->archive_dir, text, err);
 	if (rc == 0)
-		rc = run(db, SQL_HOURLY, 2, p, NULL, err) < 0 || run(db, SQL_LATEST, 2, p, NULL, err) < 0 ||
-		     run(db, SQL_DROP, 1, pn, &res, err) < 0 ? -1 : 0;
+		rc = iot__query_cmd(db, SQL_HOURLY, 2, p, NULL, err) < 0 ||
+		     iot__query_cmd(db, SQL_LATEST, 2, p, NULL, err) < 0 ||
+		     iot__query_cmd(db, SQL_DROP, 1, pn, &res, err) < 0 ? -1 : 0;
 	if (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t"))
 		rc = iot_error_set(err, IOT_INTERNAL, "partition %s went away meanwhile", pt->it.partition);
 	PQclear(res);
@@ -142,15 +131,15 @@ static int retain_one(iot_db *db, const iot_retention_req *req, struct part *pt,
 	const char *pn[] = { pt->it.partition };
 	const char *p[] = { pt->lo, pt->hi };
 	PGresult *lock = NULL, *count = NULL;
-	if (run(db, "BEGIN", 0, NULL, NULL, err) < 0)
+	if (iot__query_cmd(db, "BEGIN", 0, NULL, NULL, err) < 0)
 		return -1;
 	int rc = 1;
-	if (run(db, "SET LOCAL lock_timeout = '60s'", 0, NULL, NULL, err) < 0 ||
-	    run(db, SQL_LOCK, 1, pn, &lock, err) < 0)
+	if (iot__query_cmd(db, "SET LOCAL lock_timeout = '60s'", 0, NULL, NULL, err) < 0 ||
+	    iot__query_cmd(db, SQL_LOCK, 1, pn, &lock, err) < 0)
 		rc = -1;
 	else if (strcmp(PQgetvalue(lock, 0, 0), "t"))
 		rc = 0;
-	else if (run(db, SQL_COUNT, 2, p, &count, err) < 0)
+	else if (iot__query_cmd(db, SQL_COUNT, 2, p, &count, err) < 0)
 		rc = -1;
 	if (rc == 1) {
 		pt->it.rows = strtoll(PQgetvalue(count, 0, 0), NULL, 10);
@@ -164,7 +153,7 @@ static int retain_one(iot_db *db, const iot_retention_req *req, struct part *pt,
 		PQclear(iot_db_query(db, "ROLLBACK", 0, NULL, &ignored));
 		return rc;
 	}
-	if (run(db, "COMMIT", 0, NULL, NULL, err) < 0)
+	if (iot__query_cmd(db, "COMMIT", 0, NULL, NULL, err) < 0)
 		return -1;
 	pt->it.dropped = rc == 1;
 	return rc;
