@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "http/http_read.h"
+#include "http/http_read_cache.h"
 #include "query/query.h"
 #include "telemetry/record.h"
 
@@ -227,7 +228,9 @@ void iot__http_telemetry_range(struct http_req *r)
 	const char *names[IOT_QUERY_MEASUREMENTS_MAX];
 	json_t *data = NULL, *body;
 	iot_error err = { 0 };
-	if (iot__http_read_open(r, s, &t) < 0 || range_req(r, &q, mbuf, sizeof mbuf, names) < 0)
+	struct http_cache hc;
+	if (iot__http_read_open(r, s, &t) < 0 || iot__http_cache_try(r, s, HTTP_CACHE_RANGE, &t, &hc) > 0 ||
+	    range_req(r, &q, mbuf, sizeof mbuf, names) < 0)
 		goto out;
 	if (!(data = json_array()) || iot_query_range(s->db, &q, iot_query_collect, data, &err) < 0) {
 		iot__http_read_failed(r, &err, "The telemetry could not be read");
@@ -242,7 +245,7 @@ void iot__http_telemetry_range(struct http_req *r)
 	json_object_set_new(body, "postgres_available", json_true());
 	json_object_set_new(body, "data", data);
 	data = NULL;
-	iot__http_reply(r, 200, body);
+	iot__http_cache_reply(r, s, &hc, body);
 out:
 	json_decref(data);
 	iot__http_slot_put(s);
@@ -314,7 +317,9 @@ void iot__http_telemetry_aggregated(struct http_req *r)
 	iot_aggregate_req q = { .device_id = r->id, .fill = IOT_FILL_NONE, .source = IOT_AGG_AUTO };
 	json_t *data = NULL, *body;
 	iot_error err = { 0 };
-	if (iot__http_read_open(r, s, &t) < 0 || aggregate_req(r, &q) < 0)
+	struct http_cache hc;
+	if (iot__http_read_open(r, s, &t) < 0 || iot__http_cache_try(r, s, HTTP_CACHE_AGGREGATE, &t, &hc) > 0 ||
+	    aggregate_req(r, &q) < 0)
 		goto out;
 	if (!(data = json_array()) || iot_query_aggregate(s->db, &q, iot_query_collect, data, &err) < 0) {
 		iot__http_read_failed(r, &err, "The telemetry could not be aggregated");
@@ -331,7 +336,7 @@ void iot__http_telemetry_aggregated(struct http_req *r)
 	json_object_set_new(body, "postgres_available", json_true());
 	json_object_set_new(body, "data", data);
 	data = NULL;
-	iot__http_reply(r, 200, body);
+	iot__http_cache_reply(r, s, &hc, body);
 out:
 	json_decref(data);
 	iot__http_slot_put(s);
@@ -410,6 +415,8 @@ void iot__http_telemetry_delete(struct http_req *r)
 		iot__http_read_failed(r, &err, "The telemetry could not be deleted");
 		goto out;
 	}
+	if (n > 0)
+		iot__http_cache_bump(s, r->id);
 	char msg[480];
 	snprintf(msg, sizeof msg, "Telemetry data deleted for device %s", t.name);
 	json_t *body = json_pack("{s:s,s:I,s:s,s:O,s:O,s:I}", "message", msg, "device_id", (json_int_t)r->id,
