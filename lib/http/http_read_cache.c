@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Answers bigger than this (10,000 records can be megabytes) are not kept:
+ * Redis memory is better spent on many small ones. */
+#define HTTP_CACHE_ANSWER_MAX (1u << 20)
+
 static const char *const range_args[] = { "start_time", "end_time", "measurement", "limit", "metadata", NULL };
 static const char *const aggregate_args[] = { "field", "aggregation", "window", "start_time", "end_time", NULL };
 
@@ -60,7 +64,7 @@ void iot__http_cache_reply(struct http_req *r, struct http_slot *s, struct http_
 	}
 	t[len++] = '\n';
 	t[len] = '\0';
-	if (hc->used)
+	if (hc->used && len <= HTTP_CACHE_ANSWER_MAX)
 		iot_cache_result_put(s->cache, r->id, hc->question, hc->gen, t, len, hc->ttl_s);
 	iot__http_reply_text(r, 200, "application/json", t, len);
 	if (hc->used)
