@@ -12,6 +12,7 @@
 #include "base/json_util.h"
 #include "pg/migrate.h"
 #include "cli/output.h"
+#include "auth/auth.h"
 #include "query/lifecycle.h"
 #include "query/query.h"
 
@@ -165,15 +166,22 @@ static int retention_row(void *arg, const iot_retention_item *it)
 }
 
 /* retention and rollups (lib/query/lifecycle.h). */
-static int cmd_lifecycle(iot_db *db, const iot_command *cmd, const struct opts *o)
+static int cmd_lifecycle(iot_db *db, const iot_config *cfg, const iot_command *cmd, const struct opts *o)
 {
 	iot_error err = { 0 };
 	if (cmd->action == M_RETENTION) {
 		if (o->keep_s <= 0 || !o->archive_dir)
 			return iot_usage_error("retention needs --keep=AGE and --archive-dir=DIR");
+		/* Redis (optional): the read routes' cached answers go stale with a drop. */
+		iot_cache *cache = o->dry_run ? NULL : iot_cache_connect(cfg, &err);
+		iot_error ignored = { 0 };
+		if (cache)
+			iot_auth_cache_bind(db, cache, &ignored);
 		iot_retention_req req = { .keep_us = (int64_t)o->keep_s * 1000000, .archive_dir = o->archive_dir,
-		                          .dry_run = o->dry_run };
-		return iot_retention_run(db, &req, retention_row, NULL, &err) < 0 ? iot_fatal_error(&err) : 0;
+		                          .dry_run = o->dry_run, .cache = cache };
+		int rc = iot_retention_run(db, &req, retention_row, NULL, &err) < 0 ? iot_fatal_error(&err) : 0;
+		iot_cache_free(cache);
+		return rc;
 	}
 	int64_t since;
 	if (!o->rebuild)
@@ -291,7 +299,7 @@ int main(int argc, char **argv)
 	else if (cmd->action == M_PARTITIONS)
 		rc = cmd_partitions(db, &o);
 	else if (cmd->action == M_RETENTION || cmd->action == M_ROLLUPS)
-		rc = cmd_lifecycle(db, cmd, &o);
+		rc = cmd_lifecycle(db, cfg, cmd, &o);
 	else
 		rc = cmd_status(db, &set, &o, cmd->cols, cmd->action == M_VERIFY);
 out:

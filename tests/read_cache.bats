@@ -148,3 +148,18 @@ ingest() { printf '{"device_id":%s,"timestamp":"%s","data":{"t":%s}}\n' "$A" "$1
 	assert_equal "${a%% *}" -
 	assert_equal "$(sum_of "$a")" 5
 }
+
+@test "retention: the answers over a dropped partition are not served from the cache afterwards" {
+	local day q a
+	day=$(date -u -d '-400 days' +%Y-%m-%d)
+	ingest "${day}T10:00:00Z" 5
+	start_httpd
+	q="/api/v1/telemetry/$A/aggregated?aggregation=sum&field=t&window=1h&start_time=$day&end_time=${day}T23:59:59Z"
+	get "$q" >/dev/null
+	a=$(get "$q")
+	assert_equal "${a%% *} $(sum_of "$a")" "hit 5"
+	mkdir -p "$BATS_TEST_TMPDIR/archive"
+	iot-migrate -q retention --keep 365d --archive-dir "$BATS_TEST_TMPDIR/archive" >/dev/null
+	a=$(get "$q")
+	assert_equal "${a%% *} $(jq -c .data <<<"${a#* }")" "miss []"
+}

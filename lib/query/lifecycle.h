@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "cache/cache.h"
 #include "pg/db.h"
 
 /* ---- Retention ------------------------------------------------------------ */
@@ -21,6 +22,8 @@ typedef struct iot_retention_req {
 	const char *archive_dir;     /* where archives and manifests are written */
 	bool dry_run;                /* only tell what would go (and its rows) */
 	int64_t now_us;              /* 0: the clock */
+	iot_cache *cache;            /* after each drop, every device's cached read
+	                              * answers made stale (NULL: no Redis) */
 } iot_retention_req;
 
 typedef struct iot_retention_item {
@@ -49,7 +52,8 @@ typedef int (*iot_retention_fn)(void *arg, const iot_retention_item *it);
  *      that comes back with late data never overwrites an archive);
  *   5. delete its hours from telemetry_hourly, put telemetry_latest right
  *      for series whose latest point was in it (the newest point left, or
- *      no row), drop it, commit.
+ *      no row), drop it, commit; then bump the result-cache generation of
+ *      every device (cache.h), before the partition is reported.
  * Any failure before the commit (a file that cannot be written, a disk
  * full, a read-back that does not verify) rolls back: the partition stays,
  * the temporary files go, and the run stops with err (IOT_UNAVAILABLE for

@@ -45,6 +45,29 @@ static const char SQL_LATEST[] =
 	"  AND o.ts >= $1::timestamptz AND o.ts < $2::timestamptz RETURNING 1)"
 	" SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM kept)";
 static const char SQL_DROP[] = "SELECT iotflow_drop_partition($1)";
+static const char SQL_DEVICES[] = "SELECT id FROM devices ORDER BY id";
+
+/* Every device's cached answers stale: a daily job's one pipelined round
+ * trip per thousand devices, rather than a scan of the partition for the
+ * devices it held. A failure is harmless here (Redis away: nothing cached
+ * is served by a process that could not bump either) but for other
+ * processes, whose entries then live out their TTL. */
+static void bump_all(iot_db *db, iot_cache *cache)
+{
+	iot_error ignored = { 0 };
+	PGresult *res = iot_db_exec(db, SQL_DEVICES, 0, NULL, &ignored);
+	if (!res)
+		return;
+	int64_t ids[1000];
+	int n = PQntuples(res);
+	for (int i = 0; i < n;) {
+		size_t k = 0;
+		for (; i < n && k < sizeof ids / sizeof ids[0]; i++)
+			ids[k++] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		iot_cache_results_bump(cache, ids, k);
+	}
+	PQclear(res);
+}
 
 struct part {
 	iot_retention_item it;
@@ -156,6 +179,8 @@ static int retain_one(iot_db *db, const iot_retention_req *req, struct part *pt,
 	if (iot__query_cmd(db, "COMMIT", 0, NULL, NULL, err) < 0)
 		return -1;
 	pt->it.dropped = rc == 1;
+	if (req->cache)
+		bump_all(db, req->cache);
 	return rc;
 }
 
