@@ -35,6 +35,15 @@ get() {
 	echo "${x:--} $b"
 }
 sum_of() { jq '[.data[].value] | add' <<<"${1#* }"; }
+# A point, a server, and its aggregate cached (asked twice: the second a hit).
+cached_start() {
+	ingest 2025-12-01T10:00:00Z 5
+	start_httpd
+	get "/api/v1/telemetry/$A/aggregated?$AGG" >/dev/null
+	local a
+	a=$(get "/api/v1/telemetry/$A/aggregated?$AGG")
+	assert_equal "${a%% *}" hit
+}
 ingest() { printf '{"device_id":%s,"timestamp":"%s","data":{"t":%s}}\n' "$A" "$1" "$2" | iot-ingest -q; }
 
 @test "the second identical question is a hit with the same answer; another question is a miss" {
@@ -59,12 +68,8 @@ ingest() { printf '{"device_id":%s,"timestamp":"%s","data":{"t":%s}}\n' "$A" "$1
 }
 
 @test "never a cached answer after a commit that changes it: iot-ingest, a POST, a DELETE" {
-	ingest 2025-12-01T10:00:00Z 5
-	start_httpd
+	cached_start
 	local a
-	get "/api/v1/telemetry/$A/aggregated?$AGG" >/dev/null
-	a=$(get "/api/v1/telemetry/$A/aggregated?$AGG")
-	assert_equal "${a%% *}" hit
 	# Another process commits a point in the cached range.
 	ingest 2025-12-01T11:00:00Z 7
 	a=$(get "/api/v1/telemetry/$A/aggregated?$AGG")
@@ -118,12 +123,8 @@ ingest() { printf '{"device_id":%s,"timestamp":"%s","data":{"t":%s}}\n' "$A" "$1
 }
 
 @test "a bump that cannot reach Redis (hung): the entries of before are not served when it is back" {
-	ingest 2025-12-01T10:00:00Z 5
-	start_httpd
+	cached_start
 	local a
-	get "/api/v1/telemetry/$A/aggregated?$AGG" >/dev/null
-	a=$(get "/api/v1/telemetry/$A/aggregated?$AGG")
-	assert_equal "${a%% *}" hit
 	# Redis hangs: this server's POST commits, and its bump times out.
 	REDIS_STOPPED=$(cat "$IOTFLOW_TEST_TMP/redis/redis.pid")
 	kill -STOP "$REDIS_STOPPED"
