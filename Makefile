@@ -20,11 +20,13 @@ PKG_CONFIG ?= pkg-config
 VERSION    := 0.1.0
 # Every library a program may link; each program names what it uses below,
 # so no binary carries a library it never calls.
-PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd
+PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsystemd zlib
 CORE_PKGS  := libpq hiredis jansson libsodium
 # PROGRAM_PKGS: what a program needs beyond CORE_PKGS, as NAME_PKGS.
 iot-httpd_PKGS := libmicrohttpd libsystemd libmosquitto
 iot-device_PKGS := libmosquitto
+# Retention writes its archives through zlib (gzip).
+iot-migrate_PKGS := zlib
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g

@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(
 	build-essential pkg-config clang
 	libpq-dev libhiredis-dev libmosquitto-dev mosquitto-dev libjansson-dev
-	libsodium-dev libmicrohttpd-dev libsystemd-dev
+	libsodium-dev libmicrohttpd-dev libsystemd-dev zlib1g-dev
 	postgresql redis-server mosquitto
 	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
 	prometheus socat

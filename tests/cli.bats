@@ -89,7 +89,7 @@ command_mistakes() {
 		iot-device|status a b|status: expected at most 1 argument
 		iot-device|config set 1 k|config set: expected 3 arguments
 		iot-device|rm 1 --grace 1h|--grace does not apply to 'rm'
-		iot-migrate||missing command (up, status, verify, partitions, import-flask, import-telemetry, import-iotdb or compare)
+		iot-migrate||missing command (up, status, verify, partitions, import-flask, import-telemetry, import-iotdb, compare, retention or rollups)
 		iot-migrate|sideways|unknown command 'sideways'
 		iot-migrate|up extra|up: expected no arguments
 		iot-migrate|--dry-run status|--dry-run does not apply to 'status'

@@ -224,10 +224,10 @@ run_server() {
 	return 1
 }
 
-@test "iot-httpd(8) EXAMPLES: serve, post a reading, ask for health, socket activation" {
-	local page=$IOTFLOW_ROOT/man/iot-httpd.8 cmds serve post health activate port pid
+@test "iot-httpd(8) EXAMPLES: serve, post a reading, follow and export it, ask for health, socket activation" {
+	local page=$IOTFLOW_ROOT/man/iot-httpd.8 cmds serve post stream export health activate port pid
 	cmds=$(examples "$page")
-	(( $(grep -c . <<<"$cmds") == 4 )) || { echo "iot-httpd(8) EXAMPLES changed:"; echo "$cmds"; false; }
+	(( $(grep -c . <<<"$cmds") == 6 )) || { echo "iot-httpd(8) EXAMPLES changed:"; echo "$cmds"; false; }
 	serve=$(grep -E '^iot-httpd --listen ' <<<"$cmds")
 	post=$(grep -E '^curl .*/api/v1/telemetry$' <<<"$cmds")
 	health=$(grep -E '^curl .*/health' <<<"$cmds")
@@ -240,6 +240,24 @@ run_server() {
 	assert_equal "$(jq -r '.message, .device_name' <<<"$output")" "Telemetry data stored successfully
 thermo-1"
 	assert_equal "$(q 'select numeric_value from telemetry_data')" 22.5
+	# The stream shows the next reading; the export downloads both as a CSV file.
+	stream=$(grep -E '^curl .*/stream$' <<<"$cmds")
+	export=$(grep -E '^curl .*/export' <<<"$cmds")
+	stream=${stream//5000/$port}
+	export=${export//5000/$port}
+	local token
+	token=$(iot-user token create docs manpage | jq -r .token)
+	TOKEN=$token bash -c "${stream//\/7\//\/$ID\/}" > "$BATS_TEST_TMPDIR/events" 3>&- &
+	local spid=$! i
+	for i in $(seq 250); do grep -q '^: connected' "$BATS_TEST_TMPDIR/events" && break; sleep 0.02; done
+	run env KEY="$KEY" bash -c "${post//5000/$port}"
+	for i in $(seq 250); do grep -q '^data: ' "$BATS_TEST_TMPDIR/events" && break; sleep 0.02; done
+	kill "$spid"
+	run grep -c '"temperature":22.5' "$BATS_TEST_TMPDIR/events"
+	assert_equal "$output" 1
+	run env TOKEN="$token" bash -c "cd '$BATS_TEST_TMPDIR' && ${export//\/7\//\/$ID\/} && cat telemetry-$ID-*.csv"
+	assert_success
+	assert_equal "$(grep -c ',temperature,number,22.5,' <<<"$output")" 2
 	run bash -c "${health//5000/$port}"
 	assert_equal "$(jq -r .status <<<"$output")" healthy
 	kill -TERM "$pid"

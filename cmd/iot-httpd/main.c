@@ -39,6 +39,7 @@ static const char usage[] =
 	"      --max-connections=N  open connections at once (default 1024)\n"
 	"      --max-points=N       points in one request (default 10000)\n"
 	"      --max-records=N      records in one batch request (default 1000)\n"
+	"      --max-streams=N      event streams and exports at once (default 32)\n"
 	"      --no-cache           do not use Redis\n"
 	"  -q, --quiet              no warnings on stderr\n"
 	"      --rate-limit=N/S     requests per device in S seconds (default 1200/60;\n"
@@ -56,7 +57,7 @@ static const char usage[] =
 
 enum {
 	OPT_COMMIT = 256, OPT_DRAIN, OPT_FLUSH, OPT_MAX_BODY, OPT_MAX_CONN, OPT_MAX_POINTS,
-	OPT_MAX_RECORDS, OPT_NO_CACHE, OPT_RATE, OPT_TIMEOUT
+	OPT_MAX_RECORDS, OPT_MAX_STREAMS, OPT_NO_CACHE, OPT_RATE, OPT_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -74,6 +75,7 @@ static const struct option longopts[] = {
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "max-points",      required_argument, NULL, OPT_MAX_POINTS },
 	{ "max-records",     required_argument, NULL, OPT_MAX_RECORDS },
+	{ "max-streams",     required_argument, NULL, OPT_MAX_STREAMS },
 	{ "no-cache",        no_argument,       NULL, OPT_NO_CACHE },
 	{ "quiet",           no_argument,       NULL, 'q' },
 	{ "rate-limit",      required_argument, NULL, OPT_RATE },
@@ -128,6 +130,7 @@ static int parse_numeric(int c, struct options *o)
 	case OPT_MAX_CONN: if (!(rc = number("max-connections", optarg, 1, 100000, &v))) h->max_connections = (unsigned)v; break;
 	case OPT_MAX_POINTS: if (!(rc = number("max-points", optarg, 1, 1000000, &v))) h->max_points = (size_t)v; break;
 	case OPT_MAX_RECORDS: if (!(rc = number("max-records", optarg, 1, 1000000, &v))) h->max_records = (size_t)v; break;
+	case OPT_MAX_STREAMS: if (!(rc = number("max-streams", optarg, 1, 10000, &v))) h->max_streams = (int)v; break;
 	case OPT_TIMEOUT: if (!(rc = number("timeout", optarg, 1, 3600, &v))) h->connection_timeout_s = (unsigned)v; break;
 	default: rc = iot_usage_error("invalid option");
 	}

@@ -14,6 +14,9 @@
 #include "pg/migrate.h"
 #include "cli/output.h"
 #include "imports.h"
+#include "auth/auth.h"
+#include "query/lifecycle.h"
+#include "query/query.h"
 
 static const char usage[] =
 	"Usage: iot-migrate [OPTION]... COMMAND [ARG]...\n"
@@ -30,18 +33,27 @@ static const char usage[] =
 	"  import-iotdb FILE...  IoTDB CSV exports, either layout ('-': stdin)\n"
 	"  compare [FILE...]   per device and day, the Flask side (--from, or IoTDB CSV\n"
 	"                      files) against this database: the differences as NDJSON\n"
+	"  retention --keep=AGE --archive-dir=DIR\n"
+	"                      archive each partition older than AGE (gzip NDJSON and a\n"
+	"                      manifest), verify the archive, then drop the partition\n"
+	"  rollups --rebuild=SINCE\n"
+	"                      recompute the hourly rollups from the points since SINCE\n"
 	"\n"
 	"Options:\n"
 	"  -a, --ahead=N         partitions to keep ahead (default: partition_ahead, 7)\n"
+	"      --archive-dir=DIR retention: where archives and manifests are written\n"
 	"  -c, --config=FILE     read settings from FILE\n"
 	"  -d, --db=CONNINFO     PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"  -f, --from=CONNINFO   the Flask service's PostgreSQL database (import-flask,\n"
 	"                        import-telemetry, compare)\n"
-	"  -n, --dry-run         up, import-flask: do it in a transaction, then roll back\n"
+	"  -n, --dry-run         up, import-flask: do it in a transaction, then roll back;\n"
+	"                        retention: tell what would be archived, change nothing\n"
 	"      --format=FORMAT   ndjson (default), table or csv\n"
 	"  -i, --interval=WIDTH  partitions: day or month (stored; used from then on)\n"
+	"      --keep=AGE        retention: keep partitions younger than AGE (365d, 52w)\n"
 	"  -o, --orphans-to=USER import-flask: the owner of devices that had none\n"
 	"  -q, --quiet           no summary or warnings on stderr\n"
+	"      --rebuild=SINCE   rollups: from this time (ISO 8601, -7d, epoch seconds)\n"
 	"  -s, --sql-dir=DIR     migrations directory (default: the installed one)\n"
 	"  -h, --help            show this help and exit\n"
 	"  -V, --version         show the version and exit\n"
@@ -54,8 +66,8 @@ static const char usage[] =
 	"See iot-migrate(1).\n";
 
 struct opts {
-	const char *config, *db, *sql_dir, *interval;
-	long ahead;
+	const char *config, *db, *sql_dir, *interval, *archive_dir, *rebuild;
+	long ahead, keep_s;
 	bool dry_run;
 	enum iot_format format;
 	struct import_opts imp;
@@ -64,9 +76,11 @@ struct opts {
 static const char *const status_cols[] = { "version", "name", "state", "applied_at", NULL };
 
 enum action { M_UP, M_STATUS, M_VERIFY, M_PARTITIONS, M_IMPORT_FLASK, M_IMPORT_TELEMETRY, M_IMPORT_IOTDB,
-              M_COMPARE };
-enum { O_DRY_RUN = 1 << 0, O_INTERVAL = 1 << 1, O_FROM = 1 << 2, O_ORPHANS = 1 << 3 };
-static const char *const opt_names[] = { "--dry-run", "--interval", "--from", "--orphans-to" };
+              M_COMPARE, M_RETENTION, M_ROLLUPS };
+enum { O_DRY_RUN = 1 << 0, O_INTERVAL = 1 << 1, O_FROM = 1 << 2, O_ORPHANS = 1 << 3, O_KEEP = 1 << 4,
+       O_ARCHIVE = 1 << 5, O_REBUILD = 1 << 6 };
+static const char *const opt_names[] = { "--dry-run", "--interval", "--from", "--orphans-to", "--keep",
+                                          "--archive-dir", "--rebuild" };
 
 static const iot_command commands[] = {
 	{ "up", NULL, 0, 0, O_DRY_RUN, M_UP, NULL },
@@ -77,6 +91,8 @@ static const iot_command commands[] = {
 	{ "import-telemetry", NULL, 0, 0, O_FROM, M_IMPORT_TELEMETRY, NULL },
 	{ "import-iotdb", NULL, 1, 1024, 0, M_IMPORT_IOTDB, NULL },
 	{ "compare", NULL, 0, 1024, O_FROM, M_COMPARE, NULL },
+	{ "retention", NULL, 0, 0, O_KEEP | O_ARCHIVE | O_DRY_RUN, M_RETENTION, NULL },
+	{ "rollups", NULL, 0, 0, O_REBUILD, M_ROLLUPS, NULL },
 };
 
 static const iot_command_table command_table = {
@@ -153,10 +169,62 @@ static int cmd_partitions(iot_db *db, const struct opts *o)
 	return 0;
 }
 
+static int retention_row(void *arg, const iot_retention_item *it)
+{
+	(void)arg;
+	char from[40], to[40];
+	iot_query_format_ts(it->lo_us, from, sizeof from);
+	iot_query_format_ts(it->hi_us, to, sizeof to);
+	const char *action = it->dropped ? "archived and dropped" : "would archive and drop";
+	json_t *row = json_pack("{s:s,s:s,s:s,s:I,s:s}", "partition", it->partition, "from", from, "to", to,
+	                        "rows", (json_int_t)it->rows, "action", action);
+	if (it->dropped)
+		json_object_update_new(row, json_pack("{s:s,s:s,s:s}", "archive", it->archive, "manifest", it->manifest,
+		                                      "sha256", it->sha256));
+	int rc = iot_json_print(stdout, row);
+	json_decref(row);
+	return rc;
+}
+
+/* retention and rollups (lib/query/lifecycle.h). */
+static int cmd_lifecycle(iot_db *db, const iot_config *cfg, const iot_command *cmd, const struct opts *o)
+{
+	iot_error err = { 0 };
+	if (cmd->action == M_RETENTION) {
+		if (o->keep_s <= 0 || !o->archive_dir)
+			return iot_usage_error("retention needs --keep=AGE and --archive-dir=DIR");
+		/* Redis (optional): the read routes' cached answers go stale with a drop. */
+		iot_cache *cache = o->dry_run ? NULL : iot_cache_connect(cfg, &err);
+		iot_error ignored = { 0 };
+		if (cache)
+			iot_auth_cache_bind(db, cache, &ignored);
+		iot_retention_req req = { .keep_us = (int64_t)o->keep_s * 1000000, .archive_dir = o->archive_dir,
+		                          .dry_run = o->dry_run, .cache = cache };
+		int rc = iot_retention_run(db, &req, retention_row, NULL, &err) < 0 ? iot_fatal_error(&err) : 0;
+		iot_cache_free(cache);
+		return rc;
+	}
+	int64_t since;
+	if (!o->rebuild)
+		return iot_usage_error("rollups needs --rebuild=SINCE");
+	if (iot_query_parse_time("--rebuild", o->rebuild, 0, &since, &err) < 0)
+		return iot_usage_error("%s", err.msg);
+	long long rows = iot_rollups_rebuild(db, since, &err);
+	if (rows < 0)
+		return iot_fatal_error(&err);
+	char from[40];
+	iot_query_format_ts(since - since % 3600000000LL, from, sizeof from);
+	json_t *row = json_pack("{s:s,s:I}", "rebuilt_from", from, "hours", (json_int_t)rows);
+	iot_json_print(stdout, row);
+	json_decref(row);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, int *done)
 {
 	static const struct option longopts[] = {
 		{ "ahead",    required_argument, NULL, 'a' },
+		{ "archive-dir", required_argument, NULL, 'A' },
 		{ "config",   required_argument, NULL, 'c' },
 		{ "db",       required_argument, NULL, 'd' },
 		{ "dry-run",  no_argument,       NULL, 'n' },
@@ -164,8 +232,10 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 		{ "from",     required_argument, NULL, 'f' },
 		{ "help",     no_argument,       NULL, 'h' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "keep",     required_argument, NULL, 'K' },
 		{ "orphans-to", required_argument, NULL, 'o' },
 		{ "quiet",    no_argument,       NULL, 'q' },
+		{ "rebuild",  required_argument, NULL, 'R' },
 		{ "sql-dir",  required_argument, NULL, 's' },
 		{ "version",  no_argument,       NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -179,6 +249,12 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 			if (iot_parse_long(optarg, 0, 3650, &o->ahead) < 0)
 				return iot_usage_error("invalid --ahead '%s' (0..3650)", optarg);
 			break;
+		case 'A': o->archive_dir = optarg; break;
+		case 'K':
+			if (iot_parse_duration(optarg, &o->keep_s) < 0 || o->keep_s <= 0)
+				return iot_usage_error("invalid --keep '%s' (a duration: 365d, 52w, 8760h)", optarg);
+			break;
+		case 'R': o->rebuild = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'F':
@@ -225,7 +301,8 @@ int main(int argc, char **argv)
 	char **args;
 	int nargs;
 	unsigned seen = (o.dry_run ? O_DRY_RUN : 0) | (o.interval ? O_INTERVAL : 0) | (o.imp.from ? O_FROM : 0) |
-	                (o.imp.orphans_to ? O_ORPHANS : 0);
+	                (o.imp.orphans_to ? O_ORPHANS : 0) | (o.keep_s ? O_KEEP : 0) |
+	                (o.archive_dir ? O_ARCHIVE : 0) | (o.rebuild ? O_REBUILD : 0);
 	const iot_command *cmd = iot_command_find(&command_table, argc, argv, seen, &args, &nargs);
 	if (!cmd) {
 		rc = IOT_USAGE;
@@ -240,7 +317,7 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("compare: --from or FILE..., not both");
 		goto out;
 	}
-	bool needs_files = cmd->action <= M_VERIFY && cmd->action != M_PARTITIONS;
+	bool needs_files = cmd->action == M_UP || cmd->action == M_STATUS || cmd->action == M_VERIFY;
 	char dirbuf[4096];
 	if (needs_files && iot_migrations_load(iot_sql_dir(cfg, dirbuf, sizeof dirbuf), &set, &err) < 0) {
 		rc = iot_fatal_error(&err);
@@ -264,6 +341,8 @@ int main(int argc, char **argv)
 		rc = cmd_import_iotdb(cfg, db, &o.imp, args, nargs);
 	else if (cmd->action == M_COMPARE)
 		rc = cmd_compare(cfg, db, &o.imp, args, nargs);
+	else if (cmd->action == M_RETENTION || cmd->action == M_ROLLUPS)
+		rc = cmd_lifecycle(db, cfg, cmd, &o);
 	else
 		rc = cmd_status(db, &set, &o, cmd->cols, cmd->action == M_VERIFY);
 out:

@@ -1,5 +1,6 @@
 /* cache.c — Redis as an optional cache: lazy connect, degrade, retry. */
 #include "cache/cache.h"
+#include "cache/cache_int.h"
 #include "cache/redis_url.h"
 #include "base/clock.h"
 
@@ -542,4 +543,21 @@ bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 		cb(arg, "all");
 	c->sub_live = live;
 	return live;
+}
+
+/* ---- for the other files of this room (cache_int.h) ---- */
+
+redisContext *iot__cache_ctx(iot_cache *c)
+{
+	return ready(c) ? c->ctx : NULL;
+}
+
+const char *iot__cache_prefix(const iot_cache *c)
+{
+	return c->prefix;
+}
+
+int iot__cache_replies(iot_cache *c, redisReply **r, size_t n)
+{
+	return read_replies(c, r, n);
 }

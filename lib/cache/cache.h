@@ -27,6 +27,8 @@
  *   iotflow:<ns>:auth:gen               invalidation generation (guards racing fills)
  *   iotflow:<ns>:seen:<id>              last_seen (µs), TTL = online_window (default 5 min)
  *   iotflow:<ns>:rl:<bucket>            rate-limit counter, always with a TTL
+ *   iotflow:<ns>:res:gen:<id>           a device's result generation (no TTL)
+ *   iotflow:<ns>:res:<id>:<digest>      a cached read answer, "<gen>\n<answer>"
  * Channel iotflow:<ns>:auth:invalidate carries "device <id>" messages.
  * Programs from before namespaces used the same names without "<ns>:";
  * an invalidation bumps, deletes and publishes those too (nothing is ever
@@ -104,6 +106,33 @@ int iot_cache_fill(iot_cache *c, const char *key, const char *value, int ttl_s, 
  * (warning queued) or answered one of them with an error
  * (iot_cache_last_error says why), or no namespace is set. */
 int iot_cache_invalidate(iot_cache *c, const char *const *keys, size_t n, const char *msg);
+
+/* ---- cached answers of read queries (result_cache.c) ---- */
+
+/* An answer is cached under (device, question: the text that tells the
+ * question apart, e.g. the route and its arguments) with the device's
+ * generation at the time it was read; it is served only while the
+ * generation is still the same. Whoever stores points or deletes them
+ * bumps the device's generation after the commit and before telling anyone
+ * it is done, so no reader is served an answer from before a commit once
+ * the commit has returned. A bump that fails (Redis unreachable) makes
+ * this process serve nothing from the cache for IOT_CACHE_RESULT_TTL_MAX:
+ * another process's entries may then be stale until their TTL; the
+ * generations themselves never expire. */
+#define IOT_CACHE_GEN_MAX 32
+#define IOT_CACHE_RESULT_TTL_MAX 900
+/* 1 and *answer (malloc'd, NUL-terminated, *len bytes) on a hit; 0 on a
+ * miss, with gen set for iot_cache_result_put; -1 when the cache cannot be
+ * used now (gen empty: do not fill). */
+int iot_cache_result_get(iot_cache *c, int64_t device, const char *question, char **answer,
+                         size_t *len, char gen[IOT_CACHE_GEN_MAX]);
+/* Keep answer for ttl_s seconds under the generation gen got. 0, or -1
+ * when Redis is unavailable (harmless). */
+int iot_cache_result_put(iot_cache *c, int64_t device, const char *question, const char *gen,
+                         const char *answer, size_t len, int ttl_s);
+/* Bump the generations of devices (one pipelined round trip). 0, or -1
+ * when it did not go through (then see above). */
+int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n);
 
 /* Drain invalidation messages without blocking (poll(2) with a zero
  * timeout on the subscription socket: well under a microsecond when idle).

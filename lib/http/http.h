@@ -45,6 +45,7 @@ typedef struct iot_httpd_opts {
 	int commit_timeout_ms;       /* longest a POST waits for its commit (default 5000) */
 	int rate_limit;              /* requests per device per rate_window_s; 0 = none (default 1200) */
 	int rate_window_s;           /* (default 60) */
+	int max_streams;             /* event streams and exports at once (default 32) */
 	bool cache;                  /* use Redis (default true; it is optional anyway) */
 	iot_writer_opts writer;      /* the batch writer (flush_ms default 2 here) */
 } iot_httpd_opts;

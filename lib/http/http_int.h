@@ -101,6 +101,8 @@ struct iot_httpd {
 	pthread_mutex_t rl_mu;
 	struct { int64_t id; long long window; int count; } *rl;
 	struct http_metrics m;
+	/* event streams and exports running, and the streams' threads (http_stream.h) */
+	atomic_int streams, stream_threads;
 	const char *metrics_token;   /* the config's; NULL: /metrics is open */
 	struct iot_publisher *pub;   /* the broker (http_mqtt.c); NULL: mqtt_url not set */
 };

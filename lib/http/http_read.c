@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_read.h"
+#include "http/http_read_cache.h"
 #include "query/query.h"
 #include "telemetry/record.h"
 
@@ -41,10 +43,6 @@ struct caller {
 	iot_user_ref user;
 };
 
-struct target {
-	char name[404], type[64];
-	int64_t owner;
-};
 
 static void unavailable(struct http_req *r)
 {
@@ -54,7 +52,7 @@ static void unavailable(struct http_req *r)
 }
 
 /* A failure of lib/query (or a lookup) as an answer. */
-static void failed(struct http_req *r, const iot_error *err, const char *what)
+void iot__http_read_failed(struct http_req *r, const iot_error *err, const char *what)
 {
 	switch (err->status) {
 	case IOT_USAGE:
@@ -114,7 +112,7 @@ static int target(struct http_req *r, struct http_slot *s, const struct caller *
 	PGresult *res = iot_db_exec(s->db, "SELECT name, device_type, user_id FROM devices WHERE id = $1",
 	                            1, params, &err);
 	if (!res) {
-		failed(r, &err, "The device could not be looked up");
+		iot__http_read_failed(r, &err, "The device could not be looked up");
 		return -1;
 	}
 	bool found = PQntuples(res) == 1;
@@ -132,7 +130,7 @@ static int target(struct http_req *r, struct http_slot *s, const struct caller *
 }
 
 /* Authentication and access to the path's device in one step. */
-static int open_device(struct http_req *r, struct http_slot *s, struct target *t)
+int iot__http_read_open(struct http_req *r, struct http_slot *s, struct target *t)
 {
 	struct caller c;
 	if (who(r, s, &c) < 0)
@@ -151,7 +149,7 @@ static int limit_arg(struct http_req *r, long deflt, long cap, long *out)
 	}
 	iot_error err = { 0 };
 	if (iot_query_parse_limit("limit", v, deflt, 999999999, out, &err) < 0) {
-		failed(r, &err, "bad limit");
+		iot__http_read_failed(r, &err, "bad limit");
 		return -1;
 	}
 	if (*out > cap)
@@ -161,7 +159,7 @@ static int limit_arg(struct http_req *r, long deflt, long cap, long *out)
 
 /* start_time (default deflt) and end_time (default now) as a checked
  * range, both against one clock reading; -1 answered. */
-static int range_args(struct http_req *r, const char *end_name, const char *deflt,
+int iot__http_read_range_args(struct http_req *r, const char *end_name, const char *deflt,
                       int64_t *start_us, int64_t *end_us)
 {
 	int64_t now = iot_now_us();
@@ -170,7 +168,7 @@ static int range_args(struct http_req *r, const char *end_name, const char *defl
 	if (iot_query_parse_time("start_time", st ? st : deflt, now, start_us, &err) < 0 ||
 	    iot_query_parse_time(end_name, en, now, end_us, &err) < 0 ||
 	    iot_query_check_range("start_time", *start_us, end_name, *end_us, &err) < 0) {
-		failed(r, &err, "bad time");
+		iot__http_read_failed(r, &err, "bad time");
 		return -1;
 	}
 	return 0;
@@ -182,8 +180,7 @@ static json_t *device_head(struct http_req *r, const struct target *t)
 	                 "device_type", t->type);
 }
 
-/* "a,b,c" into names (pointing into buf); the count, or -1 when too many. */
-static long split_names(char *buf, const char **names, size_t max)
+long iot__http_read_names(char *buf, const char **names, size_t max)
 {
 	size_t n = 0;
 	for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
@@ -198,7 +195,7 @@ static long split_names(char *buf, const char **names, size_t max)
 
 static int range_req(struct http_req *r, iot_range_req *q, char *mbuf, size_t mbufsize, const char **names)
 {
-	if (range_args(r, "end_time", "-1h", &q->start_us, &q->end_us) < 0 ||
+	if (iot__http_read_range_args(r, "end_time", "-1h", &q->start_us, &q->end_us) < 0 ||
 	    limit_arg(r, IOT_QUERY_RANGE_LIMIT_DEFAULT, IOT_QUERY_RANGE_LIMIT_MAX, &q->limit) < 0)
 		return -1;
 	bool md = false;
@@ -210,7 +207,7 @@ static int range_req(struct http_req *r, iot_range_req *q, char *mbuf, size_t mb
 	const char *m = arg(r, "measurement");
 	if (m && *m) {
 		snprintf(mbuf, mbufsize, "%s", m);
-		long n = strlen(m) < mbufsize ? split_names(mbuf, names, IOT_QUERY_MEASUREMENTS_MAX) : -1;
+		long n = strlen(m) < mbufsize ? iot__http_read_names(mbuf, names, IOT_QUERY_MEASUREMENTS_MAX) : -1;
 		if (n < 0) {
 			iot__http_error(r, 400, "Bad Request", "measurement: at most %d names, comma-separated",
 			                IOT_QUERY_MEASUREMENTS_MAX);
@@ -231,10 +228,12 @@ void iot__http_telemetry_range(struct http_req *r)
 	const char *names[IOT_QUERY_MEASUREMENTS_MAX];
 	json_t *data = NULL, *body;
 	iot_error err = { 0 };
-	if (open_device(r, s, &t) < 0 || range_req(r, &q, mbuf, sizeof mbuf, names) < 0)
+	struct http_cache hc;
+	if (iot__http_read_open(r, s, &t) < 0 || iot__http_cache_try(r, s, HTTP_CACHE_RANGE, &t, &hc) > 0 ||
+	    range_req(r, &q, mbuf, sizeof mbuf, names) < 0)
 		goto out;
 	if (!(data = json_array()) || iot_query_range(s->db, &q, iot_query_collect, data, &err) < 0) {
-		failed(r, &err, "The telemetry could not be read");
+		iot__http_read_failed(r, &err, "The telemetry could not be read");
 		goto out;
 	}
 	const char *st = arg(r, "start_time"), *en = arg(r, "end_time");
@@ -246,7 +245,7 @@ void iot__http_telemetry_range(struct http_req *r)
 	json_object_set_new(body, "postgres_available", json_true());
 	json_object_set_new(body, "data", data);
 	data = NULL;
-	iot__http_reply(r, 200, body);
+	iot__http_cache_reply(r, s, &hc, body);
 out:
 	json_decref(data);
 	iot__http_slot_put(s);
@@ -260,11 +259,11 @@ void iot__http_telemetry_latest(struct http_req *r)
 	struct target t;
 	iot_error err = { 0 };
 	json_t *latest;
-	if (open_device(r, s, &t) < 0)
+	if (iot__http_read_open(r, s, &t) < 0)
 		goto out;
 	if (!(latest = iot_query_latest(s->db, r->id, &err))) {
 		if (err.status != IOT_NOT_FOUND) {
-			failed(r, &err, "The telemetry could not be read");
+			iot__http_read_failed(r, &err, "The telemetry could not be read");
 			goto out;
 		}
 		json_t *body = device_head(r, &t);
@@ -299,7 +298,7 @@ static int aggregate_req(struct http_req *r, iot_aggregate_req *q)
 	}
 	const char *w = arg(r, "window"), *field = arg(r, "field");
 	if (iot_query_parse_window("window", w ? w : "1h", &q->window_us, &err) < 0) {
-		failed(r, &err, "bad window");
+		iot__http_read_failed(r, &err, "bad window");
 		return -1;
 	}
 	q->measurement = field && *field ? field : "temperature";
@@ -308,7 +307,7 @@ static int aggregate_req(struct http_req *r, iot_aggregate_req *q)
 		                "_ . : / -, starting with a letter, a digit or _)");
 		return -1;
 	}
-	return range_args(r, "end_time", "-24h", &q->start_us, &q->end_us);
+	return iot__http_read_range_args(r, "end_time", "-24h", &q->start_us, &q->end_us);
 }
 
 void iot__http_telemetry_aggregated(struct http_req *r)
@@ -318,10 +317,12 @@ void iot__http_telemetry_aggregated(struct http_req *r)
 	iot_aggregate_req q = { .device_id = r->id, .fill = IOT_FILL_NONE, .source = IOT_AGG_AUTO };
 	json_t *data = NULL, *body;
 	iot_error err = { 0 };
-	if (open_device(r, s, &t) < 0 || aggregate_req(r, &q) < 0)
+	struct http_cache hc;
+	if (iot__http_read_open(r, s, &t) < 0 || iot__http_cache_try(r, s, HTTP_CACHE_AGGREGATE, &t, &hc) > 0 ||
+	    aggregate_req(r, &q) < 0)
 		goto out;
 	if (!(data = json_array()) || iot_query_aggregate(s->db, &q, iot_query_collect, data, &err) < 0) {
-		failed(r, &err, "The telemetry could not be aggregated");
+		iot__http_read_failed(r, &err, "The telemetry could not be aggregated");
 		goto out;
 	}
 	const char *st = arg(r, "start_time"), *en = arg(r, "end_time"), *w = arg(r, "window");
@@ -335,7 +336,7 @@ void iot__http_telemetry_aggregated(struct http_req *r)
 	json_object_set_new(body, "postgres_available", json_true());
 	json_object_set_new(body, "data", data);
 	data = NULL;
-	iot__http_reply(r, 200, body);
+	iot__http_cache_reply(r, s, &hc, body);
 out:
 	json_decref(data);
 	iot__http_slot_put(s);
@@ -362,7 +363,7 @@ static int delete_req(struct http_req *r, json_t *b, iot_delete_req *q)
 	if (iot_query_parse_time("start_time", json_string_value(st), now, &q->start_us, &err) < 0 ||
 	    iot_query_parse_time("stop_time", json_string_value(sp), now, &q->end_us, &err) < 0 ||
 	    iot_query_check_range("start_time", q->start_us, "stop_time", q->end_us, &err) < 0) {
-		failed(r, &err, "bad time");
+		iot__http_read_failed(r, &err, "bad time");
 		return -1;
 	}
 	q->measurement = json_is_string(m) ? json_string_value(m) : NULL;
@@ -407,13 +408,15 @@ void iot__http_telemetry_delete(struct http_req *r)
 	iot_delete_req q = { .device_id = r->id };
 	iot_error err = { 0 };
 	json_t *b = NULL;
-	if (open_device(r, s, &t) < 0 || !(b = delete_body(r)) || delete_req(r, b, &q) < 0)
+	if (iot__http_read_open(r, s, &t) < 0 || !(b = delete_body(r)) || delete_req(r, b, &q) < 0)
 		goto out;
 	long long n = iot_query_delete(s->db, &q, &err);
 	if (n < 0) {
-		failed(r, &err, "The telemetry could not be deleted");
+		iot__http_read_failed(r, &err, "The telemetry could not be deleted");
 		goto out;
 	}
+	if (n > 0)
+		iot__http_cache_bump(s, r->id);
 	char msg[480];
 	snprintf(msg, sizeof msg, "Telemetry data deleted for device %s", t.name);
 	json_t *body = json_pack("{s:s,s:I,s:s,s:O,s:O,s:I}", "message", msg, "device_id", (json_int_t)r->id,
@@ -485,7 +488,7 @@ static int user_access(struct http_req *r, struct http_slot *s)
 	iot_error err = { 0 };
 	PGresult *res = iot_db_exec(s->db, "SELECT 1 FROM users WHERE id = $1", 1, params, &err);
 	if (!res) {
-		failed(r, &err, "The user could not be looked up");
+		iot__http_read_failed(r, &err, "The user could not be looked up");
 		return -1;
 	}
 	bool found = PQntuples(res) == 1;
@@ -504,11 +507,11 @@ void iot__http_telemetry_user(struct http_req *r)
 	json_t *items = NULL;
 	long long total = 0;
 	iot_error err = { 0 };
-	if (user_access(r, s) < 0 || range_args(r, "end_time", "-24h", &q.start_us, &q.end_us) < 0 ||
+	if (user_access(r, s) < 0 || iot__http_read_range_args(r, "end_time", "-24h", &q.start_us, &q.end_us) < 0 ||
 	    limit_arg(r, IOT_QUERY_USER_LIMIT_DEFAULT, IOT_QUERY_USER_LIMIT_MAX, &q.limit) < 0)
 		goto out;
 	if (!(items = json_array()) || iot_query_user(s->db, &q, iot_query_collect, items, &total, &err) < 0) {
-		failed(r, &err, "The telemetry could not be read");
+		iot__http_read_failed(r, &err, "The telemetry could not be read");
 		goto out;
 	}
 	const char *st = arg(r, "start_time"), *en = arg(r, "end_time");

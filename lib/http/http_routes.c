@@ -5,6 +5,7 @@
 #include "http/http_int.h"
 #include "http/http_dev.h"
 #include "http/http_control.h"
+#include "http/http_stream.h"
 
 const struct http_route iot__http_routes[] = {
 	{ "/", { { HM_GET, iot__http_root, false } } },
@@ -18,6 +19,9 @@ const struct http_route iot__http_routes[] = {
 	{ "/api/v1/telemetry/{id}", { { HM_GET, iot__http_telemetry_range, false }, { HM_DELETE, iot__http_telemetry_delete, true } } },
 	{ "/api/v1/telemetry/{id}/latest", { { HM_GET, iot__http_telemetry_latest, false } } },
 	{ "/api/v1/telemetry/{id}/aggregated", { { HM_GET, iot__http_telemetry_aggregated, false } } },
+	/* Long responses (http_stream.c, http_export.c). */
+	{ "/api/v1/telemetry/{id}/stream", { { HM_GET, iot__http_telemetry_stream, false } } },
+	{ "/api/v1/telemetry/{id}/export", { { HM_GET, iot__http_telemetry_export, false } } },
 	/* Device routes (http_devices.c, http_dev_config.c, http_register.c). */
 	{ "/api/v1/devices/register", { { HM_POST, iot__http_dev_register, true } } },
 	{ "/api/v1/devices/statuses", { { HM_GET, iot__http_dev_statuses, false } } },

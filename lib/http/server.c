@@ -3,6 +3,7 @@
  * cap, dispatch, suspension and resumption), the deadline of suspended
  * requests, and draining. */
 #include "http/http_int.h"
+#include "http/http_stream.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@ void iot_httpd_opts_default(iot_httpd_opts *o)
 	o->commit_timeout_ms = 5000;
 	o->rate_limit = 1200;
 	o->rate_window_s = 60;
+	o->max_streams = 32;
 	o->cache = true;
 	iot_writer_opts_default(&o->writer);
 	/* A request waits for its batch: a short timer keeps latency low, and
@@ -524,6 +526,7 @@ int iot_httpd_drain(iot_httpd *h, int timeout_ms)
 	/* Requests still waiting for a commit are answered 503 and let go
 	 * (MHD must not stop with a connection suspended). */
 	expire_all(h);
+	iot__http_streams_wait(h, 3000);
 	struct timespec ts = { 0, 100 * 1000000L };
 	nanosleep(&ts, NULL);
 	MHD_stop_daemon(h->mhd);

@@ -281,3 +281,20 @@ int64_t iot__query_floor(int64_t ts_us, int64_t width_us)
 		q--;
 	return q * width_us;
 }
+
+void iot_query_file_ts(int64_t ts_us, char *buf, size_t size)
+{
+	char iso[48];
+	iot_query_format_ts(iot__query_floor(ts_us, US_PER_S), iso, sizeof iso);
+	size_t k = 0;
+	if (size < 2) {
+		if (size)
+			buf[0] = '\0';
+		return;
+	}
+	for (const char *p = iso; *p && *p != '+' && k + 2 < size; p++)
+		if (*p != '-' && *p != ':')
+			buf[k++] = *p;
+	buf[k++] = 'Z';
+	buf[k] = '\0';
+}

@@ -97,18 +97,6 @@ struct del {
 	long long deleted;
 };
 
-static int cmd(iot_db *db, const char *sql, int n, const char *const *p, PGresult **out, iot_error *err)
-{
-	PGresult *r = iot_db_query(db, sql, n, p, err);
-	if (!r)
-		return -1;
-	if (out)
-		*out = r;
-	else
-		PQclear(r);
-	return 0;
-}
-
 /* Names in column 0 of res as a text[] parameter; *extra tells whether one
  * of them is not in column 0 of locked. */
 static char *affected(const PGresult *res, const PGresult *locked, bool *extra)
@@ -137,10 +125,10 @@ static int delete_tx(iot_db *db, void *arg, iot_error *err)
 	const char *p1[] = { d->dev, m };
 	PGresult *locked = NULL, *gone = NULL;
 	d->deleted = 0;
-	if (cmd(db, SQL_LOCK_LATEST, 2, p1, &locked, err) < 0)
+	if (iot__query_cmd(db, SQL_LOCK_LATEST, 2, p1, &locked, err) < 0)
 		return -1;
 	const char *p2[] = { d->dev, d->lo, d->hi, m };
-	if (cmd(db, SQL_DELETE, 4, p2, &gone, err) < 0) {
+	if (iot__query_cmd(db, SQL_DELETE, 4, p2, &gone, err) < 0) {
 		PQclear(locked);
 		return -1;
 	}
@@ -157,10 +145,10 @@ static int delete_tx(iot_db *db, void *arg, iot_error *err)
 		return 0;
 	const char *p3[] = { d->dev, names, d->hour_lo, d->hi };
 	const char *p4[] = { d->dev, names, d->lo, d->hi };
-	int rc = (extra ? cmd(db, SQL_LOCK_LATEST_MORE, 2, p3, NULL, err) : 0) < 0 ||
-	         cmd(db, SQL_LOCK_HOURLY, 4, p3, NULL, err) < 0 ||
-	         cmd(db, SQL_FIX_HOURLY, 4, p3, NULL, err) < 0 ||
-	         cmd(db, SQL_FIX_LATEST, 4, p4, NULL, err) < 0 ? -1 : 0;
+	int rc = (extra ? iot__query_cmd(db, SQL_LOCK_LATEST_MORE, 2, p3, NULL, err) : 0) < 0 ||
+	         iot__query_cmd(db, SQL_LOCK_HOURLY, 4, p3, NULL, err) < 0 ||
+	         iot__query_cmd(db, SQL_FIX_HOURLY, 4, p3, NULL, err) < 0 ||
+	         iot__query_cmd(db, SQL_FIX_LATEST, 4, p4, NULL, err) < 0 ? -1 : 0;
 	free(names);
 	return rc;
 }

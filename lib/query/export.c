@@ -34,6 +34,7 @@ struct iot_export {
 	enum iot_export_format format;
 	char lo[40], hi[40], *ids;
 	bool in_tx, pending, header_done, done;
+	bool callers_tx;             /* the cursor lives in the caller's transaction */
 	PGresult *res;
 	int row;
 	long long points;
@@ -69,6 +70,8 @@ static void send_fetch(iot_export *x)
 	x->pending = c && PQsendQueryParams(c, SQL_FETCH, 0, NULL, NULL, NULL, NULL, 1);
 }
 
+/* End the transaction with sql; in the caller's transaction, close the
+ * cursor only (when the transaction can still run a statement). */
 static void end_tx(iot_export *x, const char *sql)
 {
 	PGconn *c = iot_db_conn(x->db);
@@ -76,7 +79,9 @@ static void end_tx(iot_export *x, const char *sql)
 		iot_error ignored;
 		PQclear(take_fetch(x, &ignored));
 	}
-	if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+	if (x->callers_tx)
+		sql = c && PQtransactionStatus(c) == PQTRANS_INTRANS ? "CLOSE iotflow_export" : NULL;
+	if (sql && c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
 		PQclear(PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0));
 	x->in_tx = false;
 }
@@ -84,10 +89,12 @@ static void end_tx(iot_export *x, const char *sql)
 /* BEGIN, the cursor, and its first FETCH sent: one attempt. */
 static int declare(iot_export *x, iot_error *err)
 {
-	PGresult *res = iot_db_query(x->db, "BEGIN READ ONLY", 0, NULL, err);
-	if (!res)
-		return -1;
-	PQclear(res);
+	PGresult *res;
+	if (!x->callers_tx) {
+		if (!(res = iot_db_query(x->db, "BEGIN READ ONLY", 0, NULL, err)))
+			return -1;
+		PQclear(res);
+	}
 	x->in_tx = true;
 	const char *p[] = { x->lo, x->hi, x->ids };
 	if (!(res = iot_db_query(x->db, "SET LOCAL synchronize_seqscans = off", 0, NULL, err)))
@@ -128,7 +135,7 @@ static int start(iot_export *x, iot_error *err)
 	for (;;) {
 		if (declare(x, err) == 0 && fetch(x, err) == 0)
 			return 0;
-		if (!iot_db_failed_transient(x->db))
+		if (x->callers_tx || !iot_db_failed_transient(x->db))
 			return -1;
 		end_tx(x, "ROLLBACK");
 		if (!iot_db_backoff(x->db, started, &attempt))
@@ -150,6 +157,7 @@ iot_export *iot_export_open(iot_db *db, const iot_export_req *req, iot_error *er
 	}
 	x->db = db;
 	x->format = req->format;
+	x->callers_tx = req->in_transaction;
 	iot__query_ts_param(req->start_us, x->lo, sizeof x->lo);
 	iot__query_ts_param(req->end_us, x->hi, sizeof x->hi);
 	if (req->device_ids && req->ndevices &&

@@ -124,6 +124,10 @@ const char *iot_query_fn_name(enum iot_agg_fn fn);
 /* ts_us as Python's isoformat() (see above) into buf (>= 40 bytes). */
 void iot_query_format_ts(int64_t ts_us, char *buf, size_t size);
 
+/* ts_us to the second as a file name part without ':' or '-' (which some
+ * systems refuse): "20261128T060000Z", into buf (>= 24 bytes). */
+void iot_query_file_ts(int64_t ts_us, char *buf, size_t size);
+
 /* ---- Results ------------------------------------------------------------- */
 
 typedef int (*iot_query_row_fn)(void *arg, json_t *row);
@@ -249,6 +253,9 @@ typedef struct iot_export_req {
 	const int64_t *device_ids;     /* only these (ndevices of them); none: every device */
 	size_t ndevices;
 	enum iot_export_format format;
+	bool in_transaction;           /* declare the cursor in the transaction db is
+	                                * in (the caller's: its locks and snapshot),
+	                                * end nothing but the cursor, retry nothing */
 } iot_export_req;
 
 /* Points in storage order: partition by partition, oldest first, and

@@ -81,6 +81,9 @@ extern const char iot__csv_header[];
 /* Hand row (a new reference, consumed; NULL means out of memory) to fn.
  * Returns 0, or -1 with err when fn stopped or memory ran out. */
 int iot__query_emit(iot_query_row_fn fn, void *arg, json_t *row, iot_error *err);
+/* One attempt of a statement inside a transaction (iot_db_query): 0 with
+ * the result in *out (or cleared when out is NULL), or -1 with err. */
+int iot__query_cmd(iot_db *db, const char *sql, int n, const char *const *p, PGresult **out, iot_error *err);
 /* IOT_INTERNAL "out of memory"; returns -1. */
 int iot__query_oom(iot_error *err);
 

@@ -132,6 +132,18 @@ int iot__query_emit(iot_query_row_fn fn, void *arg, json_t *row, iot_error *err)
 	return rc == 0 ? 0 : iot_error_set(err, IOT_INTERNAL, "stopped by the caller");
 }
 
+int iot__query_cmd(iot_db *db, const char *sql, int n, const char *const *p, PGresult **out, iot_error *err)
+{
+	PGresult *r = iot_db_query(db, sql, n, p, err);
+	if (!r)
+		return -1;
+	if (out)
+		*out = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
 int iot_query_collect(void *arg, json_t *row)
 {
 	return json_array_append(arg, row);

@@ -575,6 +575,7 @@ int iot__store_batch(struct store *s, struct batch *b, iot_error *err)
 		if (PQstatus(iot_db_conn(s->db)) != CONNECTION_OK && iot_db_reconnect(s->db, err) < 0)
 			return -1;
 	}
+	iot__batch_results_bump(s->cache, b);
 	notify_cache(s, b);
 	count_outcomes(s, b, t0);
 	return 0;

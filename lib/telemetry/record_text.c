@@ -3,6 +3,8 @@
  * compact JSON text for metadata and JSON values. */
 #include "telemetry/record_int.h"
 
+#include "base/json_util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,22 +149,14 @@ static void put_string(struct sbuf *b, const char *s, size_t n)
 	put(b, "\"", 1);
 }
 
-/* The shortest of %.15g..%.17g that reads back as the same double, so 0.1
- * stays 0.1 (jansson's own dump always writes 17 digits). */
+/* The shortest text that reads back as the same double, in the form the
+ * decoder's own parser takes back (iot_json_real_text: 0.1 stays 0.1, 7.0
+ * stays a real, and beyond 2^53 an exponent, 1.8014398509481984e+16, where
+ * "18014398509481984.0" would be refused on re-import). */
 static void put_real(struct sbuf *b, double v)
 {
 	char tmp[48];
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	for (char *c = tmp; *c; c++)
-		if (*c == ',') /* a decimal comma from the caller's locale is not JSON */
-			*c = '.';
-	if (!strpbrk(tmp, ".eE"))
-		strcat(tmp, ".0");
-	put(b, tmp, strlen(tmp));
+	put(b, tmp, iot_json_real_text(v, tmp, sizeof tmp));
 }
 
 static void put_json(struct sbuf *b, json_t *v)

@@ -1,0 +1,146 @@
+/* result_cache.c — cached answers of read queries, per device, made stale
+ * by a per-device generation (API and guarantees in cache.h).
+ *
+ *   iotflow:<ns>:res:gen:<device>          the generation; no TTL, so it
+ *                                          outlives every entry
+ *   iotflow:<ns>:res:<device>:<digest>     "<generation>\n<answer>", EX ttl
+ *
+ * An entry is served only when the generation it was computed at is the
+ * device's generation now; a writer bumps it after its commit, before it
+ * reports success, so an answer computed before the commit is never
+ * served after it. A generation that is missing (evicted, Redis emptied)
+ * starts again at a random 62-bit number, so entries of before never match
+ * it. When a bump fails (Redis unreachable), this process serves nothing
+ * from the cache for the longest entry TTL: its own entries can then be
+ * stale. */
+#include "cache/cache_int.h"
+
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+
+static _Atomic long long unsafe_until_ms;
+
+/* GET the generation (starting it when missing) and the entry at once. */
+static const char get_script[] =
+	"local g = redis.call('GET', KEYS[1]) "
+	"if not g then redis.call('SET', KEYS[1], ARGV[1], 'NX') g = redis.call('GET', KEYS[1]) end "
+	"return {g, redis.call('GET', KEYS[2])}";
+static const char bump_script[] =
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end "
+	"redis.call('SET', KEYS[1], ARGV[1]) return 0";
+
+static void random_gen(char out[24])
+{
+	uint64_t v;
+	randombytes_buf(&v, sizeof v);
+	snprintf(out, 24, "%llu", (unsigned long long)(v >> 2));
+}
+
+/* The entry's name: the device, and a digest of the question. */
+static void entry_key(int64_t device, const char *question, char *out, size_t size)
+{
+	unsigned char d[16];
+	char hex[33];
+	crypto_generichash(d, sizeof d, (const unsigned char *)question, strlen(question), NULL, 0);
+	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+	snprintf(out, size, "res:%lld:%s", (long long)device, hex);
+}
+
+int iot_cache_result_get(iot_cache *c, int64_t device, const char *question, char **answer,
+                         size_t *len, char gen[IOT_CACHE_GEN_MAX])
+{
+	*answer = NULL;
+	*len = 0;
+	gen[0] = '\0';
+	if (iot_now_ms() < atomic_load(&unsafe_until_ms))
+		return -1;
+	redisContext *ctx = iot__cache_ctx(c);
+	if (!ctx || sodium_init() < 0)
+		return -1;
+	char key[128], init[24];
+	entry_key(device, question, key, sizeof key);
+	random_gen(init);
+	const char *pre = iot__cache_prefix(c);
+	redisAppendCommand(ctx, "EVAL %s 2 %sres:gen:%lld %s%s %s", get_script, pre, (long long)device, pre, key,
+	                   init);
+	redisReply *r;
+	if (iot__cache_replies(c, &r, 1) < 0)
+		return -1;
+	int rc = -1;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[0]->len < IOT_CACHE_GEN_MAX) {
+		const redisReply *g = r->element[0], *e = r->element[1];
+		memcpy(gen, g->str, g->len);
+		gen[g->len] = '\0';
+		rc = 0;
+		if (e->type == REDIS_REPLY_STRING && e->len > g->len && e->str[g->len] == '\n' &&
+		    !memcmp(e->str, g->str, g->len) && (*answer = malloc(e->len - g->len))) {
+			*len = e->len - g->len - 1;
+			memcpy(*answer, e->str + g->len + 1, *len);
+			(*answer)[*len] = '\0';
+			rc = 1;
+		}
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int iot_cache_result_put(iot_cache *c, int64_t device, const char *question, const char *gen,
+                         const char *answer, size_t len, int ttl_s)
+{
+	if (!gen || !gen[0] || ttl_s < 1)
+		return 0;
+	redisContext *ctx = iot__cache_ctx(c);
+	if (!ctx || sodium_init() < 0)
+		return -1;
+	char key[128];
+	entry_key(device, question, key, sizeof key);
+	size_t glen = strlen(gen);
+	char *v = malloc(glen + 1 + len);
+	if (!v)
+		return -1;
+	memcpy(v, gen, glen);
+	v[glen] = '\n';
+	memcpy(v + glen + 1, answer, len);
+	redisAppendCommand(ctx, "SET %s%s %b EX %d", iot__cache_prefix(c), key, v, glen + 1 + len, ttl_s);
+	free(v);
+	redisReply *r;
+	if (iot__cache_replies(c, &r, 1) < 0)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n)
+{
+	if (n == 0 || !c || !iot_cache_configured(c))
+		return 0;
+	redisContext *ctx = iot__cache_ctx(c);
+	int rc = ctx && sodium_init() >= 0 ? 0 : -1;
+	if (rc < 0)
+		ctx = NULL;
+	for (size_t i = 0; ctx && i < n; i++) {
+		char init[24];
+		random_gen(init);
+		redisAppendCommand(ctx, "EVAL %s 1 %sres:gen:%lld %s", bump_script, iot__cache_prefix(c),
+		                   (long long)devices[i], init);
+	}
+	for (size_t i = 0; ctx && rc >= 0 && i < n; i++) {
+		redisReply *r;
+		if (iot__cache_replies(c, &r, 1) < 0) {
+			rc = -2;  /* the connection is gone, and the replies with it */
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR)
+			rc = -1;
+		freeReplyObject(r);
+	}
+	if (rc < 0)
+		atomic_store(&unsafe_until_ms, iot_now_ms() + IOT_CACHE_RESULT_TTL_MAX * 1000LL);
+	return rc < 0 ? -1 : 0;
+}

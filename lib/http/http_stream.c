@@ -1,0 +1,369 @@
+/* http_stream.c — GET /api/v1/telemetry/{id}/stream: the device's points
+ * as they are committed, as Server-Sent Events (text/event-stream), from
+ * lib/query's follow (what `iot-query follow` prints).
+ *
+ *   : connected                 a comment once the follow is set up (what
+ *                               is committed from then on is sent)
+ *   data: {"device_id":..}      one event per point, the line of the
+ *                               NDJSON export (iot-ingest reads it back)
+ *   : keep-alive                a comment when nothing was sent for a
+ *                               while (15 s, or half the connection
+ *                               timeout), so proxies keep the connection
+ *                               and a client that went away is noticed
+ *
+ * Access as for the other read routes (http_read.h). Tokens travel in
+ * headers only (a token in the URL is refused), so a browser reads the
+ * stream with fetch() and a ReadableStream rather than EventSource, which
+ * cannot send headers. measurement=a,b keeps only those series.
+ *
+ * Each stream has a thread of its own with its own PostgreSQL session
+ * (the follow LISTENs on it); it fills a buffer that libmicrohttpd's
+ * content reader empties, and while there is nothing to send the
+ * connection is suspended and resumed by the thread. Streams and exports
+ * together are capped (max_streams: 503 with Retry-After beyond). A stream
+ * ends when the client goes away (noticed at the next write: a keep-alive
+ * at the latest), when the follow fails (an "event: error" first), or when
+ * the server drains (SIGTERM): the thread sees it within a round and ends
+ * the response cleanly. */
+#include "http/http_read.h"
+#include "http/http_stream.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query/query.h"
+
+#define ROUND_MS 250                 /* one wait for notifications */
+#define KEEPALIVE_MS 15000
+#define BUF_HIGH (256 * 1024)        /* the thread waits while more is unsent */
+
+struct stream {
+	iot_httpd *h;
+	struct MHD_Connection *conn;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf;
+	size_t len, off, cap;
+	bool suspended;              /* by the content reader, until resumed */
+	bool gone;                   /* the response was freed: no resume any more */
+	bool ended;                  /* the thread sends nothing more */
+	bool oom;
+	atomic_int refs;             /* the thread's and the response's */
+	iot_db *db;
+	iot_follow *f;
+	long keepalive_ms;
+};
+
+/* ---- the count of streams and exports ---- */
+
+int iot__http_stream_take(iot_httpd *h)
+{
+	int n = atomic_fetch_add(&h->streams, 1);
+	if (n >= h->o.max_streams) {
+		atomic_fetch_sub(&h->streams, 1);
+		return -1;
+	}
+	return 0;
+}
+
+void iot__http_stream_release(iot_httpd *h)
+{
+	atomic_fetch_sub(&h->streams, 1);
+}
+
+void iot__http_stream_busy(struct http_req *r)
+{
+	iot__http_retry_after(r, 5);
+	iot__http_error(r, 503, "Too many streams",
+	                "At most %d event streams and exports at once; try again shortly", r->h->o.max_streams);
+}
+
+void iot__http_streams_wait(iot_httpd *h, int timeout_ms)
+{
+	long long until = iot_now_ms() + timeout_ms;
+	while ((atomic_load(&h->streams) > 0 || atomic_load(&h->stream_threads) > 0) && iot_now_ms() < until) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- the buffer between the thread and the content reader ---- */
+
+static void unref(struct stream *st)
+{
+	if (atomic_fetch_sub(&st->refs, 1) != 1)
+		return;
+	iot_follow_close(st->f);
+	iot_db_close(st->db);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	free(st->buf);
+	free(st);
+}
+
+/* Append under st->mu. */
+static void put(struct stream *st, const char *s, size_t n)
+{
+	if (st->off == st->len)
+		st->off = st->len = 0;
+	if (st->len + n > st->cap) {
+		size_t cap = st->cap ? st->cap : 4096;
+		while (cap < st->len + n)
+			cap *= 2;
+		char *b = realloc(st->buf, cap);
+		if (!b) {
+			st->oom = true;
+			return;
+		}
+		st->buf = b;
+		st->cap = cap;
+	}
+	memcpy(st->buf + st->len, s, n);
+	st->len += n;
+}
+
+/* NDJSON lines as events, under st->mu. */
+static void put_events(struct stream *st, const char *text, size_t len)
+{
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t n = nl ? (size_t)(nl - text) : len;
+		if (n > 0) {
+			put(st, "data: ", 6);
+			put(st, text, n);
+			put(st, "\n\n", 2);
+		}
+		if (!nl)
+			break;
+		len -= n + 1;
+		text = nl + 1;
+	}
+}
+
+/* Under st->mu: the content reader waits for this. */
+static void wake(struct stream *st)
+{
+	if (st->suspended && !st->gone) {
+		st->suspended = false;
+		MHD_resume_connection(st->conn);
+	}
+}
+
+/* ---- the thread: follow rounds into the buffer ---- */
+
+static const char failure_event[] =
+	"event: error\ndata: {\"error\":\"Service Unavailable\","
+	"\"message\":\"The database is unavailable; reconnect shortly\"}\n\n";
+
+static void *stream_main(void *arg)
+{
+	struct stream *st = arg;
+	long long quiet_since = iot_now_ms();
+	bool failed = false;
+	iot_error err = { 0 };
+	for (;;) {
+		pthread_mutex_lock(&st->mu);
+		while (!st->gone && st->len - st->off > BUF_HIGH && !atomic_load(&st->h->draining)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += ROUND_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+		}
+		bool stop = st->gone || st->oom || atomic_load(&st->h->draining);
+		pthread_mutex_unlock(&st->mu);
+		if (stop)
+			break;
+		const char *text;
+		size_t len;
+		int rc = iot_follow_next(st->f, ROUND_MS, &text, &len, &err);
+		long long now = iot_now_ms();
+		pthread_mutex_lock(&st->mu);
+		if (rc < 0) {
+			put(st, failure_event, sizeof failure_event - 1);
+			failed = true;
+		} else if (rc > 0) {
+			put_events(st, text, len);
+			quiet_since = now;
+		} else if (now - quiet_since >= st->keepalive_ms) {
+			put(st, ": keep-alive\n\n", sizeof ": keep-alive\n\n" - 1);
+			quiet_since = now;
+		}
+		wake(st);
+		pthread_mutex_unlock(&st->mu);
+		if (failed)
+			break;
+	}
+	pthread_mutex_lock(&st->mu);
+	st->ended = true;
+	wake(st);
+	pthread_mutex_unlock(&st->mu);
+	/* The session is not needed any more, whoever frees the rest. */
+	iot_follow_close(st->f);
+	st->f = NULL;
+	iot_db_close(st->db);
+	st->db = NULL;
+	iot_httpd *h = st->h;
+	unref(st);
+	atomic_fetch_sub(&h->stream_threads, 1);
+	return NULL;
+}
+
+/* ---- libmicrohttpd's side ---- */
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct stream *st = cls;
+	pthread_mutex_lock(&st->mu);
+	if (st->off < st->len) {
+		size_t n = st->len - st->off;
+		if (n > max)
+			n = max;
+		memcpy(out, st->buf + st->off, n);
+		st->off += n;
+		pthread_cond_signal(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+		return (ssize_t)n;
+	}
+	if (st->ended) {
+		pthread_mutex_unlock(&st->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	st->suspended = true;
+	MHD_suspend_connection(st->conn);
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+	iot_httpd *h = st->h;
+	pthread_mutex_lock(&st->mu);
+	st->gone = true;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	unref(st);
+	iot__http_stream_release(h);
+}
+
+/* The follow on a session of its own: 0, or -1 answered. */
+static int stream_open(struct http_req *r, struct stream *st)
+{
+	char mbuf[IOT_QUERY_MEASUREMENTS_MAX * 65 + 1];
+	const char *names[IOT_QUERY_MEASUREMENTS_MAX];
+	long nnames = 0;
+	const char *m = iot_http_arg(&r->args, "measurement");
+	if (m && *m) {
+		snprintf(mbuf, sizeof mbuf, "%s", m);
+		nnames = strlen(m) < sizeof mbuf ? iot__http_read_names(mbuf, names, IOT_QUERY_MEASUREMENTS_MAX) : -1;
+		if (nnames < 0) {
+			iot__http_error(r, 400, "Bad Request", "measurement: at most %d names, comma-separated",
+			                IOT_QUERY_MEASUREMENTS_MAX);
+			return -1;
+		}
+	}
+	iot_error err = { 0 };
+	int64_t dev = r->id;
+	iot_follow_req q = { .device_ids = &dev, .ndevices = 1, .measurements = nnames ? names : NULL,
+	                     .nmeasurements = (size_t)nnames, .format = IOT_EXPORT_NDJSON };
+	if (!(st->db = iot_db_connect(r->h->cfg, &err)) || !(st->f = iot_follow_open(st->db, &q, &err))) {
+		iot__http_read_failed(r, &err, "The stream could not be opened");
+		return -1;
+	}
+	return 0;
+}
+
+static struct stream *stream_new(struct http_req *r)
+{
+	struct stream *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	st->h = r->h;
+	st->conn = r->conn;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	atomic_init(&st->refs, 1);
+	long half = (long)r->h->o.connection_timeout_s * 500;
+	st->keepalive_ms = half < KEEPALIVE_MS ? half : KEEPALIVE_MS;
+	return st;
+}
+
+/* The thread, with every signal blocked (signals are the program's). */
+static int stream_start(struct stream *st)
+{
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_fetch_add(&st->refs, 1);
+	atomic_fetch_add(&st->h->stream_threads, 1);
+	pthread_t t;
+	int rc = pthread_create(&t, &at, stream_main, st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&at);
+	if (rc != 0) {
+		atomic_fetch_sub(&st->h->stream_threads, 1);
+		atomic_fetch_sub(&st->refs, 1);
+		return -1;
+	}
+	return 0;
+}
+
+void iot__http_telemetry_stream(struct http_req *r)
+{
+	struct http_slot *s = iot__http_slot_get(r->h);
+	struct target t;
+	int ok = iot__http_read_open(r, s, &t);
+	iot__http_slot_put(s);
+	if (ok < 0)
+		return;
+	if (iot__http_stream_take(r->h) < 0) {
+		iot__http_stream_busy(r);
+		return;
+	}
+	struct stream *st = stream_new(r);
+	if (!st) {
+		iot__http_stream_release(r->h);
+		iot__http_error(r, 500, "Internal Server Error", "out of memory");
+		return;
+	}
+	if (stream_open(r, st) < 0) {
+		unref(st);
+		iot__http_stream_release(r->h);
+		return;
+	}
+	put(st, ": connected\n\n", sizeof ": connected\n\n" - 1);
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st,
+	                                                              stream_free);
+	if (!resp) {
+		unref(st);
+		iot__http_stream_release(r->h);
+		iot__http_error(r, 500, "Internal Server Error", "out of memory");
+		return;
+	}
+	/* From here the response owns st's first reference and the count. */
+	if (stream_start(st) < 0) {
+		pthread_mutex_lock(&st->mu);
+		st->ended = true;
+		pthread_mutex_unlock(&st->mu);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");  /* nginx: pass events at once */
+	if (r->resp)
+		MHD_destroy_response(r->resp);
+	r->resp = resp;
+	r->resp_status = 200;
+}

@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# httpd_people.bash — the people and devices the read-side iot-httpd suites
+# (httpd_read.bats, httpd_stream.bats) share, loaded after helpers: alice
+# (dev-a, dev-b, dev-off inactive), bob (dev-c), root (an admin), each with a
+# token; a fresh database per test.
+# shellcheck disable=SC2034 # the variables are the tests'
+
+setup_file() {
+	stack_setup_file
+	migrated_template
+	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
+		echo "s3cret-passw0rd" | iot-user add alice >/dev/null
+		echo "s3cret-passw0rd" | iot-user add bob >/dev/null
+		echo "s3cret-passw0rd" | iot-user add root --admin >/dev/null
+		iot-user token create alice laptop | jq -r .token > "$IOTFLOW_TEST_TMP/alice.token"
+		iot-user token create bob laptop | jq -r .token > "$IOTFLOW_TEST_TMP/bob.token"
+		iot-user token create root ops | jq -r .token > "$IOTFLOW_TEST_TMP/root.token"
+		iot-device add dev-a --owner alice > "$IOTFLOW_TEST_TMP/dev-a.json"
+		iot-device add dev-b --owner alice > "$IOTFLOW_TEST_TMP/dev-b.json"
+		iot-device add dev-off --owner alice --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"
+		iot-device add dev-c --owner bob > "$IOTFLOW_TEST_TMP/dev-c.json"'
+}
+teardown_file() { stack_teardown_file; }
+
+# A fresh database; A B C OFF (ids), KEY_A KEY_B KEY_OFF, ALICE BOB ROOT
+# (tokens), ALICE_ID BOB_ID; no server yet.
+people_setup() {
+	fresh_db --migrated
+	A=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-a.json"); KEY_A=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")
+	B=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-b.json"); KEY_B=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-b.json")
+	C=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-c.json")
+	OFF=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-off.json"); KEY_OFF=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-off.json")
+	ALICE=$(cat "$IOTFLOW_TEST_TMP/alice.token"); BOB=$(cat "$IOTFLOW_TEST_TMP/bob.token")
+	ROOT=$(cat "$IOTFLOW_TEST_TMP/root.token")
+	ALICE_ID=$(psql -XAtq -c "select id from users where username = 'alice'")
+	BOB_ID=$(psql -XAtq -c "select id from users where username = 'bob'")
+	HTTPD_PID=
+}
