@@ -62,6 +62,8 @@ static const struct { const char *name, *help; enum iot_metric_type type; } metr
 	[M_BISECTS] = { "iotflow_ingest_bisect_steps_total", "Steps spent isolating bad points.", IOT_COUNTER },
 	[M_COMMIT_MS] = { "iotflow_ingest_batch_milliseconds_total", "Time spent writing batches.", IOT_COUNTER },
 	[M_QUEUED] = { "iotflow_ingest_queued_points", "Points waiting for a batch.", IOT_GAUGE },
+	[M_SMALL_BATCHES] = { "iotflow_ingest_pipelined_batches_total",
+	                      "Batches committed in one pipeline (small, fresh, every device there).", IOT_COUNTER },
 };
 
 static void deadline_in(struct timespec *ts, long ms)
