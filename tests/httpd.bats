@@ -345,6 +345,23 @@ true"
 	assert_line --regexp '^iotflow_http_open_connections [1-9]'
 	assert_line --regexp '^iotflow_http_request_duration_seconds_bucket\{route="/api/v1/telemetry",le="\+Inf"\} 2$'
 	assert_line --regexp '^iotflow_ingest_batch_seconds_total '
+	# One batch of one point; its time; lookups by where they were answered
+	# (each server thread has its own memory: the first of a thread's posts
+	# goes further).
+	assert_line 'iotflow_ingest_batch_points_bucket{le="1"} 1'
+	assert_line 'iotflow_ingest_batch_points_count 1'
+	assert_line 'iotflow_ingest_commit_seconds_count 1'
+	assert_line --regexp '^iotflow_ingest_commit_seconds_bucket\{le="\+Inf"\} 1$'
+	assert_line --regexp '^iotflow_auth_lookups_total\{source="database"\} [1-9]'
+	assert_line 'iotflow_auth_lookups_total{source="unknown"} 0'
+	# A key nobody has, six times: once per thread from PostgreSQL, then
+	# remembered as unknown.
+	local i
+	for i in 1 2 3 4 5 6; do
+		post iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA '{"data":{"t":1}}' >/dev/null
+	done
+	run curl -s "$U/metrics"
+	assert_line --regexp '^iotflow_auth_lookups_total\{source="unknown"\} [1-5]$'
 }
 
 @test "GET /metrics with metrics_token: the token or an admin's API token, nothing else" {
