@@ -389,3 +389,26 @@ true"
 	assert_output 401
 	refute_output --partial "$ALICE"
 }
+
+@test "what libmicrohttpd refuses itself (iot-httpd(8) BUGS): 431 and 400 as its own HTML, the connection closed" {
+	start_httpd
+	local big; big=$(head -c 20000 /dev/zero | tr '\0' a)
+	run curl -s -o "$BATS_TEST_TMPDIR/body" -D "$BATS_TEST_TMPDIR/headers" -w '%{http_code}' -H "X-Big: $big" "$U/health"
+	assert_output 431
+	cat "$BATS_TEST_TMPDIR/headers" "$BATS_TEST_TMPDIR/body"; echo
+	# No Content-Type at all; the connection closed after it.
+	! grep -qi '^Content-Type:' "$BATS_TEST_TMPDIR/headers"
+	grep -qi '^Connection: close' "$BATS_TEST_TMPDIR/headers"
+	grep -q '^<html><head><title>Request too big</title>' "$BATS_TEST_TMPDIR/body"
+	# A Content-Length that is no number: 400.
+	local line
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n' >&5
+	line=$(timeout 5 head -n 1 <&5)
+	exec 5>&-
+	echo "bad Content-Length: $line"
+	[[ $line == 'HTTP/1.1 400'* ]]
+	# The server is fine afterwards, and counted neither as a request.
+	run curl -s -o /dev/null -w '%{http_code}' "$U/health"
+	assert_output 200
+}
