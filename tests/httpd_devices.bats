@@ -344,3 +344,18 @@ device_routes() {
 	done
 	[[ $(q "select count(*) from devices where name in ('reg-fd3', 'reg-inetd')") == 2 ]]
 }
+
+@test "README: the registration session runs as written against a real server" {
+	# The README's block, its server address made ours.
+	awk '/^Register a device over HTTP/ { on = 1 } on && /^```$/ { exit } on && code { print } on && /^```sh$/ { code = 1 }' \
+		"$IOTFLOW_ROOT/README.md" | sed "s|http://127.0.0.1:5000|$U|g" > "$BATS_TEST_TMPDIR/session.sh"
+	grep -q 'devices/register' "$BATS_TEST_TMPDIR/session.sh"
+	run bash -e "$BATS_TEST_TMPDIR/session.sh"
+	assert_success
+	echo "$output"
+	# The registration's 201 body, the telemetry's 201, the latest value.
+	assert_line --index 0 --regexp '"message":"Device registered successfully"'
+	assert_line --index 0 --regexp '"api_key":"iotf_'
+	[[ $output == *'"temperature"'*'19'* ]]
+	[[ $(q "select count(*) from telemetry_latest l join devices d on d.id = l.device_id where d.name = 'thermo-2'") == 1 ]]
+}
