@@ -345,6 +345,23 @@ true"
 	assert_line --regexp '^iotflow_http_open_connections [1-9]'
 	assert_line --regexp '^iotflow_http_request_duration_seconds_bucket\{route="/api/v1/telemetry",le="\+Inf"\} 2$'
 	assert_line --regexp '^iotflow_ingest_batch_seconds_total '
+	# One batch of one point; its time; lookups by where they were answered
+	# (each server thread has its own memory: the first of a thread's posts
+	# goes further).
+	assert_line 'iotflow_ingest_batch_points_bucket{le="1"} 1'
+	assert_line 'iotflow_ingest_batch_points_count 1'
+	assert_line 'iotflow_ingest_commit_seconds_count 1'
+	assert_line --regexp '^iotflow_ingest_commit_seconds_bucket\{le="\+Inf"\} 1$'
+	assert_line --regexp '^iotflow_auth_lookups_total\{source="database"\} [1-9]'
+	assert_line 'iotflow_auth_lookups_total{source="unknown"} 0'
+	# A key nobody has, six times: once per thread from PostgreSQL, then
+	# remembered as unknown.
+	local i
+	for i in 1 2 3 4 5 6; do
+		post iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA '{"data":{"t":1}}' >/dev/null
+	done
+	run curl -s "$U/metrics"
+	assert_line --regexp '^iotflow_auth_lookups_total\{source="unknown"\} [1-5]$'
 }
 
 @test "GET /metrics with metrics_token: the token or an admin's API token, nothing else" {
@@ -371,4 +388,27 @@ true"
 	run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY_A" "$U/metrics"
 	assert_output 401
 	refute_output --partial "$ALICE"
+}
+
+@test "what libmicrohttpd refuses itself (iot-httpd(8) BUGS): 431 and 400 as its own HTML, the connection closed" {
+	start_httpd
+	local big; big=$(head -c 20000 /dev/zero | tr '\0' a)
+	run curl -s -o "$BATS_TEST_TMPDIR/body" -D "$BATS_TEST_TMPDIR/headers" -w '%{http_code}' -H "X-Big: $big" "$U/health"
+	assert_output 431
+	cat "$BATS_TEST_TMPDIR/headers" "$BATS_TEST_TMPDIR/body"; echo
+	# No Content-Type at all; the connection closed after it.
+	! grep -qi '^Content-Type:' "$BATS_TEST_TMPDIR/headers"
+	grep -qi '^Connection: close' "$BATS_TEST_TMPDIR/headers"
+	grep -q '^<html><head><title>Request too big</title>' "$BATS_TEST_TMPDIR/body"
+	# A Content-Length that is no number: 400.
+	local line
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n' >&5
+	line=$(timeout 5 head -n 1 <&5)
+	exec 5>&-
+	echo "bad Content-Length: $line"
+	[[ $line == 'HTTP/1.1 400'* ]]
+	# The server is fine afterwards, and counted neither as a request.
+	run curl -s -o /dev/null -w '%{http_code}' "$U/health"
+	assert_output 200
 }

@@ -279,3 +279,60 @@ setup() {
 	done
 	has "$(dev "$KEY_A" POST /api/v1/admin/redis-db-sync/bulk-sync)" 403
 }
+
+# The device routes' happy paths against whatever server $U is.
+device_routes() {
+	local r
+	has "$(dev "$KEY_A" GET /api/v1/devices/status)" 200 '.device.id == '"$A"' and .device.name == "dev-a"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/heartbeat '{"status":"alive"}')" 200 '.message == "Heartbeat received" and .device_id == '"$A"
+	has "$(req -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" "$U/api/v1/devices/credentials")" 200 \
+		'.device.id == '"$A"' and .device.owner.username == "alice"'
+	has "$(dev "$KEY_A" GET /api/v1/devices/mqtt-credentials)" 200 '.credentials.username == "'"$A"'"'
+	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"mode'"$1"'","config_value":7}')" 200 '.config_value == 7'
+	has "$(dev "$KEY_A" GET /api/v1/devices/config)" 200 '.configuration["mode'"$1"'"].value == 7'
+	r=$(as "$ALICE" POST /api/v1/devices/register '{"name":"reg-'"$1"'","device_type":"esp32"}')
+	has "$r" 201 '.device.name == "reg-'"$1"'" and (.device.api_key | startswith("iotf_"))'
+	local key; key=$(body "$r" | jq -r .device.api_key)
+	has "$(dev "$key" GET /api/v1/devices/status)" 200 '.device.name == "reg-'"$1"'"'
+	has "$(as "$ALICE" GET /api/v1/devices/statuses)" 200 '[.. | objects | select(.name? == "reg-'"$1"'")] | length == 1'
+}
+
+@test "the device routes through socket activation (fd 3) and inetd mode (fd 0), not only --listen" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	teardown   # the --listen server of setup
+	mapfile -t envs < <(activate_env)
+	local mode
+	for mode in fd3 inetd; do
+		PORT=$(_iot_pick_port)
+		U=http://127.0.0.1:$PORT
+		if [[ $mode == fd3 ]]; then
+			systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" \
+				2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+		else
+			# One iot-httpd per connection, the connection on its standard input.
+			systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
+				2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+		fi
+		HTTPD_PID=$!
+		wait_up
+		device_routes "$mode"
+		teardown
+		HTTPD_PID=
+	done
+	[[ $(q "select count(*) from devices where name in ('reg-fd3', 'reg-inetd')") == 2 ]]
+}
+
+@test "README: the registration session runs as written against a real server" {
+	# The README's block, its server address made ours.
+	awk '/^Register a device over HTTP/ { on = 1 } on && /^```$/ { exit } on && code { print } on && /^```sh$/ { code = 1 }' \
+		"$IOTFLOW_ROOT/README.md" | sed "s|http://127.0.0.1:5000|$U|g" > "$BATS_TEST_TMPDIR/session.sh"
+	grep -q 'devices/register' "$BATS_TEST_TMPDIR/session.sh"
+	run bash -e "$BATS_TEST_TMPDIR/session.sh"
+	assert_success
+	echo "$output"
+	# The registration's 201 body, the telemetry's 201, the latest value.
+	assert_line --index 0 --regexp '"message":"Device registered successfully"'
+	assert_line --index 0 --regexp '"api_key":"iotf_'
+	[[ $output == *'"temperature"'*'19'* ]]
+	[[ $(q "select count(*) from telemetry_latest l join devices d on d.id = l.device_id where d.name = 'thermo-2'") == 1 ]]
+}

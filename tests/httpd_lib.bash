@@ -18,11 +18,12 @@ teardown() {
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 rows() { q "select count(*) from telemetry_data${1:+ where $1}"; }
 
-# Wait until the server on $PORT answers /health (5 s at most); quiet when
+# Wait until the server on $PORT answers /health (10 s at most: an inetd-mode
+# server starts per connection, slowly on a loaded machine); quiet when
 # it died of a port taken meanwhile (start_httpd tries another).
 wait_up() {
 	local i
-	for i in $(seq 250); do
+	for i in $(seq 500); do
 		curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
 		[[ -n $HTTPD_PID ]] && ! kill -0 "$HTTPD_PID" 2>/dev/null && break
 		sleep 0.02

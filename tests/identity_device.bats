@@ -418,6 +418,28 @@ snapshot() {
 	assert_output '1|11'
 }
 
+@test "iot-device: key revoke waits for a rotation in progress, and revokes the key it issues too" {
+	local id; id=$(iot-device add racing --owner alice | jq -r .id)
+	# A rotation as iot-device does it: the device row locked, the new key
+	# inserted, committed a moment later. The revoke starts in between.
+	psql -XAtq -c "BEGIN; SELECT 1 FROM devices WHERE id = $id FOR UPDATE;
+		INSERT INTO device_auth (device_id, key_digest, key_prefix)
+		VALUES ($id, decode(md5('a') || md5('b'), 'hex'), 'iotf_rotate');
+		SELECT pg_sleep(1.5); COMMIT" >/dev/null 3>&- &
+	local rotor=$!
+	for i in $(seq 50); do
+		[[ $(psql -XAtc "select count(*) from pg_locks l join pg_class c on c.oid = l.relation
+			where c.relname = 'devices' and l.mode = 'RowShareLock' and l.granted") -gt 0 ]] && break
+		sleep 0.05
+	done
+	run iot-device key revoke "$id"
+	wait "$rotor"
+	assert_success
+	# Every key of the device is revoked, the rotation's new one included.
+	assert_equal "$(psql -XAtc "select count(*) from device_auth where device_id = $id
+		and is_active and revoked_at is null")" 0
+}
+
 @test "iot-device: a bare NAME names the one device that has it; an ambiguous one lists the choices" {
 	local id
 	id=$(iot-device add solo --owner alice | jq -r .id)

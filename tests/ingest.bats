@@ -769,3 +769,53 @@ JSON
 	assert_equal "$(grep -Ec "^# stdin:[0-9]+: (measurement v: )?unknown device $R( \(removed\))?\$" "$dir/rej")" "$rejected"
 	grep -qx 'iotflow_ingest_bisect_steps_total 0' "$dir/m.prom"
 }
+
+@test "an unknown device's lines: one lookup in PostgreSQL, not one per line; an unknown key's likewise" {
+	# Index scans of devices, as PostgreSQL counts them once the program is gone.
+	scans() { q "select pg_stat_force_next_flush(); select coalesce(idx_scan, 0) from pg_stat_user_tables where relname = 'devices'" | tail -n 1; }
+	local before after
+	before=$(scans)
+	seq 20000 | awk '{ printf "{\"device_id\":999999,\"data\":{\"v\":%d}}\n", $1 }' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest -q "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output --partial '"rejected":20000'
+	after=$(scans)
+	echo "devices index scans: $before -> $after"
+	(( after - before < 100 ))
+	# Keys: 5,000 lines with a key that is not anyone's.
+	before=$(q "select coalesce(idx_scan, 0) from pg_stat_user_tables where relname = 'device_auth'")
+	local bad=iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+	seq 5000 | awk -v k="$bad" '{ printf "{\"api_key\":\"%s\",\"data\":{\"v\":%d}}\n", k, $1 }' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr iot-ingest -q "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output --partial '"rejected":5000'
+	after=$(q "select pg_stat_force_next_flush(); select coalesce(idx_scan, 0) from pg_stat_user_tables where relname = 'device_auth'" | tail -n 1)
+	echo "device_auth index scans: $before -> $after"
+	(( after - before < 100 ))
+}
+
+@test "a device added after its id was looked up and not found is taken at once" {
+	# The id the next device gets (nobody else adds devices here).
+	local next; next=$(q "select nextval(pg_get_serial_sequence('devices', 'id')) + 1")
+	local fifo=$BATS_TEST_TMPDIR/fifo
+	mkfifo "$fifo"
+	iot-ingest --flush-ms 20 -r "$BATS_TEST_TMPDIR/rej" < "$fifo" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	exec 4> "$fifo"
+	echo "{\"device_id\":$next,\"data\":{\"v\":1}}" >&4
+	local i
+	for i in $(seq 100); do grep -q "unknown device $next" "$BATS_TEST_TMPDIR/rej" 2>/dev/null && break; sleep 0.05; done
+	grep -q "unknown device $next" "$BATS_TEST_TMPDIR/rej"
+	run --separate-stderr iot-device add late --owner ingester
+	assert_success
+	echo "$stderr"
+	assert_equal "$(jq -r .id <<<"$output")" "$next"
+	# Well within the 5 s an unknown id is remembered without Redis.
+	sleep 0.3
+	echo "{\"device_id\":$next,\"data\":{\"v\":2}}" >&4
+	exec 4>&-
+	local st=0; wait "$pid" || st=$?
+	cat "$BATS_TEST_TMPDIR/out"
+	assert_equal "$st" 1
+	assert_equal "$(rows "device_id = $next")" 1
+}

@@ -1,16 +1,16 @@
 /* auth.c — device keys and people's tokens: in-process cache, Redis, PostgreSQL. */
 #include "auth/auth.h"
 #include "auth/keys.h"
+#include "auth/memo.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define KEY_SLOTS 16384            /* direct-mapped: a collision is just a miss */
-#define DEV_SLOTS 4096
 #define TTL_SUBSCRIBED_MS 60000    /* invalidations arrive: keep a while */
 #define TTL_UNSUBSCRIBED_MS 5000   /* nobody can tell us: keep briefly */
 #define REDIS_TTL_S 1800
@@ -19,24 +19,6 @@ _Static_assert(REDIS_TTL_S / 60 + TTL_SUBSCRIBED_MS / 60000 <= IOT_AUTH_STALE_MA
 #define FLUSH_INTERVAL_MS 10000
 #define FLUSH_MAX_KEYS 4096
 #define USAGE_HARD_CAP 65536       /* with the database gone for long, counts are dropped */
-
-struct key_entry {
-	unsigned char digest[IOT_DIGEST_LEN];
-	int64_t key_id, device_id, user_id;
-	int64_t expires_us;            /* the key's own expiry (grace period), 0 = none */
-	long long cached_ms;
-	unsigned epoch;                /* valid only while equal to iot_auth.epoch */
-	enum iot_device_status status;
-	bool used;
-};
-
-struct dev_entry {
-	int64_t id, user_id;
-	long long cached_ms;
-	unsigned epoch;
-	enum iot_device_status status;
-	bool used;
-};
 
 struct usage_slot {
 	int64_t id, count, last_us;
@@ -51,13 +33,12 @@ struct iot_auth {
 	iot_db *db;
 	iot_cache *cache;
 	iot_hasher hasher;
-	struct key_entry *keys;
-	struct dev_entry *devs;
+	struct memo memo;
 	bool subscribed;
-	unsigned epoch;                /* bumped to drop every entry at once */
 	struct usage_table key_usage, token_usage;
 	long long last_flush_ms;
 	const char *last_source;
+	_Atomic uint64_t answered[4];  /* iot_auth_get_stats: memory, redis, database, unknown */
 };
 
 static const char *const status_names[] = { "active", "inactive", "maintenance" };
@@ -93,9 +74,7 @@ iot_auth *iot_auth_new(const iot_config *cfg, iot_db *db, iot_cache *cache, iot_
 	}
 	a->db = db;
 	a->cache = cache;
-	a->keys = calloc(KEY_SLOTS, sizeof *a->keys);
-	a->devs = calloc(DEV_SLOTS, sizeof *a->devs);
-	if (!a->keys || !a->devs) {
+	if (iot__memo_init(&a->memo) < 0) {
 		iot_error_set(err, IOT_INTERNAL, "out of memory");
 		iot_auth_free(a);
 		return NULL;
@@ -139,10 +118,7 @@ void iot_auth_free(iot_auth *a)
 	}
 	free(a->key_usage.slot);
 	free(a->token_usage.slot);
-	if (a->keys)
-		sodium_memzero(a->keys, KEY_SLOTS * sizeof *a->keys);
-	free(a->keys);
-	free(a->devs);
+	iot__memo_free(&a->memo);
 	iot_hasher_wipe(&a->hasher);
 	free(a);
 }
@@ -266,16 +242,7 @@ static void maybe_flush(iot_auth *a, long long now_ms)
 
 void iot_auth_forget(iot_auth *a, int64_t device_id)
 {
-	if (device_id == 0) {
-		a->epoch++;
-		return;
-	}
-	for (size_t i = 0; i < KEY_SLOTS; i++)
-		if (a->keys[i].used && a->keys[i].device_id == device_id)
-			a->keys[i].used = false;
-	struct dev_entry *d = &a->devs[(size_t)device_id & (DEV_SLOTS - 1)];
-	if (d->id == device_id)
-		d->used = false;
+	iot__memo_forget(&a->memo, device_id);
 }
 
 static void on_message(void *arg, const char *msg)
@@ -328,6 +295,30 @@ int iot_auth_invalidate_device(iot_cache *cache, int64_t device_id,
 	free(names);
 	free(keys);
 	return rc;
+}
+
+/* ---- counting where lookups were answered ---- */
+
+enum { BY_MEMORY, BY_REDIS, BY_DATABASE, BY_UNKNOWN };
+
+static void tally(iot_auth *a, int by)
+{
+	atomic_fetch_add_explicit(&a->answered[by], 1, memory_order_relaxed);
+}
+
+/* By the source the lookup just set. */
+static void tally_source(iot_auth *a)
+{
+	const char *s = a->last_source;
+	tally(a, s[0] == 'm' ? BY_MEMORY : s[0] == 'r' ? BY_REDIS : BY_DATABASE);
+}
+
+void iot_auth_get_stats(const iot_auth *a, iot_auth_stats *out)
+{
+	out->memory = atomic_load_explicit(&a->answered[BY_MEMORY], memory_order_relaxed);
+	out->redis = atomic_load_explicit(&a->answered[BY_REDIS], memory_order_relaxed);
+	out->database = atomic_load_explicit(&a->answered[BY_DATABASE], memory_order_relaxed);
+	out->unknown = atomic_load_explicit(&a->answered[BY_UNKNOWN], memory_order_relaxed);
 }
 
 /* ---- device by key ---- */
@@ -423,21 +414,26 @@ static int device_key(iot_auth *a, const char *key, bool use, iot_device_ref *ou
 	long long max_age = max_age_ms(a);
 	long long now_ms = iot_now_ms();
 	int64_t now_us = wall_us();
-	uint64_t h;
-	memcpy(&h, d, sizeof h);
-	struct key_entry *e = &a->keys[h & (KEY_SLOTS - 1)];
-	bool hit = e->used && e->epoch == a->epoch && sodium_memcmp(e->digest, d, IOT_DIGEST_LEN) == 0 &&
-	           now_ms - e->cached_ms < max_age && (e->expires_us == 0 || now_us < e->expires_us);
+	struct key_entry *e = iot__memo_key(&a->memo, d, now_ms, max_age, now_us);
 	a->last_source = "memory";
-	if (!hit) {
+	if (!e && iot__memo_key_unknown(&a->memo, d, now_ms)) {
+		tally(a, BY_UNKNOWN);
+		return deny_key(err);
+	}
+	if (!e) {
 		struct key_entry fresh = { .used = true };
-		if (key_fetch(a, d, &fresh, now_us, err) < 0)
+		if (key_fetch(a, d, &fresh, now_us, err) < 0) {
+			if (err->status == IOT_DENIED) {
+				iot__memo_key_unknown_put(&a->memo, d, now_ms);
+				tally_source(a);
+			}
 			return -1;
+		}
 		memcpy(fresh.digest, d, IOT_DIGEST_LEN);
 		fresh.cached_ms = now_ms;
-		fresh.epoch = a->epoch;
-		*e = fresh;
+		e = iot__memo_key_put(&a->memo, &fresh);
 	}
+	tally_source(a);
 	out->id = e->device_id;
 	out->user_id = e->user_id;
 	out->status = e->status;
@@ -502,14 +498,24 @@ int iot_auth_device_id(iot_auth *a, int64_t id, iot_device_ref *out, iot_error *
 		return iot_error_set(err, IOT_NOT_FOUND, "unknown device %" PRId64, id);
 	long long max_age = max_age_ms(a);
 	long long now_ms = iot_now_ms();
-	struct dev_entry *e = &a->devs[(size_t)id & (DEV_SLOTS - 1)];
+	struct dev_entry *e = iot__memo_dev(&a->memo, id, now_ms, max_age);
 	a->last_source = "memory";
-	if (!(e->used && e->epoch == a->epoch && e->id == id && now_ms - e->cached_ms < max_age)) {
-		struct dev_entry fresh = { .id = id, .used = true, .cached_ms = now_ms, .epoch = a->epoch };
-		if (dev_fetch(a, id, &fresh, err) < 0)
-			return -1;
-		*e = fresh;
+	if (!e && iot__memo_dev_unknown(&a->memo, id, now_ms)) {
+		tally(a, BY_UNKNOWN);
+		return iot_error_set(err, IOT_NOT_FOUND, "unknown device %" PRId64, id);
 	}
+	if (!e) {
+		struct dev_entry fresh = { .id = id, .used = true, .cached_ms = now_ms };
+		if (dev_fetch(a, id, &fresh, err) < 0) {
+			if (err->status == IOT_NOT_FOUND) {
+				iot__memo_dev_unknown_put(&a->memo, id, now_ms);
+				tally_source(a);
+			}
+			return -1;
+		}
+		e = iot__memo_dev_put(&a->memo, &fresh);
+	}
+	tally_source(a);
 	out->id = id;
 	out->user_id = e->user_id;
 	out->status = e->status;

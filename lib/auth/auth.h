@@ -2,8 +2,10 @@
  *
  * Device keys and people's tokens are looked up by their BLAKE2b-256 digest
  * (see keys.h) in three layers:
- *   1. an in-process direct-mapped cache (16384 slots, digest-keyed, each
- *      hit confirmed with sodium_memcmp over the full digest);
+ *   1. in-process entries (auth/memo.h): 16-way set-associative tables,
+ *      least recently used out, for 32768 keys (digest-keyed, each hit
+ *      confirmed with sodium_memcmp over the full digest) and 32768
+ *      devices by id;
  *   2. Redis (iotflow:<ns>:auth:key:<digest>, 30-minute TTL, never past the
  *      key's own expires_at), one pipelined round trip; <ns> is the
  *      installation's namespace (cache.h), which iot_auth_new reads;
@@ -20,6 +22,17 @@
  * hung, or not configured); the subscription is PINGed and counts as live
  * only while it answers (cache.h), and when it stops, every entry goes.
  * That bounds staleness when nobody can tell us.
+ *
+ * A lookup that found nothing (an unknown or revoked key, an unknown or
+ * removed device id) is remembered in-process for IOT_AUTH_UNKNOWN_TTL_MS,
+ * in tables apart from the known entries (a flood of unknown keys does not
+ * evict them), so 20,000 lines of a removed device cost one query, not
+ * 20,000. Every invalidation message forgets all of them: a device added
+ * (iot-device add and registration publish "device <id>" for it) or a key
+ * added or rotated in works at once where the subscription is live, and
+ * within IOT_AUTH_UNKNOWN_TTL_MS where it is not. (A new key's digest is
+ * random: no lookup can have missed it before it existed.) Failures to ask
+ * (PostgreSQL unavailable) are not remembered.
  *
  * last_used / usage_count are counted in memory and written in one UPDATE
  * per table every 10 s (or 4096 distinct keys, or iot_auth_flush_usage). */
@@ -53,6 +66,9 @@ typedef struct iot_auth iot_auth;
  * used, in minutes: 30 in Redis, then up to one more in a program's memory. */
 #define IOT_AUTH_STALE_MAX_MIN 31
 
+/* How long a lookup that found nothing is remembered (see above). */
+#define IOT_AUTH_UNKNOWN_TTL_MS 5000
+
 /* db is borrowed (not owned); cache may be NULL (no Redis). The cache is
  * named for db's installation (iot_auth_cache_bind): NULL with
  * IOT_UNAVAILABLE when the database cannot be reached for that; a database
@@ -85,6 +101,15 @@ int iot_auth_flush_usage(iot_auth *a, iot_error *err);
 /* Where the last successful lookup was answered: "memory", "redis" or
  * "database" (for diagnostics: iot-device key check prints it). */
 const char *iot_auth_last_source(const iot_auth *a);
+
+/* Lookups (device keys and device ids) since iot_auth_new, by where they
+ * were answered: in-process entries, Redis, PostgreSQL (found or not), and
+ * in-process entries of lookups that found nothing. Any thread may read
+ * them (for /metrics) while the owner looks up. */
+typedef struct iot_auth_stats {
+	uint64_t memory, redis, database, unknown;
+} iot_auth_stats;
+void iot_auth_get_stats(const iot_auth *a, iot_auth_stats *out);
 
 /* Drop every in-process entry of one device (0: all). Lookups call this on
  * invalidation messages; exposed for programs that learn of changes otherwise. */

@@ -34,6 +34,31 @@ static inline uint64_t iot_metric_get(const iot_metric *m)
 	return atomic_load_explicit(&m->value, memory_order_relaxed);
 }
 
+/* Histograms: a count per bucket (not cumulative until written), their
+ * count and sum, in the observed unit (microseconds, points...). */
+void iot_hist_observe(_Atomic uint64_t *bucket, const uint64_t *bounds, int nbounds,
+                      _Atomic uint64_t *count, _Atomic uint64_t *sum, uint64_t v);
+/* Its _bucket (cumulative, le= the bounds times scale, then +Inf), _sum
+ * (times scale) and _count lines; labels ("a=\"b\"") may be "". */
+void iot_hist_write(FILE *f, const char *name, const char *labels, const uint64_t *bounds, int nbounds,
+                    double scale, const _Atomic uint64_t *bucket, uint64_t count, uint64_t sum);
+
+#define IOT_HIST_MAX 16
+typedef struct iot_histogram {
+	const char *name, *help;
+	const uint64_t *bounds;    /* upper bounds, ascending, at most IOT_HIST_MAX */
+	int nbounds;
+	double scale;              /* observed unit -> the metric's unit (1e-3: ms -> s) */
+	_Atomic uint64_t bucket[IOT_HIST_MAX], count, sum;
+} iot_histogram;
+
+static inline void iot_histogram_observe(iot_histogram *h, uint64_t v)
+{
+	iot_hist_observe(h->bucket, h->bounds, h->nbounds, &h->count, &h->sum, v);
+}
+/* HELP, TYPE and the lines of iot_hist_write. */
+void iot_histogram_write(FILE *f, const iot_histogram *h);
+
 /* Render n metrics in the text exposition format. Returns 0 or -1. */
 int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n);
 /* Whether path can take the metrics file: an existing regular file (not a

@@ -32,6 +32,8 @@
 #include "base/error.h"
 #include "telemetry/batch.h"
 
+#include <jansson.h>
+
 typedef struct iot_httpd iot_httpd;
 
 typedef struct iot_httpd_opts {
@@ -115,5 +117,15 @@ int iot_http_arg_bool(const iot_http_args *args, const char *name, bool def, boo
 /* A secret in the URL (api_key, apikey, key, token, access_token): the
  * name found, or NULL. Such requests are refused: URLs end up in logs. */
 const char *iot_http_args_secret(const iot_http_args *args);
+
+/* A device route's body (register, heartbeat, config, control): one
+ * non-empty JSON object, nested at most max_depth levels, no key twice.
+ * NULL when it is not, with why (one line, the parser's column and
+ * reason) for the 400's message. */
+json_t *iot_http_body_object(const char *body, size_t len, int max_depth, char *why, size_t whylen);
+/* Member key of a body object as a string: 0 with *out NULL when absent
+ * or null, 0 with *out the string, -1 when it is another type or holds a
+ * NUL character. */
+int iot_http_str_member(const json_t *obj, const char *key, const char **out);
 
 #endif

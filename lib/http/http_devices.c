@@ -141,41 +141,19 @@ int iot__http_dev_get(struct http_req *r, struct http_slot *s, int64_t id, bool 
 
 json_t *iot__http_body_object(struct http_req *r)
 {
-	json_error_t je;
-	json_t *v = NULL;
-	if (!r->body || !r->len) {
-		iot__http_error(r, 400, "Invalid JSON", "Request body must contain valid JSON");
-		return NULL;
-	}
-	if (iot_json_depth(r->body, r->len, r->h->o.max_depth) < 0) {
-		iot__http_error(r, 400, "Invalid JSON", "Nesting deeper than %d levels", r->h->o.max_depth);
-		return NULL;
-	}
-	if (!(v = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je))) {
-		iot__http_error(r, 400, "Invalid JSON", "Request body must contain valid JSON (column %d: %s)",
-		                je.column, je.text);
-		return NULL;
-	}
-	if (!json_is_object(v) || !json_object_size(v)) {
-		json_decref(v);
-		iot__http_error(r, 400, "Invalid JSON", "Request body must be a non-empty JSON object");
-		return NULL;
-	}
+	char why[200];
+	json_t *v = iot_http_body_object(r->body, r->len, r->h->o.max_depth, why, sizeof why);
+	if (!v)
+		iot__http_error(r, 400, "Invalid JSON", "%s", why);
 	return v;
 }
 
 int iot__http_str_member(struct http_req *r, const json_t *obj, const char *key, const char **out)
 {
-	json_t *v = json_object_get(obj, key);
-	*out = NULL;
-	if (!v || json_is_null(v))
+	if (iot_http_str_member(obj, key, out) == 0)
 		return 0;
-	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-		iot__http_error(r, 400, "Invalid request", "%s: expected a string", key);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
+	iot__http_error(r, 400, "Invalid request", "%s: expected a string", key);
+	return -1;
 }
 
 /* ---- GET /api/v1/devices/status ---- */

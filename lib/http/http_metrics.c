@@ -18,7 +18,7 @@ static const int statuses[HTTP_NSTATUS] = { 200, 201, 204, 207, 400, 401, 403, 4
                                             413, 415, 429, 431, 499, 500, 501, 503, 0, 0 };
 static const char *const method_names[HTTP_NMETHODS] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "other" };
 /* Upper bounds in microseconds: 0.5 ms .. 10 s. */
-static const long long bounds_us[HTTP_NBUCKETS] = { 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+static const uint64_t bounds_us[HTTP_NBUCKETS] = { 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
                                                      250000, 500000, 1000000, 2500000, 5000000, 10000000 };
 
 int iot__http_metrics_init(struct http_metrics *m)
@@ -53,15 +53,7 @@ static int method_index(unsigned method)
 
 void iot__http_hist_add(struct http_hist *hst, long long us)
 {
-	if (us < 0)
-		us = 0;
-	for (int i = 0; i < HTTP_NBUCKETS; i++)
-		if (us <= bounds_us[i]) {
-			atomic_fetch_add_explicit(&hst->bucket[i], 1, memory_order_relaxed);
-			break;
-		}
-	atomic_fetch_add_explicit(&hst->count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&hst->sum_us, (uint64_t)us, memory_order_relaxed);
+	iot_hist_observe(hst->bucket, bounds_us, HTTP_NBUCKETS, &hst->count, &hst->sum_us, us < 0 ? 0 : (uint64_t)us);
 }
 
 void iot__http_metrics_request(struct http_metrics *m, size_t route, unsigned method, int status, long long us)
@@ -78,17 +70,8 @@ static const char *route_label(size_t i)
 
 static void write_hist(FILE *f, const char *name, const char *labels, const struct http_hist *hst)
 {
-	uint64_t cum = 0;
-	const char *sep = *labels ? "," : "";
-	for (int i = 0; i < HTTP_NBUCKETS; i++) {
-		cum += atomic_load(&hst->bucket[i]);
-		fprintf(f, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels, sep, bounds_us[i] / 1e6, cum);
-	}
-	uint64_t count = atomic_load(&hst->count);
-	fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, count);
-	const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
-	fprintf(f, "%s_sum%s%s%s %.6f\n", name, open, labels, close, atomic_load(&hst->sum_us) / 1e6);
-	fprintf(f, "%s_count%s%s%s %" PRIu64 "\n", name, open, labels, close, count);
+	iot_hist_write(f, name, labels, bounds_us, HTTP_NBUCKETS, 1e-6, hst->bucket, atomic_load(&hst->count),
+	               atomic_load(&hst->sum_us));
 }
 
 static void write_requests(FILE *f, const struct http_metrics *m)
@@ -144,7 +127,33 @@ static void write_writer(FILE *f, iot_httpd *h)
 			          (double)iot_metric_get(ms[i]));
 		}
 	}
+	iot_histogram *const *hs;
+	n = iot_writer_histograms(w, &hs);
+	for (size_t i = 0; i < n; i++)
+		iot_histogram_write(f, hs[i]);
 	iot__http_writer_put(h);
+}
+
+/* Device lookups of the backend slots, by where they were answered. */
+static void write_auth(FILE *f, iot_httpd *h)
+{
+	iot_auth_stats sum = { 0 };
+	for (int i = 0; i < h->nslots; i++) {
+		if (!h->slots[i].auth)
+			continue;
+		iot_auth_stats st;
+		iot_auth_get_stats(h->slots[i].auth, &st);
+		sum.memory += st.memory;
+		sum.redis += st.redis;
+		sum.database += st.database;
+		sum.unknown += st.unknown;
+	}
+	fputs("# HELP iotflow_auth_lookups_total Device key and device id lookups, by where they were answered"
+	      " (unknown: remembered as not found).\n# TYPE iotflow_auth_lookups_total counter\n", f);
+	fprintf(f, "iotflow_auth_lookups_total{source=\"memory\"} %" PRIu64 "\n", sum.memory);
+	fprintf(f, "iotflow_auth_lookups_total{source=\"redis\"} %" PRIu64 "\n", sum.redis);
+	fprintf(f, "iotflow_auth_lookups_total{source=\"database\"} %" PRIu64 "\n", sum.database);
+	fprintf(f, "iotflow_auth_lookups_total{source=\"unknown\"} %" PRIu64 "\n", sum.unknown);
 }
 
 static void write_all(FILE *f, iot_httpd *h)
@@ -171,6 +180,7 @@ static void write_all(FILE *f, iot_httpd *h)
 	          (double)atomic_load(&m->in_progress));
 	write_one(f, "iotflow_http_requests_waiting_commit", "gauge", "Requests suspended until their points commit.",
 	          (double)atomic_load(&m->suspended));
+	write_auth(f, h);
 	write_writer(f, h);
 }
 

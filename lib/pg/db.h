@@ -76,6 +76,31 @@ int iot_db_command(iot_db *db, const char *sql, int nparams,
 typedef int (*iot_db_tx_fn)(iot_db *db, void *arg, iot_error *err);
 int iot_db_transaction(iot_db *db, iot_db_tx_fn fn, void *arg, iot_error *err);
 
+/* Prepare sql as the named statement on db's current session (parameter
+ * types from the casts in the text). Prepared statements die with the
+ * session: prepare again when iot_db_generation changes. 0 or -1. */
+int iot_db_prepare(iot_db *db, const char *name, const char *sql, iot_error *err);
+
+/* One statement of a pipeline: a prepared one by name, else sql's text.
+ * lengths and formats as PQexecParams takes them (NULL: all text). */
+typedef struct iot_db_stmt {
+	const char *name, *sql;
+	int nparams;
+	const char *const *values;
+	const int *lengths, *formats;
+} iot_db_stmt;
+
+/* Send n statements in one pipeline (one round trip, libpq's pipeline
+ * mode) and collect each one's result into res[i] (the caller PQclears
+ * them). One attempt, never retried: 0, or -1 with err set by the first
+ * statement that failed (its SQLSTATE kept, as iot_db_query does), every
+ * res[i] NULL and PostgreSQL having skipped the statements after it. Inside
+ * a transaction the failure aborts it as any failed statement would;
+ * outside one, the statements form one implicit transaction. Keep the
+ * parameters small (up to some MB): the results are read only after
+ * everything is sent. */
+int iot_db_pipeline(iot_db *db, const iot_db_stmt *stmts, size_t n, PGresult **res, iot_error *err);
+
 /* Sleep for the next step of an exponential backoff (100 ms doubling to 2 s,
  * with jitter). Returns false when the retry budget that started at
  * *started_ms is spent. */

@@ -209,6 +209,11 @@ int iot_device_add(iot_registry *id, const iot_device_fields *f, json_t **out, i
 		if (*out) {
 			json_object_set_new(*out, "api_key", json_string(key));
 			rc = 0;
+			/* Programs that looked this id up before it existed remember
+			 * that it was unknown (auth.h): the message makes them forget.
+			 * Without Redis they do within IOT_AUTH_UNKNOWN_TTL_MS. */
+			iot_error e;
+			invalidate_digests(id, json_integer_value(json_object_get(*out, "id")), NULL, &e);
 		}
 		PQclear(res);
 	}

@@ -45,6 +45,7 @@ static const char rotate_sql[] =
 	"   (SELECT min(key_prefix) FROM old)"
 	" FROM dev JOIN new ON new.device_id = dev.id";
 
+/* A key change's transaction: its parameters and, once run, its result. */
 struct rotate_tx {
 	const char *const *params;
 	PGresult *res;
@@ -136,6 +137,22 @@ static const char revoke_sql[] =
 	"   (SELECT count(*) FROM device_auth WHERE device_id = $1"
 	"    AND ($2::text IS NULL OR key_prefix = $2)), (SELECT count(*) FROM dev)";
 
+/* After lock_sql, as a rotation: a revoke waits for a rotation in progress
+ * and then sees the key it inserted (a lone statement's snapshot would
+ * not, and that key stayed live after "revoke all"). */
+static int revoke_tx(iot_db *db, void *arg, iot_error *err)
+{
+	struct rotate_tx *t = arg;
+	PQclear(t->res);
+	t->res = NULL;
+	PGresult *r = iot_db_query(db, lock_sql, 1, t->params, err);
+	if (!r)
+		return -1;
+	PQclear(r);
+	t->res = iot_db_query(db, revoke_sql, 2, t->params, err);
+	return t->res ? 0 : -1;
+}
+
 int iot_device_key_revoke(iot_registry *id, const char *spec, const char *prefix, json_t **out,
                           iot_error *err)
 {
@@ -147,9 +164,12 @@ int iot_device_key_revoke(iot_registry *id, const char *spec, const char *prefix
 		return -1;
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
 	const char *params[2] = { idtext, prefix };
-	PGresult *res = iot_db_exec(id->db, revoke_sql, 2, params, err);
-	if (!res)
+	struct rotate_tx t = { .params = params };
+	if (iot_db_transaction(id->db, revoke_tx, &t, err) < 0) {
+		PQclear(t.res);
 		return -1;
+	}
+	PGresult *res = t.res;
 	*out = iot_registry_row(res, "device vanished", err);
 	bool unknown = *out && !strcmp(PQgetvalue(res, 0, 1), "0");
 	PQclear(res);

@@ -38,7 +38,14 @@ struct iot_writer {
 	int nworkers;
 	iot_metric m[M_COUNT];
 	iot_metric *mp[M_COUNT];
+	iot_histogram hist[2];      /* points per commit, time per commit */
+	iot_histogram *hp[2];
 };
+
+static const uint64_t points_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                                          10000, 20000, 50000 };
+static const uint64_t commit_bounds_us[] = { 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+                                             250000, 500000, 1000000, 2500000, 5000000, 10000000 };
 
 struct iot_ticket {
 	struct submission sub;
@@ -62,6 +69,8 @@ static const struct { const char *name, *help; enum iot_metric_type type; } metr
 	[M_BISECTS] = { "iotflow_ingest_bisect_steps_total", "Steps spent isolating bad points.", IOT_COUNTER },
 	[M_COMMIT_MS] = { "iotflow_ingest_batch_milliseconds_total", "Time spent writing batches.", IOT_COUNTER },
 	[M_QUEUED] = { "iotflow_ingest_queued_points", "Points waiting for a batch.", IOT_GAUGE },
+	[M_SMALL_BATCHES] = { "iotflow_ingest_pipelined_batches_total",
+	                      "Batches committed in one pipeline (small, fresh, every device there).", IOT_COUNTER },
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -171,8 +180,14 @@ static void write_batch(struct worker *k, struct submission *list)
 	else if (w->o.dry_run)
 		for (size_t i = 0; i < b->n; i++)
 			*b->out[i] = IOT_POINT_STORED;
-	else
+	else {
+		long long t0 = iot_now_us();
 		rc = iot__store_batch(k->store, b, &err);
+		if (rc == 0) {
+			iot_histogram_observe(&w->hist[0], b->n);
+			iot_histogram_observe(&w->hist[1], (uint64_t)(iot_now_us() - t0));
+		}
+	}
 	pthread_mutex_lock(&w->mu);
 	if (rc < 0 && !w->failed) {
 		w->failed = true;
@@ -320,6 +335,13 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, i
 		w->m[i].type = metric_defs[i].type;
 		w->mp[i] = &w->m[i];
 	}
+	w->hist[0] = (iot_histogram){ .name = "iotflow_ingest_batch_points", .help = "Points per committed batch.",
+	                              .bounds = points_bounds, .nbounds = 15, .scale = 1 };
+	w->hist[1] = (iot_histogram){ .name = "iotflow_ingest_commit_seconds",
+	                              .help = "Time to store a batch, from its first statement to its commit.",
+	                              .bounds = commit_bounds_us, .nbounds = 15, .scale = 1e-6 };
+	w->hp[0] = &w->hist[0];
+	w->hp[1] = &w->hist[1];
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -523,4 +545,10 @@ size_t iot_writer_metrics(iot_writer *w, iot_metric *const **out)
 {
 	*out = w->mp;
 	return M_COUNT;
+}
+
+size_t iot_writer_histograms(iot_writer *w, iot_histogram *const **out)
+{
+	*out = w->hp;
+	return 2;
 }

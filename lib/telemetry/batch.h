@@ -109,5 +109,8 @@ void iot_writer_cancel(iot_writer *w);
 
 /* The writer's Prometheus metrics (valid while the writer lives). */
 size_t iot_writer_metrics(iot_writer *w, iot_metric *const **out);
+/* And its histograms: points per committed batch, time per batch (valid
+ * while the writer lives). */
+size_t iot_writer_histograms(iot_writer *w, iot_histogram *const **out);
 
 #endif

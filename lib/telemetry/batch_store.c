@@ -1,39 +1,19 @@
-/* batch_store.c — the batch writer's PostgreSQL side: the batch's devices
- * locked (points of removed ones rejected); binary COPY inside a savepoint;
- * on a collision the staged INSERT .. ON CONFLICT DO NOTHING path; on a
- * permanent error bisection down to the bad points; then the latest-value
- * upsert and last_seen, all in one transaction that is rerun from the start
- * on a transient failure. Runs on the writer thread only. */
-#include "telemetry/batch_int.h"
+/* batch_store.c — the batch writer's PostgreSQL side, its general path: the
+ * batch's devices locked (points of removed ones rejected); binary COPY
+ * inside a savepoint; on a collision the staged INSERT .. ON CONFLICT DO
+ * NOTHING path; on a permanent error bisection down to the bad points; then
+ * the latest values, last_seen and hourly rollups (batch_rollups.c), all in
+ * one transaction that is rerun from the start on a transient failure. A
+ * small batch tries its one-pipeline path first (batch_small.c). Runs on
+ * the writer thread only. */
+#include "telemetry/store_int.h"
 #include "auth/auth.h"
 #include "cache/cache.h"
-#include "telemetry/device_lock.h"
-#include "telemetry/pg_binary.h"
-#include "telemetry/rollup.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct store {
-	iot_db *db;
-	iot_cache *cache;
-	iot_metric *m;
-	unsigned prepared_gen;      /* connection generation the temp tables exist in */
-	bool replaying;             /* the last batch collided: go straight to the staged path */
-	int attempts;               /* runs of the current batch's transaction */
-	bool partitions_stale;      /* a batch met a dropped partition */
-	bool partitions_reset;      /* ... and the known days were forgotten for it */
-	int64_t *days;              /* days (since epoch) whose partition is known to exist */
-	size_t ndays, capdays;
-	struct copy_buf buf;
-	size_t *latest;             /* indexes of the newest stored point per (device, measurement) */
-	size_t nlatest;
-	struct point_map map;
-	struct rollup hourly;
-	struct device_lock devices;
-	int64_t online_window_us;   /* a device whose newest point is older is not "seen" now */
-};
 
 static const char SQL_COPY[] =
 	"COPY telemetry_data (device_id, measurement_name, ts, numeric_value, text_value,"
@@ -42,29 +22,6 @@ static const char SQL_STAGE_TABLE[] =
 	"CREATE TEMP TABLE IF NOT EXISTS iotflow_stage (device_id integer,"
 	" measurement_name text, ts timestamptz, numeric_value double precision, text_value text,"
 	" boolean_value boolean, json_value jsonb, metadata jsonb) ON COMMIT DELETE ROWS";
-static const char SQL_LATEST_STAGE_TABLE[] =
-	"CREATE TEMP TABLE IF NOT EXISTS iotflow_latest_stage (device_id integer,"
-	" measurement_name text, ts timestamptz, numeric_value double precision, text_value text,"
-	" boolean_value boolean, json_value jsonb) ON COMMIT DELETE ROWS";
-static const char SQL_HOURLY_STAGE_TABLE[] =
-	"CREATE TEMP TABLE IF NOT EXISTS iotflow_hourly_stage (device_id integer,"
-	" measurement_name text, bucket timestamptz, count bigint, sum double precision,"
-	" min double precision, max double precision, first_ts timestamptz,"
-	" first_value double precision, last_ts timestamptz, last_value double precision)"
-	" ON COMMIT DELETE ROWS";
-static const char SQL_COPY_HOURLY[] =
-	"COPY iotflow_hourly_stage FROM STDIN (FORMAT binary)";
-/* Merge a batch's hourly sums into the rollups: counts and sums add up,
- * first/last go to the earliest/latest point, whichever batch brought it. */
-static const char SQL_UPSERT_HOURLY[] =
-	"INSERT INTO telemetry_hourly AS h SELECT s.* FROM iotflow_hourly_stage s"
-	" ON CONFLICT (device_id, measurement_name, bucket) DO UPDATE SET"
-	" count = h.count + EXCLUDED.count, sum = h.sum + EXCLUDED.sum,"
-	" min = least(h.min, EXCLUDED.min), max = greatest(h.max, EXCLUDED.max),"
-	" first_ts = least(h.first_ts, EXCLUDED.first_ts),"
-	" first_value = CASE WHEN EXCLUDED.first_ts < h.first_ts THEN EXCLUDED.first_value ELSE h.first_value END,"
-	" last_ts = greatest(h.last_ts, EXCLUDED.last_ts),"
-	" last_value = CASE WHEN EXCLUDED.last_ts > h.last_ts THEN EXCLUDED.last_value ELSE h.last_value END";
 static const char SQL_COPY_STAGE[] =
 	"COPY iotflow_stage (device_id, measurement_name, ts, numeric_value, text_value,"
 	" boolean_value, json_value, metadata) FROM STDIN (FORMAT binary)";
@@ -78,32 +35,7 @@ static const char SQL_STAGE_INSERT[] =
 	" json_value, metadata FROM iotflow_stage"
 	" ON CONFLICT DO NOTHING"
 	" RETURNING device_id, measurement_name, (extract(epoch FROM ts) * 1000000)::int8";
-static const char SQL_COPY_LATEST[] =
-	"COPY iotflow_latest_stage (device_id, measurement_name, ts, numeric_value, text_value,"
-	" boolean_value, json_value) FROM STDIN (FORMAT binary)";
-static const char SQL_UPSERT_LATEST[] =
-	"INSERT INTO telemetry_latest AS l (device_id, measurement_name, ts, numeric_value,"
-	" text_value, boolean_value, json_value)"
-	" SELECT s.device_id, s.measurement_name, s.ts, s.numeric_value, s.text_value,"
-	" s.boolean_value, s.json_value FROM iotflow_latest_stage s"
-	" ON CONFLICT (device_id, measurement_name) DO UPDATE SET ts = EXCLUDED.ts,"
-	" numeric_value = EXCLUDED.numeric_value, text_value = EXCLUDED.text_value,"
-	" boolean_value = EXCLUDED.boolean_value, json_value = EXCLUDED.json_value"
-	" WHERE l.ts < EXCLUDED.ts";
-/* last_seen moves at most every 30 s per device: one cheap UPDATE per batch
- * instead of a row write per device per batch. It is the newest point's
- * time, never later than now (a backfill does not make a device online). */
-static const char SQL_LAST_SEEN[] =
-	"UPDATE devices d SET last_seen = s.ts FROM"
-	" (SELECT device_id, least(max(ts), now()) AS ts FROM iotflow_latest_stage GROUP BY device_id) s"
-	" WHERE d.id = s.device_id AND (d.last_seen IS NULL OR d.last_seen < s.ts - interval '30 seconds')";
 
-/* Followers (iot-query follow, the HTTP stream) LISTEN on this channel:
- * at commit, PostgreSQL tells them the ids of the devices that got points,
- * "1,2,3", or "*" when the list would not fit a notification's 8000 bytes.
- * NOTIFY is transactional: nothing is told of a batch that rolls back. */
-static const char SQL_NOTIFY[] = "SELECT pg_notify('iotflow_telemetry', $1)";
-#define NOTIFY_MAX 7900
 
 struct store *iot__store_new(const iot_config *cfg, iot_cache *cache, iot_metric *metrics, iot_error *err)
 {
@@ -146,6 +78,7 @@ void iot__store_free(struct store *s)
 	iot__device_lock_free(&s->devices);
 	iot__point_map_free(&s->map);
 	iot__rollup_free(&s->hourly);
+	free(s->par.buf.data);
 	free(s);
 }
 
@@ -233,17 +166,6 @@ static int copy_finish(struct store *s, bool ok, iot_error *err)
 		iot_error_set(err, IOT_UNAVAILABLE, "PostgreSQL: %s", PQerrorMessage(c));
 	}
 	return rc;
-}
-
-/* Send the rows encoded since iot__copy_begin as one COPY (small tables:
- * latest, hourly); the trailer is added here. */
-static int copy_send(struct store *s, const char *sql, iot_error *err)
-{
-	PGresult *r = iot_db_query(s->db, sql, 0, NULL, err);
-	if (!r)
-		return -1;
-	PQclear(r);
-	return copy_finish(s, true, err);
 }
 
 /* Points [lo, hi) with their metadata into sql's COPY, a chunk at a time. */
@@ -345,91 +267,6 @@ static int store_range(struct store *s, const struct batch *b, size_t lo, size_t
 	return store_range(s, b, mid, hi, staged, err);
 }
 
-static int by_key(const void *x, const void *y, void *arg)
-{
-	const struct batch *b = arg;
-	const iot_point *p = b->pt[*(const size_t *)x], *q = b->pt[*(const size_t *)y];
-	if (p->device_id != q->device_id)
-		return p->device_id < q->device_id ? -1 : 1;
-	return strcmp(p->measurement, q->measurement);
-}
-
-/* The devices of the stored points (the latest list, sorted by device). */
-static int notify_followers(struct store *s, const struct batch *b, iot_error *err)
-{
-	char ids[NOTIFY_MAX + 24];
-	size_t len = 0;
-	int64_t last = 0;
-	for (size_t k = 0; k < s->nlatest && len <= NOTIFY_MAX; k++) {
-		int64_t dev = b->pt[s->latest[k]]->device_id;
-		if (dev != last)
-			len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%lld", len ? "," : "", (long long)dev);
-		last = dev;
-	}
-	const char *p[] = { len <= NOTIFY_MAX ? ids : "*" };
-	PGresult *r = iot_db_query(s->db, SQL_NOTIFY, 1, p, err);
-	PQclear(r);
-	return r ? 0 : -1;
-}
-
-static int upsert_latest(struct store *s, const struct batch *b, iot_error *err)
-{
-	s->nlatest = 0;
-	if (iot__latest_reduce(&s->map, b, &s->latest, &s->nlatest) < 0)
-		return iot_error_set(err, IOT_INTERNAL, "out of memory");
-	if (s->nlatest == 0)
-		return 0;
-	/* Batches commit in parallel: rows locked in one order never deadlock. */
-	qsort_r(s->latest, s->nlatest, sizeof *s->latest, by_key, (void *)b);
-	iot__copy_begin(&s->buf);
-	for (size_t k = 0; k < s->nlatest; k++)
-		iot__copy_point(&s->buf, b->pt[s->latest[k]], -1, false);
-	if (copy_send(s, SQL_COPY_LATEST, err) < 0 || simple(s, SQL_UPSERT_LATEST, err) < 0 ||
-	    simple(s, SQL_LAST_SEEN, err) < 0)
-		return -1;
-	return notify_followers(s, b, err);
-}
-
-/* Hourly sums in key order (parallel batches lock rollup rows in one order). */
-static int by_hour_key(const void *x, const void *y)
-{
-	const struct hour_sum *p = x, *q = y;
-	if (p->device_id != q->device_id)
-		return p->device_id < q->device_id ? -1 : 1;
-	int c = strcmp(p->measurement, q->measurement);
-	if (c)
-		return c;
-	return (p->bucket_us > q->bucket_us) - (p->bucket_us < q->bucket_us);
-}
-
-static int upsert_hourly(struct store *s, const struct batch *b, iot_error *err)
-{
-	if (iot__rollup_build(&s->hourly, b) < 0)
-		return iot_error_set(err, IOT_INTERNAL, "out of memory");
-	if (s->hourly.n == 0)
-		return 0;
-	qsort(s->hourly.sums, s->hourly.n, sizeof *s->hourly.sums, by_hour_key);
-	iot__copy_begin(&s->buf);
-	for (size_t i = 0; i < s->hourly.n; i++) {
-		const struct hour_sum *h = &s->hourly.sums[i];
-		iot__copy_row(&s->buf, 11);
-		iot__copy_int4(&s->buf, (int32_t)h->device_id);
-		iot__copy_text(&s->buf, h->measurement);
-		iot__copy_timestamptz(&s->buf, h->bucket_us);
-		iot__copy_int8(&s->buf, h->count);
-		iot__copy_float8(&s->buf, h->sum);
-		iot__copy_float8(&s->buf, h->min);
-		iot__copy_float8(&s->buf, h->max);
-		iot__copy_timestamptz(&s->buf, h->first_ts);
-		iot__copy_float8(&s->buf, h->first);
-		iot__copy_timestamptz(&s->buf, h->last_ts);
-		iot__copy_float8(&s->buf, h->last);
-	}
-	if (copy_send(s, SQL_COPY_HOURLY, err) < 0)
-		return -1;
-	return simple(s, SQL_UPSERT_HOURLY, err);
-}
-
 static int prepare_session(struct store *s, iot_error *err);
 
 static int batch_tx(iot_db *db, void *arg, iot_error *err)
@@ -458,9 +295,10 @@ static int batch_tx(iot_db *db, void *arg, iot_error *err)
 	for (size_t i = 0; i < b->n && !any_dup; i++)
 		any_dup = *b->out[i] == IOT_POINT_DUPLICATE;
 	s->replaying = any_dup;
-	if (upsert_latest(s, b, err) < 0)
+	iot__store_stmts_reset(s);
+	if (iot__store_rollups_add(s, b, err) < 0 || iot__store_stmts_close(s, err) < 0)
 		return -1;
-	return upsert_hourly(s, b, err);
+	return s->nstmt ? iot__store_stmts_run(s, err) : 0;
 }
 
 /* Partitions for every day the batch touches, created outside the batch's
@@ -546,10 +384,9 @@ static int prepare_session(struct store *s, iot_error *err)
 {
 	if (iot_db_generation(s->db) == s->prepared_gen)
 		return 0;
-	if (simple(s, SQL_SESSION_LIMITS, err) < 0 || simple(s, SQL_STAGE_TABLE, err) < 0 || simple(s, SQL_LATEST_STAGE_TABLE, err) < 0 ||
-	    simple(s, SQL_HOURLY_STAGE_TABLE, err) < 0)
+	if (simple(s, SQL_SESSION_LIMITS, err) < 0 || simple(s, SQL_STAGE_TABLE, err) < 0)
 		return -1;
-	return 0;
+	return iot__store_prepare(s, err);
 }
 
 int iot__store_batch(struct store *s, struct batch *b, iot_error *err)
@@ -558,7 +395,11 @@ int iot__store_batch(struct store *s, struct batch *b, iot_error *err)
 	int attempt = 0;
 	s->attempts = 0;
 	s->partitions_stale = s->partitions_reset = false;
-	for (;;) {
+	iot_error e;
+	bool small = ensure_partitions(s, b, &e) == 0 && iot__store_small(s, b) == 1;
+	if (small)
+		iot_metric_add(&s->m[M_SMALL_BATCHES], 1);
+	for (; !small;) {
 		void *arg[2] = { s, b };
 		if (ensure_partitions(s, b, err) == 0 && iot_db_transaction(s->db, batch_tx, arg, err) == 0) {
 			s->prepared_gen = iot_db_generation(s->db);

@@ -15,7 +15,7 @@
  * only lower ids, as every other batch would. (A deadlock with something
  * deleting several devices in another order is still possible; PostgreSQL
  * breaks it and the batch is rerun as after any transient failure.) */
-static const char SQL_LOCK_DEVICES[] =
+const char iot__sql_lock_devices[] =
 	"SELECT id FROM devices WHERE id = ANY($1::int8[]) ORDER BY id FOR KEY SHARE";
 
 static int by_id(const void *x, const void *y)
@@ -24,9 +24,7 @@ static int by_id(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-/* The batch's distinct devices, ascending, into dl->ids and as
- * "{1,2,...}" into dl->idlist. */
-static int collect_ids(struct device_lock *dl, const struct batch *b)
+int iot__device_lock_ids(struct device_lock *dl, const struct batch *b)
 {
 	if (dl->cap < b->n) {
 		int64_t *p = realloc(dl->ids, b->n * sizeof *p);
@@ -110,10 +108,10 @@ int iot__device_lock(iot_db *db, struct device_lock *dl, struct batch *b, struct
 	*use = b;
 	if (b->n == 0)
 		return 0;
-	if (collect_ids(dl, b) < 0)
+	if (iot__device_lock_ids(dl, b) < 0)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	const char *p[] = { dl->idlist };
-	PGresult *r = iot_db_query(db, SQL_LOCK_DEVICES, 1, p, err);
+	PGresult *r = iot_db_query(db, iot__sql_lock_devices, 1, p, err);
 	if (!r)
 		return -1;
 	size_t n = (size_t)PQntuples(r);

@@ -34,6 +34,12 @@ struct device_lock {
  * iot_db_query reports them). */
 int iot__device_lock(iot_db *db, struct device_lock *dl, struct batch *b, struct batch **use,
                      iot_error *err);
+/* Only the first step: b's distinct devices, ascending, into dl->ids and
+ * as "{1,2,...}" into dl->idlist, for a caller that sends the lock
+ * itself (iot__sql_lock_devices, dl->idlist its parameter) and compares the
+ * rows it got with dl->nids. 0 or -1 (out of memory). */
+int iot__device_lock_ids(struct device_lock *dl, const struct batch *b);
+extern const char iot__sql_lock_devices[];
 void iot__device_lock_free(struct device_lock *dl);
 
 #endif

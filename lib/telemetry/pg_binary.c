@@ -166,6 +166,24 @@ void iot__copy_point(struct copy_buf *b, const iot_point *p, int32_t idx, bool w
 		put_field(b, p, i);
 }
 
+void iot__array_begin(struct copy_buf *b, uint32_t elem_oid, size_t n)
+{
+	put32(b, 1);        /* dimensions */
+	put32(b, 1);        /* may hold NULLs (the server looks at each element) */
+	put32(b, elem_oid);
+	put32(b, (uint32_t)n);
+	put32(b, 1);        /* lower bound */
+}
+
+void iot__copy_point_field(struct copy_buf *b, const iot_point *p, int col) { put_field(b, p, col); }
+
+uint32_t iot__point_field_oid(int col)
+{
+	static const uint32_t oid[8] = { IOT_OID_INT4, IOT_OID_TEXT, IOT_OID_TIMESTAMPTZ, IOT_OID_FLOAT8,
+	                                 IOT_OID_TEXT, IOT_OID_BOOL, IOT_OID_JSONB, IOT_OID_JSONB };
+	return oid[col];
+}
+
 static uint64_t key_hash(int64_t device, const char *measurement, int64_t ts_us)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)device * 0x9E3779B97F4A7C15ULL;

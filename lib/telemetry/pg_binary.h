@@ -34,6 +34,21 @@ void iot__copy_float8(struct copy_buf *b, double v);
 void iot__copy_text(struct copy_buf *b, const char *s);
 void iot__copy_timestamptz(struct copy_buf *b, int64_t ts_us);
 
+/* A one-dimensional binary array parameter of n elements of type
+ * elem_oid (INT4OID ...); the elements follow, each as a field above. */
+void iot__array_begin(struct copy_buf *b, uint32_t elem_oid, size_t n);
+/* Column col (0..7, iot__copy_point's order with metadata) of a point as
+ * one field, and that column's element type for iot__array_begin. */
+void iot__copy_point_field(struct copy_buf *b, const iot_point *p, int col);
+uint32_t iot__point_field_oid(int col);
+#define IOT_OID_BOOL 16u
+#define IOT_OID_INT8 20u
+#define IOT_OID_INT4 23u
+#define IOT_OID_TEXT 25u
+#define IOT_OID_FLOAT8 701u
+#define IOT_OID_TIMESTAMPTZ 1184u
+#define IOT_OID_JSONB 3802u
+
 /* Open-addressing map from a point's key, (device, measurement) or
  * (device, measurement, ts), to an index. */
 struct point_map {

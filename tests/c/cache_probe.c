@@ -3,6 +3,8 @@
  *   cache_probe seen ID...                        mark online now, then print last_seen per id
  *   cache_probe ping                              "up" or "down", then any warning
  *   cache_probe devid < ids                       iot_auth_device_id per line: "ID STATUS SOURCE" or "ID error"
+ *   cache_probe keys PASSES < keys                every key checked, PASSES times over: per pass
+ *                                                 "pass N memory M redis R database D unknown U failed F"
  * Settings come from the environment (IOTFLOW_REDIS_URL ...); PROBE_NS, when
  * set, is the cache namespace (devid reads its own from the database). */
 #include <stdio.h>
@@ -66,6 +68,47 @@ static int devid(const iot_config *cfg, iot_cache *c)
 	return 0;
 }
 
+/* A fleet's keys, round after round, as a server sees them. */
+static int keys(const iot_config *cfg, iot_cache *c, int passes)
+{
+	iot_error err;
+	iot_db *db = iot_db_connect(cfg, &err);
+	iot_auth *a = db ? iot_auth_new(cfg, db, iot_cache_configured(c) ? c : NULL, &err) : NULL;
+	if (!a) {
+		iot_db_close(db);
+		return iot_fatal_error(&err);
+	}
+	size_t n = 0, cap = 0;
+	char **list = NULL, line[128];
+	while (fgets(line, sizeof line, stdin)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (n == cap && !(list = realloc(list, (cap = cap ? cap * 2 : 1024) * sizeof *list)))
+			return 6;
+		list[n++] = strdup(line);
+	}
+	for (int p = 1; p <= passes; p++) {
+		iot_auth_stats before, after;
+		iot_auth_get_stats(a, &before);
+		long failed = 0;
+		for (size_t i = 0; i < n; i++) {
+			iot_device_ref ref;
+			if (iot_auth_device_key_check(a, list[i], &ref, &err) < 0)
+				failed++;
+		}
+		iot_auth_get_stats(a, &after);
+		printf("pass %d memory %llu redis %llu database %llu unknown %llu failed %ld\n", p,
+		       (unsigned long long)(after.memory - before.memory), (unsigned long long)(after.redis - before.redis),
+		       (unsigned long long)(after.database - before.database),
+		       (unsigned long long)(after.unknown - before.unknown), failed);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	iot_auth_free(a);
+	iot_db_close(db);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	iot_cli_init("cache_probe");
@@ -91,6 +134,8 @@ int main(int argc, char **argv)
 		rc = seen(c, argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "devid"))
 		rc = devid(cfg, c);
+	else if (!strcmp(argv[1], "keys") && argc == 3)
+		rc = keys(cfg, c, atoi(argv[2]));
 	else if (!strcmp(argv[1], "ping"))
 		printf("%s\n", iot_cache_available(c) ? "up" : "down");
 	else

@@ -2,7 +2,10 @@
  * before any backend: the query string (decoding, the secret-in-URL
  * refusal, boolean parameters), the route templates, the Content-Type, and
  * the records of a body (JSON object, array, NDJSON), each record then
- * decoded as the server decodes it.
+ * decoded as the server decodes it; and, for the device routes
+ * (/api/v1/devices/register, /config, /heartbeat), the body as a JSON
+ * object with its string members (iot_http_body_object,
+ * iot_http_str_member) and their field checks, as registration makes them.
  *
  * Input: line 1 is the request target (path?query), line 2 the
  * Content-Type, the rest the body. Invariants: every record handed out
@@ -10,13 +13,15 @@
  * leading or trailing JSON whitespace; the count returned is the count
  * handed out and never over max_records; a JSON body of one value gives at
  * most one record and is a batch only when it starts with '['; query
- * values hold no NUL; a matched {id} is in 1..2^31-1. Built by the
+ * values hold no NUL; a matched {id} is in 1..2^31-1; a body object is a
+ * non-empty object and a string member has no NUL. Built by the
  * Makefile, run by scripts/fuzz.sh. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/field_check.h"
 #include "http/http.h"
 #include "telemetry/record.h"
 
@@ -97,6 +102,43 @@ static void fuzz_target(const char *target)
 	free(t);
 }
 
+/* A device route's body, as registration and the config route read it. */
+static void fuzz_device_body(const char *body, size_t len)
+{
+	static const struct { const char *key; size_t max; } fields[] = {
+		{ "name", 100 }, { "device_type", 50 }, { "description", 1000 }, { "location", 200 },
+		{ "firmware_version", 50 }, { "hardware_version", 50 }, { "config_key", 64 }, { "data_type", 16 },
+		{ "user_id", 64 }, { "status", 16 },
+	};
+	char why[200];
+	why[0] = '\0';
+	json_t *obj = iot_http_body_object(body, len, 32, why, sizeof why);
+	if (!obj) {
+		if (!why[0] || strchr(why, '\n'))
+			fail("a refused body without a one-line reason");
+		return;
+	}
+	if (!json_is_object(obj) || json_object_size(obj) == 0)
+		fail("body object not a non-empty object");
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		const char *v;
+		if (iot_http_str_member(obj, fields[i].key, &v) < 0)
+			continue;
+		if (v && strlen(v) != json_string_length(json_object_get(obj, fields[i].key)))
+			fail("string member with a NUL");
+		iot_error err;
+		if (v)
+			iot_field_check(fields[i].key, v, 0, fields[i].max, false, &err);
+	}
+	/* config_value of any type, as the config route stores its text. */
+	json_t *cv = json_object_get(obj, "config_value");
+	if (cv && !json_is_string(cv)) {
+		char *text = json_dumps(cv, JSON_COMPACT | JSON_ENCODE_ANY);
+		free(text);
+	}
+	json_decref(obj);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *in = malloc(size + 1);
@@ -120,6 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(body, nl2 + 1, blen);
 		struct seen s = { .body = body, .len = blen };
 		bool batch = false;
+		if (!strncmp(in, "/api/v1/devices/", 16))
+			fuzz_device_body(body, blen);
 		if (kind == IOT_BODY_JSON || kind == IOT_BODY_NDJSON) {
 			size_t a = 0;
 			while (a < blen && space(body[a]))

@@ -1,0 +1,44 @@
+/* http_body.c — the JSON object body of a device route, read under the
+ * limits (depth, duplicate keys, types), apart from any backend: the
+ * routes and the fuzz target (tests/fuzz/fuzz_http.c) share it. */
+#include "http/http.h"
+#include "base/json_util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+json_t *iot_http_body_object(const char *body, size_t len, int max_depth, char *why, size_t whylen)
+{
+	json_error_t je;
+	json_t *v;
+	if (!body || !len) {
+		snprintf(why, whylen, "Request body must contain valid JSON");
+		return NULL;
+	}
+	if (iot_json_depth(body, len, max_depth) < 0) {
+		snprintf(why, whylen, "Nesting deeper than %d levels", max_depth);
+		return NULL;
+	}
+	if (!(v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je))) {
+		snprintf(why, whylen, "Request body must contain valid JSON (column %d: %s)", je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(v) || !json_object_size(v)) {
+		json_decref(v);
+		snprintf(why, whylen, "Request body must be a non-empty JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+int iot_http_str_member(const json_t *obj, const char *key, const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
