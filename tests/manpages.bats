@@ -289,13 +289,16 @@ QUERY_PATTERNS=(
 query_data() {
 	echo 'manpage-passw0rd' | iot-user add alice >/dev/null
 	ID=$(iot-device add thermo-1 --owner alice | jq -r .id)
-	local t
-	for t in '-10 minutes|21.5' '-30 minutes|21' '-3 hours|19.5' 'yesterday 12:00|18.25'; do
-		printf '{"device_id":%s,"timestamp":"%s","data":{"temperature":%s}}\n' "$ID" \
-			"$(date -u -d "${t%|*}" +%Y-%m-%dT%H:%M:%SZ)" "${t#*|}"
+	local t now t10
+	# One clock reading: the humidity must share the temperature's second
+	# (read twice, the clock may pass a second in between).
+	now=$(date -u +%s)
+	t10=$(date -u -d "@$((now - 600))" +%Y-%m-%dT%H:%M:%SZ)
+	for t in "$t10|21.5" "@$((now - 1800))|21" "@$((now - 10800))|19.5" 'yesterday 12:00|18.25'; do
+		[[ $t == @* || $t == yesterday* ]] && t="$(date -u -d "${t%|*}" +%Y-%m-%dT%H:%M:%SZ)|${t#*|}"
+		printf '{"device_id":%s,"timestamp":"%s","data":{"temperature":%s}}\n' "$ID" "${t%|*}" "${t#*|}"
 	done | iot-ingest -q >/dev/null
-	printf '{"device_id":%s,"timestamp":"%s","data":{"humidity":40}}\n' "$ID" \
-		"$(date -u -d '-10 minutes' +%Y-%m-%dT%H:%M:%SZ)" | iot-ingest -q >/dev/null
+	printf '{"device_id":%s,"timestamp":"%s","data":{"humidity":40}}\n' "$ID" "$t10" | iot-ingest -q >/dev/null
 }
 
 @test "iot-query(1) EXAMPLES: every command is one this file runs" {
