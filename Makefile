@@ -24,6 +24,7 @@ PKGS       := libpq hiredis libmosquitto jansson libsodium libmicrohttpd libsyst
 CORE_PKGS  := libpq hiredis jansson libsodium
 # PROGRAM_PKGS: what a program needs beyond CORE_PKGS, as NAME_PKGS.
 iot-httpd_PKGS := libmicrohttpd libsystemd libmosquitto
+iot-mqtt-listen_PKGS := libmosquitto libsystemd libmicrohttpd
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g

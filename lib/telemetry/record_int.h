@@ -26,6 +26,8 @@ struct dec_store {
 	json_t *payload;     /* a mosquitto payload that arrived as a JSON string, parsed */
 	struct owned *owned;
 	iot_point *heap;     /* points, once they outgrow inline_pts */
+	json_t *md_obj;      /* device payloads: the record's metadata as an object */
+	char note[IOT_ERRMSG_MAX];
 	iot_point inline_pts[INLINE_POINTS];
 };
 
