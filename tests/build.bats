@@ -24,18 +24,23 @@ load helpers
 
 @test "programs link only the libraries they use" {
 	local p needed
-	for p in iot-migrate iot-user iot-device iot-ingest iot-httpd iot-query; do
+	for p in iot-migrate iot-user iot-device iot-ingest iot-httpd iot-query iot-mqtt-listen; do
 		needed=$(readelf -d "$IOTFLOW_ROOT/bin/$p" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
 		[[ $needed == *libpq* && $needed == *libjansson* ]] || { echo "$p: $needed"; false; }
 		for lib in libmosquitto libmicrohttpd libsystemd; do
 			# iot-httpd alone serves HTTP (libmicrohttpd), takes systemd's sockets
-			# (libsystemd) and knows the broker (libmosquitto).
-			[[ $p == iot-httpd ]] && continue
+			# (libsystemd) and knows the broker (libmosquitto); iot-mqtt-listen is
+			# a broker client (libmosquitto) that tells systemd it is ready
+			# (libsystemd) and serves its /metrics (libmicrohttpd).
+			[[ $p == iot-httpd || $p == iot-mqtt-listen ]] && continue
 			[[ $needed != *$lib* ]] || { echo "$p links $lib, which it does not use"; false; }
 		done
 	done
-	needed=$(readelf -d "$IOTFLOW_ROOT/bin/iot-httpd" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
-	[[ $needed == *libmicrohttpd* && $needed == *libsystemd* ]] || { echo "iot-httpd: $needed"; false; }
+	for p in iot-httpd iot-mqtt-listen; do
+		needed=$(readelf -d "$IOTFLOW_ROOT/bin/$p" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+		[[ $needed == *libmicrohttpd* && $needed == *libsystemd* && $needed == *libmosquitto* ]] ||
+			{ echo "$p: $needed"; false; }
+	done
 }
 
 @test "a missing package is named before anything compiles" {

@@ -119,7 +119,7 @@ char *iot_points_to_json(const iot_point *pts, size_t n)
 			json_decref(data);
 			data = NULL;
 		}
-	json_t *o = data ? json_pack("{s:I,s:s,s:o,s:o?}", "device_id", (json_int_t)pts[0].device_id,
+	json_t *o = data ? json_pack("{s:I,s:s,s:o,s:o*}", "device_id", (json_int_t)pts[0].device_id,
 	                             "timestamp", ts, "data", data,
 	                             "metadata", pts[0].metadata ? json_loads(pts[0].metadata, 0, NULL) : NULL)
 	                 : NULL;
