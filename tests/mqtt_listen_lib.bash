@@ -23,8 +23,8 @@ listen_setup() {
 	A=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-a.json"); KEY_A=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")
 	B=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-b.json"); KEY_B=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-b.json")
 	OFF=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-off.json"); KEY_OFF=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-off.json")
-	# A group and client ids of this test's own: sessions of an earlier test
-	# (kept by the broker) must not take this test's messages.
+	# Client ids (and a group) of this test's own: a session of an earlier
+	# test that the broker keeps must not be taken over.
 	GROUP=g${BATS_TEST_NUMBER}x$RANDOM
 	LOG=$IOTFLOW_TEST_TMP/listen-$BATS_TEST_NUMBER.log
 	LPID=
@@ -44,7 +44,7 @@ rows() { q "select count(*) from telemetry_data${1:+ where $1}"; }
 # start_listen [OPTION]...: iot-mqtt-listen in the background (pid in LPID),
 # stderr to $LOG; waits until a session has subscribed.
 start_listen() {
-	iot-mqtt-listen --share "$GROUP" --client-id "c$GROUP" "$@" >>"$IOTFLOW_TEST_TMP/listen.out" 2>>"$LOG" 3>&- &
+	iot-mqtt-listen --client-id "c$GROUP" --session-expiry 600 "$@" >>"$IOTFLOW_TEST_TMP/listen.out" 2>>"$LOG" 3>&- &
 	LPID=$!
 	wait_log "connected to" 100
 }

@@ -22,13 +22,15 @@ static const char usage[] =
 	"Options:\n"
 	"  -c, --config=FILE          read settings from FILE\n"
 	"  -d, --db=CONNINFO          PostgreSQL conninfo string or URI (default: PG* variables)\n"
-	"  -g, --share=GROUP          shared-subscription group: instances with the same\n"
-	"                             GROUP split the messages (default iotflow)\n"
+	"  -g, --share=GROUP          subscribe in the shared-subscription group GROUP:\n"
+	"                             sessions and instances with the same GROUP split\n"
+	"                             the messages (default: plain subscriptions)\n"
 	"  -i, --client-id=ID         sessions are ID-1..ID-N; keep it across restarts\n"
 	"                             (default iot-mqtt-listen-HOSTNAME)\n"
 	"  -k, --keepalive=SECONDS    MQTT keepalive (default 60)\n"
 	"  -m, --metrics-listen=[ADDR:]PORT  serve Prometheus metrics at /metrics\n"
-	"  -n, --sessions=N           MQTT sessions in this process (default 4)\n"
+	"  -n, --sessions=N           MQTT sessions in this process (default 1; more\n"
+	"                             need --share)\n"
 	"  -p, --print                write the points as NDJSON on stdout (read back by\n"
 	"                             iot-ingest) instead of storing them\n"
 	"  -q, --quiet                no warnings or notices on stderr\n"
@@ -112,6 +114,8 @@ static int parse_args(int argc, char **argv, struct args *a, int *done)
 	}
 	if (optind < argc)
 		return iot_usage_error("unexpected argument '%s'", argv[optind]);
+	if (a->o.sessions > 1 && !a->o.group)
+		return iot_usage_error("several sessions need a shared-subscription group (--share)");
 	return 0;
 }
 

@@ -14,7 +14,7 @@
 void iot_listen_opts_default(iot_listen_opts *o)
 {
 	memset(o, 0, sizeof *o);
-	o->sessions = 4;
+	o->sessions = 1;
 	o->receive_max = 100;
 	o->keepalive = 60;
 	o->session_expiry = 7L * 86400;
@@ -51,10 +51,12 @@ static int check_opts(struct iot_listener *l, iot_error *err)
 		return iot_error_set(err, IOT_USAGE, "the keepalive must be 5..65535 seconds");
 	if (o->session_expiry < 0 || o->session_expiry > 0xFFFFFFFFL)
 		return iot_error_set(err, IOT_USAGE, "the session expiry must be 0..4294967295 seconds");
-	const char *g = o->group ? o->group : "iotflow";
-	if (!group_valid(g))
+	if (o->group && !group_valid(o->group))
 		return iot_error_set(err, IOT_USAGE, "a subscription group is 1..99 characters without '/', '+' or '#'");
-	snprintf(l->group, sizeof l->group, "%s", g);
+	if (!o->group && o->sessions > 1)
+		return iot_error_set(err, IOT_USAGE, "several sessions need a shared-subscription group (--share): "
+		                     "without one each session would get every message");
+	snprintf(l->group, sizeof l->group, "%s", o->group ? o->group : "");
 	if (o->client_id) {
 		if (!client_id_valid(o->client_id))
 			return iot_error_set(err, IOT_USAGE, "a client id is 1..100 of A-Z a-z 0-9 - _ . :");

@@ -18,12 +18,19 @@
  * expiry), and they come again after the restart; a replay of what was
  * committed but not acknowledged is absorbed by the telemetry key.
  *
- * SESSIONS. Several sessions in one process share one subscription group
+ * SESSIONS. Without a group, one session with plain subscriptions. With a
+ * group, several sessions in one process share one subscription group
  * ($share/GROUP/...), so the broker spreads messages over them, and their
- * messages are committed together by one batch writer. Other instances with
- * the same group (on other machines) split the load with them. Session i's
- * client id is CLIENT_ID-i; it must stay the same across restarts, or the
- * broker's queue for the old session is orphaned.
+ * messages are committed together by one batch writer; other instances
+ * with the same group (on other machines) split the load with them. One
+ * session already commits what it has read in one batch (up to the receive
+ * maximum), so sessions are for spreading work, not for batching. The
+ * catch (mosquitto 2.0.11, measured): a broker restarted from its
+ * persistence file keeps a session's plain subscriptions but forgets its
+ * shared ones, so what is published after such a restart and before the
+ * sessions are back and subscribed again is not delivered to a group.
+ * Session i's client id is CLIENT_ID-i; it must stay the same across
+ * restarts, or the broker's queue for the old session is orphaned.
  *
  * TOPICS (DESIGN §4, compat §2.3):
  *   iotflow/devices/ID/telemetry[/ANY/...]  telemetry, through the ingest
@@ -45,9 +52,9 @@
 #include "telemetry/record.h"
 
 typedef struct iot_listen_opts {
-	const char *group;          /* shared-subscription group (default "iotflow") */
+	const char *group;          /* shared-subscription group (NULL: plain subscriptions) */
 	const char *client_id;      /* sessions are CLIENT_ID-1..N (default "iot-mqtt-listen-HOSTNAME") */
-	int sessions;               /* MQTT sessions in this process (default 4) */
+	int sessions;               /* MQTT sessions in this process (default 1; more need a group) */
 	int receive_max;            /* unacknowledged messages per session (default 100) */
 	int keepalive;              /* seconds (default 60) */
 	long session_expiry;        /* seconds the broker keeps a session of ours while we are away (default 7 days) */

@@ -41,12 +41,19 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	char subs[NFILTERS][200];
 	char *list[NFILTERS];
 	for (size_t i = 0; i < NFILTERS; i++) {
-		snprintf(subs[i], sizeof subs[i], "$share/%s/%s", l->group, topic_filters[i]);
+		if (l->group[0])
+			snprintf(subs[i], sizeof subs[i], "$share/%s/%s", l->group, topic_filters[i]);
+		else
+			snprintf(subs[i], sizeof subs[i], "%s", topic_filters[i]);
 		list[i] = subs[i];
 	}
 	/* Again on every connect, whether or not the broker kept the session:
-	 * the same subscription replaces itself, nothing is lost. */
-	rc = mosquitto_subscribe_multiple(m, NULL, (int)NFILTERS, list, 1, 0, NULL);
+	 * the same subscription replaces itself, nothing is lost (and the broker
+	 * may have forgotten it: mosquitto 2.0.11 restores plain subscriptions
+	 * of a persistent session after a restart, shared ones not). Retained
+	 * messages are never replayed: an old status/online and status/offline
+	 * would come back in any order on every reconnect (compat B5). */
+	rc = mosquitto_subscribe_multiple(m, NULL, (int)NFILTERS, list, 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		iot_config_notice(l->cfg, "session %s: unable to subscribe: %s", s->client_id, mosquitto_strerror(rc));
 	if (s->index == 0 || (flags & 1) == 0)
