@@ -79,7 +79,7 @@ start() {
 start_daemons() {
 	local i
 	pids=() names=()
-	start iot-mqtt-listen
+	start iot-mqtt-listen --client-id iot-mqtt-listen-run --metrics-listen 127.0.0.1:9101
 	start iot-httpd --listen 127.0.0.1:5000
 	((${#pids[@]})) || return 0
 	sleep 0.5
@@ -194,8 +194,10 @@ Then try:
   iot-device add thermo-1 --owner alice   # prints the device's API key, once
   echo '{"device_id":1,"data":{"temperature":21.5}}' | iot-ingest
   psql -c 'select * from telemetry_latest'
-  mosquitto_sub -p \$IOTFLOW_MQTT_PORT -t 'iotflow/devices/+/telemetry/#' -F %j | iot-ingest
-  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
+  KEY=iotf_...                            # the key iot-device add printed
+  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -q 1 -t iotflow/devices/1/telemetry -m "{\\"api_key\\":\\"\$KEY\\",\\"data\\":{\\"humidity\\":40}}"
+                                          # stored by iot-mqtt-listen (log: \$IOTFLOW_STATE_DIR/log)
+  curl -s http://127.0.0.1:9101/metrics   # iot-mqtt-listen's metrics
   redis-cli -p \$IOTFLOW_REDIS_PORT
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then
