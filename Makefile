@@ -192,6 +192,7 @@ bench: all test-progs
 	@bench/auth.sh
 	@bench/query
 	@bench/http
+	@bench/mqtt
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \

@@ -34,7 +34,7 @@ static const char usage[] =
 	"  -p, --print                write the points as NDJSON on stdout (read back by\n"
 	"                             iot-ingest) instead of storing them\n"
 	"  -q, --quiet                no warnings or notices on stderr\n"
-	"  -r, --receive-max=N        unacknowledged messages per session (default 100)\n"
+	"  -r, --receive-max=N        unacknowledged messages per session (default 1000)\n"
 	"  -s, --session-expiry=DURATION  how long the broker keeps our sessions while we\n"
 	"                             are away (default 7d)\n"
 	"  -t, --trust-broker         the broker authenticates devices (IoTFlow plugin):\n"

@@ -15,7 +15,7 @@ void iot_listen_opts_default(iot_listen_opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->sessions = 1;
-	o->receive_max = 100;
+	o->receive_max = 1000;
 	o->keepalive = 60;
 	o->session_expiry = 7L * 86400;
 	iot_writer_opts_default(&o->writer);

@@ -55,7 +55,7 @@ typedef struct iot_listen_opts {
 	const char *group;          /* shared-subscription group (NULL: plain subscriptions) */
 	const char *client_id;      /* sessions are CLIENT_ID-1..N (default "iot-mqtt-listen-HOSTNAME") */
 	int sessions;               /* MQTT sessions in this process (default 1; more need a group) */
-	int receive_max;            /* unacknowledged messages per session (default 100) */
+	int receive_max;            /* unacknowledged messages per session (default 1000) */
 	int keepalive;              /* seconds (default 60) */
 	long session_expiry;        /* seconds the broker keeps a session of ours while we are away (default 7 days) */
 	/* The broker authenticates devices (the IoTFlow plugin): a payload
