@@ -51,3 +51,24 @@ teardown() { listen_teardown; }
 	assert_equal "$(rows)" 25000
 	grep -q "the broker kept its session" "$LOG"
 }
+
+@test "kill -9 of the default listener (one session, plain subscriptions) mid-stream, then a restart: exactly 10,000 rows" {
+	start_listen
+	lines "$A" "$KEY_A" 10000 >"$IOTFLOW_TEST_TMP/burst"
+	mqtt_pub 50 <"$IOTFLOW_TEST_TMP/burst" >"$BATS_TEST_TMPDIR/pub.out" 3>&- &
+	local pp=$! i
+	for ((i = 0; i < 300; i++)); do
+		(($(rows) >= 1000)) && break
+		sleep 0.05
+	done
+	kill -KILL "$LPID"
+	wait "$LPID" 2>/dev/null || true
+	LPID=
+	echo "# rows at kill -9: $(rows)" >&3
+	wait "$pp"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/pub.out")" "acked 10000 of 10000"
+	start_listen
+	wait_rows 10000 "" 120
+	sleep 0.5
+	assert_equal "$(rows)" 10000
+}

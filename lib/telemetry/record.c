@@ -261,7 +261,7 @@ static int take_metadata(struct dec *d, json_t *meta, const char **md)
 	return *md ? 0 : -1;
 }
 
-static int64_t now_us(struct dec *d)
+int64_t iot__rec_now(struct dec *d)
 {
 	if (d->now_us == 0) {
 		struct timespec ts;
@@ -276,7 +276,7 @@ static int64_t now_us(struct dec *d)
 static int check_range(struct dec *d, int64_t t)
 {
 	char a[48], b[48];
-	int64_t now = now_us(d), fut = d->o->max_future_us;
+	int64_t now = iot__rec_now(d), fut = d->o->max_future_us;
 	if (t < d->o->min_ts_us) {
 		iot_format_timestamp(t, a, sizeof a);
 		iot_format_timestamp(d->o->min_ts_us, b, sizeof b);
@@ -290,44 +290,14 @@ static int check_range(struct dec *d, int64_t t)
 	return 0;
 }
 
-static bool in_range(struct dec *d, int64_t t)
-{
-	int64_t now = now_us(d), fut = d->o->max_future_us;
-	return t >= d->o->min_ts_us && !(fut >= 0 && now <= INT64_MAX - fut && t > now + fut);
-}
-
-/* Device payloads: what the Flask service took, else the arrival time and
- * a note (DEVICE PAYLOADS). */
-static int device_ts(struct dec *d, json_t *v, int64_t *t)
-{
-	struct iot_shown sh;
-	char shown[IOT_SHOW_MAX * 4 + 16];
-	const char *why = NULL;
-	if (json_is_string(v)) {
-		why = iot_timestamp_parse_device(json_string_value(v), json_string_length(v), t);
-		snprintf(shown, sizeof shown, "\"%s\"", iot__show(&sh, json_string_value(v), json_string_length(v), true));
-	} else {
-		snprintf(shown, sizeof shown, "%.15g", json_number_value(v));
-		if (!json_is_number(v) || iot_timestamp_device_num(json_number_value(v), t) < 0)
-			why = json_is_number(v) ? "is not a positive epoch time" : "is not a string or a number";
-	}
-	if (!why && !in_range(d, *t))
-		why = "is before the earliest or too far in the future";
-	if (!why)
-		return 0;
-	*t = d->have_fallback ? d->fallback_ts : now_us(d);
-	snprintf(d->st->note, sizeof d->st->note, "timestamp %s %s: stored with the arrival time", shown, why);
-	return 0;
-}
-
 /* The time of a record with "timestamp" v (NULL: absent). */
 static int record_ts(struct dec *d, json_t *v, int64_t *t)
 {
 	struct iot_shown sh;
 	if (v && d->o->device)
-		return device_ts(d, v, t);
+		return iot__rec_device_ts(d, v, t);
 	if (!v) {
-		*t = d->have_fallback ? d->fallback_ts : now_us(d);
+		*t = d->have_fallback ? d->fallback_ts : iot__rec_now(d);
 	} else if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
@@ -433,17 +403,13 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 enum member { M_MEASUREMENT, M_DATA, M_METADATA, M_TIMESTAMP, M_DEVICE_ID, M_API_KEY,
               M_TS_OTHER, M_DESCRIBES };
 
-/* Device payloads: members that describe the device (DEVICE PAYLOADS). */
-static const char *const describing[] = { "device_name", "device_type", "location" };
-
 static enum member classify(const char *k, bool device)
 {
 	if (device) {
 		if (!strcmp(k, "ts"))
 			return M_TS_OTHER;
-		for (size_t i = 0; i < sizeof describing / sizeof describing[0]; i++)
-			if (!strcmp(k, describing[i]))
-				return M_DESCRIBES;
+		if (iot__rec_describes(k))
+			return M_DESCRIBES;
 	}
 	switch (k[0]) {
 	case 'a': return strcmp(k, "api_key") ? M_MEASUREMENT : M_API_KEY;
@@ -452,53 +418,6 @@ static enum member classify(const char *k, bool device)
 	case 't': return strcmp(k, "timestamp") ? M_MEASUREMENT : M_TIMESTAMP;
 	}
 	return M_MEASUREMENT;
-}
-
-/* Device payloads: the record's metadata, with what describes the device
- * and without a key; kept as an object for the points' units. */
-static int device_metadata(struct dec *d, json_t *obj, json_t *meta, const char **md)
-{
-	*md = NULL;
-	if (meta && !json_is_object(meta))
-		return reject(d, "metadata must be an object");
-	json_t *m = meta ? json_copy(meta) : json_object();
-	if (!m)
-		return iot_error_set(d->err, IOT_INTERNAL, "out of memory");
-	d->st->md_obj = m;
-	json_object_del(m, "api_key");
-	for (size_t i = 0; i < sizeof describing / sizeof describing[0]; i++) {
-		json_t *v = json_object_get(obj, describing[i]);
-		if (v && !json_object_get(m, describing[i]) && json_object_set(m, describing[i], v) < 0)
-			return iot_error_set(d->err, IOT_INTERNAL, "out of memory");
-	}
-	if (json_object_size(m) == 0)
-		return 0;
-	*md = iot__rec_dump_owned(d, m, NULL);
-	return *md ? 0 : -1;
-}
-
-/* Device payloads: a reading {"value":V,"unit":U,...} is V, with U in its
- * point's metadata; a null reading is skipped (*v NULL). */
-static int device_reading(struct dec *d, const char *name, json_t **v, const char **md)
-{
-	if (json_is_object(*v) && json_object_get(*v, "value")) {
-		json_t *unit = json_object_get(*v, "unit");
-		*v = json_object_get(*v, "value");
-		if (json_is_string(unit) && !json_is_null(*v)) {
-			json_t *m = d->st->md_obj ? json_copy(d->st->md_obj) : json_object();
-			if (!m || json_object_set(m, "unit", unit) < 0) {
-				json_decref(m);
-				return iot_error_set(d->err, IOT_INTERNAL, "out of memory");
-			}
-			*md = iot__rec_dump_owned(d, m, name);
-			json_decref(m);
-			if (!*md)
-				return -1;
-		}
-	}
-	if (json_is_null(*v))
-		*v = NULL;
-	return 0;
 }
 
 /* (a) with "data", (b) without. */
@@ -538,14 +457,14 @@ static int decode_iotflow(struct dec *d, json_t *obj)
 		n = json_object_size(data);
 	if (!ts)
 		ts = ts_other;
-	if ((device ? device_metadata(d, obj, meta, &md) : take_metadata(d, meta, &md)) < 0 ||
+	if ((device ? iot__rec_device_metadata(d, obj, meta, &md) : take_metadata(d, meta, &md)) < 0 ||
 	    record_ts(d, ts, &t) < 0 || reserve(d, n) < 0)
 		return -1;
 	json_object_foreach(data ? data : obj, k, v) {
 		const char *pmd = md;
 		if (!data && classify(k, device) != M_MEASUREMENT)
 			continue;
-		if (device && device_reading(d, k, &v, &pmd) < 0)
+		if (device && iot__rec_device_reading(d, k, &v, &pmd) < 0)
 			return -1;
 		if (v && add_point(d, k, v, t, pmd) < 0)
 			return -1;
