@@ -133,7 +133,7 @@ m8 2025-11-21 19:59:28.000"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{\"x\":NaN}}"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{}}"
 	pub "iotflow/devices/$A/status/connectivity" '{"connected":true}'
-	pub "iotflow/devices/$A/commands/ack" '{"command_id":1,"status":"done"}'
+	pub "iotflow/devices/$A/commands/ack" "{\"api_key\":\"$KEY_A\",\"command_id\":1,\"status\":\"done\"}"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{\"ok\":1}}"
 	wait_rows 1
 	run grep refused "$LOG"
@@ -151,7 +151,7 @@ m8 2025-11-21 19:59:28.000"
 	run cat "$BATS_TEST_TMPDIR/metrics"
 	assert_line 'iotflow_mqtt_messages_rejected_total{reason="invalid"} 3'
 	assert_line 'iotflow_mqtt_messages_rejected_total{reason="bad_topic"} 1'
-	assert_line 'iotflow_mqtt_messages_rejected_total{reason="not_wired"} 1'
+	assert_line 'iotflow_mqtt_messages_rejected_total{reason="unknown_command"} 1'
 	assert_line 'iotflow_mqtt_messages_received_total{kind="telemetry"} 4'
 	assert_line 'iotflow_mqtt_messages_received_total{kind="status"} 1'
 	assert_line 'iotflow_mqtt_messages_received_total{kind="command_ack"} 1'
@@ -262,4 +262,38 @@ m8 2025-11-21 19:59:28.000"
 	# Nothing the stopped listener had read came again: its PUBACKs left before it went.
 	sleep 1
 	assert_equal "$(q "select coalesce(sum(count), 0) from telemetry_hourly")" 5000
+}
+
+@test "commands: one the broker missed is published by the listener; the device's answer on commands/ack moves it" {
+	# Pending with no attempt: what a send while the broker was away leaves.
+	local cid out=$BATS_TEST_TMPDIR/device.out
+	mosquitto_sub -h 127.0.0.1 -p "$IOTFLOW_MQTT_PORT" -q 1 -t "iotflow/devices/$A/commands/control" -C 1 -W 30 \
+		>"$out" 3>&- &
+	local sub=$!
+	sleep 0.5
+	cid=$(q "insert into device_control (device_id, command, parameters, expires_at)
+	         values ($A, 'led_on', '{\"level\":3}', now() + interval '10 minutes') returning id" | head -n 1)
+	start_listen
+	wait "$sub"
+	run jq -c '[.command_id, .command, .parameters]' "$out"
+	assert_output "[$cid,\"led_on\",{\"level\":3}]"
+	local i st
+	for ((i = 0; i < 50; i++)); do
+		st=$(q "select status from device_control where id = $cid")
+		[[ $st == sent ]] && break
+		sleep 0.1
+	done
+	assert_equal "$st" sent
+	# The device answers: without its key nothing moves; with it, completed.
+	pub "iotflow/devices/$A/commands/ack" "{\"command_id\":$cid,\"status\":\"completed\"}"
+	pub "iotflow/devices/$B/commands/ack" "{\"api_key\":\"$KEY_B\",\"command_id\":$cid,\"status\":\"failed\"}"
+	pub "iotflow/devices/$A/commands/ack" "{\"api_key\":\"$KEY_A\",\"command_id\":$cid,\"status\":\"completed\",\"result\":{\"led\":\"on\"}}"
+	for ((i = 0; i < 50; i++)); do
+		st=$(q "select status || ' ' || result::text from device_control where id = $cid")
+		[[ $st == completed* ]] && break
+		sleep 0.1
+	done
+	assert_equal "$st" 'completed {"led": "on"}'
+	wait_log "refused: missing api_key"
+	grep -q "iotflow/devices/$B/commands/ack: refused:" "$LOG"
 }

@@ -110,6 +110,8 @@ iot_listener *iot_listener_new(const iot_config *cfg, const iot_listen_opts *o, 
 	for (int i = 0; i < o->sessions; i++)
 		if (open_session(l, &l->s[i], i, err) < 0)
 			goto fail;
+	if (iot__listen_dispatch_open(l, err) < 0)
+		goto fail;
 	return l;
 fail:
 	iot_listener_free(l);
@@ -159,6 +161,7 @@ int iot_listener_run(iot_listener *l, iot_listen_tick_fn tick, void *arg, iot_er
 			subscribed += l->s[i].subscribed;
 		if (tick)
 			tick(arg, subscribed);
+		iot__listen_dispatch_tick(l);
 		struct timespec ts = { 0, 250 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
@@ -179,6 +182,7 @@ void iot_listener_free(iot_listener *l)
 	if (!l)
 		return;
 	iot__listen_metrics_stop(l);
+	iot__listen_dispatch_close(l);
 	for (int i = 0; l->s && i < l->o.sessions; i++) {
 		struct session *s = &l->s[i];
 		if (s->m)

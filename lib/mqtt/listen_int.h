@@ -25,7 +25,7 @@ enum listen_reason {
 	LR_DENIED,          /* missing or wrong api_key */
 	LR_UNKNOWN_DEVICE,
 	LR_BAD_TOPIC,       /* a topic we do not handle */
-	LR_NOT_WIRED,       /* command answers: not handled yet */
+	LR_UNKNOWN_COMMAND, /* an answer to no open command of that device */
 	LR_COUNT
 };
 
@@ -37,6 +37,8 @@ struct listen_metrics {
 	_Atomic uint64_t stored_messages, points_stored, points_duplicate, points_rejected;
 	_Atomic uint64_t ts_arrival;          /* timestamps replaced by the arrival time */
 	_Atomic uint64_t seen, offline;       /* status updates applied */
+	_Atomic uint64_t answers;             /* command answers applied (device_control) */
+	_Atomic uint64_t cmd_sent, cmd_expired, configs_published; /* by the dispatch */
 	_Atomic uint64_t connects, disconnects, connected;
 	_Atomic uint64_t rounds, wait_us;     /* commit waits: count and total time */
 };
@@ -75,6 +77,11 @@ struct iot_listener {
 	iot_error fail;
 	struct listen_metrics m;
 	struct MHD_Daemon *metrics_http;
+	/* listen_dispatch.c: commands and configurations the broker missed */
+	iot_db *dispatch_db;
+	struct iot_publisher *pub;
+	long long next_dispatch_ms;
+	bool dispatch_down;     /* the last round could not publish (told once) */
 };
 
 /* session.c: a session's client (made before its thread starts), and its
@@ -84,6 +91,15 @@ void *iot__listen_session_main(void *arg);
 /* The listener cannot go on (first failure wins); every session stops. */
 void iot__listen_fail(struct iot_listener *l, const iot_error *err);
 bool iot__listen_stopping(const struct iot_listener *l);
+
+/* listen_dispatch.c: every IOT_LISTEN_DISPATCH_S seconds (from the
+ * listener's own thread), publish the commands still pending and the
+ * configurations changed since last published (dispatch.h), and expire
+ * lapsed commands. Not with --print. */
+#define IOT_LISTEN_DISPATCH_S 5
+int iot__listen_dispatch_open(struct iot_listener *l, iot_error *err);
+void iot__listen_dispatch_tick(struct iot_listener *l);
+void iot__listen_dispatch_close(struct iot_listener *l);
 
 /* listen_http.c: stop serving /metrics (before the listener goes). */
 void iot__listen_metrics_stop(struct iot_listener *l);

@@ -9,7 +9,7 @@
 
 static const char *const kind_names[LK_COUNT] = { "telemetry", "status", "command_ack", "other" };
 static const char *const reason_names[LR_COUNT] = { "invalid", "denied", "unknown_device", "bad_topic",
-                                                    "not_wired" };
+                                                    "unknown_command" };
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -68,6 +68,15 @@ int iot_listener_metrics_write(iot_listener *l, FILE *f)
 	    (double)atomic_load(&m->seen));
 	one(f, "iotflow_mqtt_devices_offline_total", "counter", "Status offline messages applied (last wills).",
 	    (double)atomic_load(&m->offline));
+	one(f, "iotflow_mqtt_command_answers_total", "counter",
+	    "Command answers (commands/ack) that moved a command forward.", (double)atomic_load(&m->answers));
+	one(f, "iotflow_mqtt_commands_sent_total", "counter",
+	    "Pending commands published by the dispatch (the broker was away when they were sent).",
+	    (double)atomic_load(&m->cmd_sent));
+	one(f, "iotflow_mqtt_commands_expired_total", "counter", "Commands the dispatch found past their TTL.",
+	    (double)atomic_load(&m->cmd_expired));
+	one(f, "iotflow_mqtt_configs_published_total", "counter",
+	    "Device configurations published (retained) by the dispatch.", (double)atomic_load(&m->configs_published));
 	head(f, "iotflow_mqtt_commit_wait_seconds", "summary",
 	     "Time a session waited for the commit of the messages it had read, before acknowledging them.");
 	fprintf(f, "iotflow_mqtt_commit_wait_seconds_sum %.6f\n", atomic_load(&m->wait_us) / 1e6);

@@ -21,6 +21,7 @@
 
 #include "base/json_util.h"
 #include "base/parse.h"
+#include "registry/command.h"
 #include "registry/device_seen.h"
 
 enum topic_kind { T_TELEMETRY, T_STATUS, T_ACK, T_OTHER };
@@ -224,14 +225,30 @@ static void on_status(struct session *s, const struct mosquitto_message *msg, in
 
 /* ---- command answers ---- */
 
-/* iotflow/devices/ID/commands/ack: a device's answer to a command. Where
- * the answers of commands are kept is the commands' part (device_control);
- * until it is wired here, an answer is counted under reason "not_wired" and
- * acknowledged. */
+/* iotflow/devices/ID/commands/ack: a device's answer to one of its
+ * commands (the payload: lib/registry/command.h, iot_command_ack). Who may
+ * answer is checked as for status/online: the topic's device's key in the
+ * payload, or the broker's word with trust_broker. Applied at once, on this
+ * session's thread, so it is in the database before its PUBACK leaves;
+ * --print leaves answers alone (they are not telemetry). */
 static void on_command_ack(struct session *s, const struct mosquitto_message *msg, int64_t id)
 {
-	(void)msg, (void)id;
-	atomic_fetch_add(&s->l->m.rejected[LR_NOT_WIRED], 1);
+	if (s->l->o.print)
+		return;
+	iot_device_ref dev = { 0 };
+	iot_error err = { 0 };
+	int rc = status_device(s, msg, id, &dev, &err);
+	if (rc == 0)
+		rc = iot_command_ack(s->db, id, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, &err);
+	if (rc == 0) {
+		atomic_fetch_add(&s->l->m.answers, 1);
+		return;
+	}
+	if (backend_error(&err))
+		backend_failed(s, &err);
+	else
+		refuse(s, msg->topic, err.status == IOT_NOT_FOUND && dev.id == id ? LR_UNKNOWN_COMMAND : reason_of(err.status),
+		       err.msg);
 }
 
 void iot__listen_message(struct session *s, const struct mosquitto_message *msg)
