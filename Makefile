@@ -27,6 +27,7 @@ iot-httpd_PKGS := libmicrohttpd libsystemd libmosquitto
 iot-device_PKGS := libmosquitto
 # Retention writes its archives through zlib (gzip).
 iot-migrate_PKGS := zlib
+iot-mqtt-listen_PKGS := libmosquitto libsystemd libmicrohttpd
 
 CC         ?= cc
 CFLAGS     ?= -O2 -g
@@ -65,7 +66,8 @@ CLI_SRC    := $(wildcard lib/cli/*.c)
 LIBA       := $(O)/libiotflow.a
 CLIA       := $(O)/libiotflow-cli.a
 # The telemetry record decoder and what it needs: its unit test and fuzz target.
-DECODER_SRC := lib/telemetry/record.c lib/telemetry/record_mosquitto.c lib/telemetry/record_text.c \
+DECODER_SRC := lib/telemetry/record.c lib/telemetry/record_mosquitto.c lib/telemetry/record_device.c \
+               lib/telemetry/record_text.c \
                lib/base/timestamp.c lib/base/json_util.c lib/base/error.c
 # A program is cmd/iot-NAME.c, or a folder cmd/iot-NAME/ whose .c files make one program.
 PROG_FILES := $(patsubst cmd/%.c,%,$(wildcard cmd/iot-*.c))
@@ -207,6 +209,7 @@ bench: all test-progs
 	@bench/http
 	@bench/chart
 	@bench/mqtt-connect
+	@bench/mqtt
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \

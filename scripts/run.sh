@@ -83,7 +83,10 @@ start() {
 start_daemons() {
 	local i
 	pids=() names=()
-	start iot-mqtt-listen
+	# Behind the auth plugin the broker has checked each device's key and
+	# topics; without it, every payload must carry its device's key.
+	start iot-mqtt-listen --client-id iot-mqtt-listen-run --metrics-listen 127.0.0.1:9101 \
+		${run_mqtt_token:+--trust-broker}
 	start iot-httpd --listen 127.0.0.1:5000
 	((${#pids[@]})) || return 0
 	sleep 0.5
@@ -209,8 +212,11 @@ Then try:
   iot-device add thermo-1 --owner alice   # prints the device's API key, once
   echo '{"device_id":1,"data":{"temperature":21.5}}' | iot-ingest
   psql -c 'select * from telemetry_latest'
-  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -u 1 -P "\$KEY" -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
-                                          # the broker wants the device id and key (iotflow-mosquitto(8))
+  KEY=iotf_...                            # the key iot-device add printed
+  mosquitto_pub -p \$IOTFLOW_MQTT_PORT -q 1 -u 1 -P "\$KEY" -t iotflow/devices/1/telemetry -m '{"data":{"humidity":40}}'
+                                          # the broker wants the device id and key (iotflow-mosquitto(8));
+                                          # stored by iot-mqtt-listen (log: \$IOTFLOW_STATE_DIR/log)
+  curl -s http://127.0.0.1:9101/metrics   # iot-mqtt-listen's metrics
   redis-cli -p \$IOTFLOW_REDIS_PORT
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then

@@ -26,10 +26,13 @@ load helpers
 	# What each program must link beyond the core (libpq, jansson): iot-httpd
 	# serves HTTP (libmicrohttpd), takes systemd's sockets (libsystemd) and
 	# publishes commands (libmosquitto); iot-device publishes commands and
-	# configs (libmosquitto). Every other pairing is refused.
-	local -A must=([iot-httpd]="libmicrohttpd libsystemd libmosquitto" [iot-device]="libmosquitto")
+	# configs (libmosquitto); iot-mqtt-listen is a broker client (libmosquitto)
+	# that tells systemd it is ready (libsystemd) and serves its /metrics
+	# (libmicrohttpd). Every other pairing is refused.
+	local -A must=([iot-httpd]="libmicrohttpd libsystemd libmosquitto" [iot-device]="libmosquitto"
+		[iot-mqtt-listen]="libmosquitto libsystemd libmicrohttpd")
 	local p needed lib
-	for p in iot-migrate iot-user iot-device iot-ingest iot-httpd iot-query; do
+	for p in iot-migrate iot-user iot-device iot-ingest iot-httpd iot-query iot-mqtt-listen iot-chart; do
 		needed=$(readelf -d "$IOTFLOW_ROOT/bin/$p" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
 		[[ $needed == *libpq* && $needed == *libjansson* ]] || { echo "$p: $needed"; false; }
 		for lib in libmosquitto libmicrohttpd libsystemd; do

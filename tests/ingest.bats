@@ -819,3 +819,16 @@ JSON
 	assert_equal "$st" 1
 	assert_equal "$(rows "device_id = $next")" 1
 }
+
+@test "--device-payloads: piped device payloads as iot-mqtt-listen takes them; the default stays strict" {
+	local line="{\"topic\":\"iotflow/devices/$A/telemetry/sensors\",\"payload\":{\"api_key\":\"$KEY_A\",\"timestamp\":\"2026-11-21 19:59:28\",\"data\":{\"t\":{\"value\":22.1,\"unit\":\"C\"}}}}"
+	local late="{\"device_id\":$A,\"timestamp\":\"20251121_195928\",\"data\":{\"late\":1}}"
+	run --separate-stderr iot-ingest <<<"$line"
+	assert_equal "$status" 1
+	[[ $stderr == *"has no time zone"* ]]
+	run --separate-stderr iot-ingest --device-payloads <<<"$line"$'\n'"$late"
+	assert_success
+	assert_output '{"read":2,"records":2,"points":2,"stored":2,"duplicates":0,"rejected":0}'
+	[[ $stderr == *'stdin:2: timestamp "20251121_195928" is not an ISO-8601 date and time'*'stored with the arrival time'* ]]
+	assert_equal "$(q "select numeric_value || ' ' || (metadata->>'unit') || ' ' || (ts = '2026-11-21T19:59:28Z') from telemetry_data where measurement_name = 't'")" "22.1 C true"
+}

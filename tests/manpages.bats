@@ -272,6 +272,43 @@ thermo-1"
 	wait "$pid"
 }
 
+@test "iot-mqtt-listen(8) EXAMPLES: listen, publish a reading with its key, print into iot-ingest" {
+	local page=$IOTFLOW_ROOT/man/iot-mqtt-listen.8 cmds listen publish pipe pid log=$BATS_TEST_TMPDIR/log
+	cmds=$(examples "$page")
+	(( $(grep -c . <<<"$cmds") == 3 )) || { echo "iot-mqtt-listen(8) EXAMPLES changed:"; echo "$cmds"; false; }
+	listen=$(grep -E '^IOTFLOW_MQTT_URL=mqtt://127.0.0.1:1883 iot-mqtt-listen$' <<<"$cmds")
+	publish=$(grep -E '^mosquitto_pub ' <<<"$cmds")
+	pipe=$(grep -E '^iot-mqtt-listen --print \| iot-ingest$' <<<"$cmds")
+	provision
+	assert_equal "$ID" 1 # the page's device 1
+	# The page's port 1883 is this test's broker; its sessions are this test's own.
+	# (bash runs a lone simple command in its own process: $pid is the listener.)
+	bash -c "${listen//1883/$IOTFLOW_MQTT_PORT} --client-id docs$RANDOM" 2>"$log" 3>&- &
+	pid=$!
+	for _ in $(seq 100); do grep -q connected "$log" && break; sleep 0.1; done
+	run env KEY="$KEY" bash -c "${publish/-h 127.0.0.1/-h 127.0.0.1 -p $IOTFLOW_MQTT_PORT}"
+	assert_success
+	for _ in $(seq 100); do [[ $(q 'select count(*) from telemetry_data') == 1 ]] && break; sleep 0.1; done
+	assert_equal "$(q 'select numeric_value from telemetry_data')" 22.5
+	kill -TERM "$pid"
+	wait "$pid"
+	# --print into iot-ingest: the same reading, stored by iot-ingest.
+	fresh_db --migrated
+	provision
+	: >"$log"
+	IOTFLOW_MQTT_URL=mqtt://127.0.0.1:$IOTFLOW_MQTT_PORT bash -c "${pipe/--print/--print --client-id docs$RANDOM}" \
+		>"$BATS_TEST_TMPDIR/summary" 2>"$log" 3>&- &
+	pid=$!
+	for _ in $(seq 100); do grep -q connected "$log" && break; sleep 0.1; done
+	run env KEY="$KEY" bash -c "${publish/-h 127.0.0.1/-h 127.0.0.1 -p $IOTFLOW_MQTT_PORT}"
+	assert_success
+	for _ in $(seq 100); do [[ $(q 'select count(*) from telemetry_data') == 1 ]] && break; sleep 0.1; done
+	pkill -TERM -P "$pid" -x iot-mqtt-listen
+	wait "$pid"
+	assert_equal "$(q 'select numeric_value from telemetry_data')" 22.5
+	assert_equal "$(jq -r .stored "$BATS_TEST_TMPDIR/summary")" 1
+}
+
 QUERY_PAGE=$IOTFLOW_ROOT/man/iot-query.1
 QUERY_PATTERNS=(
 	'^iot-query range '
@@ -424,6 +461,7 @@ check_page() { # PROGRAM
 @test "man/iot-device.1 documents exactly iot-device --help's options" { check_page iot-device; }
 @test "man/iot-httpd.8 documents exactly iot-httpd --help's options" { check_page iot-httpd; }
 @test "man/iot-query.1 documents exactly iot-query --help's options" { check_page iot-query; }
+@test "man/iot-mqtt-listen.8 documents exactly iot-mqtt-listen --help's options" { check_page iot-mqtt-listen; }
 
 @test "every man/iot-*.1 page is a built program's and documents exactly its options" {
 	local page checked=0

@@ -471,3 +471,40 @@ iotflow/devices/7/status/online online'
 	wait_for 100 bash -c "! kill -0 $pid 2>/dev/null"
 	grep -q 'iotflow: disconnecting client dev-sub' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
 }
+
+@test "behind the plugin: iot-mqtt-listen with a service token stores a device's own telemetry, and nothing it may not publish" {
+	device d1
+	local id1=$ID key1=$KEY
+	device d2
+	local id2=$ID tok log=$IOTFLOW_TEST_TMP/listen.log
+	tok=$(token boss listener --admin)
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-mqtt-listen --trust-broker --client-id "listen-$BATS_TEST_NUMBER" 2>"$log" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 100 grep -q "connected to" "$log"
+	wait_for 50 subscribed "listen-$BATS_TEST_NUMBER-1"
+	# Its own topic, no key in the payload (the broker checked it): stored.
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m '{"data":{"t":21.5}}'
+	# Another device's topic: the broker drops it (MQTT 3.1.1 says nothing).
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id2/telemetry" -m '{"data":{"t":99}}'
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m '{"data":{"after":1}}'
+	wait_for 100 bash -c "[[ \$(psql -XAtc \"select count(*) from telemetry_data where measurement_name = 'after'\") == 1 ]]"
+	run psql -XAtc "select device_id || ' ' || measurement_name || ' ' || numeric_value from telemetry_data order by measurement_name"
+	assert_output "$id1 after 1
+$id1 t 21.5"
+	# A command the listener publishes (pending, as the broker being away
+	# leaves it) reaches the device, and its answer is applied.
+	local out=$BATS_TEST_TMPDIR/cmd.out cid st i
+	bgsub "$out" -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/commands/control" -C 1
+	wait_for 50 subscribed "$id1" || true
+	cid=$(psql -XAtqc "insert into device_control (device_id, command, expires_at)
+	       values ($id1, 'reboot', now() + interval '10 minutes') returning id" | head -n 1)
+	wait_for 150 grep -q '"command":"reboot"' "$out"
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/commands/ack" -m "{\"command_id\":$cid,\"status\":\"completed\"}"
+	for ((i = 0; i < 100; i++)); do
+		st=$(psql -XAtc "select status from device_control where id = $cid")
+		[[ $st == completed ]] && break
+		sleep 0.1
+	done
+	assert_equal "$st" completed
+}

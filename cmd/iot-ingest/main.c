@@ -23,6 +23,8 @@ static const char usage[] =
 	"  -c, --config=FILE       read settings from FILE\n"
 	"  -d, --db=CONNINFO       PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"  -D, --device=ID         trusted input: records without a device are device ID's\n"
+	"  -P, --device-payloads   take payloads as devices send them, leniently (value\n"
+	"                          objects, Flask timestamp forms; as iot-mqtt-listen does)\n"
 	"  -f, --input-format=SHAPE  the input's shape: auto (default), iotflow,\n"
 	"                          mosquitto or thingsboard (--format is an old name)\n"
 	"  -j, --connections=N     PostgreSQL connections writing batches in parallel\n"
@@ -53,6 +55,7 @@ static const struct option longopts[] = {
 	{ "connections",  required_argument, NULL, 'j' },
 	{ "db",           required_argument, NULL, 'd' },
 	{ "device",       required_argument, NULL, 'D' },
+	{ "device-payloads", no_argument,    NULL, 'P' },
 	{ "dry-run",      no_argument,       NULL, 'n' },
 	{ "flush-ms",     required_argument, NULL, 'F' },
 	{ "format",       required_argument, NULL, 'f' }, /* the old name of --input-format */
@@ -85,7 +88,7 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 {
 	int c;
 	long v;
-	static const char shortopts[] = "b:c:d:D:f:hj:knqr:sV";
+	static const char shortopts[] = "b:c:d:D:f:hj:knPqr:sV";
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -118,6 +121,7 @@ static int parse_args(int argc, char **argv, struct ingest *g, const char **conf
 		case 'k': g->res.require_key = true; break;
 		case 'M': g->metrics_path = optarg; break;
 		case 'n': g->dry_run = true; break;
+		case 'P': g->dec.device = true; break;
 		case 'q': iot_quiet = true; break;
 		case 'r': g->reject_path = optarg; break;
 		case 's': g->strict = true; break;

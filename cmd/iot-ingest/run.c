@@ -48,10 +48,26 @@ static void on_result(const iot_submit_result *r, void *ctx, uint64_t tag)
 	}
 }
 
+struct line_ref {
+	struct ingest *g;
+	const struct source *src;
+	long lineno;
+};
+
+/* --device-payloads: what leniency accepted (a timestamp replaced by the
+ * arrival time), said as a warning about the line. */
+static void on_note(void *arg, const char *note)
+{
+	const struct line_ref *r = arg;
+	report_warning(r->g, "%s:%ld: %s", r->src->shown, r->lineno, note);
+}
+
 /* One line through the pipeline. Returns 0, or an exit code to stop with. */
 static int one_line(struct ingest *g, const struct source *src, long lineno, const char *line, size_t len)
 {
-	const iot_ingest in = { .decode = &g->dec, .auth = g->auth, .writer = g->dry_run ? NULL : g->w };
+	struct line_ref ref = { g, src, lineno };
+	const iot_ingest in = { .decode = &g->dec, .auth = g->auth, .writer = g->dry_run ? NULL : g->w,
+	                        .note = on_note, .note_arg = &ref };
 	iot_error err = { 0 };
 	size_t n = 0;
 	iot_metric_add(&g->records, 1);

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define US_PER_SEC INT64_C(1000000)
@@ -197,6 +198,66 @@ int iot_parse_timestamp_num(double v, int64_t *ts_us)
 		return -1;
 	*ts_us = (int64_t)(us + 0.5);
 	return 0;
+}
+
+int iot_timestamp_device_num(double v, int64_t *ts_us)
+{
+	if (!isfinite(v) || v <= 0)
+		return -1;
+	double us = v < 1e10 ? v * 1e6 : v * 1e3;
+	if (us >= 9.2e18)
+		return -1;
+	*ts_us = (int64_t)(us + 0.5);
+	return 0;
+}
+
+/* s[0..len) is digits with at most one '.', and at least one digit. */
+static bool epoch_text(const char *s, size_t len)
+{
+	size_t digits = 0, dots = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digits++;
+		else if (s[i] == '.' && ++dots <= 1)
+			continue;
+		else
+			return false;
+	}
+	return digits > 0 && digits <= 20;
+}
+
+/* "MM/DD/YYYY HH:MM:SS" (us) or "DD/MM/YYYY HH:MM:SS" as ISO text in UTC. */
+static bool slashed_as_iso(const char *s, size_t len, bool us, char out[32])
+{
+	if (len != 19 || s[2] != '/' || s[5] != '/' || s[10] != ' ')
+		return false;
+	const char *mo = us ? s : s + 3, *d = us ? s + 3 : s;
+	snprintf(out, 32, "%.4s-%.2s-%.2sT%.8sZ", s + 6, mo, d, s + 11);
+	return true;
+}
+
+const char *iot_timestamp_parse_device(const char *s, size_t len, int64_t *ts_us)
+{
+	char buf[64];
+	if (epoch_text(s, len)) {
+		snprintf(buf, sizeof buf, "%.*s", (int)len, s);
+		return iot_timestamp_device_num(strtod(buf, NULL), ts_us) == 0 ? NULL
+		       : "is not a positive epoch time in seconds or milliseconds";
+	}
+	const char *why = iot_timestamp_parse(s, len, 0, ts_us);
+	if (!why || len + 2 > sizeof buf)
+		return why;
+	/* "...+00:00Z": an offset, then a Z that means nothing more. */
+	if ((s[len - 1] == 'Z' || s[len - 1] == 'z') && iot_timestamp_parse(s, len - 1, 0, ts_us) == NULL)
+		return NULL;
+	/* No zone at all: UTC, as the Flask service took it. */
+	snprintf(buf, sizeof buf, "%.*sZ", (int)len, s);
+	if (iot_timestamp_parse(buf, len + 1, 0, ts_us) == NULL)
+		return NULL;
+	if ((slashed_as_iso(s, len, true, buf) && iot_timestamp_parse(buf, strlen(buf), 0, ts_us) == NULL) ||
+	    (slashed_as_iso(s, len, false, buf) && iot_timestamp_parse(buf, strlen(buf), 0, ts_us) == NULL))
+		return NULL;
+	return why;
 }
 
 void iot_format_timestamp(int64_t ts_us, char *buf, size_t size)

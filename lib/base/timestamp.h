@@ -18,6 +18,16 @@ int iot_parse_timestamp_num(double v, int64_t *ts_us);
  * "2026-11-28T11:00:00.123456Z+0100" (the offset after the Z applies). */
 #define IOT_TS_MOSQUITTO_TST 1u
 const char *iot_timestamp_parse(const char *s, size_t len, unsigned flags, int64_t *ts_us);
+/* What devices send (the Flask service's rules, for device payloads):
+ * epoch numbers written as digits with at most one '.' (seconds when below
+ * 1e10, else milliseconds), ISO-8601 as iot_timestamp_parse with or without
+ * a zone (none is UTC), an offset followed by a stray Z ("+00:00Z"), and
+ * "MM/DD/YYYY HH:MM:SS" (tried first) or "DD/MM/YYYY HH:MM:SS" in UTC.
+ * NULL on success, else why not (a static phrase, as above). */
+const char *iot_timestamp_parse_device(const char *s, size_t len, int64_t *ts_us);
+/* An epoch number as devices send it: seconds below 1e10, else milliseconds.
+ * Returns 0, or -1 when not positive and finite or out of range. */
+int iot_timestamp_device_num(double v, int64_t *ts_us);
 /* Format ts_us as RFC 3339 UTC with microseconds into buf (>= 32 bytes). */
 void iot_format_timestamp(int64_t ts_us, char *buf, size_t size);
 

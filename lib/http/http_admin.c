@@ -63,8 +63,8 @@ void iot__http_admin_devices(struct http_req *r)
 	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		json_t *d = json_array_get(rows, (size_t)i);
-		json_object_set_new(d, "auth_records_count", json_integer(strtoll(PQgetvalue(res, i, 2), NULL, 10)));
-		json_object_set_new(d, "config_count", json_integer(strtoll(PQgetvalue(res, i, 3), NULL, 10)));
+		json_object_set_new(d, "auth_records_count", json_integer(strtoll(PQgetvalue(res, i, 3), NULL, 10)));
+		json_object_set_new(d, "config_count", json_integer(strtoll(PQgetvalue(res, i, 4), NULL, 10)));
 	}
 	iot__http_reply(r, 200, json_pack("{s:s,s:I,s:O}", "status", "success",
 	                                  "total_devices", (json_int_t)json_array_size(rows), "devices", rows));

@@ -11,14 +11,16 @@
 /* The Flask Device.to_dict(): id, name, description, device_type, status,
  * location, firmware_version, hardware_version, user_id (the owner's
  * integer id), created_at, updated_at, last_seen — as column 0 (JSON
- * text) with last_seen in microseconds as column 1. Never a key. */
+ * text) with last_seen in microseconds as column 1 and offline_at (the
+ * last offline announcement, sql/008) as column 2. Never a key. */
 #define IOT_HTTP_DEV_DICT \
 	"json_build_object('id', d.id, 'name', d.name, 'description', d.description," \
 	" 'device_type', d.device_type, 'status', d.status, 'location', d.location," \
 	" 'firmware_version', d.firmware_version, 'hardware_version', d.hardware_version," \
 	" 'user_id', d.user_id, 'created_at', " IOT_SQL_TS("d.created_at") "," \
 	" 'updated_at', " IOT_SQL_TS("d.updated_at") ", 'last_seen', " IOT_SQL_TS("d.last_seen") ")::text," \
-	" coalesce((extract(epoch FROM d.last_seen) * 1000000)::bigint, 0)"
+	" coalesce((extract(epoch FROM d.last_seen) * 1000000)::bigint, 0)," \
+	" coalesce((extract(epoch FROM d.offline_at) * 1000000)::bigint, 0)"
 
 /* The registry context on a slot's connections. */
 iot_registry iot__http_registry(struct http_req *r, struct http_slot *s);
@@ -27,7 +29,7 @@ iot_registry iot__http_registry(struct http_req *r, struct http_slot *s);
 int iot__http_dev_key(struct http_req *r, struct http_slot *s, iot_device_ref *dev);
 /* Rows of IOT_HTTP_DEV_DICT -> an array of objects with last_seen the later
  * of PostgreSQL's and Redis's and "is_online" within the online_window
- * setting; with sources, also "last_seen_source" (database|redis_cache).
+ * setting and after the last offline announcement; with sources, also "last_seen_source" (database|redis_cache).
  * NULL when out of memory. */
 json_t *iot__http_dev_rows(struct http_req *r, struct http_slot *s, PGresult *res, bool sources);
 /* One device as above: 0 and *out, or -1 with the answer given (404 unknown, 503). */

@@ -26,6 +26,7 @@
  * that is only offline is served. Reading the status does not move
  * last_seen (telemetry and heartbeats do), so is_online means something. */
 #include "http/http_dev.h"
+#include "registry/device_seen.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -98,7 +99,8 @@ json_t *iot__http_dev_rows(struct http_req *r, struct http_slot *s, PGresult *re
 			iot_format_timestamp(last, ts, sizeof ts);
 			json_object_set_new(o, "last_seen", json_string(ts));
 		}
-		json_object_set_new(o, "is_online", json_boolean(last > 0 && now - last <= win_us));
+		int64_t offline_at = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		json_object_set_new(o, "is_online", json_boolean(last > 0 && last > offline_at && now - last <= win_us));
 		if (sources)
 			json_object_set_new(o, "last_seen_source", json_string(from_redis ? "redis_cache" : "database"));
 	}
@@ -202,19 +204,12 @@ void iot__http_dev_heartbeat(struct http_req *r)
 	if (iot__http_dev_key(r, s, &dev) < 0)
 		goto out;
 	int64_t now = iot_now_us();
-	char idtext[24], ts[40];
-	snprintf(idtext, sizeof idtext, "%" PRId64, dev.id);
-	const char *params[1] = { idtext };
+	char ts[40];
 	/* last_seen only: the status column is the admin's. */
-	PGresult *res = iot_db_exec(s->db, "UPDATE devices SET last_seen = now() WHERE id = $1"
-	                            " AND (last_seen IS NULL OR last_seen < now())", 1, params, &err);
-	if (!res) {
+	if (iot_device_seen(s->db, s->cache, dev.id, &err) < 0) {
 		iot__http_failed(r, &err, "Heartbeat");
 		goto out;
 	}
-	PQclear(res);
-	if (s->cache && iot_auth_cache_bind(s->db, s->cache, &err) == 0)
-		iot_cache_device_seen(s->cache, &dev.id, 1, now);
 	iot_format_timestamp(now, ts, sizeof ts);
 	iot__http_reply(r, 200, json_pack("{s:s,s:I,s:s,s:s}", "message", "Heartbeat received",
 	                                  "device_id", (json_int_t)dev.id, "timestamp", ts, "status", "online"));

@@ -16,7 +16,8 @@
 	" 'firmware_version', d.firmware_version, 'hardware_version', d.hardware_version," \
 	" 'key_prefix', d.api_key, 'created_at', " IOT_SQL_TS("d.created_at") "," \
 	" 'updated_at', " IOT_SQL_TS("d.updated_at") ")::text," \
-	" coalesce((extract(epoch FROM d.last_seen) * 1000000)::bigint, 0)"
+	" coalesce((extract(epoch FROM d.last_seen) * 1000000)::bigint, 0)," \
+	" coalesce((extract(epoch FROM d.offline_at) * 1000000)::bigint, 0)"
 
 static int64_t now_us(void)
 {
@@ -34,7 +35,8 @@ static void format_us(int64_t us, char *buf, size_t size)
 }
 
 /* Rows -> device objects with last_seen the later of PostgreSQL's and
- * Redis's, online derived from it, and the online filter applied. */
+ * Redis's, online derived from it (within the window, and after the last
+ * offline announcement: sql/008), and the online filter applied. */
 static json_t *merge_online(iot_registry *id, PGresult *res, long window_s, int online_filter)
 {
 	int n = PQntuples(res);
@@ -62,7 +64,8 @@ static json_t *merge_online(iot_registry *id, PGresult *res, long window_s, int 
 			continue;
 		int64_t db_seen = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		int64_t last = seen[i] > db_seen ? seen[i] : db_seen;
-		bool online = last > 0 && now - last <= (int64_t)window_s * 1000000;
+		int64_t offline_at = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		bool online = last > 0 && last > offline_at && now - last <= (int64_t)window_s * 1000000;
 		if (last > 0) {
 			char ts[40];
 			format_us(last, ts, sizeof ts);

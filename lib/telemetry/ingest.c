@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int pick_device(iot_auth *auth, const iot_record *rec, const iot_resolve_opts *o,
                        iot_device_ref *dev, iot_error *err)
@@ -61,7 +62,11 @@ enum iot_ingest_result iot_ingest_record(const iot_ingest *in, const char *buf, 
 		*npoints = 0;
 	if (iot_record_decode(buf, len, in->decode, &rec, err) < 0) {
 		rc = backend_failure(err) ? IOT_INGEST_FAILED : IOT_INGEST_REFUSED;
-	} else if (iot_record_resolve(in->auth, &rec, trust ? trust : &untrusted, NULL, err) < 0) {
+		goto out;
+	}
+	if (rec.note && in->note)
+		in->note(in->note_arg, rec.note);
+	if (iot_record_resolve(in->auth, &rec, trust ? trust : &untrusted, NULL, err) < 0) {
 		rc = backend_failure(err) ? IOT_INGEST_FAILED : IOT_INGEST_REFUSED;
 	} else if (in->writer &&
 	           iot_writer_submit_cb(in->writer, rec.points, rec.npoints, cb, ctx, tag, err) < 0) {
@@ -70,25 +75,60 @@ enum iot_ingest_result iot_ingest_record(const iot_ingest *in, const char *buf, 
 	} else if (npoints) {
 		*npoints = rec.npoints;
 	}
+out:
 	iot_record_free(&rec);
 	return rc;
 }
 
-char *iot_point_to_json(const iot_point *p)
+static json_t *point_value(const iot_point *p)
+{
+	switch (p->type) {
+	case IOT_VAL_NUMBER: return json_real(p->num);
+	case IOT_VAL_BOOL: return json_boolean(p->boolean);
+	case IOT_VAL_TEXT: return json_string(p->text);
+	default: return json_loads(p->text, JSON_DECODE_ANY, NULL);
+	}
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+size_t iot_points_group(const iot_point *pts, size_t n)
+{
+	size_t k = 1;
+	for (; k < n; k++) {
+		const iot_point *p = &pts[k];
+		if (p->device_id != pts[0].device_id || p->ts_us != pts[0].ts_us || !same_text(p->metadata, pts[0].metadata))
+			break;
+		for (size_t j = 0; j < k; j++)
+			if (!strcmp(pts[j].measurement, p->measurement))
+				return k;
+	}
+	return k;
+}
+
+char *iot_points_to_json(const iot_point *pts, size_t n)
 {
 	char ts[40];
-	iot_format_timestamp(p->ts_us, ts, sizeof ts);
-	json_t *v;
-	switch (p->type) {
-	case IOT_VAL_NUMBER: v = json_real(p->num); break;
-	case IOT_VAL_BOOL: v = json_boolean(p->boolean); break;
-	case IOT_VAL_TEXT: v = json_string(p->text); break;
-	default: v = json_loads(p->text, JSON_DECODE_ANY, NULL); break;
-	}
-	json_t *o = json_pack("{s:I,s:s,s:{s:o?},s:o?}", "device_id", (json_int_t)p->device_id,
-	                      "timestamp", ts, "data", p->measurement, v,
-	                      "metadata", p->metadata ? json_loads(p->metadata, 0, NULL) : NULL);
+	iot_format_timestamp(pts[0].ts_us, ts, sizeof ts);
+	json_t *data = json_object();
+	for (size_t i = 0; data && i < n; i++)
+		if (json_object_set_new(data, pts[i].measurement, point_value(&pts[i])) < 0) {
+			json_decref(data);
+			data = NULL;
+		}
+	json_t *o = data ? json_pack("{s:I,s:s,s:o,s:o*}", "device_id", (json_int_t)pts[0].device_id,
+	                             "timestamp", ts, "data", data,
+	                             "metadata", pts[0].metadata ? json_loads(pts[0].metadata, 0, NULL) : NULL)
+	                 : NULL;
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
+}
+
+char *iot_point_to_json(const iot_point *p)
+{
+	return iot_points_to_json(p, 1);
 }

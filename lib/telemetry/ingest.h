@@ -35,6 +35,11 @@ typedef struct iot_ingest {
 	const iot_decode_opts *decode;  /* NULL: the defaults */
 	iot_auth *auth;
 	iot_writer *writer;             /* NULL: validate only, store nothing */
+	/* A record decoded with a note (record.h: what device leniency
+	 * accepted, e.g. a timestamp replaced by the arrival time): note(arg,
+	 * text) before it is submitted. NULL: notes are dropped. */
+	void (*note)(void *arg, const char *text);
+	void *note_arg;
 } iot_ingest;
 
 enum iot_ingest_result {
@@ -58,5 +63,12 @@ enum iot_ingest_result iot_ingest_record(const iot_ingest *in, const char *buf, 
  * malloc'd; NULL when out of memory. For reporting refused points in a form
  * that can be corrected and fed back. */
 char *iot_point_to_json(const iot_point *p);
+/* The same for points[0..n), which must share device, timestamp and
+ * metadata: one record {"device_id","timestamp","data":{...},"metadata"}. */
+char *iot_points_to_json(const iot_point *points, size_t n);
+/* How many points from points[0] on (at least 1, at most n) share device,
+ * timestamp and metadata and no measurement name, so that one record holds
+ * them. */
+size_t iot_points_group(const iot_point *points, size_t n);
 
 #endif

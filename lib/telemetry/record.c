@@ -122,6 +122,36 @@
  *   timestamp 2027-...Z is more than 3600 s in the future
  * (a negative max_future_us switches the second check off).
  *
+ * DEVICE PAYLOADS. opts->device (off by default; iot-mqtt-listen turns it
+ * on, iot-ingest with --device-payloads) takes what the Flask firmware and
+ * simulator send over MQTT (compat 2.4, 2.8) instead of rejecting it. The
+ * rules above hold, but for these:
+ *   - A reading written as an object with a "value" member,
+ *     {"value":22.1,"unit":"C","timestamp":...}, is its value (VALUES); a
+ *     "unit" beside it goes into that point's metadata as "unit"; the
+ *     object's other members are dropped (its timestamp included: the
+ *     record's applies).
+ *   - A null reading (a sensor that failed: "temperature":null beside
+ *     "sensor_error") is skipped, not rejected; a record left with no
+ *     reading is still "no data".
+ *   - device_name, device_type and location describe the device, they are
+ *     not readings: in a flat payload, and beside "data" (where they are
+ *     allowed), they go into the metadata (a metadata member of the same
+ *     name wins). "ts" is the timestamp when there is no "timestamp".
+ *     Everything else of a flat payload is a reading: status, command,
+ *     sensor_error, led_state... (texts and numbers as they come).
+ *   - api_key inside the metadata (the Flask scripts copy it there) is
+ *     removed: a key is never stored.
+ *   - Timestamps as the Flask service took them from devices: a number, or
+ *     a string of digits with at most one '.', is epoch seconds when below
+ *     1e10, else milliseconds; ISO-8601 as above, or without a zone (UTC),
+ *     or with an offset and a stray Z ("+00:00Z"); "MM/DD/YYYY HH:MM:SS"
+ *     (tried first) and "DD/MM/YYYY HH:MM:SS", in UTC. A timestamp that
+ *     still does not parse ("20251121_195928"), or lies outside
+ *     [min_ts_us, now + max_future_us] (an ESP32 without NTP sends seconds
+ *     since boot: 1970), is replaced by the arrival time, and the record
+ *     says so in rec->note: timestamp "..." <why>: stored with the arrival time
+ *
  * IDENTITY. device_id: an integer 1..2^53 or a string of decimal digits
  * with that value and no leading zero (else: device_id must be a positive
  * integer). api_key: a string of 1..256 bytes (api_key must be a string /
@@ -158,6 +188,7 @@ void iot_decode_opts_default(iot_decode_opts *o)
 	o->min_ts_us = INT64_C(946684800) * 1000000; /* 2000-01-01T00:00:00Z */
 	o->max_future_us = INT64_C(3600) * 1000000;
 	o->now_us = 0;
+	o->device = false;
 }
 
 bool iot_measurement_name_valid(const char *name, size_t len)
@@ -230,7 +261,7 @@ static int take_metadata(struct dec *d, json_t *meta, const char **md)
 	return *md ? 0 : -1;
 }
 
-static int64_t now_us(struct dec *d)
+int64_t iot__rec_now(struct dec *d)
 {
 	if (d->now_us == 0) {
 		struct timespec ts;
@@ -245,7 +276,7 @@ static int64_t now_us(struct dec *d)
 static int check_range(struct dec *d, int64_t t)
 {
 	char a[48], b[48];
-	int64_t now = now_us(d), fut = d->o->max_future_us;
+	int64_t now = iot__rec_now(d), fut = d->o->max_future_us;
 	if (t < d->o->min_ts_us) {
 		iot_format_timestamp(t, a, sizeof a);
 		iot_format_timestamp(d->o->min_ts_us, b, sizeof b);
@@ -263,8 +294,10 @@ static int check_range(struct dec *d, int64_t t)
 static int record_ts(struct dec *d, json_t *v, int64_t *t)
 {
 	struct iot_shown sh;
+	if (v && d->o->device)
+		return iot__rec_device_ts(d, v, t);
 	if (!v) {
-		*t = d->have_fallback ? d->fallback_ts : now_us(d);
+		*t = d->have_fallback ? d->fallback_ts : iot__rec_now(d);
 	} else if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
@@ -367,10 +400,17 @@ static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, con
 
 /* ---- shapes ------------------------------------------------------------ */
 
-enum member { M_MEASUREMENT, M_DATA, M_METADATA, M_TIMESTAMP, M_DEVICE_ID, M_API_KEY };
+enum member { M_MEASUREMENT, M_DATA, M_METADATA, M_TIMESTAMP, M_DEVICE_ID, M_API_KEY,
+              M_TS_OTHER, M_DESCRIBES };
 
-static enum member classify(const char *k)
+static enum member classify(const char *k, bool device)
 {
+	if (device) {
+		if (!strcmp(k, "ts"))
+			return M_TS_OTHER;
+		if (iot__rec_describes(k))
+			return M_DESCRIBES;
+	}
 	switch (k[0]) {
 	case 'a': return strcmp(k, "api_key") ? M_MEASUREMENT : M_API_KEY;
 	case 'd': return !strcmp(k, "data") ? M_DATA : !strcmp(k, "device_id") ? M_DEVICE_ID : M_MEASUREMENT;
@@ -383,16 +423,19 @@ static enum member classify(const char *k)
 /* (a) with "data", (b) without. */
 static int decode_iotflow(struct dec *d, json_t *obj)
 {
-	json_t *data = json_object_get(obj, "data"), *ts = NULL, *meta = NULL, *v;
+	json_t *data = json_object_get(obj, "data"), *ts = NULL, *ts_other = NULL, *meta = NULL, *v;
 	const char *k, *md;
 	size_t n = 0;
 	int64_t t = 0;
 	struct iot_shown sh;
+	bool device = d->o->device;
 	json_object_foreach(obj, k, v) {
-		switch (classify(k)) {
+		switch (classify(k, device)) {
 		case M_DATA: break;
 		case M_METADATA: meta = v; break;
 		case M_TIMESTAMP: ts = v; break;
+		case M_TS_OTHER: ts_other = v; break;
+		case M_DESCRIBES: break;
 		case M_DEVICE_ID:
 			if (take_device_id(d, v) < 0)
 				return -1;
@@ -412,12 +455,18 @@ static int decode_iotflow(struct dec *d, json_t *obj)
 		return reject(d, "data must be an object");
 	if (data)
 		n = json_object_size(data);
-	if (take_metadata(d, meta, &md) < 0 || record_ts(d, ts, &t) < 0 || reserve(d, n) < 0)
+	if (!ts)
+		ts = ts_other;
+	if ((device ? iot__rec_device_metadata(d, obj, meta, &md) : take_metadata(d, meta, &md)) < 0 ||
+	    record_ts(d, ts, &t) < 0 || reserve(d, n) < 0)
 		return -1;
 	json_object_foreach(data ? data : obj, k, v) {
-		if (!data && classify(k) != M_MEASUREMENT)
+		const char *pmd = md;
+		if (!data && classify(k, device) != M_MEASUREMENT)
 			continue;
-		if (add_point(d, k, v, t, md) < 0)
+		if (device && iot__rec_device_reading(d, k, &v, &pmd) < 0)
+			return -1;
+		if (v && add_point(d, k, v, t, pmd) < 0)
 			return -1;
 	}
 	return 0;
@@ -545,6 +594,8 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 	st->root = st->payload = NULL;
 	st->owned = NULL;
 	st->heap = NULL;
+	st->md_obj = NULL;
+	st->note[0] = '\0';
 	rec->priv_ = st;
 	struct dec d = { .o = opts, .rec = rec, .st = st, .err = err,
 	                 .pts = st->inline_pts, .cap = INLINE_POINTS };
@@ -556,6 +607,7 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 		goto fail;
 	}
 	rec->points = d.pts;
+	rec->note = st->note[0] ? st->note : NULL;
 	for (size_t i = 0; i < rec->npoints; i++)
 		rec->points[i].device_id = rec->device_id;
 	return 0;
@@ -575,6 +627,7 @@ void iot_record_free(iot_record *rec)
 	if (st) {
 		json_decref(st->root);
 		json_decref(st->payload);
+		json_decref(st->md_obj);
 		while (st->owned) {
 			struct owned *next = st->owned->next;
 			free(st->owned);

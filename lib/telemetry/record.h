@@ -40,6 +40,7 @@ typedef struct iot_decode_opts {
 	int64_t min_ts_us;          /* earliest accepted timestamp (default 2000-01-01T00:00:00Z) */
 	int64_t max_future_us;      /* how far past now a timestamp may be (default 1 h; < 0: no limit) */
 	int64_t now_us;             /* arrival time; 0 = read the clock */
+	bool device;                /* take what devices send, leniently (DEVICE PAYLOADS in record.c) */
 } iot_decode_opts;
 
 void iot_decode_opts_default(iot_decode_opts *o);
@@ -51,6 +52,9 @@ typedef struct iot_record {
 	const char *api_key;        /* NULL when absent; never log it */
 	iot_point *points;
 	size_t npoints;
+	/* With opts->device: what leniency accepted that a person should hear
+	 * about (a timestamp replaced by the arrival time), else NULL. */
+	const char *note;
 	/* private: storage owned by the record */
 	void *priv_;
 } iot_record;

@@ -1,5 +1,6 @@
 /* record_int.h — what the record decoder (record.c), its mosquitto shape
- * (record_mosquitto.c) and its text helpers (record_text.c) share. Not part
+ * (record_mosquitto.c), its device payloads (record_device.c) and its text
+ * helpers (record_text.c) share. Not part
  * of the public API. */
 #ifndef IOT_RECORD_INT_H
 #define IOT_RECORD_INT_H
@@ -26,6 +27,8 @@ struct dec_store {
 	json_t *payload;     /* a mosquitto payload that arrived as a JSON string, parsed */
 	struct owned *owned;
 	iot_point *heap;     /* points, once they outgrow inline_pts */
+	json_t *md_obj;      /* device payloads: the record's metadata as an object */
+	char note[IOT_ERRMSG_MAX];
 	iot_point inline_pts[INLINE_POINTS];
 };
 
@@ -51,6 +54,13 @@ int64_t iot__rec_parse_id(const char *s, size_t n);
 int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out);
 int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope);
 int iot__rec_decode_mosquitto(struct dec *d, json_t *env);
+/* The arrival time (opts->now_us, or the clock, read once per record). */
+int64_t iot__rec_now(struct dec *d);
+/* record_device.c: DEVICE PAYLOADS. */
+bool iot__rec_describes(const char *member);
+int iot__rec_device_metadata(struct dec *d, json_t *obj, json_t *meta, const char **md);
+int iot__rec_device_reading(struct dec *d, const char *name, json_t **v, const char **md);
+int iot__rec_device_ts(struct dec *d, json_t *v, int64_t *t);
 
 #define IOT_SHOW_MAX 64 /* bytes of an input string shown in a message */
 

@@ -83,6 +83,7 @@ struct tcase {
 	const char *forbid;     /* must not appear in the reason (secrets) */
 	size_t max_bytes, max_points; /* 0: default */
 };
+#define DEV 0, 0
 
 #define T "2026-11-28T10:00:00.000000Z"
 #define N "2026-11-28T12:00:00.000000Z"
@@ -364,6 +365,47 @@ static const struct tcase cases[] = {
 	  "OK dev=7 | topic=\"iotflow/devices/7/telemetry\"@" N " payload=J{\"a\":1}", NULL, 0, 0 },
 	{ "device mismatch", A, "{\"topic\":\"iotflow/devices/7/telemetry\",\"payload\":{\"device_id\":8,\"a\":1}}", "ERR device_id in payload (8) does not match topic (7)", NULL, 0, 0 },
 	{ "mosquitto without data", A, "{\"topic\":\"iotflow/devices/7/telemetry\",\"payload\":{\"api_key\":\"k\"}}", "ERR no data", NULL, 0, 0 },
+	{ "device: strict mode keeps value objects as JSON", A, "{\"data\":{\"t\":{\"value\":22.1,\"unit\":\"C\"}}}",
+	  "OK dev=0 | t=J{\"value\":22.1,\"unit\":\"C\"}@" N, NULL, 0, 0 },
+	{ "device: identity members beside data go to the metadata, strict rejects them", A,
+	  "{\"device_type\":\"esp32\",\"location\":\"lab\",\"data\":{\"a\":1}}", "ERR unknown member \"device_type\" beside \"data\"", NULL, 0, 0 },
+	{ "device: strict is still strict about a zone", A, "{\"a\":1,\"timestamp\":\"2026-11-28 10:00:00\"}", "ERR has no time zone", NULL, 0, 0 },
+};
+
+/* DEVICE PAYLOADS (opts.device): what the Flask firmware and simulator
+ * send; a note renders as " ~NOTE". */
+static const struct tcase device_cases[] = {
+	{ "device: value objects are numbers, the unit in the point's metadata", A,
+	  "{\"device_id\":5,\"device_name\":\"sim\",\"timestamp\":\"2026-11-28T10:00:00Z\",\"data\":{\"t\":{\"value\":22.1,\"unit\":\"C\",\"timestamp\":\"x\"},\"rh\":{\"value\":45},\"n\":3},\"metadata\":{\"fw\":\"1\"}}",
+	  "OK dev=5 | t=22.1@" T "#{\"fw\":\"1\",\"device_name\":\"sim\",\"unit\":\"C\"} rh=45#{\"fw\":\"1\",\"device_name\":\"sim\"} n=3", NULL, DEV },
+	{ "device: flat payload, ts, null skipped, texts kept", A,
+	  "{\"api_key\":\"k\",\"ts\":\"2026-11-28T10:00:00Z\",\"temperature\":null,\"sensor_error\":\"DHT_READ_FAILED\",\"status\":\"ok\",\"device_name\":\"e\",\"led\":1}",
+	  "OK dev=0 key=k | sensor_error=\"DHT_READ_FAILED\"@" T "#{\"device_name\":\"e\"} status=\"ok\" led=1", NULL, DEV },
+	{ "device: timestamp wins over ts", A, "{\"ts\":1,\"timestamp\":1795860000,\"a\":1}", "OK dev=0 | a=1@" T, NULL, DEV },
+	{ "device: api_key in metadata is never kept", A, "{\"data\":{\"a\":1},\"metadata\":{\"api_key\":\"SECRET\",\"s\":\"x\"}}",
+	  "OK dev=0 | a=1@" N "#{\"s\":\"x\"}", NULL, DEV },
+	{ "device: only nulls is no data", A, "{\"a\":null,\"b\":null}", "ERR no data", NULL, DEV },
+	{ "device: epoch digit string, seconds", A, "{\"a\":1,\"timestamp\":\"1795860000\"}", "OK dev=0 | a=1@" T, NULL, DEV },
+	{ "device: epoch digit string, milliseconds from 1e10", A, "{\"a\":1,\"timestamp\":\"1795860000250\"}",
+	  "OK dev=0 | a=1@2026-11-28T10:00:00.250000Z", NULL, DEV },
+	{ "device: epoch float string", A, "{\"a\":1,\"timestamp\":\"1795860000.5\"}", "OK dev=0 | a=1@2026-11-28T10:00:00.500000Z", NULL, DEV },
+	{ "device: ISO without a zone is UTC", A, "{\"a\":1,\"timestamp\":\"2026-11-28T10:00:00.000\"}", "OK dev=0 | a=1@" T, NULL, DEV },
+	{ "device: ISO with space, no zone", A, "{\"a\":1,\"timestamp\":\"2026-11-28 10:00:00\"}", "OK dev=0 | a=1@" T, NULL, DEV },
+	{ "device: +00:00Z", A, "{\"a\":1,\"timestamp\":\"2026-11-28T11:00:00+01:00Z\"}", "OK dev=0 | a=1@" T, NULL, DEV },
+	{ "device: US form first", A, "{\"a\":1,\"timestamp\":\"11/10/2026 10:00:00\"}", "OK dev=0 | a=1@2026-11-10T10:00:00.000000Z", NULL, DEV },
+	{ "device: EU form when US cannot be", A, "{\"a\":1,\"timestamp\":\"28/11/2026 10:00:00\"}", "OK dev=0 | a=1@" T, NULL, DEV },
+	{ "device: unparseable is the arrival time, with a note", A, "{\"a\":1,\"timestamp\":\"20251121_195928\"}",
+	  "OK dev=0 | a=1@" N " ~timestamp \"20251121_195928\" is not an ISO-8601 date and time (YYYY-MM-DDTHH:MM:SS[.ffffff]Z): stored with the arrival time", NULL, DEV },
+	{ "device: seconds since boot is the arrival time", A, "{\"data\":{\"a\":1},\"timestamp\":\"123\"}",
+	  "OK dev=0 | a=1@" N " ~timestamp \"123\" is before the earliest or too far in the future: stored with the arrival time", NULL, DEV },
+	{ "device: far future is the arrival time", A, "{\"a\":1,\"timestamp\":4102444800}",
+	  "OK dev=0 | a=1@" N " ~timestamp 4102444800 is before the earliest or too far in the future: stored with the arrival time", NULL, DEV },
+	{ "device: a boolean timestamp is the arrival time", A, "{\"a\":1,\"timestamp\":true}",
+	  "OK dev=0 | a=1@" N " ~timestamp 0 is not a string or a number: stored with the arrival time", NULL, DEV },
+	{ "device: NaN is still not JSON", A, "{\"a\":NaN}", "ERR invalid token near 'NaN'", NULL, DEV },
+	{ "device: a mosquitto line with a device payload", A,
+	  "{\"topic\":\"iotflow/devices/7/telemetry/sensors\",\"payload\":{\"api_key\":\"k\",\"t\":{\"value\":1,\"unit\":\"C\"},\"timestamp\":\"2026-11-28 10:00:00\"}}",
+	  "OK dev=7 key=k | t=1@" T "#{\"unit\":\"C\"}", NULL, DEV },
 };
 
 /* Inputs too long to write out: built here, keyed by case name. */
@@ -440,12 +482,13 @@ static void special_expect(const char *name, const iot_record *r, char *want, si
 	}
 }
 
-static void run_case(const struct tcase *c)
+static void run_case(const struct tcase *c, bool device)
 {
 	iot_decode_opts o;
 	iot_decode_opts_default(&o);
 	o.format = c->format;
 	o.now_us = NOW_US;
+	o.device = device;
 	if (c->max_bytes)
 		o.max_bytes = c->max_bytes;
 	if (c->max_points)
@@ -461,6 +504,8 @@ static void run_case(const struct tcase *c)
 			special_expect(c->name, &r, got, sizeof got);
 		else
 			render(&r, got, sizeof got);
+		if (r.note)
+			snprintf(got + strlen(got), sizeof got - strlen(got), " ~%s", r.note);
 		bool ok = !strncmp(c->expect, "OK ", 3) && !strcmp(got, c->expect + 3);
 		check(ok, "%s%s%s%s%s", c->name, ok ? "" : "\n#   want: ", ok ? "" : c->expect,
 		      ok ? "" : "\n#   got:  OK ", ok ? "" : got);
@@ -715,7 +760,9 @@ int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "tests/unit/json_malformed";
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		run_case(&cases[i]);
+		run_case(&cases[i], false);
+	for (size_t i = 0; i < sizeof device_cases / sizeof device_cases[0]; i++)
+		run_case(&device_cases[i], true);
 	test_helpers();
 	test_lifecycle();
 	test_corpus(dir);
