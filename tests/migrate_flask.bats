@@ -127,6 +127,22 @@ dump() { pg_dump --no-owner --data-only "$PGDATABASE" | grep -Ev '^(--|SET |SELE
 	assert_equal "$(code "$output")" 401
 }
 
+@test "import-flask: deployed devices log in to the broker (the auth plugin) with their old keys" {
+	iot-migrate -q import-flask --from="$FROM" >/dev/null || true
+	# The broker with the plugin, on this test's database; anonymous again after.
+	IOT_MOSQUITTO_PLUGIN=$IOTFLOW_ROOT/bin/iotflow_auth.so iot_mqtt_reconfigure
+	local ok bad other
+	run mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u 1 -P "$KEY1" -q 1 -t iotflow/devices/1/telemetry -m '{"data":{"t":1}}'
+	ok=$status
+	run mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u 1 -P "${KEY1%?}x" -q 1 -t iotflow/devices/1/telemetry -m '{"data":{"t":1}}'
+	bad=$status
+	run mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u 2 -P "$KEY1" -q 1 -t iotflow/devices/2/telemetry -m '{"data":{"t":1}}'
+	other=$status
+	iot_mqtt_reconfigure
+	assert_equal "$ok" 0
+	[[ $bad != 0 && $other != 0 ]]
+}
+
 code() { cut -d ' ' -f 1 <<<"$1"; }
 
 @test "import-flask: people log in with their old passwords, which become Argon2id" {

@@ -508,3 +508,29 @@ $id1 t 21.5"
 	done
 	assert_equal "$st" completed
 }
+
+@test "legacy mode behind the plugin: an anonymous client's payload with its device's key is stored, another device's key is not" {
+	export IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_legacy_anonymous true'
+	broker_restart
+	device d1
+	local id1=$ID key1=$KEY
+	device d2
+	local key2=$KEY tok log=$IOTFLOW_TEST_TMP/legacy-listen.log
+	tok=$(token boss listener --admin)
+	# Without --trust-broker: in legacy mode every payload proves whose it is.
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-mqtt-listen --client-id "legacy-$BATS_TEST_NUMBER" 2>"$log" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 100 grep -q "connected to" "$log"
+	wait_for 50 subscribed "legacy-$BATS_TEST_NUMBER-1"
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m "{\"api_key\":\"$key1\",\"temperature\":21.5}"
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m "{\"api_key\":\"$key2\",\"temperature\":99}"
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m '{"temperature":98}'
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m "{\"api_key\":\"$key1\",\"after\":1}"
+	wait_for 100 bash -c "[[ \$(psql -XAtc \"select count(*) from telemetry_data where measurement_name = 'after'\") == 1 ]]"
+	run psql -XAtc "select device_id || ' ' || measurement_name || ' ' || numeric_value from telemetry_data order by measurement_name"
+	assert_output "$id1 after 1
+$id1 temperature 21.5"
+	grep -q "refused: api_key does not belong to device $id1\|refused: .*key" "$log"
+	grep -q "refused: missing api_key" "$log"
+}

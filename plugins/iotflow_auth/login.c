@@ -1,7 +1,8 @@
 /* login.c — who may connect (MOSQ_EVT_BASIC_AUTH).
  *
  *   username = a device id (decimal, no sign, no leading zero, below 2^31),
- *     password = one of that device's active API keys (iotf_...); the
+ *     password = one of that device's active API keys (iotf_..., or a key
+ *     imported from a Flask installation); the
  *     device must be active. The key must belong to that very device.
  *   any other username (1..64 of A-Z a-z 0-9 . _ -) = a service account,
  *     password = a person's API token (iotu_...); the person must be active.
@@ -144,7 +145,9 @@ int iotp_on_basic_auth(int event, void *event_data, void *userdata)
 	long long id = 0;
 	if (all_digits(u)) {
 		id = iot_parse_id(u);
-		if (id <= 0 || strncmp(pw, IOT_DEVICE_KEY_PREFIX, strlen(IOT_DEVICE_KEY_PREFIX)))
+		/* iotf_ keys, and the keys a Flask installation's devices came over
+		 * with (iot-migrate import-flask): the shared format check. */
+		if (id <= 0 || !iot_device_key_well_formed(pw, strlen(pw)))
 			return MOSQ_ERR_AUTH;
 	} else if (strncmp(pw, IOT_USER_TOKEN_PREFIX, strlen(IOT_USER_TOKEN_PREFIX))) {
 		return MOSQ_ERR_AUTH;
