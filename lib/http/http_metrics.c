@@ -114,23 +114,7 @@ static void write_writer(FILE *f, iot_httpd *h)
 	          (double)atomic_load(&h->keeper.replaced));
 	if (!w)
 		return;
-	iot_metric *const *ms;
-	size_t n = iot_writer_metrics(w, &ms);
-	for (size_t i = 0; i < n; i++) {
-		const char *name = ms[i]->name, *ms_suffix = strstr(name, "_milliseconds_total");
-		if (ms_suffix) {
-			char sec[128];
-			snprintf(sec, sizeof sec, "%.*s_seconds_total", (int)(ms_suffix - name), name);
-			write_one(f, sec, "counter", ms[i]->help, iot_metric_get(ms[i]) / 1000.0);
-		} else {
-			write_one(f, name, ms[i]->type == IOT_COUNTER ? "counter" : "gauge", ms[i]->help,
-			          (double)iot_metric_get(ms[i]));
-		}
-	}
-	iot_histogram *const *hs;
-	n = iot_writer_histograms(w, &hs);
-	for (size_t i = 0; i < n; i++)
-		iot_histogram_write(f, hs[i]);
+	iot_writer_metrics_write(f, w);
 	iot__http_writer_put(h);
 }
 

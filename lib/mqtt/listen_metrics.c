@@ -22,24 +22,6 @@ static void one(FILE *f, const char *name, const char *type, const char *help, d
 	fprintf(f, "%s %.17g\n", name, v);
 }
 
-/* The writer's counters in base units (it counts its batch time in ms). */
-static void writer_metrics(FILE *f, iot_writer *w)
-{
-	iot_metric *const *ms;
-	size_t n = iot_writer_metrics(w, &ms);
-	for (size_t i = 0; i < n; i++) {
-		const char *name = ms[i]->name, *ms_suffix = strstr(name, "_milliseconds_total");
-		if (ms_suffix) {
-			char sec[128];
-			snprintf(sec, sizeof sec, "%.*s_seconds_total", (int)(ms_suffix - name), name);
-			one(f, sec, "counter", ms[i]->help, iot_metric_get(ms[i]) / 1000.0);
-		} else {
-			one(f, name, ms[i]->type == IOT_COUNTER ? "counter" : "gauge", ms[i]->help,
-			    (double)iot_metric_get(ms[i]));
-		}
-	}
-}
-
 int iot_listener_metrics_write(iot_listener *l, FILE *f)
 {
 	struct listen_metrics *m = &l->m;
@@ -89,6 +71,6 @@ int iot_listener_metrics_write(iot_listener *l, FILE *f)
 	one(f, "iotflow_mqtt_disconnects_total", "counter", "Connections to the broker lost or closed.",
 	    (double)atomic_load(&m->disconnects));
 	if (l->w)
-		writer_metrics(f, l->w);
+		iot_writer_metrics_write(f, l->w);
 	return ferror(f) ? -1 : 0;
 }

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/config.h"
 #include "base/error.h"
@@ -112,5 +113,9 @@ size_t iot_writer_metrics(iot_writer *w, iot_metric *const **out);
 /* And its histograms: points per committed batch, time per batch (valid
  * while the writer lives). */
 size_t iot_writer_histograms(iot_writer *w, iot_histogram *const **out);
+/* Both in the Prometheus text format, in base units (the batch time, counted
+ * in milliseconds, is written as *_seconds_total): what every daemon's
+ * /metrics shows of its writer. -1 when writing to f failed. */
+int iot_writer_metrics_write(FILE *f, iot_writer *w);
 
 #endif
