@@ -273,7 +273,7 @@ int64_t iot__rec_now(struct dec *d)
 	return d->now_us;
 }
 
-static int check_range(struct dec *d, int64_t t)
+int iot__rec_check_range(struct dec *d, int64_t t)
 {
 	char a[48], b[48];
 	int64_t now = iot__rec_now(d), fut = d->o->max_future_us;
@@ -291,7 +291,7 @@ static int check_range(struct dec *d, int64_t t)
 }
 
 /* The time of a record with "timestamp" v (NULL: absent). */
-static int record_ts(struct dec *d, json_t *v, int64_t *t)
+int iot__rec_record_ts(struct dec *d, json_t *v, int64_t *t)
 {
 	struct iot_shown sh;
 	if (v && d->o->device)
@@ -312,25 +312,13 @@ static int record_ts(struct dec *d, json_t *v, int64_t *t)
 		return reject(d, "timestamp must be an ISO-8601 string or a number of seconds "
 		                 "or milliseconds since the epoch");
 	}
-	return check_range(d, *t);
-}
-
-/* ThingsBoard's "ts": milliseconds, always. */
-static int tb_ts(struct dec *d, json_t *v, int64_t *t)
-{
-	if (!v)
-		return record_ts(d, NULL, t);
-	double ms = json_number_value(v);
-	if (!json_is_number(v) || !(ms > 0) || ms >= 9.2e15)
-		return reject(d, "ts must be a positive number of milliseconds since the epoch");
-	*t = (int64_t)(ms * 1000.0 + 0.5);
-	return check_range(d, *t);
+	return iot__rec_check_range(d, *t);
 }
 
 /* ---- points ------------------------------------------------------------ */
 
 /* Room for n more points, within max_points. */
-static int reserve(struct dec *d, size_t n)
+int iot__rec_reserve(struct dec *d, size_t n)
 {
 	size_t need = d->rec->npoints + n;
 	if (need > d->o->max_points)
@@ -348,7 +336,7 @@ static int reserve(struct dec *d, size_t n)
 	return 0;
 }
 
-static int add_point(struct dec *d, const char *name, json_t *v, int64_t ts, const char *md)
+int iot__rec_add_point(struct dec *d, const char *name, json_t *v, int64_t ts, const char *md)
 {
 	size_t len = strlen(name);
 	struct iot_shown sh;
@@ -458,7 +446,7 @@ static int decode_iotflow(struct dec *d, json_t *obj)
 	if (!ts)
 		ts = ts_other;
 	if ((device ? iot__rec_device_metadata(d, obj, meta, &md) : take_metadata(d, meta, &md)) < 0 ||
-	    record_ts(d, ts, &t) < 0 || reserve(d, n) < 0)
+	    iot__rec_record_ts(d, ts, &t) < 0 || iot__rec_reserve(d, n) < 0)
 		return -1;
 	json_object_foreach(data ? data : obj, k, v) {
 		const char *pmd = md;
@@ -466,60 +454,8 @@ static int decode_iotflow(struct dec *d, json_t *obj)
 			continue;
 		if (device && iot__rec_device_reading(d, k, &v, &pmd) < 0)
 			return -1;
-		if (v && add_point(d, k, v, t, pmd) < 0)
+		if (v && iot__rec_add_point(d, k, v, t, pmd) < 0)
 			return -1;
-	}
-	return 0;
-}
-
-/* (d), one object. */
-static int decode_tb_object(struct dec *d, json_t *obj)
-{
-	json_t *ts = NULL, *values = NULL, *v;
-	const char *k;
-	int64_t t = 0;
-	struct iot_shown sh;
-	json_object_foreach(obj, k, v) {
-		if (!strcmp(k, "ts"))
-			ts = v;
-		else if (!strcmp(k, "values"))
-			values = v;
-		else
-			return reject(d, "unknown member \"%s\" in a ThingsBoard record (expected ts and values)",
-			              iot__show(&sh, k, strlen(k), true));
-	}
-	if (!values)
-		return reject(d, "a ThingsBoard record needs \"values\"");
-	if (!json_is_object(values))
-		return reject(d, "values must be an object");
-	if (tb_ts(d, ts, &t) < 0 || reserve(d, json_object_size(values)) < 0)
-		return -1;
-	json_object_foreach(values, k, v) {
-		if (add_point(d, k, v, t, NULL) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* (d), an array: the limit counts the points of all elements together. */
-static int decode_tb_array(struct dec *d, json_t *arr)
-{
-	size_t i, total = 0;
-	json_t *el;
-	if (json_array_size(arr) == 0)
-		return reject(d, "no data");
-	json_array_foreach(arr, i, el) {
-		json_t *values = json_object_get(el, "values");
-		if (json_is_object(values))
-			total += json_object_size(values);
-	}
-	if (reserve(d, total) < 0)
-		return -1;
-	json_array_foreach(arr, i, el) {
-		if (!json_is_object(el))
-			return reject(d, "element %zu of the array is not an object", i);
-		if (decode_tb_object(d, el) < 0)
-			return iot__rec_prefix_error(d->err, "element %zu: ", i);
 	}
 	return 0;
 }
@@ -553,20 +489,20 @@ int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, b
 	if (json_is_array(v)) {
 		if (fmt == IOT_FORMAT_IOTFLOW || fmt == IOT_FORMAT_MOSQUITTO)
 			return reject(d, "expected a JSON object, not an array");
-		return decode_tb_array(d, v);
+		return iot__rec_decode_tb_array(d, v);
 	}
 	if (!json_is_object(v))
 		return reject(d, "expected a JSON object or array");
 	switch (fmt) {
 	case IOT_FORMAT_IOTFLOW: return decode_iotflow(d, v);
 	case IOT_FORMAT_MOSQUITTO: return iot__rec_decode_mosquitto(d, v);
-	case IOT_FORMAT_THINGSBOARD: return decode_tb_object(d, v);
+	case IOT_FORMAT_THINGSBOARD: return iot__rec_decode_tb_object(d, v);
 	case IOT_FORMAT_AUTO: break;
 	}
 	if (envelope && json_object_get(v, "topic") && json_object_get(v, "payload"))
 		return iot__rec_decode_mosquitto(d, v);
 	if (json_is_object(json_object_get(v, "values")) && !json_object_get(v, "data"))
-		return decode_tb_object(d, v);
+		return iot__rec_decode_tb_object(d, v);
 	return decode_iotflow(d, v);
 }
 

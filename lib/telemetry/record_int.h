@@ -54,6 +54,15 @@ int64_t iot__rec_parse_id(const char *s, size_t n);
 int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out);
 int iot__rec_decode_shape(struct dec *d, json_t *v, enum iot_input_format fmt, bool envelope);
 int iot__rec_decode_mosquitto(struct dec *d, json_t *env);
+/* record_thingsboard.c: shape (d), one object or an array of them. */
+int iot__rec_decode_tb_object(struct dec *d, json_t *obj);
+int iot__rec_decode_tb_array(struct dec *d, json_t *arr);
+/* record.c, for the shapes: a timestamp member (NULL: the arrival time)
+ * checked against the limits; room for n more points; one point. */
+int iot__rec_check_range(struct dec *d, int64_t t);
+int iot__rec_record_ts(struct dec *d, json_t *v, int64_t *t);
+int iot__rec_reserve(struct dec *d, size_t n);
+int iot__rec_add_point(struct dec *d, const char *name, json_t *v, int64_t ts, const char *md);
 /* The arrival time (opts->now_us, or the clock, read once per record). */
 int64_t iot__rec_now(struct dec *d);
 /* record_device.c: DEVICE PAYLOADS. */
