@@ -97,3 +97,17 @@ has() {
 		return 1
 	fi
 }
+
+# The people the iot-httpd suites start from, made in the template database
+# (setup_file, after migrated_template): alice, bob and root (an admin),
+# each with a token in $IOTFLOW_TEST_TMP/NAME.token. A suite adds its own
+# devices after.
+template_people() {
+	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
+		echo "s3cret-passw0rd" | iot-user add alice >/dev/null
+		echo "s3cret-passw0rd" | iot-user add bob >/dev/null
+		echo "s3cret-passw0rd" | iot-user add root --admin >/dev/null
+		iot-user token create alice laptop | jq -r .token > "$IOTFLOW_TEST_TMP/alice.token"
+		iot-user token create bob laptop | jq -r .token > "$IOTFLOW_TEST_TMP/bob.token"
+		iot-user token create root ops | jq -r .token > "$IOTFLOW_TEST_TMP/root.token"'
+}

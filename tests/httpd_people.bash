@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # httpd_people.bash — the people and devices the read-side iot-httpd suites
-# (httpd_read.bats, httpd_stream.bats) share, loaded after helpers: alice
+# (httpd_read.bats, httpd_stream.bats) share, loaded after helpers and httpd_lib: alice
 # (dev-a, dev-b, dev-off inactive), bob (dev-c), root (an admin), each with a
 # token; a fresh database per test.
 # shellcheck disable=SC2034 # the variables are the tests'
@@ -8,13 +8,8 @@
 setup_file() {
 	stack_setup_file
 	migrated_template
+	template_people
 	PGDATABASE=$IOTFLOW_TEMPLATE_DB bash -c '
-		echo "s3cret-passw0rd" | iot-user add alice >/dev/null
-		echo "s3cret-passw0rd" | iot-user add bob >/dev/null
-		echo "s3cret-passw0rd" | iot-user add root --admin >/dev/null
-		iot-user token create alice laptop | jq -r .token > "$IOTFLOW_TEST_TMP/alice.token"
-		iot-user token create bob laptop | jq -r .token > "$IOTFLOW_TEST_TMP/bob.token"
-		iot-user token create root ops | jq -r .token > "$IOTFLOW_TEST_TMP/root.token"
 		iot-device add dev-a --owner alice > "$IOTFLOW_TEST_TMP/dev-a.json"
 		iot-device add dev-b --owner alice > "$IOTFLOW_TEST_TMP/dev-b.json"
 		iot-device add dev-off --owner alice --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"
