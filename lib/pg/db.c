@@ -216,6 +216,13 @@ int iot_db_reconnect(iot_db *db, iot_error *err)
 	return open_conn(db, err);
 }
 
+void iot_db_discard(iot_db *db)
+{
+	PQfinish(db->conn);
+	db->conn = NULL;
+	db->transient = true;
+}
+
 void iot_db_note_failure(iot_db *db, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

@@ -34,6 +34,10 @@ void iot_db_set_retry_time(iot_db *db, long ms);
 void iot_db_cancel(iot_db *db);
 /* Drop and re-establish the connection (with the same retry budget). */
 int iot_db_reconnect(iot_db *db, iot_error *err);
+/* Close a session that cannot be trusted any more (a pipeline that could not
+ * be left): the failure counts as transient, and the caller's next attempt
+ * finds no connection and reconnects within its retry budget. */
+void iot_db_discard(iot_db *db);
 
 /* True for SQLSTATEs worth retrying: class 08 (connection), 57P01-57P05
  * (shutdown, cannot connect now), 40001/40P01 (serialization, deadlock),

@@ -21,6 +21,15 @@ int iot_db_prepare(iot_db *db, const char *name, const char *sql, iot_error *err
 	return -1;
 }
 
+/* The session is dropped; the failure already reported is an outage that
+ * a new session may not have. */
+static void discard(iot_db *db, iot_error *err)
+{
+	iot_db_discard(db);
+	if (err)
+		err->status = IOT_UNAVAILABLE;
+}
+
 static int send_one(PGconn *c, const iot_db_stmt *s)
 {
 	if (s->name)
@@ -59,9 +68,7 @@ int iot_db_pipeline(iot_db *db, const iot_db_stmt *stmts, size_t n, PGresult **r
 	if (PQpipelineSync(c) != 1) {
 		/* Results cannot be read back in order: start a new session. */
 		fail(db, NULL, &failed, err);
-		iot_error e;
-		if (PQstatus(c) == CONNECTION_OK)
-			iot_db_reconnect(db, &e);
+		discard(db, err);
 		return -1;
 	}
 	for (size_t i = 0; i < sent; i++) {
@@ -90,8 +97,12 @@ int iot_db_pipeline(iot_db *db, const iot_db_stmt *stmts, size_t n, PGresult **r
 		if (sync)
 			break;
 	}
-	if (PQexitPipelineMode(c) != 1 && !failed)
+	if (PQexitPipelineMode(c) != 1 || PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+		/* Results are still due (the server went away mid-pipeline): the
+		 * session would refuse every plain query after this. */
 		fail(db, NULL, &failed, err);
+		discard(db, err);
+	}
 	if (!failed)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
