@@ -235,11 +235,13 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 /* ---- latest and lastpoint ---- */
 
 /* Rows [lo, hi) of res (name at col, then ts, then the 4 values) as one
- * latest object; NULL with err set. */
+ * latest object; NULL with err set. A device's measurements mostly share
+ * one timestamp: its string is made once and shared (the fleet's lastpoint
+ * is 40,000 of them). */
 static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_error *err)
 {
-	json_t *all = json_object(), *at = json_object(), *obj = json_object(), *ts_newest = NULL;
-	int64_t newest = INT64_MIN;
+	json_t *all = json_object(), *at = json_object(), *obj = json_object(), *ts_json = NULL;
+	int64_t newest = INT64_MIN, ts_made = 0;
 	for (int i = lo; i < hi; i++) {
 		int64_t ts = iot__query_ts(res, i, col + 1);
 		if (ts > newest)
@@ -250,13 +252,19 @@ static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_e
 	for (int i = lo; i < hi; i++) {
 		const char *name = PQgetvalue(res, i, col);
 		int64_t ts = iot__query_ts(res, i, col + 1);
+		if (!ts_json || ts != ts_made) {
+			json_decref(ts_json);
+			if (!(ts_json = iot__query_ts_json(ts)))
+				goto oom;
+			ts_made = ts;
+		}
 		json_t *v = iot__query_value(res, i, col + 2, err);
 		if (!v)
 			goto fail;
 		/* Names and texts come from the database, valid UTF-8: no checks. */
 		json_t *m = json_object();
 		int rc = m ? json_object_set_nocheck(m, "value", v) : -1;
-		rc |= m ? json_object_set_new_nocheck(m, "timestamp", iot__query_ts_json(ts)) : -1;
+		rc |= m ? json_object_set_nocheck(m, "timestamp", ts_json) : -1;
 		rc |= json_object_set_new_nocheck(all, name, m);
 		if (rc == 0 && ts == newest)
 			rc = json_object_set_nocheck(at, name, v);
@@ -264,18 +272,22 @@ static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_e
 		if (rc < 0)
 			goto oom;
 	}
-	ts_newest = iot__query_ts_json(newest);
-	if (!ts_newest || json_object_set_nocheck(obj, "timestamp", ts_newest) < 0 ||
+	if (ts_made != newest) {
+		json_decref(ts_json);
+		if (!(ts_json = iot__query_ts_json(newest)))
+			goto oom;
+	}
+	if (json_object_set_nocheck(obj, "timestamp", ts_json) < 0 ||
 	    json_object_set_nocheck(obj, "latest_data", at) < 0 || json_object_set_nocheck(obj, "measurements", all) < 0)
 		goto oom;
-	json_decref(ts_newest);
+	json_decref(ts_json);
 	json_decref(all);
 	json_decref(at);
 	return obj;
 oom:
 	iot__query_oom(err);
 fail:
-	json_decref(ts_newest);
+	json_decref(ts_json);
 	json_decref(all);
 	json_decref(at);
 	json_decref(obj);
