@@ -87,7 +87,7 @@ Try 'iot-chart --help' for more information."
 	assert_success
 	id=$(jq -r .id <<<"$output")
 	assert_equal "$(jq -c '[.name, .owner, .title, .type, .time_range, .refresh_interval, .aggregation, .group_by, .devices, .measurements]' <<<"$output")" \
-		'["temps","alice","Lab temperature","area","6h",30,"mean","15m",[],[]]'
+		'["temps","alice","Lab temperature","area","6h",30,"avg","15m",[],[]]'
 	# Colours are stored as #rrggbb.
 	assert_equal "$(jq -c .appearance_config <<<"$output")" '{"lineWidth":3,"showLegend":true,"customColors":["#1976d2","#ff5522"]}'
 	run iot-chart show alice/temps
@@ -394,7 +394,7 @@ page_examples() {
 		assert_equal "$cmd: $status $stderr" "$cmd: 0 "
 		if [[ $cmd == 'iot-chart data '* ]]; then
 			# 15-minute means of the last 6 hours: one series, about 24 buckets.
-			assert_equal "$(jq -c '[.label, .unit, .aggregation, .window]' <<<"$output")" '["Temperature","C","mean","900s"]'
+			assert_equal "$(jq -c '[.label, .unit, .aggregation, .window]' <<<"$output")" '["Temperature","C","avg","900s"]'
 			(($(jq '[.points[] | select(.value != null)] | length' <<<"$output") >= 20))
 		fi
 	done

@@ -62,7 +62,7 @@ EOF
 	id=$(jq -r .data.id <<<"$c")
 	# What chartService.transformFromBackendFormat reads ...
 	assert_equal "$(jq -c '.data | [.name, .title, .description, .type, .devices, .measurements, .time_range, .refresh_interval, .aggregation, .group_by]' <<<"$c")" \
-		"[\"Temperature Monitoring\",\"Temperature Over Time\",\"Real-time temperature monitoring chart\",\"line\",[$A,$B],[\"temperature\",\"humidity\"],\"1h\",30,\"mean\",\"5m\"]"
+		"[\"Temperature Monitoring\",\"Temperature Over Time\",\"Real-time temperature monitoring chart\",\"line\",[$A,$B],[\"temperature\",\"humidity\"],\"1h\",30,\"avg\",\"5m\"]"
 	assert_equal "$(jq -cS '.data.appearance_config' <<<"$c")" \
 		'{"animations":true,"aspectRatio":2,"backgroundColor":"#ffffff","borderColor":"#1976d2","customColors":["#1976d2","#ff5722"],"fillArea":false,"lineWidth":2,"pointStyle":"circle","showGrid":true,"showLegend":true}'
 	# ... and the members it sends, so what it GETs it can PUT back.
@@ -177,7 +177,7 @@ EOF
 	start_httpd
 	local b
 	for b in '{"name":"x","type":"pie"}|type: expected line, bar, area, scatter, gauge or table, not '"'pie'" \
-		'{"name":"x","timeRange":"custom"}|time_range "custom" is not a window: use N with s, m, h, d or w (5m, 1h, 1d, 7d)' \
+		'{"name":"x","timeRange":"forever"}|time_range "forever" is not a window: use N with s, m, h, d or w (5m, 1h, 1d, 7d)' \
 		'{"name":"x","customColors":["#zzzzzz"]}|customColors: expected a colour #RRGGBB (or #RGB), not '"'#zzzzzz'" \
 		'{"name":"x","measurements":[{"name":"t","color":"red"}]}|measurements[1].color: expected a colour #RRGGBB (or #RGB), not '"'red'" \
 		'{"name":"x","refreshInterval":-1}|refreshInterval: expected an integer from 0 to 86400' \
@@ -212,6 +212,28 @@ EOF
 	assert_equal "$(code "$output")" 400
 	run as "$ALICE" PATCH "/api/v1/charts/$id"
 	assert_equal "$(code "$output")" 405
+}
+
+@test "the dashboard's words: avg is kept and means the mean; a custom range takes each request's, else the last day" {
+	start_httpd
+	local id range='start_time=2026-11-28T06:00:00Z&end_time=2026-11-28T07:00:00Z'
+	run as "$ALICE" POST /api/v1/charts '{"name":"hand","devices":['"$A"'],"measurements":["temperature"],"timeRange":"custom","aggregation":"avg","groupBy":"30m"}'
+	assert_equal "$(code "$output")" 201
+	id=$(body "$output" | jq -r .data.id)
+	run as "$ALICE" GET "/api/v1/charts/$id"
+	assert_equal "$(body "$output" | jq -c '.data | [.timeRange, .aggregation]')" '["custom","avg"]'
+	run as "$ALICE" GET "/api/v1/charts/$id/data?$range"
+	assert_equal "$(code "$output")" 200
+	# The buckets are the means iot-query computes for the same range.
+	assert_equal "$(body "$output" | jq -c '[.data.series[0].points[] | .value]')" \
+		"$(iot-query aggregate --device "$A" --measurement temperature --fn mean --window 30m \
+			--since 2026-11-28T06:00:00Z --until 2026-11-28T07:00:00Z --fill null --order asc | jq -sc '[.[].value]')"
+	run as "$ALICE" GET "/api/v1/charts/$id/data"
+	assert_equal "$(code "$output")" 200
+	local t
+	t=$(body "$output" | jq -r '[.data.start_time, .data.end_time] | join(" ")')
+	assert_equal $(($(date -d "${t#* }" +%s) - $(date -d "${t% *}" +%s))) 86400
+	iot-chart show alice/hand | jq -e '.time_range == "custom" and .aggregation == "avg"'
 }
 
 @test "render.svg: well-formed SVG of the chart's series, a PNG that is not blank, no data, a gauge" {

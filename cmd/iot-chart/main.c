@@ -44,7 +44,7 @@ static const char help_text[] =
 "      --description=TEXT   free text (up to 1000)\n"
 "      --type=TYPE          line (default), bar, area, scatter, gauge or table\n"
 "      --range=DURATION     the time shown: the last DURATION (default 24h;\n"
-"                           1m to 366d)\n"
+"                           1m to 366d), or custom (each request's range)\n"
 "      --refresh=SECONDS    the dashboard's refresh interval (0 to 86400,\n"
 "                           default 60)\n"
 "      --aggregation=FN     none (default), avg (or mean), min, max, sum,\n"

@@ -27,8 +27,10 @@
  *   name 1..100 characters (unique per owner), title ..200, description
  *   ..1000; type line|bar|area|scatter|gauge|table; time_range a duration
  *   N(s|m|h|d|w) from 1m to 366d (the data's default range: the last
- *   time_range); refresh_interval 0..86400 seconds; aggregation
- *   none|mean|sum|count|min|max|first|last ("avg" is read as mean);
+ *   time_range) or "custom" (the dashboard's: the range comes with each
+ *   request, else the last 24h); refresh_interval 0..86400 seconds;
+ *   aggregation none|mean|avg|sum|count|min|max|first|last (avg, the
+ *   dashboard's word, is kept as given and read as mean);
  *   group_by "device" (one series per device and measurement) or a bucket
  *   width N(s|m|h|d|w) for aggregated charts (default: chosen from the
  *   range, about 150 buckets). Appearance members (all optional, null
@@ -49,6 +51,7 @@
 
 #include "registry/registry.h"
 
+#define IOT_CHART_CUSTOM_RANGE     "custom"
 #define IOT_CHART_DEVICES_MAX      50
 #define IOT_CHART_MEASUREMENTS_MAX 20
 #define IOT_CHART_PER_USER_MAX     1000

@@ -40,7 +40,9 @@ static int range_of(const json_t *chart, const iot_chart_range *rng, iot_chart_d
 {
 	int64_t now = rng && rng->now_us ? rng->now_us : iot_now_us(), span;
 	const char *tr = iot_json_str(chart, "time_range");
-	if (iot__chart_duration("time_range", tr ? tr : "24h", 1000000, &span, err) < 0)
+	if (!tr || !strcmp(tr, IOT_CHART_CUSTOM_RANGE))
+		tr = "24h"; /* custom: the request's range, else the last day */
+	if (iot__chart_duration("time_range", tr, 1000000, &span, err) < 0)
 		return -1;
 	const char *sn = rng && rng->since_name ? rng->since_name : "--since";
 	const char *un = rng && rng->until_name ? rng->until_name : "--until";

@@ -11,7 +11,8 @@
 #include <string.h>
 
 static const char *const chart_types[] = { "line", "bar", "area", "scatter", "gauge", "table", NULL };
-static const char *const aggregations[] = { "none", "mean", "sum", "count", "min", "max", "first",
+/* avg is the dashboard's word for mean: kept as sent, read as mean. */
+static const char *const aggregations[] = { "none", "mean", "avg", "sum", "count", "min", "max", "first",
 	"last", NULL };
 static const char *const point_styles[] = { "circle", "cross", "crossRot", "dash", "line", "rect",
 	"rectRounded", "rectRot", "star", "triangle", "none", NULL };
@@ -26,8 +27,6 @@ static bool in_list(const char *const *list, const char *s)
 
 const char *iot__chart_aggregation(const char *s)
 {
-	if (!strcmp(s, "avg"))
-		return "mean";
 	for (size_t i = 0; aggregations[i]; i++)
 		if (!strcmp(aggregations[i], s))
 			return aggregations[i];
@@ -72,7 +71,8 @@ int iot_chart_fields_check(const iot_chart_fields *f, bool adding, iot_error *er
 	if (f->type && !in_list(chart_types, f->type))
 		return iot_error_set(err, IOT_USAGE, "type: expected line, bar, area, scatter, gauge or table,"
 		                     " not '%.32s'", f->type);
-	if (f->time_range && iot__chart_duration("time_range", f->time_range, INT64_C(60000000), &us, err) < 0)
+	if (f->time_range && strcmp(f->time_range, IOT_CHART_CUSTOM_RANGE) &&
+	    iot__chart_duration("time_range", f->time_range, INT64_C(60000000), &us, err) < 0)
 		return -1;
 	if (f->refresh > 86400)
 		return iot_error_set(err, IOT_USAGE, "refresh_interval: 0 to 86400 seconds");
