@@ -124,6 +124,30 @@ m8 2025-11-21 19:59:28.000"
 	grep -q 'timestamp "20251121_195928" is not an ISO-8601 date and time' "$LOG"
 }
 
+@test "a device that keeps sending what is refused: 20 notices in 10 s, then how many were left out; every one counted" {
+	local port
+	port=$(_iot_pick_port)
+	start_listen --metrics-listen "127.0.0.1:$port"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		echo "iotflow/devices/$A/telemetry {\"api_key\":\"$KEY_A\",\"data\":{}}"
+	done >"$BATS_TEST_TMPDIR/bad"
+	run mqtt_pub 20 <"$BATS_TEST_TMPDIR/bad"
+	assert_output "acked 100 of 100"
+	assert_equal "$(grep -c 'refused: no data' "$LOG")" 20
+	run curl -s "http://127.0.0.1:$port/metrics"
+	assert_line 'iotflow_mqtt_messages_rejected_total{reason="invalid"} 100'
+	# The next window's first notice says what the last one left out.
+	sleep 10.2
+	pub "iotflow/devices/$A/telemetry" "{\"api_key\":\"$KEY_A\",\"data\":{}}"
+	for ((i = 0; i < 50; i++)); do
+		(($(grep -c 'refused: no data' "$LOG") == 21)) && break
+		sleep 0.1
+	done
+	assert_equal "$(grep -c 'refused: no data' "$LOG")" 21
+	grep -q '80 more notices of refused messages or replaced timestamps were left out' "$LOG"
+}
+
 @test "malformed payloads are refused with their reason, counted in /metrics (promtool), and the listener goes on" {
 	local port
 	port=$(_iot_pick_port)

@@ -96,6 +96,7 @@ iot_listener *iot_listener_new(const iot_config *cfg, const iot_listen_opts *o, 
 	l->o = *o;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->print_mu, NULL);
+	iot_log_limit_init(&l->refusals, IOT_LISTEN_NOTICE_BURST, IOT_LISTEN_NOTICE_WINDOW_MS);
 	mosquitto_lib_init();
 	const char *url = iot_config_get(cfg, "mqtt_url");
 	if (check_opts(l, err) < 0 || iot_mqtt_url_parse(url && *url ? url : "mqtt://localhost", &l->url, err) < 0)
@@ -202,6 +203,7 @@ void iot_listener_free(iot_listener *l)
 	iot_mqtt_url_clear(&l->url);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->print_mu);
+	iot_log_limit_destroy(&l->refusals);
 	mosquitto_lib_cleanup();
 	free(l);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "base/log_limit.h"
 #include "cache/cache.h"
 #include "mqtt/listen.h"
 #include "mqtt/mqtt_url.h"
@@ -76,6 +77,7 @@ struct iot_listener {
 	bool failed;
 	iot_error fail;
 	struct listen_metrics m;
+	iot_log_limit refusals;  /* refused messages and replaced timestamps told */
 	struct MHD_Daemon *metrics_http;
 	/* listen_dispatch.c: commands and configurations the broker missed */
 	iot_db *dispatch_db;
@@ -83,6 +85,12 @@ struct iot_listener {
 	long long next_dispatch_ms;
 	bool dispatch_down;     /* the last round could not publish (told once) */
 };
+
+/* What a message's sender can repeat (refusals, replaced timestamps) is
+ * told at most BURST times in WINDOW; the count of the rest follows. */
+#define IOT_LISTEN_NOTICE_BURST     20
+#define IOT_LISTEN_NOTICE_WINDOW_MS 10000
+void iot__listen_notice(struct iot_listener *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* session.c: a session's client (made before its thread starts), and its
  * thread (started and joined by listen.c). */

@@ -16,6 +16,8 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <mosquitto.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,10 +65,26 @@ static enum listen_reason reason_of(enum iot_status st)
 	}
 }
 
+void iot__listen_notice(struct iot_listener *l, const char *fmt, ...)
+{
+	uint64_t dropped;
+	if (!iot_log_limit_pass(&l->refusals, iot_now_ms(), &dropped))
+		return;
+	if (dropped)
+		iot_config_notice(l->cfg, "%llu more notices of refused messages or replaced timestamps were left out",
+		                  (unsigned long long)dropped);
+	char msg[IOT_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	iot_config_notice(l->cfg, "%s", msg);
+}
+
 static void refuse(struct session *s, const char *topic, enum listen_reason why, const char *msg)
 {
 	atomic_fetch_add(&s->l->m.rejected[why], 1);
-	iot_config_notice(s->l->cfg, "%.200s: refused: %s", topic, msg);
+	iot__listen_notice(s->l, "%.200s: refused: %s", topic, msg);
 }
 
 /* An error that is not the message's fault (database unavailable past the
@@ -105,7 +123,7 @@ void iot__listen_note(void *arg, const char *note)
 {
 	struct session *s = arg;
 	atomic_fetch_add(&s->l->m.ts_arrival, 1);
-	iot_config_notice(s->l->cfg, "%s", note);
+	iot__listen_notice(s->l, "%s", note);
 }
 
 /* --print: the points as NDJSON records iot-ingest reads back, written and
