@@ -4,7 +4,8 @@
 # (Debian's, its own instance on a spare port, data under the test's
 # directory, never the system service) scrapes a real iot-httpd and
 # iot-mqtt-listen through a copy of contrib/prometheus/prometheus.yml that
-# differs only in its targets, and sees their metrics and loads the rules;
+# differs only in its targets, and sees their metrics and loads the rules,
+# and with PostgreSQL stopped holds the database alert pending;
 # every SQL query of the Grafana dashboard runs, its macros expanded as
 # Grafana does (tests/grafana-sql), against a migrated database with
 # telemetry, as the read-only role of contrib/grafana/grafana-reader.sql,
@@ -20,7 +21,7 @@ setup_file() { stack_setup_file; migrated_template; }
 teardown_file() { stack_teardown_file; }
 setup() {
 	fresh_db --migrated
-	HTTPD_PID= LPID= PROM_PID= RUN_PID= RUN_STATE=
+	HTTPD_PID= LPID= PROM_PID= RUN_PID= RUN_STATE= PG_STOPPED=0
 }
 
 PROM_DIR=$IOTFLOW_ROOT/contrib/prometheus
@@ -29,6 +30,7 @@ DASHBOARD=$GRAFANA_DIR/dashboards/iotflow.json
 
 teardown_extra() {
 	local p
+	if ((PG_STOPPED)); then iot_pg_start; fi
 	for p in "$PROM_PID" "$LPID" "$RUN_PID"; do
 		[[ -n $p ]] && kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
@@ -247,6 +249,63 @@ iot-mqtt-listen 1"
 		'sum by (route, status) (rate(iotflow_http_requests_total[1m]))'; do
 		[[ -n $(promq "$expr") ]] || { echo "no data: $expr"; return 1; }
 	done
+}
+
+# alert_state NAME: the state of alert NAME in Prometheus (pending,
+# firing), or nothing.
+alert_state() {
+	curl -sf "$PROM/api/v1/alerts" | jq -r --arg a "$1" '.data.alerts[] | select(.labels.alertname == $a) | .state'
+}
+
+@test "PostgreSQL stopped: iot-httpd's writer goes down, Prometheus sees it and holds IotflowDatabaseUnavailable pending; back, it clears" {
+	need prometheus
+	echo 's3cret-passw0rd' | iot-user add mon > /dev/null
+	local key
+	key=$(iot-device add probe --owner mon | jq -r .api_key)
+	IOTFLOW_DB_RETRY_TIME=1 start_httpd --commit-timeout 1500
+	# No listener on its port: its target is down.
+	local nobody
+	nobody=$(_iot_pick_port)
+	"$IOTFLOW_ROOT/scripts/prometheus-conf.sh" "$BATS_TEST_TMPDIR/prom" "127.0.0.1:$PORT" "127.0.0.1:$nobody" 1s
+	start_prometheus "$BATS_TEST_TMPDIR/prom"
+	wait_prom 'iotflow_http_writer_up' 'iot-httpd 1'
+	wait_prom 'up' "iot-httpd 1
+iot-mqtt-listen 0"
+	run post "$key" '{"data":{"before":1}}'
+	assert_output --regexp '^201 '
+
+	iot_pg_stop
+	PG_STOPPED=1
+	# Telemetry is answered 503; the writer gives up on a batch it cannot
+	# store after db_retry_time (1 s).
+	local i
+	for ((i = 0; i < 60; i++)); do
+		run post "$key" "{\"data\":{\"away$i\":1}}"
+		[[ $output == '503 '* ]] || { echo "expected 503: $output"; return 1; }
+		[[ $(promq iotflow_http_writer_up) == 'iot-httpd 0' ]] && break
+		sleep 0.5
+	done
+	wait_prom 'iotflow_http_writer_up' 'iot-httpd 0' 5
+	for ((i = 0; i < 100; i++)); do
+		[[ $(alert_state IotflowDatabaseUnavailable) == pending ]] && break
+		sleep 0.1
+	done
+	assert_equal "$(alert_state IotflowDatabaseUnavailable)" pending
+	# The missing listener is held pending too (for: 2m).
+	assert_equal "$(alert_state IotflowTargetDown)" pending
+
+	iot_pg_start
+	PG_STOPPED=0
+	for ((i = 0; i < 50; i++)); do
+		post "$key" '{"data":{"after":1}}' | grep -q '^201 ' && break
+		sleep 0.2
+	done
+	wait_prom 'iotflow_http_writer_up' 'iot-httpd 1'
+	for ((i = 0; i < 100; i++)); do
+		[[ -z $(alert_state IotflowDatabaseUnavailable) ]] && break
+		sleep 0.1
+	done
+	assert_equal "$(alert_state IotflowDatabaseUnavailable)" ''
 }
 
 # ---- Grafana ----
