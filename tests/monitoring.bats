@@ -401,7 +401,7 @@ panel() {
 }
 # num: "time|metric|value" with the numbers in one format, sorted.
 num() { awk -F'|' -v OFS='|' '{ $1 = sprintf("%d", $1); $NF = sprintf("%.6f", $NF); print }' | LC_ALL=C sort; }
-# expect_buckets SECONDS [FILTER]: from the points, per bucket and series,
+# expect_means SECONDS [FILTER]: from the points, per bucket and series,
 # "bucket|label measurement|mean".
 expect_means() {
 	awk -F'|' -v s="$1" -v f="${2:-}" 'f == "" || $1 " " $2 == f {
@@ -427,7 +427,7 @@ expect_means() {
 	assert_equal "$(paste -sd ' ' - <<<"$output")" 'door humidity temperature'
 	run gq 5m --var "device=$A2" < <(var_sql measurement)
 	assert_output temperature
-	local all=(--var "device=$all_ids" --var measurement=door,humidity,temperature)
+	local all=(--var "device=$all_ids" --var 'measurement=door,humidity,temperature')
 
 	# Every PostgreSQL query of the dashboard, with "All" chosen, succeeds.
 	local t
