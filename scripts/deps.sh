@@ -32,8 +32,9 @@ else
 fi
 
 echo "iotflow: installing ${missing[*]}" >&2
-# The postgresql, redis-server and mosquitto packages would start system-wide
-# services we never use (our servers run on spare ports under a state dir).
+# The postgresql, redis-server, mosquitto and prometheus packages would start
+# system-wide services we never use (our servers, and the Prometheus of
+# `make run` and tests/monitoring.bats, run on spare ports under a state dir).
 # A policy-rc.d answering 101 ("action forbidden") keeps them from starting;
 # it is removed again unless one was already there.
 policy=/usr/sbin/policy-rc.d

@@ -6,7 +6,11 @@
 # data of the first. Then migrations, then whichever daemons are built.
 # A server that dies is started again, and when its port was taken meanwhile
 # the new one is announced with the values to export (STATE_DIR/env has them).
-# Ctrl-C, SIGTERM or SIGHUP stops the daemons, then the servers; exit 0.
+# When Prometheus is installed (Debian's package), it runs beside them with
+# contrib/prometheus/prometheus.yml adjusted to this run's ports and its data
+# in STATE_DIR/prometheus: a process of our own, never the system service.
+# Ctrl-C, SIGTERM or SIGHUP stops the daemons and Prometheus, then the
+# servers; exit 0.
 #
 # As root, PostgreSQL runs as nobody, who must reach its data directory. When
 # the checkout sits under a private directory (e.g. /root, mode 700), var/pg is
@@ -80,14 +84,16 @@ start() {
 	IOTFLOW_MQTT_URL=$url "$root/bin/$name" "$@" >>"$state/log/$name.log" 2>&1 </dev/null &
 	pids+=($!) names+=("$name")
 }
+# Where the daemons listen (Prometheus scrapes both).
+httpd_addr=127.0.0.1:5000 metrics_addr=127.0.0.1:9101
 start_daemons() {
 	local i
 	pids=() names=()
 	# Behind the auth plugin the broker has checked each device's key and
 	# topics; without it, every payload must carry its device's key.
-	start iot-mqtt-listen --client-id iot-mqtt-listen-run --metrics-listen 127.0.0.1:9101 \
+	start iot-mqtt-listen --client-id iot-mqtt-listen-run --metrics-listen "$metrics_addr" \
 		${run_mqtt_token:+--trust-broker}
-	start iot-httpd --listen 127.0.0.1:5000
+	start iot-httpd --listen "$httpd_addr"
 	((${#pids[@]})) || return 0
 	sleep 0.5
 	for i in "${!pids[@]}"; do
@@ -105,6 +111,48 @@ stop_daemons() {
 	pids=() names=()
 }
 
+# Prometheus, when installed: the contrib configuration with this run's
+# targets (scripts/prometheus-conf.sh), data in STATE/prometheus/data, on
+# 127.0.0.1:9090 unless that is taken (a system Prometheus, say), else on a
+# spare port, kept for the next run while it is free. One left running by a
+# run that was killed hard holds the data directory's lock: it is stopped.
+prom_pid= prom_url=
+start_prometheus() {
+	command -v prometheus >/dev/null || return 0
+	local dir=$state/prometheus port old
+	mkdir -p "$dir/data"
+	old=$(_iot_pid_of "$dir/prometheus.pid") || old=
+	if _iot_pid_alive "$old" && grep -qF "$dir/prometheus.yml" "/proc/$old/cmdline" 2>/dev/null; then
+		_iot_kill_pidfile "$dir/prometheus.pid"
+	fi
+	port=$(cat "$dir/port" 2>/dev/null) || port=9090
+	[[ $port =~ ^[0-9]+$ ]] && _iot_port_free "$port" || port=$(_iot_pick_port)
+	if ! "$root/scripts/prometheus-conf.sh" "$dir" "$httpd_addr" "$metrics_addr" 2>>"$state/log/prometheus.log"; then
+		say "iotflow: warning: no Prometheus configuration (see $state/log/prometheus.log); not starting it"
+		return 0
+	fi
+	echo "$port" >"$dir/port"
+	prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+		--web.listen-address="127.0.0.1:$port" >>"$state/log/prometheus.log" 2>&1 </dev/null &
+	prom_pid=$!
+	echo "$prom_pid" >"$dir/prometheus.pid"
+	sleep 0.5
+	if ! kill -0 "$prom_pid" 2>/dev/null; then
+		say "iotflow: warning: prometheus exited at once; last lines of $state/log/prometheus.log:"
+		tail -n 5 "$state/log/prometheus.log" >&2 || true
+		prom_pid=
+		return 0
+	fi
+	prom_url=http://127.0.0.1:$port
+}
+stop_prometheus() {
+	[[ -n $prom_pid ]] || return 0
+	kill -TERM "$prom_pid" 2>/dev/null || true
+	wait "$prom_pid" 2>/dev/null || true
+	rm -f "$state/prometheus/prometheus.pid"
+	prom_pid=
+}
+
 pids=() names=() sleeper=
 stopping=0
 stop_all() {
@@ -115,6 +163,7 @@ stop_all() {
 	say "iotflow: stopping..."
 	if [[ -n $sleeper ]]; then kill "$sleeper" 2>/dev/null || true; fi
 	stop_daemons
+	stop_prometheus
 	# Servers last: the daemons flush their batches to them on TERM.
 	local rc=0
 	iot_stack_stop "$state" || rc=$?
@@ -195,6 +244,7 @@ revive_servers() {
 }
 
 start_daemons
+start_prometheus
 
 cat <<EOF
 
@@ -220,7 +270,12 @@ Then try:
   redis-cli -p \$IOTFLOW_REDIS_PORT
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then
-	echo "  curl -s http://127.0.0.1:5000/health"
+	echo "  curl -s http://$httpd_addr/health"
+fi
+if [[ -n $prom_url ]]; then
+	echo
+	echo "Prometheus: $prom_url (scraping $httpd_addr and $metrics_addr with the alert rules of"
+	echo "  contrib/prometheus; config and data in $state/prometheus, log in $state/log/prometheus.log)"
 fi
 echo
 
@@ -229,9 +284,13 @@ echo
 while :; do
 	sleep 1 &
 	sleeper=$!
-	wait -n "${pids[@]}" "$sleeper" 2>/dev/null || true
+	wait -n "${pids[@]}" ${prom_pid:+"$prom_pid"} "$sleeper" 2>/dev/null || true
 	kill "$sleeper" 2>/dev/null || true
 	sleeper=
+	if [[ -n $prom_pid ]] && ! kill -0 "$prom_pid" 2>/dev/null; then
+		say "iotflow: warning: prometheus exited; see $state/log/prometheus.log"
+		prom_pid=
+	fi
 	for i in "${!pids[@]}"; do
 		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
 			say "iotflow: warning: ${names[$i]} exited; see $state/log/${names[$i]}.log"
