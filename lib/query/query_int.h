@@ -70,6 +70,32 @@ json_t *iot__query_jsonb(const char *s, size_t len, int flags);
 /* A point's columns from telemetry_data (t: "" or an alias and a dot), as
  * iot__point_text reads them: device_id, measurement_name, ts, the four
  * values, metadata as text. */
+/* cursor.c: a read-only cursor read in batches of q->rows, the next one
+ * asked for while the caller works on the current one. open and next
+ * return 1 with a batch in *res (the caller clears it), 0 at the end (the
+ * transaction is over), -1 with err. open retries a transient failure
+ * within db's retry budget (nothing is handed out yet); a failure later
+ * ends the read. With callers_tx the cursor lives in the caller's
+ * transaction and only it is closed. */
+struct iot__cursor_query {
+	const char *name;      /* the cursor's name, as in declare */
+	const char *setup;     /* a statement run first in the transaction, or NULL */
+	const char *declare;   /* "DECLARE name NO SCROLL CURSOR FOR ..." */
+	int nparams;
+	const char *const *params;
+	int rows;
+	bool callers_tx;
+};
+struct iot__cursor {
+	iot_db *db;
+	char fetch[96], close[80];
+	bool in_tx, pending, done, callers_tx;
+};
+int iot__cursor_open(struct iot__cursor *k, iot_db *db, const struct iot__cursor_query *q, PGresult **res,
+                     iot_error *err);
+int iot__cursor_next(struct iot__cursor *k, PGresult **res, iot_error *err);
+void iot__cursor_close(struct iot__cursor *k);
+
 #define IOT__SQL_POINT(t) t "device_id, " t "measurement_name, " t "ts, " IOT__SQL_VALUES(t) ", " t "metadata::text"
 /* Row i of res (IOT__SQL_POINT, binary) as one line of fmt, appended to
  * out; tmp is scratch space. */
