@@ -325,6 +325,29 @@ JSON
 	assert_output ''
 }
 
+@test "lastpoint over 1,500 devices (4,500 series, past one cursor batch; a device's rows split between two): as SQL says" {
+	q "INSERT INTO devices (name, user_id) SELECT 'many-' || g, (SELECT id FROM users WHERE username = 'querier')
+	     FROM generate_series(1, 1500) g;
+	   INSERT INTO telemetry_latest (device_id, measurement_name, ts, numeric_value)
+	   SELECT d.id, m, timestamptz '2026-11-28 06:00Z' + CASE WHEN m = 'm3' AND d.id % 2 = 1 THEN interval '1 s' ELSE interval '0' END, d.id
+	     FROM devices d, unnest(ARRAY['m1', 'm2', 'm3']) m WHERE d.name LIKE 'many-%'"
+	"$QC" lastpoint > "$BATS_TEST_TMPDIR/out"
+	jq -c '{id: .device_id, name: .device_name, n: (.measurements | length), at: (.latest_data | keys), ts: .timestamp}' \
+		"$BATS_TEST_TMPDIR/out" > "$BATS_TEST_TMPDIR/got"
+	q "SELECT json_build_object('id', l.device_id, 'name', d.name, 'n', count(*),
+	          'at', array_agg(l.measurement_name ORDER BY l.measurement_name COLLATE \"C\")
+	                FILTER (WHERE l.ts = (SELECT max(ts) FROM telemetry_latest x WHERE x.device_id = l.device_id)),
+	          'ts', to_char(max(l.ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'))
+	   FROM telemetry_latest l JOIN devices d ON d.id = l.device_id GROUP BY l.device_id, d.name ORDER BY l.device_id" |
+		jq -c . > "$BATS_TEST_TMPDIR/want"
+	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/got")" 1500
+	run diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	# An odd device's newest is m3 alone; an even one's, all three.
+	grep -q '"at":\["m3"\]' "$BATS_TEST_TMPDIR/got"
+	grep -q '"at":\["m1","m2","m3"\]' "$BATS_TEST_TMPDIR/got"
+}
+
 @test "aggregate: first and last by time with out-of-order inserts over many batches" {
 	gen "$A" 1795000000 600 50 7 | shuf --random-source=<(yes) > "$BATS_TEST_TMPDIR/in"
 	iot-ingest -q -b 37 "$BATS_TEST_TMPDIR/in" > /dev/null

@@ -55,13 +55,15 @@ static const char SQL_LATEST[] =
 	"SELECT measurement_name, ts, " IOT__SQL_VALUES("")
 	" FROM telemetry_latest WHERE device_id = $1 ORDER BY measurement_name";
 
-static const char SQL_LASTPOINT[] =
-	"SELECT l.device_id, d.name, l.measurement_name, l.ts, " IOT__SQL_VALUES("l.")
-	" FROM telemetry_latest l JOIN devices d ON d.id = l.device_id"
-	" WHERE ($1::int[] IS NULL OR l.device_id = ANY ($1::int[]))"
-	"  AND ($2::bigint IS NULL OR d.user_id = $2::bigint)"
-	"  AND ($3::text IS NULL OR d.device_type = $3::text)"
-	" ORDER BY l.device_id, l.measurement_name";
+#define SQL_LASTPOINT_BODY                                                            \
+	"SELECT l.device_id, d.name, l.measurement_name, l.ts, " IOT__SQL_VALUES("l.")         \
+	" FROM telemetry_latest l JOIN devices d ON d.id = l.device_id"                        \
+	" WHERE ($1::int[] IS NULL OR l.device_id = ANY ($1::int[]))"                          \
+	"  AND ($2::bigint IS NULL OR d.user_id = $2::bigint)"                                 \
+	"  AND ($3::text IS NULL OR d.device_type = $3::text)"                                 \
+	" ORDER BY l.device_id, l.measurement_name"
+static const char SQL_LASTPOINT[] = SQL_LASTPOINT_BODY;
+static const char SQL_LASTPOINT_CURSOR[] = "DECLARE iotflow_lastpoint NO SCROLL CURSOR FOR " SQL_LASTPOINT_BODY;
 
 /* Newest `limit` points of each of the user's series, then the newest
  * `limit` of those. */
@@ -234,64 +236,103 @@ int iot_query_range(iot_db *db, const iot_range_req *req, iot_query_row_fn fn, v
 
 /* ---- latest and lastpoint ---- */
 
-/* Rows [lo, hi) of res (name at col, then ts, then the 4 values) as one
- * latest object; NULL with err set. A device's measurements mostly share
- * one timestamp: its string is made once and shared (the fleet's lastpoint
- * is 40,000 of them). */
-static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_error *err)
+/* A latest object built a row at a time (latest and lastpoint rows), so
+ * that a device's rows may come in two batches of a cursor. A device's
+ * measurements mostly share one timestamp: its string is made once and
+ * shared (the fleet's lastpoint is 40,000 of them). */
+struct latest_build {
+	json_t *all, *ts_json;
+	int64_t newest, ts_made;
+	bool oom;
+};
+
+static void latest_begin(struct latest_build *b)
 {
-	json_t *all = json_object(), *at = json_object(), *obj = json_object(), *ts_json = NULL;
-	int64_t newest = INT64_MIN, ts_made = 0;
-	for (int i = lo; i < hi; i++) {
-		int64_t ts = iot__query_ts(res, i, col + 1);
-		if (ts > newest)
-			newest = ts;
+	*b = (struct latest_build){ .all = json_object(), .newest = INT64_MIN };
+	b->oom = !b->all;
+}
+
+/* Row i of res: name at col, then ts, then the 4 values. */
+static int latest_add(struct latest_build *b, const PGresult *res, int i, int col, iot_error *err)
+{
+	const char *name = PQgetvalue(res, i, col);
+	int64_t ts = iot__query_ts(res, i, col + 1);
+	if (!b->ts_json || ts != b->ts_made) {
+		json_decref(b->ts_json);
+		if (!(b->ts_json = iot__query_ts_json(ts)))
+			return iot__query_oom(err);
+		b->ts_made = ts;
 	}
-	if (!all || !at || !obj)
+	if (ts > b->newest)
+		b->newest = ts;
+	json_t *v = iot__query_value(res, i, col + 2, err);
+	if (!v)
+		return -1;
+	/* Names and texts come from the database, valid UTF-8: no checks. */
+	json_t *m = json_object();
+	int rc = m ? json_object_set_new_nocheck(m, "value", v) : (json_decref(v), -1);
+	rc |= m ? json_object_set_nocheck(m, "timestamp", b->ts_json) : -1;
+	rc |= json_object_set_new_nocheck(b->all, name, m);
+	return rc < 0 ? iot__query_oom(err) : 0;
+}
+
+static void latest_drop(struct latest_build *b)
+{
+	json_decref(b->all);
+	json_decref(b->ts_json);
+	b->all = b->ts_json = NULL;
+}
+
+/* {"timestamp", "latest_data", "measurements"}: latest_data holds the
+ * measurements stored at exactly the newest time. NULL with err set. */
+static json_t *latest_finish(struct latest_build *b, iot_error *err)
+{
+	json_t *obj = NULL, *at = json_object(), *ts = NULL;
+	if (b->oom || !at)
 		goto oom;
-	for (int i = lo; i < hi; i++) {
-		const char *name = PQgetvalue(res, i, col);
-		int64_t ts = iot__query_ts(res, i, col + 1);
-		if (!ts_json || ts != ts_made) {
-			json_decref(ts_json);
-			if (!(ts_json = iot__query_ts_json(ts)))
-				goto oom;
-			ts_made = ts;
-		}
-		json_t *v = iot__query_value(res, i, col + 2, err);
-		if (!v)
-			goto fail;
-		/* Names and texts come from the database, valid UTF-8: no checks. */
-		json_t *m = json_object();
-		int rc = m ? json_object_set_nocheck(m, "value", v) : -1;
-		rc |= m ? json_object_set_nocheck(m, "timestamp", ts_json) : -1;
-		rc |= json_object_set_new_nocheck(all, name, m);
-		if (rc == 0 && ts == newest)
-			rc = json_object_set_nocheck(at, name, v);
-		json_decref(v);
-		if (rc < 0)
-			goto oom;
-	}
-	if (ts_made != newest) {
-		json_decref(ts_json);
-		if (!(ts_json = iot__query_ts_json(newest)))
-			goto oom;
-	}
-	if (json_object_set_nocheck(obj, "timestamp", ts_json) < 0 ||
-	    json_object_set_nocheck(obj, "latest_data", at) < 0 || json_object_set_nocheck(obj, "measurements", all) < 0)
+	ts = b->ts_made == b->newest && b->ts_json ? json_incref(b->ts_json) : iot__query_ts_json(b->newest);
+	const char *newest = json_string_value(ts), *name;
+	json_t *m;
+	if (!newest)
 		goto oom;
-	json_decref(ts_json);
-	json_decref(all);
-	json_decref(at);
+	json_object_foreach (b->all, name, m)
+		if (!strcmp(json_string_value(json_object_get(m, "timestamp")), newest) &&
+		    json_object_set_nocheck(at, name, json_object_get(m, "value")) < 0)
+			goto oom;
+	if (!(obj = json_object()) || json_object_set_new_nocheck(obj, "timestamp", ts) < 0) {
+		ts = NULL;
+		goto oom;
+	}
+	ts = NULL;
+	if (json_object_set_new_nocheck(obj, "latest_data", at) < 0) {
+		at = NULL;
+		goto oom;
+	}
+	at = NULL;
+	if (json_object_set_nocheck(obj, "measurements", b->all) < 0)
+		goto oom;
+	latest_drop(b);
 	return obj;
 oom:
 	iot__query_oom(err);
-fail:
-	json_decref(ts_json);
-	json_decref(all);
+	json_decref(ts);
 	json_decref(at);
 	json_decref(obj);
+	latest_drop(b);
 	return NULL;
+}
+
+/* Rows [lo, hi) of res as one latest object; NULL with err set. */
+static json_t *latest_object(const PGresult *res, int lo, int hi, int col, iot_error *err)
+{
+	struct latest_build b;
+	latest_begin(&b);
+	for (int i = lo; i < hi && !b.oom; i++)
+		if (latest_add(&b, res, i, col, err) < 0) {
+			latest_drop(&b);
+			return NULL;
+		}
+	return latest_finish(&b, err);
 }
 
 json_t *iot_query_latest(iot_db *db, int64_t device_id, iot_error *err)
@@ -321,27 +362,54 @@ json_t *iot_query_latest(iot_db *db, int64_t device_id, iot_error *err)
 	return obj;
 }
 
-static int lastpoint_rows(const PGresult *res, iot_query_row_fn fn, void *arg, iot_error *err)
+/* The fleet's lastpoint is tens of thousands of rows: read through a
+ * cursor, the next batch on its way while this one is turned into JSON. */
+#define LASTPOINT_FETCH_ROWS 4000
+
+struct lastpoint {
+	struct latest_build b;
+	bool open;
+	int64_t id;
+	json_t *name;
+	int devices;
+	iot_query_row_fn fn;
+	void *arg;
+};
+
+/* The device being built, handed out. */
+static int lastpoint_emit(struct lastpoint *lp, iot_error *err)
 {
-	int n = PQntuples(res), devices = 0;
-	for (int lo = 0, hi; lo < n; lo = hi) {
-		int64_t id = iot__query_int(res, lo, 0);
-		for (hi = lo + 1; hi < n && iot__query_int(res, hi, 0) == id; hi++)
-			;
-		json_t *obj = latest_object(res, lo, hi, 2, err);
-		if (!obj)
-			return -1;
-		if (json_object_set_new_nocheck(obj, "device_id", json_integer(id)) < 0 ||
-		    json_object_set_new_nocheck(obj, "device_name", json_stringn_nocheck(PQgetvalue(res, lo, 1),
-		                                (size_t)PQgetlength(res, lo, 1))) < 0) {
-			json_decref(obj);
-			obj = NULL;
-		}
-		if (iot__query_emit(fn, arg, obj, err) < 0)
-			return -1;
-		devices++;
+	lp->open = false;
+	json_t *obj = latest_finish(&lp->b, err);
+	if (obj && (json_object_set_new_nocheck(obj, "device_id", json_integer(lp->id)) < 0 ||
+	            json_object_set_new_nocheck(obj, "device_name", lp->name) < 0)) {
+		json_decref(obj);
+		obj = NULL;
+		iot__query_oom(err);
 	}
-	return devices;
+	lp->name = NULL;
+	if (iot__query_emit(lp->fn, lp->arg, obj, err) < 0)
+		return -1;
+	lp->devices++;
+	return 0;
+}
+
+static int lastpoint_batch(struct lastpoint *lp, const PGresult *res, iot_error *err)
+{
+	for (int i = 0, n = PQntuples(res); i < n; i++) {
+		int64_t id = iot__query_int(res, i, 0);
+		if (lp->open && id != lp->id && lastpoint_emit(lp, err) < 0)
+			return -1;
+		if (!lp->open) {
+			latest_begin(&lp->b);
+			lp->open = true;
+			lp->id = id;
+			lp->name = json_stringn_nocheck(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+		}
+		if (latest_add(&lp->b, res, i, 2, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int iot_query_lastpoint(iot_db *db, const iot_lastpoint_req *req, iot_query_row_fn fn, void *arg,
@@ -352,13 +420,26 @@ int iot_query_lastpoint(iot_db *db, const iot_lastpoint_req *req, iot_query_row_
 	if (req->device_ids && req->ndevices && !(ids = iot__query_int_array(req->device_ids, req->ndevices)))
 		return iot__query_oom(err);
 	const char *p[] = { ids, req->owner_id ? owner : NULL, req->device_type };
-	PGresult *res = iot_db_exec_binary(db, SQL_LASTPOINT, 3, p, err);
+	const struct iot__cursor_query q = { .name = "iotflow_lastpoint", .declare = SQL_LASTPOINT_CURSOR,
+		.nparams = 3, .params = p, .rows = LASTPOINT_FETCH_ROWS };
+	struct iot__cursor cur;
+	struct lastpoint lp = { .fn = fn, .arg = arg };
+	PGresult *res;
+	int rc = iot__cursor_open(&cur, db, &q, &res, err);
 	free(ids);
-	if (!res)
-		return -1;
-	int rc = lastpoint_rows(res, fn, arg, err);
-	PQclear(res);
-	return rc;
+	while (rc > 0) {
+		rc = lastpoint_batch(&lp, res, err);
+		PQclear(res);
+		if (rc == 0)
+			rc = iot__cursor_next(&cur, &res, err);
+	}
+	if (rc == 0 && lp.open)
+		rc = lastpoint_emit(&lp, err);
+	if (lp.open)
+		latest_drop(&lp.b);
+	json_decref(lp.name);
+	iot__cursor_close(&cur);
+	return rc < 0 ? -1 : lp.devices;
 }
 
 /* ---- a user's telemetry ---- */
