@@ -61,8 +61,12 @@ int iot_registry_db_error(iot_registry *id, iot_error *err, const char *dup_msg,
 		return iot_error_set(err, IOT_REJECTED, "%s", dup_msg);
 	if (!strcmp(state, "23503") && fk_msg)
 		return iot_error_set(err, IOT_REJECTED, "%s", fk_msg);
-	if (!strcmp(state, "23514") || !strcmp(state, "22001") || !strcmp(state, "22P02") ||
-	    !strcmp(state, "22021"))
+	/* Fields are checked before any statement: a check constraint that
+	 * fires is a rule this side missed. Its message names the table and
+	 * the constraint, which a reply must not show. */
+	if (!strcmp(state, "23514"))
+		return iot_error_set(err, IOT_USAGE, "a value out of the range the database allows");
+	if (!strcmp(state, "22001") || !strcmp(state, "22P02") || !strcmp(state, "22021"))
 		err->status = IOT_USAGE;
 	return -1;
 }
