@@ -87,7 +87,7 @@ start_daemons() {
 	# topics; without it, every payload must carry its device's key.
 	start iot-mqtt-listen --client-id iot-mqtt-listen-run --metrics-listen 127.0.0.1:9101 \
 		${run_mqtt_token:+--trust-broker}
-	start iot-httpd --listen 127.0.0.1:5000
+	start iot-httpd --listen 127.0.0.1:5000 --web-root "$root/web"
 	((${#pids[@]})) || return 0
 	sleep 0.5
 	for i in "${!pids[@]}"; do
@@ -221,6 +221,7 @@ Then try:
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then
 	echo "  curl -s http://127.0.0.1:5000/health"
+	echo "  iot-user token create alice laptop    # then sign in with it at http://127.0.0.1:5000/"
 fi
 echo
 
