@@ -3,13 +3,15 @@
 # it reads (lib/http/http_dashboard.c), against real PostgreSQL and Redis:
 # with curl, / answers the page to browsers and the JSON index to
 # everyone else, the files carry the security headers, nothing outside the
-# fixed list is served whatever the path; the routes answer a person
-# their own devices only.
+# fixed list is served whatever the path; and in a real browser (headless
+# Chromium over WebDriver), a person signs in with a token and sees their
+# devices, a chart drawn and a point arrive live.
 
 # shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
 load helpers
 load httpd_lib
 load httpd_people
+load webdriver
 
 BROWSER_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
 
@@ -34,12 +36,14 @@ teardown_file() { stack_teardown_file; }
 
 setup() {
 	people_setup
+	WD_PID= WD_SID=
 	CURL_PIDS=()
 }
 
 teardown_extra() {
 	local p
 	for p in "${CURL_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wd_stop
 }
 
 # headers URL [CURL OPTION]...: the status line and headers of a GET, CRs removed.
@@ -200,4 +204,97 @@ headers() {
 	has "$output" 401
 	run req "$U/api/v1/dashboard/stream?token=$ALICE"
 	has "$output" 400 '.error == "Credentials in URL"'
+}
+
+# ---- the browser ----
+
+@test "browser: sign in with a token, devices with latest values, a chart drawn, a point arriving live" {
+	wd_available || skip "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+	start_httpd
+	wd_start 1280 900
+	wd_go "$U/"
+	wd_until "return document.getElementById('signin-view') && !document.getElementById('signin-view').hidden"
+	# Policy violations from here on are counted (the console has the earlier ones).
+	wd_js "window.cspViolations = []; document.addEventListener('securitypolicyviolation', e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI)); return true" >/dev/null
+	# A wrong token: a clear message, still signed out.
+	local tok
+	tok=$(wd_find '#token')
+	wd_type "$tok" iotu_not-a-real-token
+	wd_click "$(wd_find '#signin-form button[type=submit]')"
+	wd_until "return document.getElementById('signin-error').textContent.includes('not accepted')"
+	wd_clear "$tok"
+	wd_type "$tok" "$ALICE"
+	wd_click "$(wd_find '#signin-form button[type=submit]')"
+	# The device list, with dev-a's latest temperature and online state.
+	wd_until "const v = document.querySelector('#devices tr[data-device-id=\"$A\"] [data-measurement=temperature] .value'); return !!v && v.textContent === '22.5'"
+	run wd_js "return document.querySelector('#devices tr[data-device-id=\"$A\"] .state').textContent"
+	assert_output '"online"'
+	run wd_js "return document.querySelectorAll('#devices tbody tr').length"
+	assert_output 3
+	# The chart: its 7 points, and its series drawn in its colour (#d81b60).
+	local pixels="const c = document.querySelector('figure.chart canvas'); if (!c) return 0; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 216) < 40 && Math.abs(d[i + 1] - 27) < 40 && Math.abs(d[i + 2] - 96) < 40 && d[i + 3] > 128) n++; return n"
+	wd_until "return document.querySelector('figure.chart') && document.querySelector('figure.chart').dataset.points === '7'"
+	wd_until "return (() => { $pixels })() > 50"
+	# Live: a point posted now appears without a reload, in the list and the chart.
+	wd_until "return document.body.dataset.live === 'live'"
+	run post "$KEY_A" '{"data":{"temperature":31.25}}'
+	assert_output --regexp '^201 '
+	wd_until "return document.querySelector('#devices tr[data-device-id=\"$A\"] [data-measurement=temperature] .value').textContent === '31.25'"
+	wd_until "return document.querySelector('figure.chart').dataset.points === '8'"
+	run wd_js "return performance.getEntriesByType('navigation').length"
+	assert_output 1
+	# The token is in this tab's storage and in no address.
+	run wd_js "return [location.href.includes('$ALICE'), document.referrer.includes('$ALICE'), sessionStorage.getItem('iotflow.token') === '$ALICE', document.cookie]"
+	assert_output '[false,false,true,""]'
+	# The screenshot: a PNG of the window's size.
+	local png=$BATS_TEST_TMPDIR/dashboard.png size
+	wd_screenshot "$png"
+	size=$(png_size "$png")
+	assert_equal "$size" "$(wd_js 'return window.innerWidth + " " + window.innerHeight' | jq -r .)"
+	assert_equal "${size%% *}" 1280
+	echo "# screenshot: $png" >&3
+	if [[ -n ${IOTFLOW_SCREENSHOT_DIR:-} ]]; then cp "$png" "$IOTFLOW_SCREENSHOT_DIR/"; fi
+	# No policy violation, before or after (an inline script is refused: the policy is on).
+	run wd_js "return window.cspViolations"
+	assert_output '[]'
+	run wd_js "const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.append(s); return new Promise(r => setTimeout(() => r([!!window.inlineRan, window.cspViolations.length]), 200))"
+	assert_output '[false,1]'
+	run wd_log
+	run grep -c 'Content Security Policy' <<<"$output"
+	assert_output 1
+}
+
+@test "browser: the device page shows recent telemetry, its keys and pending commands, live; usable on a phone" {
+	wd_available || skip "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+	start_httpd
+	run as "$ALICE" POST "/api/v1/devices/$A/control" '{"command":"reboot"}'
+	has "$output" 201
+	wd_start 390 844
+	wd_go "$U/"
+	# Labelled fields, landmarks; signed in from the keyboard (the token, then Enter).
+	run wd_js "return [[...document.querySelectorAll('input')].every(i => i.labels.length > 0), !!document.querySelector('main'), !!document.querySelector('nav[aria-label]'), document.documentElement.lang]"
+	assert_output '[true,true,true,"en"]'
+	wd_type "$(wd_find '#token')" "$ALICE"$'\uE007'
+	wd_until "return !!document.querySelector('#devices a[href=\"#/device/$A\"]')"
+	# Nothing wider than the phone's screen.
+	run wd_js "return document.documentElement.scrollWidth <= window.innerWidth"
+	assert_output true
+	wd_click "$(wd_find "#devices a[href=\"#/device/$A\"]")"
+	wd_until "return document.getElementById('device-h').textContent === 'dev-a' && !document.getElementById('device-view').hidden"
+	wd_until "return document.querySelectorAll('#device-recent tbody tr').length === 7"
+	run wd_js "return [...document.querySelectorAll('#device-keys tbody td:nth-child(2)')].map(t => t.textContent)"
+	assert_output '["active"]'
+	run wd_js "return [...document.querySelectorAll('#device-commands tbody td:first-child')].map(t => t.textContent)"
+	assert_output '["reboot"]'
+	wd_until "return document.body.dataset.live === 'live'"
+	run post "$KEY_A" '{"data":{"pressure":1013}}'
+	assert_output --regexp '^201 '
+	wd_until "return document.querySelector('#device-recent tbody tr td:nth-child(2)').textContent === 'pressure 1013'"
+	run wd_js "return [...document.querySelectorAll('#device-latest tbody td:first-child')].map(t => t.textContent)"
+	assert_output '["humidity","pressure","temperature"]'
+	run wd_js "return document.documentElement.scrollWidth <= window.innerWidth"
+	assert_output true
+	# Sign out from the keyboard (Enter on the button): the token is forgotten.
+	wd_type "$(wd_find '#signout')" $'\uE007'
+	wd_until "return !document.getElementById('signin-view').hidden && sessionStorage.getItem('iotflow.token') === null"
 }
