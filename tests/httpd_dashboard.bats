@@ -84,6 +84,8 @@ headers() {
 		refute_output --partial "unsafe-inline"
 		assert_output --partial 'X-Content-Type-Options: nosniff'
 		assert_output --partial 'Referrer-Policy: no-referrer'
+		assert_equal "$(grep -ci '^x-content-type-options:' <<<"$output")" 1
+		assert_equal "$(grep -ci '^content-security-policy:' <<<"$output")" 1
 	done
 	run headers "$U/ui/app.js"
 	assert_line --regexp '^HTTP/1.1 200'
@@ -136,6 +138,20 @@ headers() {
 	assert_output 1
 	run grep -c "nowhere/index.html" "$BATS_TEST_TMPDIR/httpd.log"
 	assert_output 1
+}
+
+@test "make install puts web/ under WEBDIR, vendored licence included, and iot-httpd serves that copy" {
+	local dest=$BATS_TEST_TMPDIR/pkg
+	run make -C "$IOTFLOW_ROOT" --no-print-directory -s install DESTDIR="$dest" PREFIX=/usr/local
+	assert_success
+	run diff -r "$IOTFLOW_ROOT/web" "$dest/usr/local/share/iotflow/web"
+	assert_success
+	[[ -f $dest/usr/local/share/iotflow/web/vendor/uPlot.LICENSE ]]
+	start_httpd --web-root "$dest/usr/local/share/iotflow/web"
+	run curl -s -H "Accept: $BROWSER_ACCEPT" "$U/"
+	assert_output --partial '<title>IoTFlow</title>'
+	run iot-httpd --help
+	assert_output --partial "--web-root=DIR       the dashboard's files (default /usr/local/share/iotflow/web)"
 }
 
 @test "GET /api/v1/dashboard/devices: the person's devices with online state, last seen and latest values" {

@@ -128,10 +128,12 @@ void iot__http_web_load(iot_httpd *h)
 	}
 }
 
-static void security_headers(struct MHD_Response *resp)
+/* (The JSON answers of reply.c say nosniff already.) */
+static void security_headers(struct MHD_Response *resp, bool nosniff)
 {
 	MHD_add_response_header(resp, "Content-Security-Policy", csp);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (nosniff)
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 }
@@ -154,7 +156,7 @@ static void serve(struct http_req *r, size_t i)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	if (i == 0)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
-	security_headers(resp);
+	security_headers(resp, true);
 	if (r->resp)
 		MHD_destroy_response(r->resp);
 	r->resp = resp;
@@ -180,5 +182,5 @@ void iot__http_web_asset(struct http_req *r)
 	iot__http_error(r, 404, "Not Found", r->h->web ? "No such file of the dashboard"
 	                                               : "The web dashboard is not installed on this server");
 	if (r->resp)
-		security_headers(r->resp);
+		security_headers(r->resp, false);
 }
