@@ -275,9 +275,13 @@ headers() {
 	assert_output '[]'
 	run wd_js "const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.append(s); return new Promise(r => setTimeout(() => r([!!window.inlineRan, window.cspViolations.length]), 200))"
 	assert_output '[false,1]'
+	# And no script error: the console's errors are the wrong token's 401 and that refusal.
 	run wd_log
-	run grep -c 'Content Security Policy' <<<"$output"
+	local log=$output
+	run grep -c 'Content Security Policy' <<<"$log"
 	assert_output 1
+	run bash -c "grep '^SEVERE' | grep -v 'status of 401' | grep -vc 'Content Security Policy'" <<<"$log"
+	assert_output 0
 }
 
 @test "browser: the device page shows recent telemetry, its keys and pending commands, live; usable on a phone" {

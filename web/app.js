@@ -113,10 +113,22 @@ async function signIn(ev) {
   else await route();
 }
 
+// The list again every minute: devices that went quiet turn offline (the
+// server's online window decides), new devices join the stream.
+async function relist() {
+  if (!token() || $('overview-view').hidden) return;
+  try {
+    follow(await loadDevices());
+  } catch (e) {
+    failed('devices-status', e);
+  }
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   $('signin-form').addEventListener('submit', signIn);
   $('signout').addEventListener('click', () => signOut('Signed out.'));
   window.addEventListener('hashchange', route);
   setInterval(tick, 5000);
+  setInterval(relist, 60000);
   route();
 });
