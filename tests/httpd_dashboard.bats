@@ -15,7 +15,8 @@ load webdriver
 
 BROWSER_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
 
-# Alice's dev-a has points of the last hour and a chart; bob's dev-c a point.
+# Alice's dev-a has points of the last hour and two charts of them (the
+# points, and their 10-minute means); bob's dev-c a point.
 setup_file() {
 	stack_setup_file
 	migrated_template
@@ -30,7 +31,11 @@ setup_file() {
 		echo "{\"device_id\":$c,\"data\":{\"temperature\":-4}}" | iot-ingest -q >/dev/null
 		iot-chart add temps --owner alice --title "Temperature" --range 1h --refresh 0 >/dev/null
 		iot-chart device add alice/temps dev-a >/dev/null
-		iot-chart measurement add alice/temps temperature --color "#d81b60" --unit C >/dev/null'
+		iot-chart measurement add alice/temps temperature --color "#d81b60" --unit C >/dev/null
+		iot-chart add temps-10m --owner alice --title "Temperature, 10-minute means" --range 1h --refresh 30 \
+			--aggregation avg --group-by 10m >/dev/null
+		iot-chart device add alice/temps-10m dev-a >/dev/null
+		iot-chart measurement add alice/temps-10m temperature --color "#00897b" >/dev/null'
 }
 teardown_file() { stack_teardown_file; }
 
@@ -251,6 +256,8 @@ headers() {
 	local pixels="const c = document.querySelector('figure.chart canvas'); if (!c) return 0; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 216) < 40 && Math.abs(d[i + 1] - 27) < 40 && Math.abs(d[i + 2] - 96) < 40 && d[i + 3] > 128) n++; return n"
 	wd_until "return document.querySelector('figure.chart') && document.querySelector('figure.chart').dataset.points === '7'"
 	wd_until "return (() => { $pixels })() > 50"
+	# The aggregated chart: the means, with the buckets' max and min as a band.
+	wd_until "const f = document.querySelectorAll('figure.chart')[1]; return !!f && Number(f.dataset.points) > 0 && f.querySelector('.u-legend').textContent.includes('temperature max')"
 	# Live: a point posted now appears without a reload, in the list and the chart.
 	wd_until "return document.body.dataset.live === 'live'"
 	run post "$KEY_A" '{"data":{"temperature":31.25}}'

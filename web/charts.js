@@ -13,24 +13,43 @@ function colour(s, i, def) {
   return s.color || (custom && custom[i]) || ['#1976d2', '#e65100', '#2e7d32', '#6a1b9a', '#c62828'][i % 5];
 }
 
-// The series on one time axis (seconds), nulls where a series has no point.
-function align(series) {
+// The columns drawn: each series' values, and for aggregated charts each
+// series' bucket max and min after them (a band between the two).
+function columnsOf(data) {
+  const series = data.series || [];
+  const cols = series.map((s, i) => ({ s, i, key: 'value' }));
+  const bands = [];
+  if (data.window && series.some((s) => s.points.some((p) => typeof p.min === 'number'))) {
+    series.forEach((s, i) => {
+      cols.push({ s, i, key: 'max' }, { s, i, key: 'min' });
+      bands.push({ series: [cols.length - 1, cols.length], i });
+    });
+  }
+  return { cols, bands };
+}
+
+// The columns on one time axis (seconds), nulls where a series has no point.
+function align(cols) {
   const xs = new Set();
-  for (const s of series) for (const p of s.points) xs.add(Math.round(parseTs(p.timestamp).getTime()) / 1000);
+  const sec = (p) => Math.round(parseTs(p.timestamp).getTime()) / 1000;
+  for (const c of cols) for (const p of c.s.points) xs.add(sec(p));
   const x = [...xs].sort((a, b) => a - b);
   const at = new Map(x.map((t, i) => [t, i]));
-  const ys = series.map((s) => {
+  const ys = cols.map((c) => {
     const y = new Array(x.length).fill(null);
-    for (const p of s.points) {
-      const v = typeof p.value === 'number' ? p.value : null;
-      y[at.get(Math.round(parseTs(p.timestamp).getTime()) / 1000)] = v;
-    }
+    for (const p of c.s.points) y[at.get(sec(p))] = typeof p[c.key] === 'number' ? p[c.key] : null;
     return y;
   });
   return [x, ...ys];
 }
 
-function uplotOptions(def, series, width) {
+function bandSeries(col, c) {
+  return { label: `${col.s.label || col.s.measurement} ${col.key}`, stroke: /^#[0-9a-f]{6}$/i.test(c) ? `${c}66` : c,
+    width: 1, points: { show: false }, spanGaps: false,
+    value: (u, v) => (v === null || v === undefined ? '–' : formatValue(v)) };
+}
+
+function uplotOptions(def, { cols, bands }, width) {
   const type = def.type || 'line';
   const ap = Object.assign({}, def.appearance_config || {}, def);
   const lw = Number(ap.lineWidth) || 2;
@@ -42,8 +61,14 @@ function uplotOptions(def, series, width) {
     cursor: { focus: { prox: 16 } },
     scales: { y: { range: (u, min, max) => [ap.yAxisMin ?? min, ap.yAxisMax ?? max] } },
     axes: [{ grid: { show: ap.showGrid !== false } }, { grid: { show: ap.showGrid !== false } }],
-    series: [{}].concat(series.map((s, i) => {
+    bands: bands.map((b) => {
+      const c = colour(cols[b.i].s, b.i, def);
+      return { series: b.series, fill: /^#[0-9a-f]{6}$/i.test(c) ? `${c}22` : 'rgba(128,128,128,0.15)' };
+    }),
+    series: [{}].concat(cols.map((col) => {
+      const { s, i } = col;
       const c = colour(s, i, def);
+      if (col.key !== 'value') return bandSeries(col, c);
       return {
         label: s.label || `${s.device_name} ${s.measurement}`,
         stroke: c,
@@ -94,16 +119,18 @@ function draw(c, data) {
     drawText(c, c.def, series);
     return;
   }
-  const aligned = align(series);
+  const columns = columnsOf(data);
+  const aligned = align(columns.cols);
   const width = Math.max(240, box.clientWidth || 600);
-  if (c.plot && c.nseries === series.length) {
+  const shape = columns.cols.map((col) => `${col.i}${col.key}`).join();
+  if (c.plot && c.shape === shape) {
     c.plot.setData(aligned);
     return;
   }
   if (c.plot) c.plot.destroy();
   box.replaceChildren();
-  c.nseries = series.length;
-  c.plot = new window.uPlot(uplotOptions(c.def, series, width), aligned, box);
+  c.shape = shape;
+  c.plot = new window.uPlot(uplotOptions(c.def, columns, width), aligned, box);
 }
 
 async function refresh(c) {
