@@ -260,9 +260,13 @@ headers() {
 	wd_until "const f = document.querySelectorAll('figure.chart')[1]; return !!f && Number(f.dataset.points) > 0 && f.querySelector('.u-legend').textContent.includes('temperature max')"
 	# Live: a point posted now appears without a reload, in the list and the chart.
 	wd_until "return document.body.dataset.live === 'live'"
+	wd_js "new MutationObserver((m, o) => { if (document.querySelector('#devices tr[data-device-id=\"$A\"] [data-measurement=temperature] .value').textContent === '31.25') { window.seenAt = Date.now(); o.disconnect(); } }).observe(document.getElementById('devices'), {childList: true, subtree: true, characterData: true}); return true" >/dev/null
+	local sent
+	sent=$(date +%s%3N)
 	run post "$KEY_A" '{"data":{"temperature":31.25}}'
 	assert_output --regexp '^201 '
 	wd_until "return document.querySelector('#devices tr[data-device-id=\"$A\"] [data-measurement=temperature] .value').textContent === '31.25'"
+	echo "# a point on the page $(( $(wd_js 'return window.seenAt') - sent )) ms after its POST was sent" >&3
 	wd_until "return document.querySelector('figure.chart').dataset.points === '8'"
 	run wd_js "return performance.getEntriesByType('navigation').length"
 	assert_output 1
