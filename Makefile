@@ -13,6 +13,7 @@ BINDIR     ?= $(PREFIX)/bin
 DATADIR    ?= $(PREFIX)/share
 MANDIR     ?= $(DATADIR)/man
 SQLDIR     ?= $(DATADIR)/iotflow/sql
+WEBDIR     ?= $(DATADIR)/iotflow/web
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 PKG_CONFIG ?= pkg-config
@@ -49,7 +50,7 @@ pkg_cflags = $(foreach p,$(1),$(shell $(PKG_CONFIG) --cflags $(p) 2>/dev/null))
 pkg_libs   = $(foreach p,$(1),$(shell $(PKG_CONFIG) --libs $(p) 2>/dev/null))
 PKG_CFLAGS := $(call pkg_cflags,$(PKGS))
 ALL_CPPFLAGS := -D_GNU_SOURCE -Ilib -DIOT_VERSION='"$(VERSION)"' \
-                -DIOT_SQLDIR='"$(SQLDIR)"' -DIOT_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
+                -DIOT_SQLDIR='"$(SQLDIR)"' -DIOT_WEBDIR='"$(WEBDIR)"' -DIOT_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
 ALL_CFLAGS := $(WARNFLAGS) $(SANFLAGS) $(CFLAGS) $(PKG_CFLAGS) -pthread -fPIC
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS) -pthread
 # What the objects depend on: -Werror changes no object, so `make run` after
@@ -218,6 +219,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	$(if $(PLUGINS),install -d $(DESTDIR)$(PREFIX)/lib/iotflow && install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/iotflow)
 	install -m 644 sql/*.sql $(DESTDIR)$(SQLDIR)
+	install -d $(DESTDIR)$(WEBDIR)/vendor
+	install -m 644 $(filter-out web/vendor,$(wildcard web/*)) $(DESTDIR)$(WEBDIR)
+	install -m 644 $(wildcard web/vendor/*) $(DESTDIR)$(WEBDIR)/vendor
 	$(if $(wildcard man/*.1),install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1)
 	$(if $(wildcard man/*.7),install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7)
 	$(if $(wildcard man/*.8),install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8)
@@ -226,7 +230,7 @@ install: all
 
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%)
-	rm -rf $(DESTDIR)$(SQLDIR) $(DESTDIR)$(DATADIR)/iotflow $(DESTDIR)$(PREFIX)/lib/iotflow
+	rm -rf $(DESTDIR)$(SQLDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(DATADIR)/iotflow $(DESTDIR)$(PREFIX)/lib/iotflow
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))

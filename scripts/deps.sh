@@ -13,6 +13,7 @@ pkgs=(
 	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
 	prometheus socat
 	libxml2-utils librsvg2-bin python3
+	chromium chromium-driver
 )
 
 missing=()

@@ -93,7 +93,7 @@ start_daemons() {
 	# topics; without it, every payload must carry its device's key.
 	start iot-mqtt-listen --client-id iot-mqtt-listen-run --metrics-listen "$metrics_addr" \
 		${run_mqtt_token:+--trust-broker}
-	start iot-httpd --listen "$httpd_addr"
+	start iot-httpd --listen "$httpd_addr" --web-root "$root/web"
 	((${#pids[@]})) || return 0
 	sleep 0.5
 	for i in "${!pids[@]}"; do
@@ -271,6 +271,7 @@ Then try:
 EOF
 if [[ " ${names[*]} " == *" iot-httpd "* ]]; then
 	echo "  curl -s http://$httpd_addr/health"
+	echo "  iot-user token create alice laptop    # then sign in with it at http://$httpd_addr/"
 fi
 if [[ -n $prom_url ]]; then
 	echo

@@ -2,7 +2,8 @@
 # httpd_lib.bash — what every iot-httpd suite shares, loaded after helpers:
 # teardown of the per-test server, start_httpd on a spare port (another
 # when that one was taken meanwhile), requests with curl (post, req, body;
-# dev and as for a device's and a person's request, has to check an answer).
+# dev and as for a device's and a person's request, has to check an answer),
+# event streams read by curl in the background (open_stream, wait_for).
 # shellcheck disable=SC2034 # the variables are the tests'
 
 # A suite's own clean-up goes in a function teardown_extra.
@@ -34,14 +35,15 @@ wait_up() {
 	return 1
 }
 
-# start_httpd [OPTION]...: iot-httpd --listen on a spare port; sets PORT, U, HTTPD_PID.
-# A spare port can be taken between the pick and the bind: then another.
+# start_httpd [OPTION]...: iot-httpd --listen on a spare port, with this
+# tree's dashboard (web/; a --web-root among OPTIONs wins); sets PORT, U,
+# HTTPD_PID. A spare port can be taken between the pick and the bind: then another.
 start_httpd() {
 	local try rc
 	for try in 1 2 3 4 5; do
 		PORT=$(_iot_pick_port)
 		U=http://127.0.0.1:$PORT
-		iot-httpd --listen "127.0.0.1:$PORT" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+		iot-httpd --listen "127.0.0.1:$PORT" --web-root "$IOTFLOW_ROOT/web" "$@" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
 		HTTPD_PID=$!
 		rc=0
 		wait_up || rc=$?
@@ -71,6 +73,37 @@ activate_env() {
 		printf -- '-E\n%s\n' "$v"
 	done
 }
+
+# open_stream FILE CURL-ARG...: curl -N on the stream in the background,
+# into FILE, until it says it is connected (10 s at most); sets CURL_PID.
+open_stream() {
+	local file=$1 i
+	shift
+	curl -sN -o "$file" -D "$file.headers" "$@" 3>&- &
+	CURL_PID=$!
+	CURL_PIDS+=("$CURL_PID")
+	for i in $(seq 500); do
+		grep -q '^: connected' "$file" 2>/dev/null && return 0
+		kill -0 "$CURL_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	echo "the stream did not open:" >&2
+	cat "$file.headers" "$file" >&2
+	return 1
+}
+
+# wait_for FILE PATTERN [TRIES]: until grep finds PATTERN in FILE (0.02 s a try).
+wait_for() {
+	local i
+	for i in $(seq "${3:-500}"); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	echo "no '$2' in $1:" >&2
+	cat "$1" >&2
+	return 1
+}
+# (A suite using open_stream kills "${CURL_PIDS[@]}" in its teardown.)
 
 # The JSON body of "STATUS BODY".
 body() { cut -d ' ' -f 2- <<<"$1"; }

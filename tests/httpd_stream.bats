@@ -27,36 +27,6 @@ teardown() {
 
 code() { cut -d ' ' -f 1 <<<"$1"; }
 
-# open_stream FILE CURL-ARG...: curl -N on the stream in the background,
-# into FILE, until it says it is connected (10 s at most); sets CURL_PID.
-open_stream() {
-	local file=$1 i
-	shift
-	curl -sN -o "$file" -D "$file.headers" "$@" 3>&- &
-	CURL_PID=$!
-	CURL_PIDS+=("$CURL_PID")
-	for i in $(seq 500); do
-		grep -q '^: connected' "$file" 2>/dev/null && return 0
-		kill -0 "$CURL_PID" 2>/dev/null || break
-		sleep 0.02
-	done
-	echo "the stream did not open:" >&2
-	cat "$file.headers" "$file" >&2
-	return 1
-}
-
-# wait_for FILE PATTERN [TRIES]: until grep finds PATTERN in FILE (0.02 s a try).
-wait_for() {
-	local i
-	for i in $(seq "${3:-500}"); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.02
-	done
-	echo "no '$2' in $1:" >&2
-	cat "$1" >&2
-	return 1
-}
-
 @test "stream: a point committed by iot-ingest arrives as an event, nothing of other devices" {
 	start_httpd
 	local f=$BATS_TEST_TMPDIR/s

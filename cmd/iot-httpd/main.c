@@ -13,10 +13,15 @@
 #include "http/http.h"
 #include "sockets.h"
 
+#ifndef IOT_WEBDIR
+#define IOT_WEBDIR "/usr/local/share/iotflow/web"
+#endif
+
 static const char usage[] =
 	"Usage: iot-httpd [OPTION]...\n"
 	"Serve the IoTFlow HTTP API: devices post telemetry (POST /api/v1/telemetry),\n"
-	"GET /health and GET /metrics tell how it goes.\n"
+	"GET /health and GET /metrics tell how it goes; a browser opening / gets the\n"
+	"web dashboard (sign in with a token of 'iot-user token create').\n"
 	"\n"
 	"It serves one of: the listening socket systemd passes (fd 3, socket\n"
 	"activation), the one connection on standard input (--inetd), or a socket of\n"
@@ -49,6 +54,8 @@ static const char usage[] =
 	"                           (default 30)\n"
 	"  -h, --help               show this help and exit\n"
 	"  -V, --version            show the version and exit\n"
+	"      --web-root=DIR       the dashboard's files (default " IOT_WEBDIR ");\n"
+	"                           when they are missing only the API is served\n"
 	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT after draining, or the --inetd\n"
 	"connection ended; 2 usage (also an address that cannot be listened on);\n"
@@ -57,7 +64,7 @@ static const char usage[] =
 
 enum {
 	OPT_COMMIT = 256, OPT_DRAIN, OPT_FLUSH, OPT_MAX_BODY, OPT_MAX_CONN, OPT_MAX_POINTS,
-	OPT_MAX_RECORDS, OPT_MAX_STREAMS, OPT_NO_CACHE, OPT_RATE, OPT_TIMEOUT
+	OPT_MAX_RECORDS, OPT_MAX_STREAMS, OPT_NO_CACHE, OPT_RATE, OPT_TIMEOUT, OPT_WEB_ROOT
 };
 
 static const struct option longopts[] = {
@@ -82,6 +89,7 @@ static const struct option longopts[] = {
 	{ "threads",         required_argument, NULL, 't' },
 	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
 	{ "version",         no_argument,       NULL, 'V' },
+	{ "web-root",        required_argument, NULL, OPT_WEB_ROOT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -152,6 +160,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *done)
 		case 'V': *done = 1; return iot_print_version();
 		case OPT_NO_CACHE: o->http.cache = false; break;
 		case OPT_RATE: rc = rate_limit(optarg, &o->http); break;
+		case OPT_WEB_ROOT: o->http.web_root = optarg; break;
 		default: rc = parse_numeric(c, o);
 		}
 		if (rc)
@@ -236,6 +245,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	struct options o = { .drain_s = 30 };
 	iot_httpd_opts_default(&o.http);
+	o.http.web_root = IOT_WEBDIR;
 	int done = 0, rc = parse_args(argc, argv, &o, &done);
 	if (rc || done)
 		return iot_finish_stdout(rc);

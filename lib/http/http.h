@@ -49,6 +49,7 @@ typedef struct iot_httpd_opts {
 	int rate_window_s;           /* (default 60) */
 	int max_streams;             /* event streams and exports at once (default 32) */
 	bool cache;                  /* use Redis (default true; it is optional anyway) */
+	const char *web_root;        /* the dashboard's files (web/); NULL or "": none (default NULL) */
 	iot_writer_opts writer;      /* the batch writer (flush_ms default 2 here) */
 } iot_httpd_opts;
 
@@ -77,7 +78,9 @@ int iot_httpd_free(iot_httpd *h, iot_error *err);
 /* ---- pure helpers, shared with the fuzz target and the unit tests ---- */
 
 /* Does path match template tmpl ("/a/{id}/b")? {id} matches a positive
- * decimal integer below 2^31 without leading zeros (put into *id). */
+ * decimal integer below 2^31 without leading zeros (put into *id); a
+ * template whose last character is a star matches any rest of the path
+ * (the dashboard's files under /ui/). */
 bool iot_http_match_template(const char *tmpl, const char *path, int64_t *id);
 /* The same with every {id} in order into ids[0..nids) (those beyond nids
  * are matched, not stored): "/devices/{id}/control/{id}/status". */
@@ -87,6 +90,13 @@ enum iot_http_body { IOT_BODY_JSON, IOT_BODY_NDJSON, IOT_BODY_OTHER, IOT_BODY_MI
 /* application/json (or +json), application/x-ndjson (or application/ndjson),
  * parameters (charset=...) ignored, case-insensitive; NULL is missing. */
 enum iot_http_body iot_http_content_type(const char *ct);
+
+/* Does an Accept header prefer text/html to application/json? Each takes
+ * the q of its most specific element (the type itself, then its kind's
+ * wildcard, then the wildcard of all), and HTML must have the higher: a
+ * browser's Accept does, curl's wildcard of all and scripts'
+ * application/json do not. NULL is false. */
+bool iot_http_prefers_html(const char *accept);
 
 /* The records of a telemetry body. A JSON body is one object (one record)
  * or an array (each element a record); an NDJSON body is one record per

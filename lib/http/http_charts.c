@@ -305,19 +305,6 @@ out:
 	iot__http_slot_put(s);
 }
 
-static int int_arg(struct http_req *r, const char *name, long lo, long hi, long *out)
-{
-	const char *v = iot_http_arg(&r->args, name);
-	*out = 0;
-	if (!v)
-		return 0;
-	if (iot_parse_long(v, lo, hi, out) < 0) {
-		iot__http_error(r, 400, "Invalid parameter", "%s: expected an integer from %ld to %ld", name, lo, hi);
-		return -1;
-	}
-	return 0;
-}
-
 void iot__http_chart_render(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
@@ -326,8 +313,8 @@ void iot__http_chart_render(struct http_req *r)
 	iot_error err = { 0 };
 	long w, h;
 	iot_svg_opts o = { 0 };
-	if (int_arg(r, "width", IOT_CHART_WIDTH_MIN, IOT_CHART_WIDTH_MAX, &w) < 0 ||
-	    int_arg(r, "height", IOT_CHART_HEIGHT_MIN, IOT_CHART_HEIGHT_MAX, &h) < 0)
+	if (iot__http_arg_long(r, "width", 0, IOT_CHART_WIDTH_MIN, IOT_CHART_WIDTH_MAX, &w) < 0 ||
+	    iot__http_arg_long(r, "height", 0, IOT_CHART_HEIGHT_MIN, IOT_CHART_HEIGHT_MAX, &h) < 0)
 		goto out;
 	o.width = (int)w;
 	o.height = (int)h;

@@ -41,6 +41,9 @@ json_t *iot__http_body_object(struct http_req *r);
  * (not found), 400 (usage, rejected: the registry's message, which names
  * the field), 500 otherwise (no detail: it may hold database text). */
 void iot__http_failed(struct http_req *r, const iot_error *err, const char *what);
+/* Query parameter name as an integer in lo..hi, def when absent: 0, or -1
+ * with the 400 given (its message names the parameter and the range). */
+int iot__http_arg_long(struct http_req *r, const char *name, long def, long lo, long hi, long *out);
 /* A string member, NULL when absent or null; -1 with the 400 given when of another type. */
 int iot__http_str_member(struct http_req *r, const json_t *obj, const char *key, const char **out);
 
@@ -67,5 +70,9 @@ void iot__http_admin_device_delete(struct http_req *r);
 void iot__http_admin_device_status(struct http_req *r);
 void iot__http_admin_stats(struct http_req *r);
 void iot__http_admin_gone(struct http_req *r);
+/* the dashboard's reads (http_dashboard.c) */
+void iot__http_dashboard_devices(struct http_req *r);
+void iot__http_dashboard_device(struct http_req *r);
+void iot__http_dashboard_stream(struct http_req *r);
 
 #endif

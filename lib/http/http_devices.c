@@ -150,6 +150,19 @@ json_t *iot__http_body_object(struct http_req *r)
 	return v;
 }
 
+int iot__http_arg_long(struct http_req *r, const char *name, long def, long lo, long hi, long *out)
+{
+	const char *v = iot_http_arg(&r->args, name);
+	*out = def;
+	if (!v)
+		return 0;
+	if (iot_parse_long(v, lo, hi, out) < 0) {
+		iot__http_error(r, 400, "Invalid parameter", "%s: expected an integer from %ld to %ld", name, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
 int iot__http_str_member(struct http_req *r, const json_t *obj, const char *key, const char **out)
 {
 	if (iot_http_str_member(obj, key, out) == 0)

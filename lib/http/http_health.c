@@ -1,4 +1,5 @@
-/* http_health.c — GET / and GET /health.
+/* http_health.c — GET / (the JSON index; the dashboard to browsers) and
+ * GET /health.
  *
  * /health answers 200 {"status":"healthy",...} without touching any
  * backend (a liveness probe). With ?detailed=true it checks PostgreSQL
@@ -26,8 +27,12 @@
 
 #define BROKER_TIMEOUT_MS 500
 
+/* A browser gets the dashboard (http_web.c), everyone else the index. */
 void iot__http_root(struct http_req *r)
 {
+	if (iot__http_web_index(r))
+		return;
+	iot__http_header(r, MHD_HTTP_HEADER_VARY, "Accept");
 	iot__http_reply(r, 200, json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:s}",
 		"name", "IoTFlow", "version", IOT_VERSION,
 		"description", "REST API for IoT device connectivity and telemetry data management",

@@ -105,6 +105,7 @@ struct iot_httpd {
 	atomic_int streams, stream_threads;
 	const char *metrics_token;   /* the config's; NULL: /metrics is open */
 	struct iot_publisher *pub;   /* the broker (http_mqtt.c); NULL: mqtt_url not set */
+	struct http_web *web;        /* the dashboard's files (http_web.c); NULL: off */
 };
 
 struct post;
@@ -117,6 +118,7 @@ struct http_req {
 	unsigned method;
 	int64_t id;                  /* the path's {id} */
 	int64_t ids[2];              /* its first two {id}s: /devices/{id}/control/{id}/status */
+	char *path;                  /* the path, for a route ending in a star only (the dashboard's files) */
 	long long start_us;
 	int status;                  /* what was answered, for the metrics */
 	bool queued;
@@ -184,6 +186,14 @@ int iot__http_metrics_init(struct http_metrics *m);
 void iot__http_metrics_free(struct http_metrics *m);
 void iot__http_metrics_request(struct http_metrics *m, size_t route, unsigned method, int status, long long us);
 void iot__http_hist_add(struct http_hist *hst, long long us);
+
+/* http_web.c: the dashboard's files, read once at start (a notice and
+ * none when the web root lacks one) */
+void iot__http_web_load(iot_httpd *h);
+void iot__http_web_free(iot_httpd *h);
+/* GET / from a browser: the page (true), else false (the JSON index). */
+bool iot__http_web_index(struct http_req *r);
+void iot__http_web_asset(struct http_req *r);
 
 /* handlers */
 void iot__http_root(struct http_req *r);

@@ -1,6 +1,6 @@
 /* http_parse.c — what the server reads from a request before any backend
  * is involved: route templates, content types, the records of a body,
- * query parameters. Pure functions, no allocation: the fuzz target runs
+ * query parameters, whether the client prefers HTML. Pure functions, no allocation: the fuzz target runs
  * them on hostile input. */
 #include "http/http.h"
 
@@ -10,7 +10,7 @@
 
 bool iot_http_match_template(const char *tmpl, const char *path, int64_t *id)
 {
-	int64_t ids[2];
+	int64_t ids[2] = { 0, 0 };
 	if (!iot_http_match_ids(tmpl, path, ids, 2))
 		return false;
 	if (id)
@@ -39,6 +39,8 @@ bool iot_http_match_ids(const char *tmpl, const char *path, int64_t *ids, size_t
 			t += 4;
 			continue;
 		}
+		if (t[0] == '*' && t[1] == '\0')
+			return true;
 		if (*t != *p)
 			return false;
 		t++;
@@ -70,6 +72,66 @@ enum iot_http_body iot_http_content_type(const char *ct)
 	    media_is(ct, n, "application/jsonlines") || media_is(ct, n, "application/x-jsonlines"))
 		return IOT_BODY_NDJSON;
 	return IOT_BODY_OTHER;
+}
+
+/* The q of one Accept element ("text/html;level=1;q=0.8": 0.8), from 0 to
+ * 1000; a missing or bad q is 1000 (q=1), as browsers do. */
+static int accept_q(const char *params, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (params[i] != ';')
+			continue;
+		size_t k = i + 1;
+		while (k < n && (params[k] == ' ' || params[k] == '\t'))
+			k++;
+		if (k + 2 > n || (params[k] != 'q' && params[k] != 'Q') || params[k + 1] != '=')
+			continue;
+		k += 2;
+		if (k == n || (params[k] != '0' && params[k] != '1'))
+			return 1000;
+		int q = (params[k++] - '0') * 1000, digits = 0;
+		if (k < n && params[k] == '.')
+			for (k++; k < n && params[k] >= '0' && params[k] <= '9' && digits < 3; k++, digits++)
+				q += (params[k] - '0') * (digits == 0 ? 100 : digits == 1 ? 10 : 1);
+		return q > 1000 ? 1000 : q;
+	}
+	return 1000;
+}
+
+bool iot_http_prefers_html(const char *accept)
+{
+	if (!accept)
+		return false;
+	/* The q each type gets from its most specific element: 3 the type, 2 its
+	 * kind's wildcard, 1 the wildcard of all. */
+	int html_q = 0, html_spec = 0, json_q = 0, json_spec = 0;
+	const char *p = accept;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *m = p;
+		while (m < p + n && (*m == ' ' || *m == '\t'))
+			m++;
+		size_t mlen = strcspn(m, ";, \t");
+		if (m + mlen > p + n)
+			mlen = (size_t)(p + n - m);
+		int q = accept_q(m + mlen, (size_t)(p + n - (m + mlen)));
+		int h = media_is(m, mlen, "text/html") ? 3 : media_is(m, mlen, "text/*") ? 2 : media_is(m, mlen, "*/*") ? 1 : 0;
+		int j = media_is(m, mlen, "application/json") ? 3 : media_is(m, mlen, "application/*") ? 2
+		      : media_is(m, mlen, "*/*") ? 1 : 0;
+		if (h > html_spec) {
+			html_spec = h;
+			html_q = q;
+		}
+		if (j > json_spec) {
+			json_spec = j;
+			json_q = q;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	/* Equal (the wildcard of all, curl's default): the JSON the scripts parse. */
+	return html_q > json_q;
 }
 
 static bool json_space(char c)

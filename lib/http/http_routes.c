@@ -9,6 +9,8 @@
 
 const struct http_route iot__http_routes[] = {
 	{ "/", { { HM_GET, iot__http_root, false } } },
+	/* The dashboard's files (http_web.c): looked up in a fixed list. */
+	{ "/ui/*", { { HM_GET, iot__http_web_asset, false } } },
 	{ "/health", { { HM_GET, iot__http_health, false } } },
 	{ "/status", { { HM_GET, iot__http_status, false } } },
 	{ "/metrics", { { HM_GET, iot__http_metrics_page, false } } },
@@ -60,6 +62,10 @@ const struct http_route iot__http_routes[] = {
 	{ "/api/v1/mqtt/fleet/{id}/command", { { HM_POST, iot__http_mqtt_gone, false } } },
 	{ "/api/v1/mqtt/monitoring/metrics", { { HM_GET, iot__http_mqtt_monitoring, false } } },
 	{ "/api/v1/mqtt/telemetry/{id}", { { HM_POST, iot__http_mqtt_gone, false } } },
+	/* What the web dashboard reads (http_dashboard.c). */
+	{ "/api/v1/dashboard/devices", { { HM_GET, iot__http_dashboard_devices, false } } },
+	{ "/api/v1/dashboard/devices/{id}", { { HM_GET, iot__http_dashboard_device, false } } },
+	{ "/api/v1/dashboard/stream", { { HM_GET, iot__http_dashboard_stream, false } } },
 	/* Charts (http_charts.c, over lib/chart). */
 	{ "/api/v1/charts", { { HM_GET, iot__http_charts_list, false }, { HM_POST, iot__http_charts_create, true } } },
 	{ "/api/v1/charts/{id}", { { HM_GET, iot__http_chart_get, false }, { HM_PUT, iot__http_chart_update, true },

@@ -14,7 +14,6 @@
  * reading it changes nothing. */
 #include "http/http_dev.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,23 +36,6 @@ static int who(struct http_req *r, struct http_slot *s, struct caller *c)
 	return iot__http_auth_person(r, s, false, &c->user);
 }
 
-static int arg_long(struct http_req *r, const char *name, long def, long lo, long hi, long *out)
-{
-	const char *v = iot_http_arg(&r->args, name);
-	*out = def;
-	if (!v)
-		return 0;
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi) {
-		iot__http_error(r, 400, "Invalid parameter", "%s: expected an integer from %ld to %ld", name, lo, hi);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 static json_t *brief(const json_t *d)
 {
 	return json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(d, "id"), "name", json_object_get(d, "name"),
@@ -69,8 +51,8 @@ void iot__http_dev_statuses(struct http_req *r)
 	iot_error err = { 0 };
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *rows = NULL;
-	if (who(r, s, &c) < 0 || arg_long(r, "limit", 100, 1, 1000, &limit) < 0 ||
-	    arg_long(r, "offset", 0, 0, 1L << 31, &offset) < 0)
+	if (who(r, s, &c) < 0 || iot__http_arg_long(r, "limit", 100, 1, 1000, &limit) < 0 ||
+	    iot__http_arg_long(r, "offset", 0, 0, 1L << 31, &offset) < 0)
 		goto out;
 	char owner[24], only[24], lim[24], off[24];
 	snprintf(owner, sizeof owner, "%" PRId64, c.user.id);

@@ -255,8 +255,8 @@ static void stream_free(void *cls)
 	iot__http_stream_release(h);
 }
 
-/* The follow on a session of its own: 0, or -1 answered. */
-static int stream_open(struct http_req *r, struct stream *st)
+/* The follow of devices ids[0..n) on a session of its own: 0, or -1 answered. */
+static int stream_open(struct http_req *r, struct stream *st, const int64_t *ids, size_t n)
 {
 	char mbuf[IOT_QUERY_MEASUREMENTS_MAX * 65 + 1];
 	const char *names[IOT_QUERY_MEASUREMENTS_MAX];
@@ -272,8 +272,7 @@ static int stream_open(struct http_req *r, struct stream *st)
 		}
 	}
 	iot_error err = { 0 };
-	int64_t dev = r->id;
-	iot_follow_req q = { .device_ids = &dev, .ndevices = 1, .measurements = nnames ? names : NULL,
+	iot_follow_req q = { .device_ids = ids, .ndevices = n, .measurements = nnames ? names : NULL,
 	                     .nmeasurements = (size_t)nnames, .format = IOT_EXPORT_NDJSON };
 	if (!(st->db = iot_db_connect(r->h->cfg, &err)) || !(st->f = iot_follow_open(st->db, &q, &err))) {
 		iot__http_read_failed(r, &err, "The stream could not be opened");
@@ -328,6 +327,12 @@ void iot__http_telemetry_stream(struct http_req *r)
 	iot__http_slot_put(s);
 	if (ok < 0)
 		return;
+	int64_t dev = r->id;
+	iot__http_stream_devices(r, &dev, 1);
+}
+
+void iot__http_stream_devices(struct http_req *r, const int64_t *ids, size_t n)
+{
 	if (iot__http_stream_take(r->h) < 0) {
 		iot__http_stream_busy(r);
 		return;
@@ -338,7 +343,7 @@ void iot__http_telemetry_stream(struct http_req *r)
 		iot__http_error(r, 500, "Internal Server Error", "out of memory");
 		return;
 	}
-	if (stream_open(r, st) < 0) {
+	if (stream_open(r, st, ids, n) < 0) {
 		unref(st);
 		iot__http_stream_release(r->h);
 		return;

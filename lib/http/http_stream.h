@@ -8,6 +8,10 @@
 #include "http/http_int.h"
 
 void iot__http_telemetry_stream(struct http_req *r);
+/* The stream of devices ids[0..n) (none: every device), access already
+ * checked: what /api/v1/telemetry/{id}/stream sends, for several devices
+ * at once (the dashboard's one stream, http_dashboard.c). */
+void iot__http_stream_devices(struct http_req *r, const int64_t *ids, size_t n);
 void iot__http_telemetry_export(struct http_req *r);
 
 /* A place under the cap: 0, or -1 when all are taken. */

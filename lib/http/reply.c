@@ -25,7 +25,7 @@ static void set_response(struct http_req *r, int status, const char *ctype, char
 	/* Headers set before the body (Allow, Retry-After) are carried over. */
 	if (r->resp) {
 		const char *v;
-		static const char *const carry[] = { "Allow", "Retry-After", "WWW-Authenticate" };
+		static const char *const carry[] = { "Allow", "Retry-After", "WWW-Authenticate", "Vary" };
 		for (size_t i = 0; i < sizeof carry / sizeof carry[0]; i++)
 			if ((v = MHD_get_response_header(r->resp, carry[i])))
 				MHD_add_response_header(resp, carry[i], v);

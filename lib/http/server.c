@@ -57,6 +57,7 @@ void iot__http_req_unref(struct http_req *r)
 	if (r->resp)
 		MHD_destroy_response(r->resp);
 	iot__http_post_free(r->post);
+	free(r->path);
 	pthread_mutex_destroy(&r->mu);
 	free(r->body);
 	free(r);
@@ -105,6 +106,9 @@ static int begin(struct http_req *r, const char *url, const char *method)
 			r->route = i;
 			break;
 		}
+	size_t tl = rt ? strlen(rt->tmpl) : 0;
+	if (rt && tl && rt->tmpl[tl - 1] == '*' && !(r->path = strdup(url)))
+		rt = NULL;
 	if (!rt) {
 		iot__http_error(r, 404, "Not Found", "The requested resource was not found");
 		return -1;
@@ -447,6 +451,7 @@ iot_httpd *iot_httpd_new(const iot_config *cfg, const iot_httpd_opts *o, iot_err
 		goto fail;
 	}
 	h->dl_started = true;
+	iot__http_web_load(h);
 	return h;
 fail:
 	iot_httpd_free(h, NULL);
@@ -554,6 +559,7 @@ int iot_httpd_free(iot_httpd *h, iot_error *err)
 	if (h->listen_fd >= 0)
 		close(h->listen_fd);
 	iot__http_metrics_free(&h->m);
+	iot__http_web_free(h);
 	free(h->rl);
 	pthread_mutex_destroy(&h->dl_mu);
 	pthread_cond_destroy(&h->dl_cv);

@@ -155,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	*nl1 = *nl2 = '\0';
 	fuzz_target(in);
 	enum iot_http_body kind = iot_http_content_type(nl1 + 1);
+	(void)iot_http_prefers_html(nl1 + 1); /* the same line, read as an Accept header */
 	/* The body as MHD hands it over: its own copy, exactly size bytes. */
 	size_t blen = size - (size_t)(nl2 + 1 - in);
 	char *body = malloc(blen ? blen : 1);

@@ -38,6 +38,10 @@ static void test_templates(void)
 		{ "/api/v1/telemetry/{id}/latest", "/api/v1/telemetry/7/latest", 1, 7 },
 		{ "/api/v1/telemetry/{id}/latest", "/api/v1/telemetry/7/", 0, 0 },
 		{ "/api/v1/telemetry/{id}", "/api/v1/telemetry/", 0, 0 },
+		{ "/ui/*", "/ui/app.js", 1, 0 },
+		{ "/ui/*", "/ui/../../etc/passwd", 1, 0 }, /* matched: the handler's list decides */
+		{ "/ui/*", "/ui", 0, 0 },
+		{ "/ui/*", "/uix/app.js", 0, 0 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int64_t id = 0;
@@ -93,6 +97,29 @@ static int collect(void *ctx, size_t index, long line, const char *buf, size_t l
 	snprintf(one, sizeof one, "%s%zu:%ld:%.*s", index ? "|" : "", index, line, (int)len, buf);
 	strncat(g->text, one, sizeof g->text - strlen(g->text) - 1);
 	return 0;
+}
+
+static void test_accept(void)
+{
+	static const struct { const char *accept; int html; } cases[] = {
+		{ "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8", 1 },
+		{ "text/html", 1 },
+		{ "TEXT/HTML ; q=0.5", 1 },
+		{ "*/*", 0 },
+		{ "application/json", 0 },
+		{ "application/json, text/plain, */*", 0 },
+		{ "text/html;q=0.5, application/json", 0 },
+		{ "text/html, application/json", 0 },
+		{ "text/html;q=1.0, application/json;q=0.9", 1 },
+		{ "application/json;q=0, text/*", 1 },
+		{ "text/html;q=0", 0 },
+		{ "text/html;q=0, */*", 0 },
+		{ "", 0 },
+		{ ",,;q=,text/html;q=", 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check(iot_http_prefers_html(cases[i].accept) == (cases[i].html != 0), "accept", cases[i].accept);
+	check(!iot_http_prefers_html(NULL), "accept", "NULL");
 }
 
 static void test_split(void)
@@ -168,6 +195,7 @@ int main(void)
 {
 	test_templates();
 	test_content_types();
+	test_accept();
 	test_split();
 	test_query();
 	printf("%d passed, %d failed\n", passed, failed);
