@@ -279,8 +279,10 @@ headers() {
 	size=$(png_size "$png")
 	assert_equal "$size" "$(wd_js 'return window.innerWidth + " " + window.innerHeight' | jq -r .)"
 	assert_equal "${size%% *}" 1280
-	echo "# screenshot: $png" >&3
-	if [[ -n ${IOTFLOW_SCREENSHOT_DIR:-} ]]; then cp "$png" "$IOTFLOW_SCREENSHOT_DIR/"; fi
+	# Kept in the tree's test output (build/ is not tracked), or where asked.
+	local keep=${IOTFLOW_SCREENSHOT_DIR:-$IOTFLOW_ROOT/build/test-output}
+	mkdir -p "$keep" && cp "$png" "$keep/dashboard.png"
+	echo "# screenshot: $keep/dashboard.png" >&3
 	# No policy violation, before or after (an inline script is refused: the policy is on).
 	run wd_js "return window.cspViolations"
 	assert_output '[]'
