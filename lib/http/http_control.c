@@ -26,22 +26,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int iot__http_caller(struct http_req *r, struct http_slot *s, struct http_caller *c)
-{
-	memset(c, 0, sizeof *c);
-	if (iot__http_get_header(r, "X-API-Key")) {
-		if (iot__http_dev_key(r, s, &c->dev) < 0)
-			return -1;
-		c->device = true;
-		return 0;
-	}
-	if (iot__http_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION))
-		return iot__http_auth_person(r, s, false, &c->user);
-	iot__http_error(r, 401, "Authentication required",
-	                "Send the device's key in X-API-Key, or a person's token in Authorization: Bearer <token>");
-	return -1;
-}
-
 int iot__http_device_access(struct http_req *r, struct http_slot *s, int64_t id, struct http_caller *c)
 {
 	if (iot__http_caller(r, s, c) < 0)

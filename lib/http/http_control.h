@@ -4,18 +4,8 @@
 #define IOT_HTTP_CONTROL_H
 
 #include "http/http_int.h"
+#include "http/http_dev.h"
 
-/* Who calls: a device by X-API-Key (active only: inactive or maintenance
- * is 403 Device inactive; rate limited like its other requests), or a
- * person by Authorization (Bearer TOKEN, or "admin TOKEN" from an admin).
- * Neither: 401. */
-struct http_caller {
-	bool device;
-	iot_device_ref dev;
-	iot_user_ref user;
-};
-/* 0, or -1 with the answer given. */
-int iot__http_caller(struct http_req *r, struct http_slot *s, struct http_caller *c);
 /* The caller may act on device id: a device on itself only (another id is
  * 403 Forbidden: device mismatch), a person on their own devices, an
  * admin on all; a device of someone else is 404, like an unknown one, so

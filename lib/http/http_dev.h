@@ -45,6 +45,16 @@ void iot__http_failed(struct http_req *r, const iot_error *err, const char *what
  * with the 400 given (its message names the parameter and the range). */
 int iot__http_arg_long(struct http_req *r, const char *name, long def, long lo, long hi, long *out);
 /* A string member, NULL when absent or null; -1 with the 400 given when of another type. */
+/* Who asks: a device by X-API-Key (its key valid, the device active, under
+ * its rate limit) or a person by Authorization: Bearer; neither is 401
+ * "API key required" (the Flask read routes' answer). 0, or -1 with the
+ * answer given. */
+struct http_caller {
+	bool device;
+	iot_device_ref dev;
+	iot_user_ref user;
+};
+int iot__http_caller(struct http_req *r, struct http_slot *s, struct http_caller *c);
 int iot__http_str_member(struct http_req *r, const json_t *obj, const char *key, const char **out);
 
 /* handlers: device key (http_devices.c) */

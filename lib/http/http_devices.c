@@ -70,6 +70,23 @@ int iot__http_dev_key(struct http_req *r, struct http_slot *s, iot_device_ref *d
 	return iot__http_rate_check(r, s, dev->id);
 }
 
+int iot__http_caller(struct http_req *r, struct http_slot *s, struct http_caller *c)
+{
+	memset(c, 0, sizeof *c);
+	if (iot__http_get_header(r, "X-API-Key")) {
+		if (iot__http_dev_key(r, s, &c->dev) < 0)
+			return -1;
+		c->device = true;
+		return 0;
+	}
+	if (iot__http_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION))
+		return iot__http_auth_person(r, s, false, &c->user);
+	iot__http_error(r, 401, "API key required",
+	                "Please provide API key in X-API-Key header, or a person's token in "
+	                "Authorization: Bearer <token>");
+	return -1;
+}
+
 json_t *iot__http_dev_rows(struct http_req *r, struct http_slot *s, PGresult *res, bool sources)
 {
 	int n = PQntuples(res);

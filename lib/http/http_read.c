@@ -32,16 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_dev.h"
 #include "http/http_read.h"
 #include "http/http_read_cache.h"
 #include "query/query.h"
 #include "telemetry/record.h"
 
-struct caller {
-	bool device;                 /* by X-API-Key, else a person */
-	iot_device_ref dev;
-	iot_user_ref user;
-};
 
 
 static void unavailable(struct http_req *r)
@@ -74,31 +70,8 @@ static const char *arg(struct http_req *r, const char *name)
 	return iot_http_arg(&r->args, name);
 }
 
-/* Who asks: 0, or -1 with the answer given. */
-static int who(struct http_req *r, struct http_slot *s, struct caller *c)
-{
-	memset(c, 0, sizeof *c);
-	if (iot__http_get_header(r, "X-API-Key")) {
-		if (iot__http_auth_device(r, s, &c->dev) < 0)
-			return -1;
-		if (c->dev.status != IOT_DEVICE_ACTIVE) {
-			iot__http_error(r, 403, "Device inactive", "Device is currently %s",
-			                iot_device_status_name(c->dev.status));
-			return -1;
-		}
-		c->device = true;
-		return iot__http_rate_check(r, s, c->dev.id);
-	}
-	if (iot__http_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION))
-		return iot__http_auth_person(r, s, false, &c->user);
-	iot__http_error(r, 401, "API key required",
-	                "Please provide API key in X-API-Key header, or a person's token in "
-	                "Authorization: Bearer <token>");
-	return -1;
-}
-
 /* The path's device, when the caller may see it: 0 and *t, or -1 answered. */
-static int target(struct http_req *r, struct http_slot *s, const struct caller *c, struct target *t)
+static int target(struct http_req *r, struct http_slot *s, const struct http_caller *c, struct target *t)
 {
 	if (c->device && c->dev.id != r->id) {
 		iot__http_error(r, 403, "Forbidden: device mismatch",
@@ -132,8 +105,8 @@ static int target(struct http_req *r, struct http_slot *s, const struct caller *
 /* Authentication and access to the path's device in one step. */
 int iot__http_read_open(struct http_req *r, struct http_slot *s, struct target *t)
 {
-	struct caller c;
-	if (who(r, s, &c) < 0)
+	struct http_caller c;
+	if (iot__http_caller(r, s, &c) < 0)
 		return -1;
 	return target(r, s, &c, t);
 }
@@ -439,7 +412,7 @@ out:
 void iot__http_telemetry_status(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
-	struct caller c = { 0 };
+	struct http_caller c = { 0 };
 	bool person = false;
 	if (iot__http_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION) && !iot__http_get_header(r, "X-API-Key")) {
 		if (iot__http_auth_person(r, s, false, &c.user) < 0)
@@ -472,8 +445,8 @@ out:
  * admin's, or the key of one of that user's devices (as in Flask). */
 static int user_access(struct http_req *r, struct http_slot *s)
 {
-	struct caller c;
-	if (who(r, s, &c) < 0)
+	struct http_caller c;
+	if (iot__http_caller(r, s, &c) < 0)
 		return -1;
 	int64_t self = c.device ? c.dev.user_id : c.user.id;
 	if (self != r->id && (c.device || !c.user.is_admin)) {

@@ -19,23 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct caller {
-	bool device;
-	iot_device_ref dev;
-	iot_user_ref user;
-};
-
-/* X-API-Key or Authorization: 0, or -1 with the answer given. */
-static int who(struct http_req *r, struct http_slot *s, struct caller *c)
-{
-	memset(c, 0, sizeof *c);
-	if (iot__http_get_header(r, "X-API-Key")) {
-		c->device = true;
-		return iot__http_dev_key(r, s, &c->dev);
-	}
-	return iot__http_auth_person(r, s, false, &c->user);
-}
-
 static json_t *brief(const json_t *d)
 {
 	return json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(d, "id"), "name", json_object_get(d, "name"),
@@ -46,12 +29,12 @@ static json_t *brief(const json_t *d)
 void iot__http_dev_statuses(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
-	struct caller c;
+	struct http_caller c;
 	long limit, offset;
 	iot_error err = { 0 };
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *rows = NULL;
-	if (who(r, s, &c) < 0 || iot__http_arg_long(r, "limit", 100, 1, 1000, &limit) < 0 ||
+	if (iot__http_caller(r, s, &c) < 0 || iot__http_arg_long(r, "limit", 100, 1, 1000, &limit) < 0 ||
 	    iot__http_arg_long(r, "offset", 0, 0, 1L << 31, &offset) < 0)
 		goto out;
 	char owner[24], only[24], lim[24], off[24];
@@ -95,9 +78,9 @@ out:
 void iot__http_dev_id_status(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
-	struct caller c;
+	struct http_caller c;
 	json_t *d = NULL;
-	if (who(r, s, &c) < 0)
+	if (iot__http_caller(r, s, &c) < 0)
 		goto out;
 	if (c.device && c.dev.id != r->id) {
 		iot__http_error(r, 403, "Forbidden: device mismatch", "A device key reads its own device's status only");
