@@ -84,6 +84,12 @@ del() { req -X DELETE -H 'Content-Type: application/json' -H "X-API-Key: $1" --d
 	assert_equal "$(body "$output" | jq -c '[.count, .limit]')" '[2,10000]'
 	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=2026-01-10T00:00:00Z&limit=99999999999999999999"
 	assert_equal "$(body "$output" | jq -c '.limit')" 10000
+	# Reals as Python's json writes them, the shortest that reads back exactly.
+	assert_equal "$(post "$KEY_A" '{"data":{"ratio":0.1,"tiny":1e-300,"third":0.3333333333333333},"timestamp":"2026-01-10T08:00:00Z"}')" 201
+	run get "$KEY_A" "/api/v1/telemetry/$A/latest"
+	assert_output --partial '"ratio":0.1,'
+	assert_output --partial '"third":0.3333333333333333'
+	assert_output --partial '"tiny":1e-300'
 }
 
 @test "range: bad arguments are 400 with the rule, never 500" {

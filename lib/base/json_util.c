@@ -282,13 +282,144 @@ json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_err
 	return parse(buf, len, max_depth, JSON_DECODE_ANY, err);
 }
 
+/* ---- compact text with the shortest reals ---- */
+
+struct jbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static char *jroom(struct jbuf *b, size_t n)
+{
+	if (b->oom)
+		return NULL;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (!s) {
+			b->oom = true;
+			return NULL;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	char *at = b->s + b->len;
+	b->len += n;
+	return at;
+}
+
+static void jput(struct jbuf *b, const char *s, size_t n)
+{
+	char *at = jroom(b, n);
+	if (at)
+		memcpy(at, s, n);
+}
+
+/* Escaped as jansson escapes (its JSON_COMPACT output): " \ \b \f \n
+ * \r \t, the other control characters as \u00XX, the rest as it is. */
+static void jstring(struct jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	jput(b, "\"", 1);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jput(b, s + run, i - run);
+		run = i + 1;
+		char e[6] = { '\\', 0 };
+		size_t k = 2;
+		switch (c) {
+		case '"': e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		default:
+			memcpy(e, "\\u00", 4);
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			k = 6;
+		}
+		jput(b, e, k);
+	}
+	jput(b, s + run, n - run);
+	jput(b, "\"", 1);
+}
+
+static void jvalue(struct jbuf *b, const json_t *v)
+{
+	char num[40];
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *m;
+		bool first = true;
+		jput(b, "{", 1);
+		json_object_foreach ((json_t *)v, key, m) {
+			if (!first)
+				jput(b, ",", 1);
+			first = false;
+			jstring(b, key, strlen(key));
+			jput(b, ":", 1);
+			jvalue(b, m);
+		}
+		jput(b, "}", 1);
+		break;
+	}
+	case JSON_ARRAY:
+		jput(b, "[", 1);
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				jput(b, ",", 1);
+			jvalue(b, json_array_get(v, i));
+		}
+		jput(b, "]", 1);
+		break;
+	case JSON_STRING:
+		jstring(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		jput(b, num, (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+		break;
+	case JSON_REAL:
+		jput(b, num, iot_json_real_text(json_real_value(v), num, sizeof num));
+		break;
+	case JSON_TRUE: jput(b, "true", 4); break;
+	case JSON_FALSE: jput(b, "false", 5); break;
+	case JSON_NULL: jput(b, "null", 4); break;
+	}
+}
+
+char *iot_json_text(const json_t *v, size_t *len)
+{
+	struct jbuf b = { 0 };
+	if (v)
+		jvalue(&b, v);
+	char *end = jroom(&b, 0);
+	if (!v || !end) {
+		free(b.s);
+		return NULL;
+	}
+	*end = '\0';
+	if (len)
+		*len = b.len;
+	return b.s;
+}
+
 int iot_json_print(FILE *f, const json_t *v)
 {
-	if (json_dumpf(v, f, JSON_COMPACT) < 0)
-		return -1;
-	if (fputc('\n', f) == EOF || fflush(f) == EOF)
-		return -1;
-	return 0;
+	size_t n;
+	char *text = iot_json_text(v, &n);
+	int rc = text && fwrite(text, 1, n, f) == n && fputc('\n', f) != EOF && fflush(f) != EOF ? 0 : -1;
+	free(text);
+	return rc;
 }
 
 const char *iot_json_str(const json_t *obj, const char *key)

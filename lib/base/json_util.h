@@ -23,7 +23,14 @@ json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_err
  * max is exceeded (stops scanning early). */
 int iot_json_depth(const char *buf, size_t len, int max);
 
-/* One compact object per line, flushed. Returns 0 or -1 on a write error. */
+/* v as compact JSON text, as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes it (keys in their order, the same escapes), except reals: in their
+ * shortest form (iot_json_real_text: 0.1, not 0.10000000000000001). Every
+ * program's output goes through it. malloc'd, NUL-terminated, its length
+ * in *len (len may be NULL); NULL when out of memory. */
+char *iot_json_text(const json_t *v, size_t *len);
+/* One compact object per line (iot_json_text), flushed. Returns 0 or -1 on
+ * a write error. */
 int iot_json_print(FILE *f, const json_t *v);
 
 /* The shortest text that reads back as exactly v (finite), written so

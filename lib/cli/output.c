@@ -51,7 +51,7 @@ static char *cell(const json_t *v)
 		return strdup("");
 	if (json_is_string(v))
 		return strdup(json_string_value(v));
-	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	return iot_json_text(v, NULL);
 }
 
 static void csv_field(FILE *f, const char *s)

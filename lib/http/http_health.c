@@ -143,7 +143,7 @@ static void detailed(struct http_req *r)
 		"connections", "open", (json_int_t)atomic_load(&h->m.open_connections),
 		"waiting_commit", (json_int_t)atomic_load(&h->m.suspended));
 	/* Times in ms to the microsecond, not to 17 digits. */
-	iot__http_reply_flags(r, strcmp(status, "unhealthy") ? 200 : 503, body, JSON_REAL_PRECISION(6));
+	iot__http_reply(r, strcmp(status, "unhealthy") ? 200 : 503, body);
 }
 
 /* GET /status: the Flask service's detailed health under its other name. */

@@ -152,7 +152,6 @@ void iot__http_resume(struct http_req *r);
 /* reply.c */
 void iot__http_reply(struct http_req *r, int status, json_t *body);   /* steals body */
 /* With json_dumps flags of its own (JSON_REAL_PRECISION for measured times). */
-void iot__http_reply_flags(struct http_req *r, int status, json_t *body, size_t flags);
 void iot__http_error(struct http_req *r, int status, const char *error, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void iot__http_reply_text(struct http_req *r, int status, const char *ctype, char *text, size_t len); /* takes text */

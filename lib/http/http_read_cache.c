@@ -10,6 +10,7 @@
  * was (absent when Redis is not used). */
 #include "http/http_read.h"
 #include "http/http_read_cache.h"
+#include "base/json_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ int iot__http_cache_try(struct http_req *r, struct http_slot *s, enum http_cache
 
 void iot__http_cache_reply(struct http_req *r, struct http_slot *s, struct http_cache *hc, json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = body ? iot_json_text(body, NULL) : NULL;
 	json_decref(body);
 	size_t len = text ? strlen(text) : 0;
 	char *t = text ? realloc(text, len + 2) : NULL;

@@ -4,6 +4,7 @@
  * or a secret): callers pass phrases of their own or the decoder's
  * reasons, which never quote a secret. */
 #include "http/http_int.h"
+#include "base/json_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,12 +43,7 @@ void iot__http_reply_text(struct http_req *r, int status, const char *ctype, cha
 
 void iot__http_reply(struct http_req *r, int status, json_t *body)
 {
-	iot__http_reply_flags(r, status, body, 0);
-}
-
-void iot__http_reply_flags(struct http_req *r, int status, json_t *body, size_t flags)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT | flags) : NULL;
+	char *text = body ? iot_json_text(body, NULL) : NULL;
 	json_decref(body);
 	if (!text) {
 		text = strdup("{\"error\":\"Internal Server Error\",\"message\":\"out of memory\"}");

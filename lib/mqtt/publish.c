@@ -8,6 +8,7 @@
 #include "mqtt/publish.h"
 #include "mqtt/mqtt_url.h"
 #include "base/clock.h"
+#include "base/json_util.h"
 
 #include <errno.h>
 #include <mosquitto.h>
@@ -356,10 +357,11 @@ int iot_publish(iot_publisher *p, const char *topic, const void *payload, size_t
 
 int iot_publish_json(iot_publisher *p, const char *topic, const json_t *v, bool retain, iot_error *err)
 {
-	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t n;
+	char *text = iot_json_text(v, &n);
 	if (!text)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
-	int rc = iot_publish(p, topic, text, strlen(text), retain, err);
+	int rc = iot_publish(p, topic, text, n, retain, err);
 	free(text);
 	return rc;
 }

@@ -17,9 +17,8 @@
  *                (iot_query_format_ts);
  *   values       as stored: a number (JSON real: 7 reads back as 7.0, as
  *                the Flask service sent floats), a string, true/false, or the
- *                JSON object/array itself (jansson's json_dumps writes a real
- *                with 17 digits, 0.1 as 0.10000000000000001: exact, it
- *                parses back to the same double);
+ *                JSON object/array itself (the programs print them with
+ *                iot_json_text: a real in its shortest exact form, 0.1);
  *   range record {"timestamp":T, "measurements":{NAME:VALUE,...}, NAME:VALUE,
  *                ..., "metadata":{...}}: the grouped form of the Flask
  *                PostgreSQL revision AND the flat form the later scripts

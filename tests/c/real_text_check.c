@@ -4,6 +4,11 @@
  * same double (also -0.0); up to 2^53 it is no longer than the shortest
  * of %.15g..%.17g plus ".0". Doubles tried: the edge cases, N random bit patterns, N random
  * decimals with up to 6 places (the fast path), N integers around 2^53.
+ * Then iot_json_text, every program's JSON output: for N/10 random trees
+ * without reals it writes exactly what json_dumps(JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes (keys in order, strings with every control
+ * character, quotes, backslashes and UTF-8), and with reals it reads back
+ * as the same tree.
  *   real_text_check N [SEED]     prints "ok COUNT" or the first failure, exit 1 */
 #include <math.h>
 #include <stdbool.h>
@@ -57,6 +62,61 @@ static int check(double v)
 	return 1;
 }
 
+/* A random tree; reals only when with_reals. */
+static json_t *tree(int depth, bool with_reals)
+{
+	static const char pieces[][5] = { "a", "\"", "\\", "\n", "\t", "\b", "\f", "\r", "\x01", "\x1f", "\x7f",
+		"/", "\xc3\xa9", "\xe2\x98\x83", " ", "9" };
+	int kind = (int)(next() % (depth > 3 ? 5 : 7));
+	switch (kind) {
+	case 0: return json_integer((json_int_t)next());
+	case 1: return with_reals ? json_real((double)(int64_t)(next() % 2000001 - 1000000) / 1000.0) : json_true();
+	case 2: return next() % 2 ? json_false() : json_null();
+	case 3:
+	case 4: {
+		char buf[64] = "";
+		for (int i = (int)(next() % 8); i > 0; i--)
+			strcat(buf, pieces[next() % (sizeof pieces / sizeof pieces[0])]);
+		return json_string(buf);
+	}
+	case 5: {
+		json_t *a = json_array();
+		for (int i = (int)(next() % 4); i > 0; i--)
+			json_array_append_new(a, tree(depth + 1, with_reals));
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		for (int i = (int)(next() % 4); i > 0; i--) {
+			char key[16];
+			snprintf(key, sizeof key, "k%d\t%u", i, (unsigned)(next() % 100));
+			json_object_set_new(o, key, tree(depth + 1, with_reals));
+		}
+		return o;
+	}
+	}
+}
+
+static int check_text(long count)
+{
+	for (long i = 0; i < count; i++) {
+		bool reals = i % 2;
+		json_t *t = tree(0, reals);
+		char *mine = iot_json_text(t, NULL), *ref = json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_t *back = mine ? json_loads(mine, JSON_DECODE_ANY, NULL) : NULL;
+		bool ok = mine && ref && (reals ? json_equal(back, t) : !strcmp(mine, ref));
+		if (!ok)
+			printf("iot_json_text: \"%s\" where json_dumps wrote \"%s\"\n", mine ? mine : "(null)", ref ? ref : "");
+		json_decref(back);
+		free(mine);
+		free(ref);
+		json_decref(t);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -86,6 +146,8 @@ int main(int argc, char **argv)
 			return 1;
 		ok += r1 + r2 + r3;
 	}
+	if (check_text(count / 10 + 1) < 0)
+		return 1;
 	printf("ok %ld\n", ok);
 	return 0;
 }
