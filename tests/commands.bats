@@ -269,6 +269,25 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	[[ $(q "select count(*) from config_outbox") == 0 ]]
 }
 
+@test "rm: a removed device's retained config is taken off the broker by the dispatch; the others stay" {
+	iot-device config set "$A" mode eco >/dev/null
+	iot-device config set "$B" mode away >/dev/null
+	run mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -t "iotflow/devices/$A/commands/config" -F '%p' -C 1 -W 5
+	jq -e '.config == {"mode":"eco"}' <<<"$output"
+	iot-device rm "$A" >/dev/null
+	[[ $(q "select count(*) from config_retract where device_id = $A") == 1 ]]
+	run iot-device command retry
+	assert_success
+	jq -e '.retracted == 1' <<<"$output"
+	[[ $(q "select count(*) from config_retract") == 0 ]]
+	# No retained message is left for a new subscriber; B's is still there.
+	run --separate-stderr mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -t "iotflow/devices/$A/commands/config" -F '%p' -C 1 -W 2
+	assert_equal "$status $stderr" "27 Timed out"
+	assert_output ''
+	run mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -t "iotflow/devices/$B/commands/config" -F '%p' -C 1 -W 5
+	jq -e '.config == {"mode":"away"}' <<<"$output"
+}
+
 @test "config set with the broker stopped: stored, warning and exit 5; retry publishes it" {
 	iot_mqtt_stop
 	run --separate-stderr iot-device config set "$B" level 7 --type integer

@@ -77,8 +77,9 @@ int dev_command_retry(iot_registry *id, const struct dev_opts *o)
 	int rc = 0;
 	if (!pub || iot_command_dispatch_pending(id->db, pub, &st, &err) < 0)
 		rc = err.status;
-	json_t *out = json_pack("{s:I,s:I,s:I,s:I}", "sent", (json_int_t)st.sent, "expired", (json_int_t)st.expired,
-	                        "configs", (json_int_t)st.configs, "left", (json_int_t)st.left);
+	json_t *out = json_pack("{s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)st.sent, "expired", (json_int_t)st.expired,
+	                        "configs", (json_int_t)st.configs, "retracted", (json_int_t)st.retracted,
+	                        "left", (json_int_t)st.left);
 	if (rc)
 		iot_fatal("%s", err.msg);
 	if (rc == 0 || rc == IOT_UNAVAILABLE)

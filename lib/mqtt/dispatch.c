@@ -138,6 +138,32 @@ static int dispatch_configs(iot_db *db, iot_publisher *pub, iot_dispatch_stats *
 	return rc;
 }
 
+/* Removed devices' retained configurations off the broker (012): an empty
+ * retained message deletes the retained one. */
+static int dispatch_retracts(iot_db *db, iot_publisher *pub, iot_dispatch_stats *st, iot_error *err)
+{
+	char lim[16];
+	snprintf(lim, sizeof lim, "%d", DISPATCH_BATCH);
+	const char *p[1] = { lim };
+	PGresult *res = iot_db_exec(db, "SELECT device_id FROM config_retract ORDER BY removed_at LIMIT $1", 1, p, err);
+	if (!res)
+		return -1;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		char topic[96];
+		const char *id = PQgetvalue(res, i, 0);
+		topic_of(topic, sizeof topic, strtoll(id, NULL, 10), "config");
+		const char *q[1] = { id };
+		rc = iot_publish(pub, topic, "", 0, true, err);
+		if (rc == 0)
+			rc = iot_db_command(db, "DELETE FROM config_retract WHERE device_id = $1", 1, q, err);
+		if (rc == 0)
+			st->retracted++;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int iot_command_dispatch_pending(iot_db *db, iot_publisher *pub, iot_dispatch_stats *st, iot_error *err)
 {
 	memset(st, 0, sizeof *st);
@@ -169,5 +195,7 @@ int iot_command_dispatch_pending(iot_db *db, iot_publisher *pub, iot_dispatch_st
 		if (n < DISPATCH_BATCH)
 			break;
 	}
-	return dispatch_configs(db, pub, st, err);
+	if (dispatch_configs(db, pub, st, err) < 0)
+		return -1;
+	return dispatch_retracts(db, pub, st, err);
 }

@@ -10,12 +10,14 @@
  *       it at once:
  *       {"device_id": 12, "config": {"KEY": <typed value>, ...},
  *        "timestamp": "<when it last changed, RFC 3339>"}
- *       (an empty "config" when it has none left).
+ *       (an empty "config" when it has none left). When the device is
+ *       removed, an empty retained message there takes it off the broker.
  *
  * Nothing is lost when the broker is unreachable: a command stays pending
  * in PostgreSQL, a changed configuration stays in config_outbox (filled
- * by a trigger on every change), and iot_command_dispatch_pending sends
- * both once the broker is back. */
+ * by a trigger on every change), a removed device's id stays in
+ * config_retract, and iot_command_dispatch_pending sends them all once the
+ * broker is back. */
 #ifndef IOT_MQTT_DISPATCH_H
 #define IOT_MQTT_DISPATCH_H
 
@@ -42,13 +44,15 @@ int iot_config_publish(iot_db *db, iot_publisher *pub, int64_t device_id, iot_er
 
 typedef struct iot_dispatch_stats {
 	long sent, expired, configs;     /* commands published, expired, configurations published */
+	long retracted;                  /* removed devices' configurations taken off the broker */
 	long left;                       /* commands still pending (not sent this time) */
 } iot_dispatch_stats;
 
 /* For a daemon to call periodically (or `iot-device command retry`):
  * expire lapsed commands, publish pending ones nobody is sending (none
- * tried yet, or the last try older than 2 publish timeouts), and the
- * configurations changed since last published. Stops at the first
+ * tried yet, or the last try older than 2 publish timeouts), the
+ * configurations changed since last published, and the retained
+ * configurations of removed devices away. Stops at the first
  * failure to publish: -1 with IOT_UNAVAILABLE (st says what was done). */
 int iot_command_dispatch_pending(iot_db *db, iot_publisher *pub, iot_dispatch_stats *st, iot_error *err);
 
