@@ -284,38 +284,32 @@ json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_err
 
 /* ---- compact text with the shortest reals ---- */
 
+/* Grows (iot_json_text), or writes within cap and counts past it
+ * (iot_json_compact), so that an oversized value can be reported with its
+ * size. */
 struct jbuf {
 	char *s;
 	size_t len, cap;
-	bool oom;
+	bool grow, oom;
 };
-
-static char *jroom(struct jbuf *b, size_t n)
-{
-	if (b->oom)
-		return NULL;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (!s) {
-			b->oom = true;
-			return NULL;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	char *at = b->s + b->len;
-	b->len += n;
-	return at;
-}
 
 static void jput(struct jbuf *b, const char *s, size_t n)
 {
-	char *at = jroom(b, n);
-	if (at)
-		memcpy(at, s, n);
+	if (b->grow && !b->oom && b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		char *p = realloc(b->s, cap);
+		if (p) {
+			b->s = p;
+			b->cap = cap;
+		} else {
+			b->oom = true;
+		}
+	}
+	if (b->len + n <= b->cap && !b->oom)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
 }
 
 /* Escaped as jansson escapes (its JSON_COMPACT output): " \ \b \f \n
@@ -399,18 +393,24 @@ static void jvalue(struct jbuf *b, const json_t *v)
 
 char *iot_json_text(const json_t *v, size_t *len)
 {
-	struct jbuf b = { 0 };
+	struct jbuf b = { .grow = true };
 	if (v)
 		jvalue(&b, v);
-	char *end = jroom(&b, 0);
-	if (!v || !end) {
+	jput(&b, "", 1);
+	if (!v || b.oom) {
 		free(b.s);
 		return NULL;
 	}
-	*end = '\0';
 	if (len)
-		*len = b.len;
+		*len = b.len - 1;
 	return b.s;
+}
+
+size_t iot_json_compact(const json_t *v, char *buf, size_t cap)
+{
+	struct jbuf b = { .s = buf, .cap = cap };
+	jvalue(&b, v);
+	return b.len;
 }
 
 int iot_json_print(FILE *f, const json_t *v)

@@ -29,6 +29,9 @@ int iot_json_depth(const char *buf, size_t len, int max);
  * program's output goes through it. malloc'd, NUL-terminated, its length
  * in *len (len may be NULL); NULL when out of memory. */
 char *iot_json_text(const json_t *v, size_t *len);
+/* The same text into buf (no NUL): its whole length, which may be more than
+ * cap; the text is all there only when it is not. */
+size_t iot_json_compact(const json_t *v, char *buf, size_t cap);
 /* One compact object per line (iot_json_text), flushed. Returns 0 or -1 on
  * a write error. */
 int iot_json_print(FILE *f, const json_t *v);

@@ -87,10 +87,6 @@ const char *iot__show(struct iot_shown *out, const char *s, size_t len, bool quo
  * into a precise, printable line that quotes no string content. */
 void iot__explain_json_error(iot_error *err);
 
-/* v as compact JSON text into buf[0..cap) (no NUL). Returns the full length,
- * which may exceed cap: then buf holds only part of it. Object members keep
- * their input order; reals take their shortest exact form. */
-size_t iot__json_compact(json_t *v, char *buf, size_t cap);
 
 /* v as compact JSON text owned by the record (d->st), or NULL with the
  * error set (over IOT_REC_TEXT_MAX, out of memory). name says whose value it

@@ -1,6 +1,6 @@
 /* record_text.c — text helpers of the record decoder: input quoted safely
  * in messages, reasons prefixed, jansson's parse errors made precise, and
- * compact JSON text for metadata and JSON values. */
+ * compact JSON text for metadata and JSON values (iot_json_compact). */
 #include "telemetry/record_int.h"
 
 #include "base/json_util.h"
@@ -101,115 +101,10 @@ void iot__explain_json_error(iot_error *err)
 		iot_error_set(err, IOT_REJECTED, "%s%ld: %s", head, col, iot__show(&sh, text, strlen(text), false));
 }
 
-/* ---- compact JSON ------------------------------------------------------ */
-
-/* Writes within cap and counts past it, so an oversized value can be
- * reported with its size. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n <= b->cap)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void put_string(struct sbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t start = 0;
-	put(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		put(b, s + start, i - start);
-		start = i + 1;
-		char e[6] = { '\\', (char)c, 0, 0, 0, 0 };
-		size_t el = 2;
-		switch (c) {
-		case '"': case '\\': break;
-		case '\n': e[1] = 'n'; break;
-		case '\t': e[1] = 't'; break;
-		case '\r': e[1] = 'r'; break;
-		case '\b': e[1] = 'b'; break;
-		case '\f': e[1] = 'f'; break;
-		default:
-			memcpy(e + 1, "u00", 3);
-			e[4] = hex[c >> 4];
-			e[5] = hex[c & 15];
-			el = 6;
-		}
-		put(b, e, el);
-	}
-	put(b, s + start, n - start);
-	put(b, "\"", 1);
-}
-
-/* The shortest text that reads back as the same double, in the form the
- * decoder's own parser takes back (iot_json_real_text: 0.1 stays 0.1, 7.0
- * stays a real, and beyond 2^53 an exponent, 1.8014398509481984e+16, where
- * "18014398509481984.0" would be refused on re-import). */
-static void put_real(struct sbuf *b, double v)
-{
-	char tmp[48];
-	put(b, tmp, iot_json_real_text(v, tmp, sizeof tmp));
-}
-
-static void put_json(struct sbuf *b, json_t *v)
-{
-	char tmp[32];
-	const char *k;
-	json_t *m;
-	size_t i;
-	bool first = true;
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		put(b, "{", 1);
-		json_object_foreach(v, k, m) {
-			if (!first)
-				put(b, ",", 1);
-			first = false;
-			put_string(b, k, strlen(k));
-			put(b, ":", 1);
-			put_json(b, m);
-		}
-		put(b, "}", 1);
-		break;
-	case JSON_ARRAY:
-		put(b, "[", 1);
-		json_array_foreach(v, i, m) {
-			if (i)
-				put(b, ",", 1);
-			put_json(b, m);
-		}
-		put(b, "]", 1);
-		break;
-	case JSON_STRING: put_string(b, json_string_value(v), json_string_length(v)); break;
-	case JSON_INTEGER:
-		put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v)));
-		break;
-	case JSON_REAL: put_real(b, json_real_value(v)); break;
-	case JSON_TRUE: put(b, "true", 4); break;
-	case JSON_FALSE: put(b, "false", 5); break;
-	case JSON_NULL: put(b, "null", 4); break;
-	}
-}
-
-size_t iot__json_compact(json_t *v, char *buf, size_t cap)
-{
-	struct sbuf b = { buf, 0, cap };
-	put_json(&b, v);
-	return b.len;
-}
-
 const char *iot__rec_dump_owned(struct dec *d, json_t *v, const char *name)
 {
 	char buf[IOT_REC_TEXT_MAX];
-	size_t n = iot__json_compact(v, buf, sizeof buf);
+	size_t n = iot_json_compact(v, buf, sizeof buf);
 	if (n > IOT_REC_TEXT_MAX) {
 		if (name)
 			reject(d, "measurement \"%s\": JSON value is %zu bytes, over the limit of %d",
