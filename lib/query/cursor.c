@@ -82,21 +82,25 @@ int iot__cursor_next(struct iot__cursor *k, PGresult **res, iot_error *err)
 		send_fetch(k);
 	if (!(*res = take_fetch(k, err)))
 		return -1;
-	if (PQntuples(*res) > 0) {
+	int n = PQntuples(*res);
+	if (n == k->rows) {
 		send_fetch(k);
 		return 1;
 	}
-	PQclear(*res);
-	*res = NULL;
+	/* A short batch is the last: no FETCH more to learn that. */
 	end_tx(k, "COMMIT"); /* read only: a failed COMMIT loses nothing */
 	k->done = true;
+	if (n > 0)
+		return 1;
+	PQclear(*res);
+	*res = NULL;
 	return 0;
 }
 
 int iot__cursor_open(struct iot__cursor *k, iot_db *db, const struct iot__cursor_query *q, PGresult **first,
                      iot_error *err)
 {
-	*k = (struct iot__cursor){ .db = db, .callers_tx = q->callers_tx };
+	*k = (struct iot__cursor){ .db = db, .rows = q->rows, .callers_tx = q->callers_tx };
 	snprintf(k->fetch, sizeof k->fetch, "FETCH %d FROM %s", q->rows, q->name);
 	snprintf(k->close, sizeof k->close, "CLOSE %s", q->name);
 	/* Nothing is handed out yet, so a transient failure is retried

@@ -75,7 +75,7 @@ json_t *iot__query_jsonb(const char *s, size_t len, int flags);
  * return 1 with a batch in *res (the caller clears it), 0 at the end (the
  * transaction is over), -1 with err. open retries a transient failure
  * within db's retry budget (nothing is handed out yet); a failure later
- * ends the read. With callers_tx the cursor lives in the caller's
+ * ends the read; a batch shorter than q->rows is the last. With callers_tx the cursor lives in the caller's
  * transaction and only it is closed. */
 struct iot__cursor_query {
 	const char *name;      /* the cursor's name, as in declare */
@@ -89,6 +89,7 @@ struct iot__cursor_query {
 struct iot__cursor {
 	iot_db *db;
 	char fetch[96], close[80];
+	int rows;
 	bool in_tx, pending, done, callers_tx;
 };
 int iot__cursor_open(struct iot__cursor *k, iot_db *db, const struct iot__cursor_query *q, PGresult **res,
