@@ -26,6 +26,7 @@
 #include "http/http_dev.h"
 #include "mqtt/dispatch.h"
 #include "base/clock.h"
+#include "base/json_util.h"
 #include "base/timestamp.h"
 
 #include <inttypes.h>
@@ -161,8 +162,8 @@ void iot__http_mqtt_publish(struct http_req *r)
 		                                  "message", why ? why : "retain: true or false", "topic", topic));
 		goto out;
 	}
-	text = json_is_string(payload) ? strdup(json_string_value(payload)) : json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
-	size_t len = json_is_string(payload) ? json_string_length(payload) : text ? strlen(text) : 0;
+	size_t len = json_string_length(payload);
+	text = json_is_string(payload) ? strdup(json_string_value(payload)) : iot_json_text(payload, &len);
 	if (!text || iot_publish(r->h->pub, json_string_value(topic), text, len, json_is_true(retain), &err) < 0) {
 		iot__http_retry_after(r, 5);
 		iot__http_reply(r, err.status == IOT_DENIED ? 403 : 503, json_pack("{s:s,s:s,s:O}", "error",
