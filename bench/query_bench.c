@@ -3,7 +3,8 @@
  * identical parameters.
  *   query_bench run CASE N DEVICE NOW     N calls; prints "rows R", then each call's microseconds
  *   query_bench psql CASE N DEVICE NOW    a psql script running the case's SQL N times
- * CASE: latest | lastpoint | aggregate (30-day hourly mean) | range (the newest
+ * CASE: latest | lastpoint (the fleet's, as the NDJSON text iot-query prints)
+ * | lastpoint_objects (the same as jansson objects, as iot-httpd gets them) | aggregate (30-day hourly mean) | range (the newest
  * 2,000 points of one series) | range24 (24 hours of one series, 1,440 points)
  * | records (the newest 1,000 records of the device, every series: the Flask
  * GET /api/v1/telemetry/{id} with its defaults but a 24 h range).
@@ -39,14 +40,21 @@ static int count_row(void *arg, json_t *row)
 	return 0;
 }
 
+static int count_text(void *arg, const char *text, size_t len)
+{
+	(void)text;
+	++*(long *)arg;
+	return len ? 0 : -1;
+}
+
 /* The case's request, and its SQL and parameters as the library passes them. */
 static int setup(struct bench *b)
 {
 	b->names[0] = MEASUREMENT;
 	snprintf(b->p[0], sizeof b->p[0], "%lld", (long long)b->dev);
 	b->params[0] = b->p[0];
-	if (!strcmp(b->name, "latest") || !strcmp(b->name, "lastpoint")) {
-		b->sql = iot__query_sql(b->name);
+	if (!strcmp(b->name, "latest") || !strncmp(b->name, "lastpoint", 9)) {
+		b->sql = iot__query_sql(!strcmp(b->name, "latest") ? "latest" : "lastpoint");
 		b->nparams = !strcmp(b->name, "latest") ? 1 : 3;
 		if (b->nparams == 3)
 			b->params[0] = NULL;
@@ -91,6 +99,9 @@ static long call(iot_db *db, struct bench *b, iot_error *err)
 		return rows;
 	}
 	if (!strcmp(b->name, "lastpoint")) {
+		iot_lastpoint_req r = { 0 };
+		rc = iot_query_lastpoint_text(db, &r, count_text, &rows, err);
+	} else if (!strcmp(b->name, "lastpoint_objects")) {
 		iot_lastpoint_req r = { 0 };
 		rc = iot_query_lastpoint(db, &r, count_row, &rows, err);
 	} else if (!strcmp(b->name, "aggregate")) {

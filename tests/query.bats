@@ -348,6 +348,46 @@ JSON
 	grep -q '"at":\["m1","m2","m3"\]' "$BATS_TEST_TMPDIR/got"
 }
 
+@test "lastpoint as text (iot-query's NDJSON): byte for byte the objects' text, every value type, escapes, batches" {
+	# Devices past one cursor batch (4,000 rows), names that need escaping,
+	# every value type, and measurements of one device at different times.
+	psql -XAtq -v ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO devices (name, user_id)
+SELECT 'tx-' || g || CASE g % 3 WHEN 0 THEN ' "q" \ é' WHEN 1 THEN E' \t\b\f\x01' ELSE '' END,
+       (SELECT id FROM users WHERE username = 'querier') FROM generate_series(1, 1500) g;
+INSERT INTO telemetry_latest (device_id, measurement_name, ts, numeric_value, text_value, boolean_value, json_value)
+SELECT d.id, m, timestamptz '2026-11-28 06:00Z' + (d.id % 5) * interval '1.5 s' * (m = 'c')::int,
+       CASE WHEN m IN ('a', 'b') THEN (ARRAY[0.1, 1e300, -0.0, 7, 123456.789, 2^53 + 2, -5e-324])[d.id % 7 + 1] END,
+       CASE WHEN m = 'c' THEN (ARRAY['plain', E'q"b\\s\n\r\t\b\f\x1f', 'üñí ✓', ''])[d.id % 4 + 1] END,
+       CASE WHEN m = 'd' THEN d.id % 2 = 0 END,
+       CASE WHEN m = 'e' THEN (ARRAY['{"k": [1, 2.50, "x\"y"], "big": 123456789012345678901234}', '[true, null, {}]',
+                                    '"s"', '12.0', '{"b": 1, "a": {"z": 1e-7}}'])[d.id % 5 + 1]::jsonb END
+  FROM devices d, unnest(ARRAY['a', 'b', 'c', 'd', 'e']) m WHERE d.name LIKE 'tx-%' AND (m <> 'e' OR d.id % 3 <> 0);
+SQL
+	"$QC" lastpoint > "$BATS_TEST_TMPDIR/objects"
+	"$QC" lastpoint --text > "$BATS_TEST_TMPDIR/text"
+	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/text")" 1500
+	run diff "$BATS_TEST_TMPDIR/objects" "$BATS_TEST_TMPDIR/text"
+	assert_success
+	# What the text holds, read back: each device's values as stored.
+	assert_equal "$(jq -s 'map(.measurements | length) | add' "$BATS_TEST_TMPDIR/text")" "$(q "SELECT count(*) FROM telemetry_latest")"
+	grep -q '"device_name":"tx-1 \\t\\b\\f\\u0001"' "$BATS_TEST_TMPDIR/text"
+	grep -q '"value":"q\\"b\\\\s\\n\\r\\t\\b\\f\\u001F"' "$BATS_TEST_TMPDIR/text"
+	grep -q '"value":1e+300,' "$BATS_TEST_TMPDIR/text"
+	# A device whose "c" is newer has it alone in latest_data.
+	jq -e -s 'map(select((.measurements.c.timestamp) > (.measurements.a.timestamp)) | .latest_data | keys) | unique == [["c"]]' \
+		"$BATS_TEST_TMPDIR/text"
+	# Filters take the same path; iot-query's NDJSON is this text.
+	owner=$(q "SELECT id FROM users WHERE username = 'querier'")
+	"$QC" lastpoint -o "$owner" > "$BATS_TEST_TMPDIR/objects"
+	iot-query lastpoint --owner querier > "$BATS_TEST_TMPDIR/cli"
+	run cmp "$BATS_TEST_TMPDIR/objects" "$BATS_TEST_TMPDIR/cli"
+	assert_success
+	run "$QC" lastpoint --text 99999999999
+	assert_success
+	assert_output ''
+}
+
 @test "aggregate: first and last by time with out-of-order inserts over many batches" {
 	gen "$A" 1795000000 600 50 7 | shuf --random-source=<(yes) > "$BATS_TEST_TMPDIR/in"
 	iot-ingest -q -b 37 "$BATS_TEST_TMPDIR/in" > /dev/null

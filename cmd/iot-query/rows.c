@@ -100,6 +100,17 @@ static int sink_row(void *arg, json_t *row)
 	return put(s, copy);
 }
 
+/* An NDJSON line written by the library (lastpoint); flushed by finish. */
+static int sink_text(void *arg, const char *text, size_t len)
+{
+	struct sink *s = arg;
+	if (fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF) {
+		s->write_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
 /* Flush the output; the exit code for a call that returned n. */
 static int finish(struct sink *s, int n, const iot_error *err)
 {
@@ -254,7 +265,10 @@ int q_lastpoint(iot_registry *reg, const struct q_opts *o)
 	if (sink_open(&s, o, SHAPE_LATEST, cols) == 0) {
 		iot_lastpoint_req req = { .device_ids = ids, .ndevices = o->ndevices, .owner_id = owner,
 		                          .device_type = o->type };
-		rc = finish(&s, iot_query_lastpoint(reg->db, &req, sink_row, &s, &err), &err);
+		/* NDJSON: the library's text as it is (the fleet's objects are not built). */
+		int n = o->format == IOT_FMT_NDJSON ? iot_query_lastpoint_text(reg->db, &req, sink_text, &s, &err)
+		                                    : iot_query_lastpoint(reg->db, &req, sink_row, &s, &err);
+		rc = finish(&s, n, &err);
 	}
 	free(ids);
 	return rc;

@@ -167,6 +167,15 @@ typedef struct iot_lastpoint_req {
 int iot_query_lastpoint(iot_db *db, const iot_lastpoint_req *req, iot_query_row_fn fn, void *arg,
                         iot_error *err);
 
+/* Text out: one object as compact JSON (no newline; not NUL-terminated
+ * for the callee's sake: use len); a non-zero return stops the read. */
+typedef int (*iot_query_text_fn)(void *arg, const char *text, size_t len);
+/* The same objects as iot_query_lastpoint, each as the very text
+ * iot_json_text writes of it, made straight from the rows (no jansson
+ * object is built): for output. Returns the number of devices, or -1. */
+int iot_query_lastpoint_text(iot_db *db, const iot_lastpoint_req *req, iot_query_text_fn fn, void *arg,
+                             iot_error *err);
+
 /* ---- Aggregates over time buckets ---------------------------------------- */
 
 enum iot_agg_source {

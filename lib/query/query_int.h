@@ -4,6 +4,7 @@
 #define IOT_QUERY_INT_H
 
 #include <libpq-fe.h>
+#include <string.h>
 
 #include "query/query.h"
 
@@ -50,7 +51,18 @@ struct iot__qbuf {
 	bool oom;
 };
 int iot__qbuf_reserve(struct iot__qbuf *b, size_t more);
-void iot__qbuf_put(struct iot__qbuf *b, const char *s, size_t n);
+void iot__qbuf_put_slow(struct iot__qbuf *b, const char *s, size_t n);
+/* Inline: the export and lastpoint write a few bytes at a time. */
+static inline void iot__qbuf_put(struct iot__qbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		iot__qbuf_put_slow(b, s, n);
+		return;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
 /* s[0..n) (valid UTF-8) as a JSON string, quotes included. */
 void iot__qbuf_json_string(struct iot__qbuf *b, const char *s, size_t n);
 void iot__qbuf_free(struct iot__qbuf *b);
@@ -96,6 +108,21 @@ int iot__cursor_open(struct iot__cursor *k, iot_db *db, const struct iot__cursor
                      iot_error *err);
 int iot__cursor_next(struct iot__cursor *k, PGresult **res, iot_error *err);
 void iot__cursor_close(struct iot__cursor *k);
+
+/* lastpoint.c: the fleet's lastpoint rows (device_id, device name,
+ * measurement, ts, the 4 values; by device, then measurement) through a
+ * cursor, a device at a time: begin with its first row, add with each of
+ * its rows (the first too), end after its last. Each returns 0, or -1 with
+ * err to stop. Returns 0 or -1 with err (a device begun may then not have
+ * ended). */
+struct iot__lastpoint_sink {
+	int (*begin)(void *ctx, const PGresult *res, int row, iot_error *err);
+	int (*add)(void *ctx, const PGresult *res, int row, iot_error *err);
+	int (*end)(void *ctx, iot_error *err);
+	void *ctx;
+};
+int iot__lastpoint_scan(iot_db *db, const iot_lastpoint_req *req, const struct iot__lastpoint_sink *sink,
+                        iot_error *err);
 
 #define IOT__SQL_POINT(t) t "device_id, " t "measurement_name, " t "ts, " IOT__SQL_VALUES(t) ", " t "metadata::text"
 /* Row i of res (IOT__SQL_POINT, binary) as one line of fmt, appended to

@@ -55,16 +55,6 @@ static const char SQL_LATEST[] =
 	"SELECT measurement_name, ts, " IOT__SQL_VALUES("")
 	" FROM telemetry_latest WHERE device_id = $1 ORDER BY measurement_name";
 
-#define SQL_LASTPOINT_BODY                                                            \
-	"SELECT l.device_id, d.name, l.measurement_name, l.ts, " IOT__SQL_VALUES("l.")         \
-	" FROM telemetry_latest l JOIN devices d ON d.id = l.device_id"                        \
-	" WHERE ($1::int[] IS NULL OR l.device_id = ANY ($1::int[]))"                          \
-	"  AND ($2::bigint IS NULL OR d.user_id = $2::bigint)"                                 \
-	"  AND ($3::text IS NULL OR d.device_type = $3::text)"                                 \
-	" ORDER BY l.device_id, l.measurement_name"
-static const char SQL_LASTPOINT[] = SQL_LASTPOINT_BODY;
-static const char SQL_LASTPOINT_CURSOR[] = "DECLARE iotflow_lastpoint NO SCROLL CURSOR FOR " SQL_LASTPOINT_BODY;
-
 /* Newest `limit` points of each of the user's series, then the newest
  * `limit` of those. */
 static const char SQL_USER[] =
@@ -81,14 +71,14 @@ static const char SQL_USER_TOTAL[] =
 	" WHERE t.device_id IN (SELECT id FROM devices WHERE user_id = $1::bigint)"
 	"  AND t.ts >= $2::timestamptz AND t.ts <= $3::timestamptz";
 
-extern const char iot__sql_aggregate[];
+extern const char iot__sql_aggregate[], iot__sql_lastpoint[];
 
 const char *iot__query_sql(const char *name)
 {
 	static const struct { const char *name, *sql; } all[] = {
 		{ "range", SQL_RANGE_DESC }, { "range_asc", SQL_RANGE_ASC }, { "range_one", SQL_RANGE_ONE_DESC },
 		{ "range_one_asc", SQL_RANGE_ONE_ASC }, { "latest", SQL_LATEST },
-		{ "lastpoint", SQL_LASTPOINT }, { "user", SQL_USER }, { "user_total", SQL_USER_TOTAL },
+		{ "lastpoint", iot__sql_lastpoint }, { "user", SQL_USER }, { "user_total", SQL_USER_TOTAL },
 		{ "aggregate", iot__sql_aggregate },
 	};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -362,10 +352,7 @@ json_t *iot_query_latest(iot_db *db, int64_t device_id, iot_error *err)
 	return obj;
 }
 
-/* The fleet's lastpoint is tens of thousands of rows: read through a
- * cursor, the next batch on its way while this one is turned into JSON. */
-#define LASTPOINT_FETCH_ROWS 4000
-
+/* The fleet's lastpoint (its rows from lastpoint.c), a device at a time. */
 struct lastpoint {
 	struct latest_build b;
 	bool open;
@@ -376,9 +363,25 @@ struct lastpoint {
 	void *arg;
 };
 
-/* The device being built, handed out. */
-static int lastpoint_emit(struct lastpoint *lp, iot_error *err)
+static int lastpoint_begin(void *ctx, const PGresult *res, int i, iot_error *err)
 {
+	struct lastpoint *lp = ctx;
+	latest_begin(&lp->b);
+	lp->open = true;
+	lp->id = iot__query_int(res, i, 0);
+	lp->name = json_stringn_nocheck(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+	return lp->name ? 0 : iot__query_oom(err);
+}
+
+static int lastpoint_add(void *ctx, const PGresult *res, int i, iot_error *err)
+{
+	return latest_add(&((struct lastpoint *)ctx)->b, res, i, 2, err);
+}
+
+/* The device built, handed out. */
+static int lastpoint_end(void *ctx, iot_error *err)
+{
+	struct lastpoint *lp = ctx;
 	lp->open = false;
 	json_t *obj = latest_finish(&lp->b, err);
 	if (obj && (json_object_set_new_nocheck(obj, "device_id", json_integer(lp->id)) < 0 ||
@@ -394,51 +397,16 @@ static int lastpoint_emit(struct lastpoint *lp, iot_error *err)
 	return 0;
 }
 
-static int lastpoint_batch(struct lastpoint *lp, const PGresult *res, iot_error *err)
-{
-	for (int i = 0, n = PQntuples(res); i < n; i++) {
-		int64_t id = iot__query_int(res, i, 0);
-		if (lp->open && id != lp->id && lastpoint_emit(lp, err) < 0)
-			return -1;
-		if (!lp->open) {
-			latest_begin(&lp->b);
-			lp->open = true;
-			lp->id = id;
-			lp->name = json_stringn_nocheck(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
-		}
-		if (latest_add(&lp->b, res, i, 2, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 int iot_query_lastpoint(iot_db *db, const iot_lastpoint_req *req, iot_query_row_fn fn, void *arg,
                         iot_error *err)
 {
-	char owner[24], *ids = NULL;
-	snprintf(owner, sizeof owner, "%lld", (long long)req->owner_id);
-	if (req->device_ids && req->ndevices && !(ids = iot__query_int_array(req->device_ids, req->ndevices)))
-		return iot__query_oom(err);
-	const char *p[] = { ids, req->owner_id ? owner : NULL, req->device_type };
-	const struct iot__cursor_query q = { .name = "iotflow_lastpoint", .declare = SQL_LASTPOINT_CURSOR,
-		.nparams = 3, .params = p, .rows = LASTPOINT_FETCH_ROWS };
-	struct iot__cursor cur;
 	struct lastpoint lp = { .fn = fn, .arg = arg };
-	PGresult *res;
-	int rc = iot__cursor_open(&cur, db, &q, &res, err);
-	free(ids);
-	while (rc > 0) {
-		rc = lastpoint_batch(&lp, res, err);
-		PQclear(res);
-		if (rc == 0)
-			rc = iot__cursor_next(&cur, &res, err);
-	}
-	if (rc == 0 && lp.open)
-		rc = lastpoint_emit(&lp, err);
+	const struct iot__lastpoint_sink sink = { .begin = lastpoint_begin, .add = lastpoint_add,
+		.end = lastpoint_end, .ctx = &lp };
+	int rc = iot__lastpoint_scan(db, req, &sink, err);
 	if (lp.open)
 		latest_drop(&lp.b);
 	json_decref(lp.name);
-	iot__cursor_close(&cur);
 	return rc < 0 ? -1 : lp.devices;
 }
 

@@ -30,7 +30,7 @@ int iot__qbuf_reserve(struct iot__qbuf *b, size_t more)
 	return 0;
 }
 
-void iot__qbuf_put(struct iot__qbuf *b, const char *s, size_t n)
+void iot__qbuf_put_slow(struct iot__qbuf *b, const char *s, size_t n)
 {
 	if (iot__qbuf_reserve(b, n) < 0)
 		return;

@@ -6,7 +6,7 @@
  *   query_check window TEXT | limit TEXT DEFAULT MAX | fn TEXT | fmt MICROSECONDS
  *   query_check range DEV START END [-m NAME]... [-l LIMIT] [--asc] [--meta]
  *   query_check latest DEV
- *   query_check lastpoint [-o OWNER] [-t TYPE] [DEV...]
+ *   query_check lastpoint [-o OWNER] [-t TYPE] [--text] [DEV...]   --text: the text path
  *   query_check aggregate DEV FIELD FN WINDOW START END [--source auto|raw|hourly]
  *                         [--fill none|null|previous] [--asc] [--text]
  *   query_check delete DEV START END [NAME]       prints {"deleted":N}
@@ -28,6 +28,12 @@ static int print_row(void *arg, json_t *row)
 {
 	(void)arg;
 	return iot_json_print(stdout, row);
+}
+
+static int print_line(void *arg, const char *text, size_t len)
+{
+	(void)arg;
+	return fwrite(text, 1, len, stdout) == len && putchar('\n') != EOF ? 0 : -1;
 }
 
 static int print_text(void *arg, json_t *row)
@@ -132,8 +138,11 @@ static int cmd_lastpoint(iot_db *db, int argc, char **argv)
 	iot_lastpoint_req r = { 0 };
 	int64_t ids[64];
 	size_t n = 0;
+	bool text = false;
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+		if (!strcmp(argv[i], "--text"))
+			text = true;
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc)
 			r.owner_id = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
 			r.device_type = argv[++i];
@@ -144,7 +153,9 @@ static int cmd_lastpoint(iot_db *db, int argc, char **argv)
 		r.device_ids = ids;
 		r.ndevices = n;
 	}
-	return iot_query_lastpoint(db, &r, print_row, NULL, &err) < 0 ? iot_fatal_error(&err) : 0;
+	int rc = text ? iot_query_lastpoint_text(db, &r, print_line, NULL, &err)
+	              : iot_query_lastpoint(db, &r, print_row, NULL, &err);
+	return rc < 0 ? iot_fatal_error(&err) : 0;
 }
 
 static int pick(const char *s, const char *const *names, int n)
