@@ -145,11 +145,11 @@ bin/%.so: $$(call plugin_objs,$$*) $(LIBA) plugins/exports.map $(LINK_STAMP)
 # The decoder's unit test, always under ASan+UBSan (and an optimised twin for timing).
 UNIT_FLAGS := -D_GNU_SOURCE -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wvla -Werror -pthread -Ilib
-build/unit/test_record: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
+build/unit/test_record: tests/unit/test_record.c tests/unit/record_cases.h $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
-build/unit/test_record_bench: tests/unit/test_record.c $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
+build/unit/test_record_bench: tests/unit/test_record.c tests/unit/record_cases.h $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) -O2 -DNDEBUG $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
