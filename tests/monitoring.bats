@@ -354,7 +354,10 @@ grafana_data() {
 	iot-device add d1 --owner bob --status inactive | jq -r .id > "$BATS_TEST_TMPDIR/id.d1"
 	A1=$(< "$BATS_TEST_TMPDIR/id.a1") A2=$(< "$BATS_TEST_TMPDIR/id.a2") A3=$(< "$BATS_TEST_TMPDIR/id.a3")
 	B1=$(< "$BATS_TEST_TMPDIR/id.b1")
-	B=$(($(date +%s) / 3600 * 3600 - 10800))
+	# Three whole hours that ended an hour ago or more: a2's and b1's last
+	# points (2 and 1 minutes before the third ends) are then always past the
+	# 300 s online window, whatever the minute this runs at.
+	B=$(($(date +%s) / 3600 * 3600 - 14400))
 	FROM=$(date -u -d "@$B" +%FT%TZ) TO=$(date -u -d "@$((B + 10799))" +%FT%TZ)
 	# The points as "label|measurement|ts|value|device id" (numeric ones
 	# only: what telemetry_hourly and the numeric panels hold), and as NDJSON.
