@@ -60,6 +60,7 @@ struct post {
 	size_t n;
 	struct rec *rec;
 	int64_t device_id;
+	iot_device_ref dev;          /* the sender, as its key was checked */
 	char device_name[404];
 	iot_writer *writer;
 	long long submitted_us;
@@ -317,6 +318,7 @@ static int sender(struct http_req *r, struct http_slot *s, struct post *p)
 	if (iot__http_rate_check(r, s, dev.id) < 0)
 		return -1;
 	p->device_id = dev.id;
+	p->dev = dev;
 	iot_error err = { 0 };
 	if (iot__http_device_name(s, dev.id, p->device_name, sizeof p->device_name, &err) == 0)
 		return 0;
@@ -421,6 +423,7 @@ void iot__http_telemetry_post(struct http_req *r)
 	if (sender(r, s, p) < 0)
 		goto out;
 	trust.trusted_device = p->device_id;
+	trust.trusted_ref = &p->dev;
 	if (p->batch && validate(r, p, &in, &trust) < 0)
 		goto out;
 	if (reserve(r) < 0) {
