@@ -296,7 +296,8 @@ int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts
 		return 0;
 	/* Argument vectors, not format strings: hiredis formats a format's
 	 * literal text a character at a time, about 14,000 instructions a
-	 * command, and this runs for every device of every batch. */
+	 * command, and this runs for every device of every batch; the
+	 * protocol text is written by iot__cache_append. */
 	char ts[24], ttl[24];
 	size_t tsl = (size_t)snprintf(ts, sizeof ts, "%lld", (long long)ts_us);
 	size_t ttll = (size_t)snprintf(ttl, sizeof ttl, "%ld", c->seen_ttl);
@@ -305,7 +306,7 @@ int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts
 		size_t kl = (size_t)snprintf(key, sizeof key, "%sseen:%lld", c->prefix, (long long)ids[i]);
 		const char *argv[] = { "SET", key, ts, "EX", ttl };
 		const size_t lens[] = { 3, kl, tsl, 2, ttll };
-		redisAppendCommandArgv(c->ctx, 5, argv, lens);
+		iot__cache_append(c->ctx, 5, argv, lens);
 	}
 	for (size_t i = 0; i < n; i++) {
 		void *p = NULL;
@@ -375,7 +376,7 @@ int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window
 	if (kl < sizeof key) {
 		const char *argv[] = { "EVAL", rate_script, "1", key, win };
 		const size_t lens[] = { 4, sizeof rate_script - 1, 1, kl, (size_t)snprintf(win, sizeof win, "%d", window_s) };
-		redisAppendCommandArgv(c->ctx, 5, argv, lens);
+		iot__cache_append(c->ctx, 5, argv, lens);
 	} else {
 		redisAppendCommand(c->ctx, "EVAL %s 1 %srl:%s %d", rate_script, c->prefix, bucket, window_s);
 	}
@@ -569,6 +570,40 @@ bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 redisContext *iot__cache_ctx(iot_cache *c)
 {
 	return ready(c) ? c->ctx : NULL;
+}
+
+static char *put_len(char *p, char kind, size_t n)
+{
+	char d[24];
+	int k = 0;
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10));
+	*p++ = kind;
+	while (k)
+		*p++ = d[--k];
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+int iot__cache_append(redisContext *ctx, int argc, const char **argv, const size_t *lens)
+{
+	char buf[1024];
+	size_t need = 24;
+	for (int i = 0; i < argc; i++)
+		need += lens[i] + 26;
+	if (need > sizeof buf)
+		return redisAppendCommandArgv(ctx, argc, argv, lens);
+	char *p = put_len(buf, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		p = put_len(p, '$', lens[i]);
+		memcpy(p, argv[i], lens[i]);
+		p += lens[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return redisAppendFormattedCommand(ctx, buf, (size_t)(p - buf));
 }
 
 const char *iot__cache_prefix(const iot_cache *c)

@@ -151,7 +151,7 @@ int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n)
 		size_t kl = (size_t)snprintf(key, sizeof key, "%sres:gen:%lld", iot__cache_prefix(c), (long long)devices[i]);
 		const char *argv[] = { "EVAL", bump_script, "1", key, init };
 		const size_t lens[] = { 4, sizeof bump_script - 1, 1, kl, strlen(init) }; /* the key fits: a prefix is at most 74 */
-		redisAppendCommandArgv(ctx, 5, argv, lens);
+		iot__cache_append(ctx, 5, argv, lens);
 	}
 	for (size_t i = 0; ctx && rc >= 0 && i < n; i++) {
 		redisReply *r;
