@@ -180,33 +180,55 @@ static const char *rec_status(const struct rec *rc)
  * json_pack of answer_single, without its dozens of allocations. A name
  * that is not plain ASCII goes the general way (jansson checks its
  * UTF-8). Returns whether it answered. */
+static char *put_str(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
+
+static char *put_int(char *p, int64_t v)
+{
+	char d[24];
+	int k = 0;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		d[k++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		*p++ = '-';
+	while (k)
+		*p++ = d[--k];
+	return p;
+}
+
 static bool stored_text(struct http_req *r, const struct post *p, const struct rec *rc, const char *ts)
 {
 	size_t nl = strlen(p->device_name);
 	for (size_t i = 0; i < nl; i++)
 		if ((unsigned char)p->device_name[i] >= 0x80)
 			return false;
-	size_t qn = iot_json_string_text(p->device_name, nl, NULL, 0);
-	size_t cap = qn + strlen(ts) + 256;
-	char *text = malloc(cap);
+	size_t qn = iot_json_string_text(p->device_name, nl, NULL, 0), tl = strlen(ts);
+	/* the fixed text is 154 bytes, each of the four numbers at most 20 */
+	char *text = malloc(qn + tl + 256), *t = text;
 	if (!text)
 		return false;
-	int a = snprintf(text, cap, "{\"message\":\"Telemetry data stored successfully\",\"device_id\":%" PRId64
-	                 ",\"device_name\":", p->device_id);
-	if (a < 0 || (size_t)a + qn >= cap) {
-		free(text);
-		return false;
-	}
-	iot_json_string_text(p->device_name, nl, text + a, qn);
-	size_t len = (size_t)a + qn;
-	int b = snprintf(text + len, cap - len, ",\"timestamp\":\"%s\",\"stored_in_postgres\":true,\"points\":%zu,"
-	                 "\"stored\":%zu,\"duplicates\":%zu}\n", ts, rc->stored + rc->duplicates, rc->stored,
-	                 rc->duplicates);
-	if (b < 0 || len + (size_t)b >= cap) {
-		free(text);
-		return false;
-	}
-	iot__http_reply_text(r, 201, "application/json", text, len + (size_t)b);
+	t = PUT_LIT(t, "{\"message\":\"Telemetry data stored successfully\",\"device_id\":");
+	t = put_int(t, p->device_id);
+	t = PUT_LIT(t, ",\"device_name\":");
+	t += iot_json_string_text(p->device_name, nl, t, qn);
+	t = PUT_LIT(t, ",\"timestamp\":\"");
+	t = put_str(t, ts, tl);
+	t = PUT_LIT(t, "\",\"stored_in_postgres\":true,\"points\":");
+	t = put_int(t, (int64_t)(rc->stored + rc->duplicates));
+	t = PUT_LIT(t, ",\"stored\":");
+	t = put_int(t, (int64_t)rc->stored);
+	t = PUT_LIT(t, ",\"duplicates\":");
+	t = put_int(t, (int64_t)rc->duplicates);
+	t = PUT_LIT(t, "}\n");
+	*t = '\0';
+	iot__http_reply_text(r, 201, "application/json", text, (size_t)(t - text));
 	return true;
 }
 
