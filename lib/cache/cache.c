@@ -3,6 +3,7 @@
 #include "cache/cache_int.h"
 #include "cache/redis_url.h"
 #include "base/clock.h"
+#include "base/parse.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -298,12 +299,13 @@ int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts
 	 * literal text a character at a time, about 14,000 instructions a
 	 * command, and this runs for every device of every batch; the
 	 * protocol text is written by iot__cache_append. */
-	char ts[24], ttl[24];
-	size_t tsl = (size_t)snprintf(ts, sizeof ts, "%lld", (long long)ts_us);
-	size_t ttll = (size_t)snprintf(ttl, sizeof ttl, "%ld", c->seen_ttl);
+	char ts[IOT_INT_TEXT_MAX], ttl[IOT_INT_TEXT_MAX], key[sizeof c->prefix + 5 + IOT_INT_TEXT_MAX];
+	size_t tsl = iot_int_text((long long)ts_us, ts), ttll = iot_int_text(c->seen_ttl, ttl);
+	size_t pl = strlen(c->prefix);
+	memcpy(key, c->prefix, pl);
+	memcpy(key + pl, "seen:", 5);
 	for (size_t i = 0; i < n; i++) {
-		char key[sizeof c->prefix + 32];
-		size_t kl = (size_t)snprintf(key, sizeof key, "%sseen:%lld", c->prefix, (long long)ids[i]);
+		size_t kl = pl + 5 + iot_int_text((long long)ids[i], key + pl + 5);
 		const char *argv[] = { "SET", key, ts, "EX", ttl };
 		const size_t lens[] = { 3, kl, tsl, 2, ttll };
 		iot__cache_append(c->ctx, 5, argv, lens);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/parse.h"
 
 static _Atomic long long unsafe_until_ms;
 
@@ -57,7 +58,7 @@ static void random_gen(char out[24])
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	z ^= z >> 31;
-	snprintf(out, 24, "%llu", (unsigned long long)(z >> 2));
+	iot_int_text((long long)(z >> 2), out);
 }
 
 /* The entry's name: the device, and a digest of the question. */
@@ -145,12 +146,17 @@ int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n)
 		ctx = NULL;
 	/* An argument vector, not a format: a format costs hiredis about
 	 * 14,000 instructions a command, for every device of every batch. */
+	const char *pre = iot__cache_prefix(c);
+	char key[160];   /* a prefix is at most 74 bytes */
+	size_t pl = strlen(pre);
+	memcpy(key, pre, pl);
+	memcpy(key + pl, "res:gen:", 8);
 	for (size_t i = 0; ctx && i < n; i++) {
-		char init[24], key[160];
+		char init[24];
 		random_gen(init);
-		size_t kl = (size_t)snprintf(key, sizeof key, "%sres:gen:%lld", iot__cache_prefix(c), (long long)devices[i]);
+		size_t kl = pl + 8 + iot_int_text((long long)devices[i], key + pl + 8);
 		const char *argv[] = { "EVAL", bump_script, "1", key, init };
-		const size_t lens[] = { 4, sizeof bump_script - 1, 1, kl, strlen(init) }; /* the key fits: a prefix is at most 74 */
+		const size_t lens[] = { 4, sizeof bump_script - 1, 1, kl, strlen(init) };
 		iot__cache_append(ctx, 5, argv, lens);
 	}
 	for (size_t i = 0; ctx && rc >= 0 && i < n; i++) {

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "base/json_util.h"
+#include "base/parse.h"
 #include "telemetry/ingest.h"
 
 enum rec_state { R_UNSEEN, R_PENDING, R_REFUSED, R_DONE, R_FAILED };
@@ -190,17 +191,7 @@ static char *put_str(char *p, const char *s, size_t n)
 
 static char *put_int(char *p, int64_t v)
 {
-	char d[24];
-	int k = 0;
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do
-		d[k++] = (char)('0' + u % 10);
-	while ((u /= 10));
-	if (v < 0)
-		*p++ = '-';
-	while (k)
-		*p++ = d[--k];
-	return p;
+	return p + iot_int_text((long long)v, p);
 }
 
 static bool stored_text(struct http_req *r, const struct post *p, const struct rec *rc, const char *ts)
