@@ -413,7 +413,7 @@ size_t iot_json_compact(const json_t *v, char *buf, size_t cap)
 	return b.len;
 }
 
-size_t iot_json_string_compact(const char *s, size_t n, char *buf, size_t cap)
+size_t iot_json_string_text(const char *s, size_t n, char *buf, size_t cap)
 {
 	struct jbuf b = { .s = buf, .cap = cap };
 	jstring(&b, s, n);

@@ -32,10 +32,10 @@ char *iot_json_text(const json_t *v, size_t *len);
 /* The same text into buf (no NUL): its whole length, which may be more than
  * cap; the text is all there only when it is not. */
 size_t iot_json_compact(const json_t *v, char *buf, size_t cap);
-/* s[0..n) as a JSON string, quotes included, escaped as iot_json_text
- * escapes: into buf within cap (no NUL), its whole length returned (at
- * most 6 * n + 2). */
-size_t iot_json_string_compact(const char *s, size_t n, char *buf, size_t cap);
+/* s[0..n) as a JSON string, quoted and escaped as iot_json_text writes it,
+ * into buf (no NUL): its whole length, which may be more than cap (as
+ * iot_json_compact). For answers written without building a json_t. */
+size_t iot_json_string_text(const char *s, size_t n, char *buf, size_t cap);
 /* One compact object per line (iot_json_text), flushed. Returns 0 or -1 on
  * a write error. */
 int iot_json_print(FILE *f, const json_t *v);

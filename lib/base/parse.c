@@ -41,6 +41,22 @@ int iot_parse_duration(const char *s, long *seconds)
 	return 0;
 }
 
+size_t iot_int_text(long long v, char *buf)
+{
+	char d[IOT_INT_TEXT_MAX];
+	size_t k = 0, n = 0;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do
+		d[k++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		buf[n++] = '-';
+	while (k)
+		buf[n++] = d[--k];
+	buf[n] = '\0';
+	return n;
+}
+
 long long iot_parse_id(const char *s)
 {
 	if (!s || *s < '1' || *s > '9')

@@ -3,6 +3,7 @@
 #include "cache/cache_int.h"
 #include "cache/redis_url.h"
 #include "base/clock.h"
+#include "base/parse.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -294,9 +295,21 @@ int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts
 {
 	if (n == 0 || !ready(c))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		redisAppendCommand(c->ctx, "SET %sseen:%lld %lld EX %ld",
-		                   c->prefix, (long long)ids[i], (long long)ts_us, c->seen_ttl);
+	/* Argument vectors, not format strings: hiredis formats a format's
+	 * literal text a character at a time, about 14,000 instructions a
+	 * command, and this runs for every device of every batch; the
+	 * protocol text is written by iot__cache_append. */
+	char ts[IOT_INT_TEXT_MAX], ttl[IOT_INT_TEXT_MAX], key[sizeof c->prefix + 5 + IOT_INT_TEXT_MAX];
+	size_t tsl = iot_int_text((long long)ts_us, ts), ttll = iot_int_text(c->seen_ttl, ttl);
+	size_t pl = strlen(c->prefix);
+	memcpy(key, c->prefix, pl);
+	memcpy(key + pl, "seen:", 5);
+	for (size_t i = 0; i < n; i++) {
+		size_t kl = pl + 5 + iot_int_text((long long)ids[i], key + pl + 5);
+		const char *argv[] = { "SET", key, ts, "EX", ttl };
+		const size_t lens[] = { 3, kl, tsl, 2, ttll };
+		iot__cache_append(c->ctx, 5, argv, lens);
+	}
 	for (size_t i = 0; i < n; i++) {
 		void *p = NULL;
 		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
@@ -359,7 +372,16 @@ int iot_cache_rate_limit(iot_cache *c, const char *bucket, int limit, int window
 		window_s = 1;
 	if (!ready(c))
 		return 0;
-	redisAppendCommand(c->ctx, "EVAL %s 1 %srl:%s %d", rate_script, c->prefix, bucket, window_s);
+	/* An argument vector (see iot_cache_device_seen): this runs for every request. */
+	char key[sizeof c->prefix + 160], win[16];
+	size_t kl = (size_t)snprintf(key, sizeof key, "%srl:%s", c->prefix, bucket);
+	if (kl < sizeof key) {
+		const char *argv[] = { "EVAL", rate_script, "1", key, win };
+		const size_t lens[] = { 4, sizeof rate_script - 1, 1, kl, (size_t)snprintf(win, sizeof win, "%d", window_s) };
+		iot__cache_append(c->ctx, 5, argv, lens);
+	} else {
+		redisAppendCommand(c->ctx, "EVAL %s 1 %srl:%s %d", rate_script, c->prefix, bucket, window_s);
+	}
 	redisReply *r;
 	if (read_replies(c, &r, 1) < 0)
 		return 0;
@@ -550,6 +572,40 @@ bool iot_cache_poll(iot_cache *c, iot_cache_msg_fn cb, void *arg)
 redisContext *iot__cache_ctx(iot_cache *c)
 {
 	return ready(c) ? c->ctx : NULL;
+}
+
+static char *put_len(char *p, char kind, size_t n)
+{
+	char d[24];
+	int k = 0;
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10));
+	*p++ = kind;
+	while (k)
+		*p++ = d[--k];
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+int iot__cache_append(redisContext *ctx, int argc, const char **argv, const size_t *lens)
+{
+	char buf[1024];
+	size_t need = 24;
+	for (int i = 0; i < argc; i++)
+		need += lens[i] + 26;
+	if (need > sizeof buf)
+		return redisAppendCommandArgv(ctx, argc, argv, lens);
+	char *p = put_len(buf, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		p = put_len(p, '$', lens[i]);
+		memcpy(p, argv[i], lens[i]);
+		p += lens[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return redisAppendFormattedCommand(ctx, buf, (size_t)(p - buf));
 }
 
 const char *iot__cache_prefix(const iot_cache *c)

@@ -12,6 +12,10 @@
 redisContext *iot__cache_ctx(iot_cache *c);
 /* "iotflow:<ns>:" */
 const char *iot__cache_prefix(const iot_cache *c);
+/* redisAppendCommandArgv, with the protocol text written here: hiredis
+ * builds it with sdscatfmt, some 3,800 instructions for a 5-argument
+ * command, and the write path sends two for every device of a batch. */
+int iot__cache_append(redisContext *ctx, int argc, const char **argv, const size_t *lens);
 /* Read n pipelined replies into r[]; on an I/O error all are freed, the
  * connection is marked down and -1 returned. */
 int iot__cache_replies(iot_cache *c, redisReply **r, size_t n);

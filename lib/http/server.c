@@ -305,12 +305,18 @@ void iot__http_suspend(struct http_req *r)
 	r->on_dl = true;
 	r->dl_prev = h->dl_tail;
 	r->dl_next = NULL;
+	bool first = !h->dl_tail;
 	if (h->dl_tail)
 		h->dl_tail->dl_next = r;
 	else
 		h->dl_head = r;
 	h->dl_tail = r;
-	pthread_cond_signal(&h->dl_cv);
+	/* Every request has the same budget, so a new tail is never due before
+	 * the head the deadline thread already waits for: it needs waking only
+	 * for a new head (a wake-up per suspension was two futex calls and two
+	 * context switches per request). */
+	if (first)
+		pthread_cond_signal(&h->dl_cv);
 	pthread_mutex_unlock(&h->dl_mu);
 }
 

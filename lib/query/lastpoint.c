@@ -107,7 +107,7 @@ static void put_string(struct iot__qbuf *b, const char *s, size_t n)
 {
 	if (iot__qbuf_reserve(b, 6 * n + 2) < 0)
 		return;
-	b->len += iot_json_string_compact(s, n, b->s + b->len, b->cap - b->len - 1);
+	b->len += iot_json_string_text(s, n, b->s + b->len, b->cap - b->len - 1);
 	b->s[b->len] = '\0';
 }
 

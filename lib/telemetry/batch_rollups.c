@@ -5,6 +5,7 @@
  * notification; the prepared statements of both store paths; the
  * statement list both build. Runs on the writer thread only. */
 #include "telemetry/store_int.h"
+#include "base/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,9 +175,11 @@ static const char *notify_text(struct store *s, const struct batch *b)
 	int64_t last = 0;
 	for (size_t k = 0; k < s->nlatest && len <= NOTIFY_MAX; k++) {
 		int64_t dev = b->pt[s->latest[k]]->device_id;
-		if (dev != last)
-			len += (size_t)snprintf(s->notify + len, sizeof s->notify - len, "%s%lld", len ? "," : "",
-			                        (long long)dev);
+		if (dev != last) {
+			if (len)
+				s->notify[len++] = ',';
+			len += iot_int_text((long long)dev, s->notify + len);
+		}
 		last = dev;
 	}
 	return len <= NOTIFY_MAX ? s->notify : "*";

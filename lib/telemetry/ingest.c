@@ -28,6 +28,10 @@ static int pick_device(iot_auth *auth, const iot_record *rec, const iot_resolve_
 	if (rec->device_id && o->trusted_device && rec->device_id != o->trusted_device)
 		return iot_error_set(err, IOT_DENIED, "device_id %" PRId64 " does not match the authenticated device %" PRId64,
 		                     rec->device_id, o->trusted_device);
+	if (o->trusted_ref && o->trusted_ref->id == id) {
+		*dev = *o->trusted_ref;
+		return 0;
+	}
 	return iot_auth_device_id(auth, id, dev, err);
 }
 
