@@ -65,12 +65,17 @@ iot_test_tmpdir() {
 # True when nothing accepts connections on 127.0.0.1:PORT.
 _iot_port_free() { ! (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A random port in 20000-60999 that is free right now. Free now is not free
-# later: the start functions fail if the bind fails, and iot_stack_start retries.
+# A random port that is free right now: in 20000 up to the kernel's
+# ephemeral range (32768 here), where no outgoing connection takes one
+# between the pick and the bind; 20000-60999 when that range starts lower.
+# Free now is not free later: the start functions fail if the bind fails,
+# and iot_stack_start retries.
 _iot_pick_port() {
-	local p i
+	local p i lo hi=61000
+	read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=0
+	((lo > 25000)) && hi=$lo
 	for ((i = 0; i < 100; i++)); do
-		p=$(( ((RANDOM << 15) | RANDOM) % 41000 + 20000 ))
+		p=$(( ((RANDOM << 15) | RANDOM) % (hi - 20000) + 20000 ))
 		_iot_port_free "$p" && { echo "$p"; return 0; }
 	done
 	echo "iotflow: no free port found" >&2

@@ -22,6 +22,22 @@ bats_require_minimum_version 1.5.0
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
 
+# jq 1.6 (Debian 12's) exits 0 under -e when it printed nothing, as for
+# empty input (jq 1.7 exits 4): `jq -e COND <<<"$output"` would pass on no
+# output at all. Here -e (alone or among short options, -re) also fails when
+# nothing came out.
+jq() {
+	local a e=false out rc
+	for a; do
+		case $a in --exit-status) e=true ;; --*) ;; -*e*) e=true ;; esac
+	done
+	$e || { command jq "$@"; return; }
+	out=$(command jq "$@") && rc=0 || rc=$?
+	[[ -n $out ]] || return 4
+	printf '%s\n' "$out"
+	return "$rc"
+}
+
 IOTFLOW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export IOTFLOW_ROOT
 # The programs under test come from this tree, never from an installed copy.

@@ -297,19 +297,14 @@ device_routes() {
 	teardown   # the --listen server of setup
 	mapfile -t envs < <(activate_env)
 	local mode
+	fd3() { systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- & }
+	# One iot-httpd per connection, the connection on its standard input.
+	inetd() {
+		systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
+			2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	}
 	for mode in fd3 inetd; do
-		PORT=$(_iot_pick_port)
-		U=http://127.0.0.1:$PORT
-		if [[ $mode == fd3 ]]; then
-			systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" \
-				2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-		else
-			# One iot-httpd per connection, the connection on its standard input.
-			systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
-				2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-		fi
-		HTTPD_PID=$!
-		wait_up
+		on_spare_port "$mode"
 		device_routes "$mode"
 		teardown
 		HTTPD_PID=

@@ -164,18 +164,8 @@ acknowledged_are_stored() {
 @test "systemd socket activation: the listening socket on fd 3" {
 	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
 	mapfile -t envs < <(activate_env)
-	local try rc
-	# A port picked free may be taken before the socket is bound: another.
-	for try in 1 2 3; do
-		PORT=$(_iot_pick_port)
-		U=http://127.0.0.1:$PORT
-		systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-		HTTPD_PID=$!
-		rc=0
-		wait_up || rc=$?
-		((rc != 2)) && break
-	done
-	assert_equal "$rc" 0
+	fd3() { systemd-socket-activate "${envs[@]}" -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- & }
+	on_spare_port fd3
 	run post "$KEY_A" '{"data":{"sa":1}}'
 	assert_output --regexp '^201 '
 	assert_equal "$(rows "measurement_name = 'sa'")" 1
@@ -188,13 +178,12 @@ acknowledged_are_stored() {
 
 @test "inetd mode: one connection on fd 0, served, then exit (systemd-socket-activate --inetd, socat)" {
 	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
-	PORT=$(_iot_pick_port)
-	U=http://127.0.0.1:$PORT
 	mapfile -t envs < <(activate_env)
-	systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
-		2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-	HTTPD_PID=$!
-	wait_up
+	inetd() {
+		systemd-socket-activate "${envs[@]}" --inetd -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" --inetd \
+			2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	}
+	on_spare_port inetd
 	run post "$KEY_A" '{"data":{"inetd":1}}'
 	assert_output --regexp '^201 '
 	# Two requests on one kept-alive connection, both answered.
@@ -208,31 +197,18 @@ acknowledged_are_stored() {
 	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
 	HTTPD_PID=
 	# Accept=yes without --inetd: the connection on fd 3.
-	PORT=$(_iot_pick_port)
-	U=http://127.0.0.1:$PORT
-	systemd-socket-activate "${envs[@]}" -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-	HTTPD_PID=$!
-	wait_up
+	accept() { systemd-socket-activate "${envs[@]}" -a -l "127.0.0.1:$PORT" "$IOTFLOW_ROOT/bin/iot-httpd" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- & }
+	on_spare_port accept
 	run post "$KEY_A" '{"data":{"accept":1}}'
 	assert_output --regexp '^201 '
 	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
 	HTTPD_PID=
 	command -v socat >/dev/null || skip "socat is not installed"
-	# A spare port can be taken between the pick and socat's bind: then another.
-	local try rc
-	for try in 1 2 3 4 5; do
-		PORT=$(_iot_pick_port)
-		U=http://127.0.0.1:$PORT
-		: > "$BATS_TEST_TMPDIR/httpd.log"
+	via_socat() {
 		socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" EXEC:"$IOTFLOW_ROOT/bin/iot-httpd --inetd" \
 			2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
-		HTTPD_PID=$!
-		rc=0
-		wait_up || rc=$?
-		[[ $rc == 2 ]] || break
-		wait "$HTTPD_PID" || true
-	done
-	assert_equal "$rc" 0
+	}
+	on_spare_port via_socat
 	run post "$KEY_A" '{"data":{"socat":1}}'
 	assert_output --regexp '^201 '
 	assert_equal "$(rows "measurement_name = 'socat'")" 1

@@ -26,13 +26,34 @@ wait_up() {
 	local i
 	for i in $(seq 500); do
 		curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
-		[[ -n $HTTPD_PID ]] && ! kill -0 "$HTTPD_PID" 2>/dev/null && break
+		# (ps, not kill -0: an exited server stays a zombie until waited for.)
+		[[ -n $HTTPD_PID && $(ps -o stat= -p "$HTTPD_PID" 2>/dev/null) != [^Z]* ]] && break
 		sleep 0.02
 	done
 	grep -q 'Address already in use' "$BATS_TEST_TMPDIR/httpd.log" 2>/dev/null && return 2
 	echo "iot-httpd did not come up on port $PORT:" >&2
 	cat "$BATS_TEST_TMPDIR/httpd.log" >&2
 	return 1
+}
+
+# on_spare_port FN: PORT and U a spare port, then FN starts a server there in
+# the background (stderr to httpd.log, emptied first), until it is up
+# (wait_up): on another port when the one picked was taken before the bind,
+# 5 tries. Sets HTTPD_PID; returns wait_up's status.
+on_spare_port() {
+	local try rc=2
+	for try in 1 2 3 4 5; do
+		PORT=$(_iot_pick_port)
+		U=http://127.0.0.1:$PORT
+		: > "$BATS_TEST_TMPDIR/httpd.log"
+		"$1"
+		HTTPD_PID=$!
+		rc=0
+		wait_up || rc=$?
+		((rc == 2)) || return "$rc"
+		wait "$HTTPD_PID" 2>/dev/null || true
+	done
+	return "$rc"
 }
 
 # start_httpd [OPTION]...: iot-httpd --listen on a spare port, with this

@@ -5,7 +5,9 @@
 #
 #   wd_available             chromium and chromedriver are installed (else skip)
 #   wd_start W H             chromedriver on a spare port and a session with
-#                            a W x H window; WD, WD_SID, WD_PID
+#                            a W x H window; WD, WD_SID, WD_PID (3 tries; a
+#                            failed one is logged in
+#                            build/test-output/webdriver-starts.log)
 #   wd_stop                  end the session, stop chromedriver
 #   wd METHOD PATH [JSON]    one command of the session: its "value" on
 #                            stdout (compact JSON); an error fails
@@ -20,15 +22,20 @@ wd_available() {
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null
 }
 
-wd_start() {
-	local w=$1 h=$2 i port caps
+# One try of wd_start: 0, or 1 with the reason and chromedriver's log on stderr.
+_wd_try_start() {
+	local w=$1 h=$2 i port caps out log=$BATS_TEST_TMPDIR/chromedriver.log
 	port=$(_iot_pick_port)
-	chromedriver --port="$port" --log-path="$BATS_TEST_TMPDIR/chromedriver.log" >/dev/null 2>&1 3>&- &
+	chromedriver --port="$port" --log-path="$log" >/dev/null 2>&1 3>&- &
 	WD_PID=$!
 	WD=http://127.0.0.1:$port
 	for i in $(seq 500); do
+		# (An empty answer is not ready: jq -e is strict here, see helpers.)
 		curl -sf -m 2 "$WD/status" | jq -e .value.ready >/dev/null 2>&1 && break
-		kill -0 "$WD_PID" 2>/dev/null || { echo "chromedriver exited" >&2; return 1; }
+		((i < 500)) || { echo "chromedriver not ready on port $port" >&2; tail -n 20 "$log" >&2; return 1; }
+		# An exited chromedriver stays a zombie (kill -0 succeeds) until waited for.
+		[[ $(ps -o stat= -p "$WD_PID" 2>/dev/null) == [^Z]* ]] ||
+			{ echo "chromedriver exited" >&2; tail -n 20 "$log" >&2; return 1; }
 		sleep 0.02
 	done
 	caps=$(jq -nc --arg size "--window-size=$w,$h" --arg prof "--user-data-dir=$BATS_TEST_TMPDIR/chromium" '
@@ -37,13 +44,31 @@ wd_start() {
 				args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 				       "--no-first-run", "--disable-extensions", $size, $prof]},
 			"goog:loggingPrefs": {browser: "ALL"}}}}')
-	local out
-	out=$(curl -s -m 60 -X POST -H 'Content-Type: application/json' --data-binary "$caps" "$WD/session")
-	WD_SID=$(jq -r '.value.sessionId // empty' <<<"$out")
+	out=$(curl -s -m 60 -X POST -H 'Content-Type: application/json' --data-binary "$caps" "$WD/session") || true
+	WD_SID=$(jq -r '.value.sessionId // empty' <<<"$out" 2>/dev/null) || WD_SID=
 	if [[ -z $WD_SID ]]; then
-		echo "no WebDriver session: $out" >&2
+		echo "no WebDriver session on port $port: ${out:-no answer}" >&2
+		tail -n 20 "$log" >&2
 		return 1
 	fi
+}
+
+# The browser is the tests' tool, not what they test: a start that fails
+# (chromedriver gone, a port taken meanwhile) is tried again, twice, each
+# time on a new port and with a new profile.
+wd_start() {
+	local try
+	local keep=$IOTFLOW_ROOT/build/test-output/webdriver-starts.log
+	mkdir -p "${keep%/*}"
+	for try in 1 2 3; do
+		_wd_try_start "$@" 2> "$BATS_TEST_TMPDIR/wd_start.err" && return 0
+		cat "$BATS_TEST_TMPDIR/wd_start.err" >&2
+		# Kept, so that a start that only worked the second time is seen.
+		{ echo "$(date -u +%FT%TZ) $BATS_TEST_NAME: try $try failed"; cat "$BATS_TEST_TMPDIR/wd_start.err"; } >> "$keep"
+		wd_stop
+		rm -rf "$BATS_TEST_TMPDIR/chromium"
+	done
+	return 1
 }
 
 wd_stop() {
