@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/json_util.h"
+#include "base/parse.h"
 
 /* Tens of thousands of rows: the next batch is on its way while this one
  * is turned into JSON. */
@@ -217,9 +218,9 @@ static int text_emit(void *ctx, iot_error *err)
 	}
 	PUT_LIT(b, "},\"measurements\":{");
 	iot__qbuf_put(b, m, t->meas.len);
-	char id[24];
+	char id[IOT_INT_TEXT_MAX];
 	PUT_LIT(b, "},\"device_id\":");
-	iot__qbuf_put(b, id, (size_t)snprintf(id, sizeof id, "%lld", (long long)t->id));
+	iot__qbuf_put(b, id, iot_int_text(t->id, id));
 	PUT_LIT(b, ",\"device_name\":");
 	iot__qbuf_put(b, t->dname.s, t->dname.len);
 	PUT_LIT(b, "}");
