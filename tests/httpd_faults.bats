@@ -44,13 +44,16 @@ load httpd_helpers
 	assert_equal "$(rows "measurement_name in ('slow', 'fast')")" 2
 }
 
-# load WORKERS REQUESTS LOG: WORKERS curl loops posting REQUESTS one-point
-# records each, measurement w<worker>_<n>, one "STATUS NAME" line per request.
+# load WORKERS REQUESTS LOG [UNTIL]: WORKERS curl loops posting REQUESTS
+# one-point records each, measurement w<worker>_<n>, one "STATUS NAME" line
+# per request; with UNTIL, a loop also stops once the file UNTIL exists (a
+# fixed count alone can run out before the fault comes on a fast machine).
 load_start() {
 	local w n
 	for w in $(seq "$1"); do
 		(
 			for n in $(seq "$2"); do
+				[[ -n ${4:-} && -e $4 ]] && break
 				code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 					-H "X-API-Key: $KEY_A" -d "{\"data\":{\"w${w}_$n\":$n},\"timestamp\":\"$NOW\"}" "$U/api/v1/telemetry") || true
 				echo "$code w${w}_$n"
@@ -74,7 +77,7 @@ acknowledged_are_stored() {
 	IOTFLOW_DB_RETRY_TIME=2 start_httpd --commit-timeout 1500 --rate-limit 0
 	local log=$BATS_TEST_TMPDIR/load
 	LOADERS=()
-	load_start 4 60 "$log"
+	load_start 4 100000 "$log" "$BATS_TEST_TMPDIR/enough"
 	sleep 1
 	iot_pg_stop
 	sleep 3
@@ -85,6 +88,7 @@ acknowledged_are_stored() {
 	(( SECONDS - t0 <= 3 ))
 	sleep 1
 	iot_pg_start
+	touch "$BATS_TEST_TMPDIR/enough"
 	wait "${LOADERS[@]}" || true
 	run cat "$BATS_TEST_TMPDIR/away"
 	assert_line --partial 'HTTP/1.1 503'
