@@ -203,6 +203,7 @@ fuzz: fuzz-build
 
 # Side-by-side measurements against the anchors (see bench/README.md).
 bench: all test-progs
+	@scripts/deps.sh --bench
 	@bench/ingest
 	@bench/ingest-wide
 	@bench/auth.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh — make sure the Debian packages IoTFlow builds and tests with are
 # installed (behind `make deps`, run by `make check` and `make run`).
+# --bench: also what bench/ measures with and against (behind `make bench`).
 # All present: silent, exit 0. Missing: install them as root (or through
 # password-less sudo); otherwise name them and exit 1.
 set -euo pipefail
@@ -15,6 +16,14 @@ pkgs=(
 	libxml2-utils librsvg2-bin python3
 	chromium chromium-driver
 )
+# bench/: wrk and nginx (bench/http), /usr/bin/time (peak RSS); pgbench comes
+# with the PostgreSQL client.
+if [[ ${1:-} == --bench ]]; then
+	pkgs+=(wrk nginx-light time)
+elif (($#)); then
+	echo "usage: scripts/deps.sh [--bench]" >&2
+	exit 2
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
