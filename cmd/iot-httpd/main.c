@@ -36,7 +36,8 @@ static const char usage[] =
 	"  -d, --db=CONNINFO        PostgreSQL conninfo string or URI (default: PG* variables)\n"
 	"      --drain-timeout=S    on SIGTERM, longest wait for requests in progress\n"
 	"                           (default 30)\n"
-	"      --flush-ms=MS        longest a point waits for its batch (default 2)\n"
+	"      --flush-ms=MS        longest a point waits for its batch to fill (default 0:\n"
+	"                           a batch is what waits when a writer is free)\n"
 	"  -i, --inetd              serve the connection on standard input, then exit\n"
 	"  -l, --listen=[ADDR:]PORT listen on ADDR (default 0.0.0.0) and PORT;\n"
 	"                           [ADDR]:PORT for IPv6\n"
@@ -133,7 +134,7 @@ static int parse_numeric(int c, struct options *o)
 	case 't': if (!(rc = number("threads", optarg, 1, 64, &v))) h->threads = (int)v; break;
 	case OPT_COMMIT: if (!(rc = number("commit-timeout", optarg, 100, 600000, &v))) h->commit_timeout_ms = (int)v; break;
 	case OPT_DRAIN: rc = number("drain-timeout", optarg, 0, 3600, &o->drain_s); break;
-	case OPT_FLUSH: if (!(rc = number("flush-ms", optarg, 1, 60000, &v))) h->writer.flush_ms = (int)v; break;
+	case OPT_FLUSH: if (!(rc = number("flush-ms", optarg, 0, 60000, &v))) h->writer.flush_ms = (int)v; break;
 	case OPT_MAX_BODY: if (!(rc = number("max-body", optarg, 64, 64L << 20, &v))) h->max_body = (size_t)v; break;
 	case OPT_MAX_CONN: if (!(rc = number("max-connections", optarg, 1, 100000, &v))) h->max_connections = (unsigned)v; break;
 	case OPT_MAX_POINTS: if (!(rc = number("max-points", optarg, 1, 1000000, &v))) h->max_points = (size_t)v; break;

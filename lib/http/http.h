@@ -50,7 +50,7 @@ typedef struct iot_httpd_opts {
 	int max_streams;             /* event streams and exports at once (default 32) */
 	bool cache;                  /* use Redis (default true; it is optional anyway) */
 	const char *web_root;        /* the dashboard's files (web/); NULL or "": none (default NULL) */
-	iot_writer_opts writer;      /* the batch writer (flush_ms default 2 here) */
+	iot_writer_opts writer;      /* the batch writer (flush_ms default 0 here) */
 } iot_httpd_opts;
 
 void iot_httpd_opts_default(iot_httpd_opts *o);

@@ -321,7 +321,7 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, i
 		w->o = *opts;
 	if (!w->o.batch_size)
 		w->o.batch_size = 20000;
-	if (w->o.flush_ms <= 0)
+	if (w->o.flush_ms < 0)
 		w->o.flush_ms = 100;
 	if (w->o.connections <= 0)
 		w->o.connections = 1;

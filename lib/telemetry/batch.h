@@ -43,7 +43,8 @@ enum iot_point_outcome { IOT_POINT_STORED, IOT_POINT_DUPLICATE, IOT_POINT_REJECT
 
 typedef struct iot_writer_opts {
 	size_t batch_size;   /* points per COPY (default 20000) */
-	int flush_ms;        /* longest a point waits for its batch (default 100) */
+	int flush_ms;        /* longest a point waits for its batch (default 100); 0: none, a
+	                      * batch is whatever is queued when a worker is free */
 	size_t max_queued;   /* points held before producers block (default connections + 2 batches) */
 	size_t max_queued_bytes; /* and the memory they may hold (default 64 MiB): metadata is
 	                          * copied to every point, so points alone do not bound it */
