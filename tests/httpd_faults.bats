@@ -44,6 +44,33 @@ load httpd_helpers
 	assert_equal "$(rows "measurement_name in ('slow', 'fast')")" 2
 }
 
+@test "a batch stuck on a lock holds up nobody else's points: another writer connection takes them" {
+	start_httpd
+	run post "$KEY_A" '{"data":{"t":1}}'
+	assert_output --regexp '^201 '
+	# A's latest-value row of t locked for 4 s: A's next point of t waits on it.
+	local locked=$BATS_TEST_TMPDIR/locked
+	psql -XAtq -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT 1 FROM telemetry_latest WHERE device_id = $A FOR UPDATE" \
+		-c "\\! touch $locked" -c "SELECT pg_sleep(4)" -c "COMMIT" > /dev/null 3>&- &
+	local locker=$!
+	local i
+	for ((i = 0; i < 250; i++)); do [[ -e $locked ]] && break; sleep 0.02; done
+	[[ -e $locked ]]
+	post "$KEY_A" '{"data":{"t":2}}' > "$BATS_TEST_TMPDIR/a.out" 3>&- &
+	local a=$!
+	sleep 0.3
+	local t0=$EPOCHREALTIME
+	run post "$KEY_B" '{"data":{"free":1}}'
+	assert_output --regexp '^201 '
+	(( $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print (b - a < 2) }') ))
+	assert_equal "$(rows "measurement_name = 'free'")" 1
+	assert_equal "$(rows "measurement_name = 't'")" 1
+	wait "$a" "$locker"
+	run cat "$BATS_TEST_TMPDIR/a.out"
+	assert_output --regexp '^201 '
+	assert_equal "$(rows "measurement_name = 't'")" 2
+}
+
 # load WORKERS REQUESTS LOG [UNTIL]: WORKERS curl loops posting REQUESTS
 # one-point records each, measurement w<worker>_<n>, one "STATUS NAME" line
 # per request; with UNTIL, a loop also stops once the file UNTIL exists (a

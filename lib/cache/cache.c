@@ -293,31 +293,7 @@ static void free_replies(redisReply **r, size_t n)
 
 int iot_cache_device_seen(iot_cache *c, const int64_t *ids, size_t n, int64_t ts_us)
 {
-	if (n == 0 || !ready(c))
-		return 0;
-	/* Argument vectors, not format strings: hiredis formats a format's
-	 * literal text a character at a time, about 14,000 instructions a
-	 * command, and this runs for every device of every batch; the
-	 * protocol text is written by iot__cache_append. */
-	char ts[IOT_INT_TEXT_MAX], ttl[IOT_INT_TEXT_MAX], key[sizeof c->prefix + 5 + IOT_INT_TEXT_MAX];
-	size_t tsl = iot_int_text((long long)ts_us, ts), ttll = iot_int_text(c->seen_ttl, ttl);
-	size_t pl = strlen(c->prefix);
-	memcpy(key, c->prefix, pl);
-	memcpy(key + pl, "seen:", 5);
-	for (size_t i = 0; i < n; i++) {
-		size_t kl = pl + 5 + iot_int_text((long long)ids[i], key + pl + 5);
-		const char *argv[] = { "SET", key, ts, "EX", ttl };
-		const size_t lens[] = { 3, kl, tsl, 2, ttll };
-		iot__cache_append(c->ctx, 5, argv, lens);
-	}
-	for (size_t i = 0; i < n; i++) {
-		void *p = NULL;
-		if (redisGetReply(c->ctx, &p) != REDIS_OK) {
-			mark_down(c, c->ctx->errstr[0] ? c->ctx->errstr : "I/O error");
-			return 0;
-		}
-		freeReplyObject(p);
-	}
+	iot_cache_committed(c, NULL, 0, ids, n, ts_us);
 	return 0;
 }
 
@@ -577,6 +553,11 @@ redisContext *iot__cache_ctx(iot_cache *c)
 const char *iot__cache_prefix(const iot_cache *c)
 {
 	return c->prefix;
+}
+
+long iot__cache_seen_ttl(const iot_cache *c)
+{
+	return c->seen_ttl;
 }
 
 int iot__cache_replies(iot_cache *c, redisReply **r, size_t n)

@@ -130,9 +130,15 @@ int iot_cache_result_get(iot_cache *c, int64_t device, const char *question, cha
  * when Redis is unavailable (harmless). */
 int iot_cache_result_put(iot_cache *c, int64_t device, const char *question, const char *gen,
                          const char *answer, size_t len, int ttl_s);
-/* Bump the generations of devices (one pipelined round trip). 0, or -1
- * when it did not go through (then see above). */
+/* Bump the generations of devices (one round trip). 0, or -1 when it did
+ * not go through (then see above). */
 int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n);
+/* What a writer tells Redis after a commit, in one round trip: the
+ * generations of the devices that got points
+ * bumped, and the devices heard from marked online at seen_us (as
+ * iot_cache_device_seen). 0, or -1 when the bump did not go through. */
+int iot_cache_committed(iot_cache *c, const int64_t *bumped, size_t nbumped, const int64_t *seen, size_t nseen,
+                        int64_t seen_us);
 
 /* Drain invalidation messages without blocking (poll(2) with a zero
  * timeout on the subscription socket: well under a microsecond when idle).

@@ -12,6 +12,8 @@
 redisContext *iot__cache_ctx(iot_cache *c);
 /* "iotflow:<ns>:" */
 const char *iot__cache_prefix(const iot_cache *c);
+/* How long an online mark lasts, in seconds (online_window). */
+long iot__cache_seen_ttl(const iot_cache *c);
 /* redisAppendCommandArgv, with the protocol text written here: hiredis
  * builds it with sdscatfmt, some 3,800 instructions for a 5-argument
  * command, and the write path sends two for every device of a batch. */

@@ -75,6 +75,7 @@ void iot__store_free(struct store *s)
 	free(s->days);
 	free(s->buf.data);
 	free(s->latest);
+	free(s->seen);
 	iot__device_lock_free(&s->devices);
 	iot__point_map_free(&s->map);
 	iot__rollup_free(&s->hourly);
@@ -325,27 +326,30 @@ static int ensure_partitions(struct store *s, const struct batch *b, iot_error *
 	return 0;
 }
 
-/* Tell Redis which devices were heard from: those whose newest stored point
- * is recent. A backfill of old data does not make a device online. */
-static void notify_cache(struct store *s, const struct batch *b)
+/* Tell Redis about the commit: the devices that got points (their cached
+ * answers are stale now) and those heard from, whose newest stored point
+ * is recent (a backfill of old data does not make a device online). */
+static void tell_cache(struct store *s, const struct batch *b)
 {
-	if (!s->cache || s->nlatest == 0)
+	if (!s->cache)
 		return;
-	int64_t now = iot_now_us(), ids[256];
+	int64_t now = iot_now_us();
 	size_t n = 0;
-	/* The latest list is sorted by device, so a device's entries are adjacent. */
-	for (size_t k = 0; k < s->nlatest; k++) {
-		const iot_point *p = b->pt[s->latest[k]];
-		if (p->ts_us < now - s->online_window_us || (n && ids[n - 1] == p->device_id))
-			continue;
-		ids[n++] = p->device_id;
-		if (n == sizeof ids / sizeof ids[0]) {
-			iot_cache_device_seen(s->cache, ids, n, now);
-			n = 0;
+	if (s->nlatest > s->seen_cap) {
+		int64_t *p = realloc(s->seen, s->nlatest * sizeof *p);
+		if (p) {
+			s->seen = p;
+			s->seen_cap = s->nlatest;
 		}
 	}
-	if (n)
-		iot_cache_device_seen(s->cache, ids, n, now);
+	/* The latest list is sorted by device, so a device's entries are adjacent. */
+	for (size_t k = 0; k < s->nlatest && n < s->seen_cap; k++) {
+		const iot_point *p = b->pt[s->latest[k]];
+		if (p->ts_us < now - s->online_window_us || (n && s->seen[n - 1] == p->device_id))
+			continue;
+		s->seen[n++] = p->device_id;
+	}
+	iot__batch_committed(s->cache, b, s->seen, n, now);
 }
 
 static void count_outcomes(struct store *s, const struct batch *b, long long t0)
@@ -416,8 +420,7 @@ int iot__store_batch(struct store *s, struct batch *b, iot_error *err)
 		if (PQstatus(iot_db_conn(s->db)) != CONNECTION_OK && iot_db_reconnect(s->db, err) < 0)
 			return -1;
 	}
-	iot__batch_results_bump(s->cache, b);
-	notify_cache(s, b);
+	tell_cache(s, b);
 	count_outcomes(s, b, t0);
 	return 0;
 }
