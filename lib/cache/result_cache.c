@@ -8,9 +8,9 @@
  * An entry is served only when the generation it was computed at is the
  * device's generation now; a writer bumps it after its commit, before it
  * reports success, so an answer computed before the commit is never
- * served after it. A generation that is missing (evicted, Redis emptied)
- * starts again at a random 62-bit number, so entries of before never match
- * it. When a bump fails (Redis unreachable), this process serves nothing
+ * served after it. Every generation is a random 62-bit number: a bump sets
+ * a new one, and one that is missing (evicted, Redis emptied) starts again
+ * at one, so entries of before never match it (but by a 2^-62 chance). When a bump fails (Redis unreachable), this process serves nothing
  * from the cache for the longest entry TTL: its own entries can then be
  * stale. */
 #include "cache/cache_int.h"
@@ -31,8 +31,8 @@ static const char get_script[] =
 	"local g = redis.call('GET', KEYS[1]) "
 	"if not g then redis.call('SET', KEYS[1], ARGV[1], 'NX') g = redis.call('GET', KEYS[1]) end "
 	"return {g, redis.call('GET', KEYS[2])}";
-/* A starting generation: a random number only has to differ from the
- * generations of before, so one draw from the system a process (a
+/* A generation: a random number only has to differ from the generations
+ * of before, so one draw from the system a process (a
  * getrandom call per device and batch was a system call per point)
  * seeds a counter, and splitmix64 spreads it. */
 static _Atomic uint64_t gen_seed, gen_count;
@@ -139,6 +139,7 @@ int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n)
 
 /* A prefix is at most 74 bytes, then "res:gen:" and an id. */
 #define KEY_MAX 112
+#define BUMP_CHUNK 64
 
 static size_t make_key(char *k, const char *pre, size_t pl, const char *kind, size_t kindl, int64_t id)
 {
@@ -159,20 +160,26 @@ int iot_cache_committed(iot_cache *c, const int64_t *bumped, size_t nbumped, con
 	char ts[IOT_INT_TEXT_MAX], ttl[IOT_INT_TEXT_MAX];
 	iot_int_text((long long)seen_us, ts);
 	iot_int_text(iot__cache_seen_ttl(c), ttl);
-	/* Plain commands, pipelined: a script doing the same cost Redis about
-	 * 2.5 us a device (its redis.call), these about 1.3. A bump starts a
-	 * missing generation at a random number, then counts it up. */
+	/* Plain commands, pipelined (a script doing the same cost Redis about
+	 * 2.5 us a device, its redis.call). A bump only has to move the
+	 * generation to a value no answer was computed at, so it is a fresh
+	 * random one, and an MSET sets those of up to BUMP_CHUNK devices. */
 	const char *pre = iot__cache_prefix(c);
 	size_t pl = strlen(pre), ncmd = 0, tsl = strlen(ts), ttll = strlen(ttl);
-	char key[KEY_MAX], init[24];
-	for (size_t i = 0; ctx && i < nbumped; i++) {
-		size_t kl = make_key(key, pre, pl, "res:gen:", 8, bumped[i]);
-		random_gen(init);
-		const char *set[] = { "SET", key, init, "NX" }, *incr[] = { "INCR", key };
-		const size_t setl[] = { 3, kl, strlen(init), 2 }, incrl[] = { 4, kl };
-		iot__cache_append(ctx, 4, set, setl);
-		iot__cache_append(ctx, 2, incr, incrl);
-		ncmd += 2;
+	char key[KEY_MAX];
+	for (size_t b = 0; ctx && b < nbumped; b += BUMP_CHUNK) {
+		size_t n = nbumped - b < BUMP_CHUNK ? nbumped - b : BUMP_CHUNK, a = 0;
+		const char *argv[1 + 2 * BUMP_CHUNK];
+		size_t lens[1 + 2 * BUMP_CHUNK];
+		char keys[BUMP_CHUNK][KEY_MAX], gens[BUMP_CHUNK][24];
+		argv[a] = "MSET", lens[a++] = 4;
+		for (size_t i = 0; i < n; i++) {
+			argv[a] = keys[i], lens[a++] = make_key(keys[i], pre, pl, "res:gen:", 8, bumped[b + i]);
+			random_gen(gens[i]);
+			argv[a] = gens[i], lens[a++] = strlen(gens[i]);
+		}
+		iot__cache_append(ctx, (int)a, argv, lens);
+		ncmd++;
 	}
 	for (size_t i = 0; ctx && i < nseen; i++) {
 		size_t kl = make_key(key, pre, pl, "seen:", 5, seen[i]);
