@@ -62,7 +62,18 @@ bgsub() { # FILE ARGS...
 teardown() {
 	local p
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	[[ -z ${PG_FROZEN:-} ]] || kill -CONT $PG_FROZEN 2>/dev/null || true
 }
+
+# Stop (SIGSTOP) every PostgreSQL process, as on a frozen host: the kernel
+# still takes the bytes, but nothing answers, and no statement_timeout runs.
+pg_freeze() {
+	local pm
+	pm=$(head -n 1 "$IOTFLOW_PG_DATA/postmaster.pid")
+	PG_FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+	kill -STOP $PG_FROZEN
+}
+pg_thaw() { kill -CONT $PG_FROZEN; PG_FROZEN=; }
 
 # Wait up to $1 tenths of a second for "$@" to succeed.
 wait_for() {
@@ -416,6 +427,34 @@ iotflow/devices/7/status/online online'
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/all")" "iotflow/devices/$id1/telemetry during"
 	wait "$locker"
 	wait_for 50 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m back
+	grep -q 'iotflow: PostgreSQL is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+}
+
+@test "a database that stops answering (a frozen host): the lookup gives up soon, the others go on" {
+	IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_lookup_timeout 200' broker_restart
+	device d1
+	local id1=$ID key1=$KEY admin
+	device d2
+	admin=$(token boss svc --admin)
+	pub -u "$id1" -P "$key1" -t "iotflow/devices/$id1/telemetry" -m warm
+	bgsub "$BATS_TEST_TMPDIR/all" -u svc -P "$admin" -i watcher -t 'iotflow/devices/+/telemetry' -v -C 1
+	local pid=$!
+	wait_for 50 subscribed watcher
+	pg_freeze
+	local t0=$EPOCHREALTIME
+	run timeout 30 mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m cold
+	assert_failure
+	assert_output --partial 'connection was lost'
+	# Turned away after the plugin's wait for an answer (2 x 200 + 100 ms),
+	# not when the kernel gives up on the connection (never, here).
+	(( $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print (b - a < 5) }') ))
+	# A key in the plugin's memory logs in, and the broker delivers meanwhile.
+	timeout 30 mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m during
+	timeout 30 tail --pid "$pid" -f /dev/null
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/all")" "iotflow/devices/$id1/telemetry during"
+	grep -q 'iotflow: .*no answer within 500 ms' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	pg_thaw
+	wait_for 100 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m back
 	grep -q 'iotflow: PostgreSQL is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
 }
 

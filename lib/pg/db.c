@@ -1,8 +1,11 @@
 /* db.c — PostgreSQL connection, classification of failures, retries. */
 #include "pg/db.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +20,8 @@ struct iot_db {
 	pthread_mutex_t cancel_mu; /* guards cancel: iot_db_cancel comes from other threads */
 	PGcancel *cancel;
 	long retry_ms;
+	long answer_ms;      /* iot_db_set_answer_time; 0: wait as long as it takes */
+	char unanswered[48]; /* why the last statement failed, when it got no answer */
 	unsigned generation;
 	char sqlstate[6];
 	bool transient;
@@ -196,6 +201,7 @@ void iot_db_close(iot_db *db)
 
 PGconn *iot_db_conn(iot_db *db) { return db->conn; }
 void iot_db_set_retry_time(iot_db *db, long ms) { db->retry_ms = ms; }
+void iot_db_set_answer_time(iot_db *db, long ms) { db->answer_ms = ms > 0 ? ms : 0; }
 unsigned iot_db_generation(const iot_db *db) { return db->generation; }
 const char *iot_db_sqlstate(const iot_db *db) { return db->sqlstate; }
 bool iot_db_failed_transient(const iot_db *db) { return db->transient; }
@@ -232,19 +238,75 @@ void iot_db_note_failure(iot_db *db, const PGresult *res)
 	keep_why(db, msg ? msg : db->conn ? PQerrorMessage(db->conn) : "not connected");
 }
 
+/* Until libpq has a result to hand out without blocking, or until end_ms:
+ * 0, or -1 when the server has not answered by then. */
+static int wait_answer(PGconn *c, long long end_ms)
+{
+	while (PQisBusy(c)) {
+		long long left = end_ms - iot_now_ms();
+		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -1 : 0; /* a poll error: libpq reports the broken socket */
+		if (!PQconsumeInput(c))
+			return 0;
+	}
+	return 0;
+}
+
+/* PQexecParams, waiting at most db->answer_ms for the answer. A server
+ * that stops answering at the TCP level (a frozen host) sends no error and
+ * no reset, and its statement_timeout cannot fire: past the wait the
+ * session is dropped (the statement's fate unknown, as with a lost
+ * connection) and the next attempt reconnects. */
+static PGresult *exec_params(iot_db *db, const char *sql, int nparams, const char *const *params, int format)
+{
+	if (!db->answer_ms)
+		return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, format);
+	PGconn *c = db->conn;
+	long long end = iot_now_ms() + db->answer_ms;
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, format))
+		return NULL;
+	PGresult *res = NULL;
+	for (;;) {
+		if (wait_answer(c, end) < 0) {
+			PQclear(res);
+			iot_db_discard(db);
+			snprintf(db->unanswered, sizeof db->unanswered, "no answer within %ld ms", db->answer_ms);
+			return NULL;
+		}
+		PGresult *r = PQgetResult(c);
+		if (!r)
+			return res;
+		/* As PQexec: the last result, but an error wins. */
+		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(res);
+		res = r;
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+			return res;
+	}
+}
+
 static PGresult *query(iot_db *db, const char *sql, int nparams, const char *const *params,
                        int format, iot_error *err)
 {
 	db->sqlstate[0] = '\0';
+	db->unanswered[0] = '\0';
 	db->transient = false;
-	PGresult *res = db->conn ? PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, format) : NULL;
+	PGresult *res = db->conn ? exec_params(db, sql, nparams, params, format) : NULL;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
 		return res;
 	iot_db_note_failure(db, res);
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (!msg)
-		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";
+		msg = db->unanswered[0] ? db->unanswered : db->conn ? PQerrorMessage(db->conn) : "not connected";
 	keep_why(db, msg);
 	enum iot_status kind = db->transient ? IOT_UNAVAILABLE
 	                     : (!strncmp(db->sqlstate, "42501", 5) ? IOT_DENIED : IOT_INTERNAL);

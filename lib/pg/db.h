@@ -28,6 +28,15 @@ unsigned iot_db_generation(const iot_db *db);
  * never reconnects behind the caller's back (session state such as an
  * advisory lock would silently be lost). */
 void iot_db_set_retry_time(iot_db *db, long ms);
+/* The longest a statement of iot_db_query/_exec/_command waits for the
+ * server's answer, in ms (0, the default: as long as it takes). A server
+ * that stops answering at the TCP level (a frozen host) sends neither an
+ * error nor a reset, and cannot run its statement_timeout; past this wait
+ * the session is dropped, the failure is transient ("no answer within N
+ * ms") and the next attempt reconnects. For a caller that must not block,
+ * such as the broker plugin on the broker's only thread. Pipelines and
+ * COPY are not bounded by it. */
+void iot_db_set_answer_time(iot_db *db, long ms);
 /* Ask the server to cancel the statement running on db now (it fails with
  * SQLSTATE 57014). The one call that may come from another thread than the
  * connection's user; a no-op when nothing runs. */

@@ -6,7 +6,9 @@
  * us on its one thread, so a login that waits stalls every client. A cold
  * key costs one Redis round trip and one indexed PostgreSQL lookup (well
  * under a millisecond on a local network, bench/mqtt-connect), and every
- * statement has a statement_timeout (lookup_timeout, 250 ms by default) and
+ * statement has a statement_timeout (lookup_timeout, 250 ms by default),
+ * and on our side a wait for its answer of twice that plus 100 ms (a frozen
+ * host cannot run its statement_timeout: iot_db_set_answer_time), and
  * every connection attempt a connect timeout (PGCONNECT_TIMEOUT, 2 s unless
  * set), with reconnects spaced out by a backoff (1 s doubling to 30 s) so
  * an unreachable database costs one attempt per step, not one per login.
@@ -117,9 +119,14 @@ bool iotp_backend_ready(struct plugin *p)
 	iot_error err = { 0 };
 	if (!conn_ok(p) && iot_now_ms() >= p->backend_retry_ms) {
 		int rc;
-		if (!p->db)
+		if (!p->db) {
 			rc = (p->db = iot_db_connect(p->cfg, &err)) ? 0 : -1;
-		else
+			/* The server's statement_timeout ends a slow lookup with an
+			 * error; this wait, longer, ends one a frozen host never
+			 * answers (the session is dropped and made again). */
+			if (p->db)
+				iot_db_set_answer_time(p->db, 2 * p->lookup_timeout_ms + 100);
+		} else
 			rc = iot_db_reconnect(p->db, &err);
 		if (rc < 0)
 			backend_backoff(p, &err);
