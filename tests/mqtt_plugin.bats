@@ -404,16 +404,26 @@ iotflow/devices/7/status/online online'
 	broker_restart
 }
 
-@test "a lookup that hangs ends at lookup_timeout: that client is turned away, the others go on" {
+# For the tests of a database that does not answer: the broker with a
+# lookup_timeout of 200 ms; device d1 logged in once (WARM_ID, WARM_KEY: its
+# key is in the plugin's memory), d2 never (ID, KEY); an admin's watcher
+# (pid WATCHER) waiting for one telemetry message into $BATS_TEST_TMPDIR/all.
+warm_and_watch() {
 	IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_lookup_timeout 200' broker_restart
 	device d1
-	local id1=$ID key1=$KEY admin
+	WARM_ID=$ID WARM_KEY=$KEY
 	device d2
+	local admin
 	admin=$(token boss svc --admin)
-	pub -u "$id1" -P "$key1" -t "iotflow/devices/$id1/telemetry" -m warm
+	pub -u "$WARM_ID" -P "$WARM_KEY" -t "iotflow/devices/$WARM_ID/telemetry" -m warm
 	bgsub "$BATS_TEST_TMPDIR/all" -u svc -P "$admin" -i watcher -t 'iotflow/devices/+/telemetry' -v -C 1
-	local pid=$!
+	WATCHER=$!
 	wait_for 50 subscribed watcher
+}
+
+@test "a lookup that hangs ends at lookup_timeout: that client is turned away, the others go on" {
+	warm_and_watch
+	local id1=$WARM_ID key1=$WARM_KEY pid=$WATCHER
 	# Key lookups wait behind this lock for as long as it is held.
 	psql -XAtq -c 'BEGIN' -c 'LOCK TABLE device_auth' -c 'SELECT pg_sleep(4)' -c 'COMMIT' >/dev/null 3>&- &
 	local locker=$!
@@ -431,15 +441,8 @@ iotflow/devices/7/status/online online'
 }
 
 @test "a database that stops answering (a frozen host): the lookup gives up soon, the others go on" {
-	IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_lookup_timeout 200' broker_restart
-	device d1
-	local id1=$ID key1=$KEY admin
-	device d2
-	admin=$(token boss svc --admin)
-	pub -u "$id1" -P "$key1" -t "iotflow/devices/$id1/telemetry" -m warm
-	bgsub "$BATS_TEST_TMPDIR/all" -u svc -P "$admin" -i watcher -t 'iotflow/devices/+/telemetry' -v -C 1
-	local pid=$!
-	wait_for 50 subscribed watcher
+	warm_and_watch
+	local id1=$WARM_ID key1=$WARM_KEY pid=$WATCHER
 	pg_freeze
 	local t0=$EPOCHREALTIME
 	run timeout 30 mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m cold
