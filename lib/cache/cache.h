@@ -134,9 +134,9 @@ int iot_cache_result_put(iot_cache *c, int64_t device, const char *question, con
  * not go through (then see above). */
 int iot_cache_results_bump(iot_cache *c, const int64_t *devices, size_t n);
 /* What a writer tells Redis after a commit, in one round trip: the
- * generations of the devices that got points
- * bumped, and the devices heard from marked online at seen_us (as
- * iot_cache_device_seen). 0, or -1 when the bump did not go through. */
+ * generations of the devices that got points bumped, and the devices heard
+ * from marked online at seen_us (as iot_cache_device_seen). 0, or -1 when
+ * the bump did not go through. */
 int iot_cache_committed(iot_cache *c, const int64_t *bumped, size_t nbumped, const int64_t *seen, size_t nseen,
                         int64_t seen_us);
 

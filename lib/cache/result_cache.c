@@ -10,9 +10,9 @@
  * reports success, so an answer computed before the commit is never
  * served after it. Every generation is a random 62-bit number: a bump sets
  * a new one, and one that is missing (evicted, Redis emptied) starts again
- * at one, so entries of before never match it (but by a 2^-62 chance). When a bump fails (Redis unreachable), this process serves nothing
- * from the cache for the longest entry TTL: its own entries can then be
- * stale. */
+ * at one, so entries of before never match it (but by a 2^-62 chance).
+ * When a bump fails (Redis unreachable), this process serves nothing from
+ * the cache for the longest entry TTL: its own entries can then be stale. */
 #include "cache/cache_int.h"
 
 #include <sodium.h>

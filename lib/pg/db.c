@@ -239,7 +239,8 @@ void iot_db_note_failure(iot_db *db, const PGresult *res)
 }
 
 /* Until libpq has a result to hand out without blocking, or until end_ms:
- * 0, or -1 when the server has not answered by then. */
+ * 0, or -1 when the server has not answered by then (or poll failed). A
+ * broken connection counts as an answer: libpq then hands out its error. */
 static int wait_answer(PGconn *c, long long end_ms)
 {
 	while (PQisBusy(c)) {
@@ -249,7 +250,7 @@ static int wait_answer(PGconn *c, long long end_ms)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return r == 0 ? -1 : 0; /* a poll error: libpq reports the broken socket */
+			return -1;
 		if (!PQconsumeInput(c))
 			return 0;
 	}
