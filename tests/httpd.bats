@@ -246,6 +246,34 @@ true"
 	assert_equal "$(rows "measurement_name = 'z'")" 0
 }
 
+@test "a batch's answer: compact JSON in the documented order, the same whichever way it is written" {
+	start_httpd
+	local batch u ukey one two
+	batch=$(printf '{"data":{"n":1},"timestamp":"%s"}\n\n{"data":{"n":1},"timestamp":"%s"}\n{"data":{"m":2},"timestamp":"yesterday"}\n{"data":{"p":1,"q":2},"timestamp":"%s"}\n' "$NOW" "$NOW" "$NOW")
+	CT=application/x-ndjson run post "$KEY_A" "$batch"
+	assert_output --regexp '^207 '
+	one=$(body "$output")
+	# Nothing but what jq writes of it: compact, keys in the order below.
+	assert_equal "$(jq -c . <<<"$one")" "$one"
+	assert_equal "$(jq -c 'keys_unsorted' <<<"$one")" \
+		'["message","device_id","device_name","stored_in_postgres","records","stored","duplicates","rejected","points_stored","results"]'
+	assert_equal "$(jq -c '[.message, .device_id, .device_name, .stored_in_postgres, .records, .stored, .duplicates, .rejected, .points_stored]' <<<"$one")" \
+		"[\"Some records were stored\",$A,\"dev-a\",false,4,2,1,1,3]"
+	assert_equal "$(jq -c '[.results[] | del(.error)]' <<<"$one")" \
+		'[{"index":0,"status":"stored","line":1,"points":1},{"index":1,"status":"duplicate","line":3,"points":1},{"index":2,"status":"rejected","line":4},{"index":3,"status":"stored","line":5,"points":2}]'
+	[[ $(jq -r '.results[2].error' <<<"$one") == timestamp* ]]
+	# A device whose name is not plain ASCII is answered through jansson:
+	# the same answer but for the device.
+	u=$(iot-device add 'capteur-été' --owner alice)
+	ukey=$(jq -r .api_key <<<"$u")
+	CT=application/x-ndjson run post "$ukey" "$batch"
+	assert_output --regexp '^207 '
+	two=$(body "$output")
+	assert_equal "$(jq -r .device_name <<<"$two")" 'capteur-été'
+	assert_equal "$(jq -c 'del(.device_id, .device_name)' <<<"$two")" "$(jq -c 'del(.device_id, .device_name)' <<<"$one")"
+	assert_equal "$(jq -c . <<<"$two")" "$two"
+}
+
 @test "limits: body size (413 before the body is read), points and records per request, JSON depth" {
 	start_httpd --max-body 4096 --max-points 5 --max-records 3
 	# Over the cap by Content-Length: 413 at once (no 100 Continue: the body is never sent).

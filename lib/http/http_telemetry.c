@@ -44,30 +44,7 @@
 #include "base/parse.h"
 #include "telemetry/ingest.h"
 
-enum rec_state { R_UNSEEN, R_PENDING, R_REFUSED, R_DONE, R_FAILED };
-
-struct rec {
-	const char *buf;
-	size_t len;
-	long line;
-	enum rec_state state;
-	enum iot_status refusal;
-	size_t points, stored, duplicates, rejected;
-	int64_t ts_us;
-	char *reason;
-};
-
-struct post {
-	bool batch;
-	size_t n;
-	struct rec *rec;
-	int64_t device_id;
-	iot_device_ref dev;          /* the sender, as its key was checked */
-	char device_name[404];
-	iot_writer *writer;
-	long long submitted_us;
-	bool unavailable;
-};
+#include "http/http_post.h"
 
 void iot__http_post_free(struct post *p)
 {
@@ -169,59 +146,6 @@ static void unavailable(struct http_req *r, const char *why)
 	iot__http_error(r, 503, "Service Unavailable", "%s: nothing of this request is confirmed stored; send it again", why);
 }
 
-static const char *rec_status(const struct rec *rc)
-{
-	if (rc->state != R_DONE || rc->rejected)
-		return "rejected";
-	return rc->stored || !rc->duplicates ? "stored" : "duplicate";
-}
-
-/* The answer of a lone record stored whole, the common case, written
- * straight to text: the same bytes iot__http_reply writes for the
- * json_pack of answer_single, without its dozens of allocations. A name
- * that is not plain ASCII goes the general way (jansson checks its
- * UTF-8). Returns whether it answered. */
-static char *put_str(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-#define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
-
-static char *put_int(char *p, int64_t v)
-{
-	return p + iot_int_text((long long)v, p);
-}
-
-static bool stored_text(struct http_req *r, const struct post *p, const struct rec *rc, const char *ts)
-{
-	size_t nl = strlen(p->device_name);
-	for (size_t i = 0; i < nl; i++)
-		if ((unsigned char)p->device_name[i] >= 0x80)
-			return false;
-	size_t qn = iot_json_string_text(p->device_name, nl, NULL, 0), tl = strlen(ts);
-	/* the fixed text is 154 bytes, each of the four numbers at most 20 */
-	char *text = malloc(qn + tl + 256), *t = text;
-	if (!text)
-		return false;
-	t = PUT_LIT(t, "{\"message\":\"Telemetry data stored successfully\",\"device_id\":");
-	t = put_int(t, p->device_id);
-	t = PUT_LIT(t, ",\"device_name\":");
-	t += iot_json_string_text(p->device_name, nl, t, qn);
-	t = PUT_LIT(t, ",\"timestamp\":\"");
-	t = put_str(t, ts, tl);
-	t = PUT_LIT(t, "\",\"stored_in_postgres\":true,\"points\":");
-	t = put_int(t, (int64_t)(rc->stored + rc->duplicates));
-	t = PUT_LIT(t, ",\"stored\":");
-	t = put_int(t, (int64_t)rc->stored);
-	t = PUT_LIT(t, ",\"duplicates\":");
-	t = put_int(t, (int64_t)rc->duplicates);
-	t = PUT_LIT(t, "}\n");
-	*t = '\0';
-	iot__http_reply_text(r, 201, "application/json", text, (size_t)(t - text));
-	return true;
-}
 
 static void answer_single(struct http_req *r, struct post *p)
 {
@@ -236,7 +160,7 @@ static void answer_single(struct http_req *r, struct post *p)
 	}
 	char ts[40];
 	iot_format_timestamp(rc->ts_us, ts, sizeof ts);
-	if (!rc->rejected && stored_text(r, p, rc, ts))
+	if (!rc->rejected && iot__http_stored_text(r, p, rc, ts))
 		return;
 	json_t *body = json_pack("{s:s,s:I,s:s,s:s,s:b,s:I,s:I,s:I}",
 		"message", "Telemetry data stored successfully", "device_id", (json_int_t)p->device_id,
@@ -253,7 +177,7 @@ static void answer_single(struct http_req *r, struct post *p)
 static json_t *rec_result(const struct post *p, size_t i)
 {
 	const struct rec *rc = &p->rec[i];
-	json_t *o = json_pack("{s:I,s:s}", "index", (json_int_t)i, "status", rec_status(rc));
+	json_t *o = json_pack("{s:I,s:s}", "index", (json_int_t)i, "status", iot__http_rec_status(rc));
 	if (!o)
 		return NULL;
 	if (p->batch && rc->line)
@@ -270,25 +194,28 @@ static json_t *rec_result(const struct post *p, size_t i)
 
 static void answer_batch(struct http_req *r, struct post *p)
 {
-	size_t stored = 0, dup = 0, rej = 0, points = 0;
-	json_t *results = json_array();
+	struct tally y = { 0 };
 	for (size_t i = 0; i < p->n; i++) {
-		const char *st = rec_status(&p->rec[i]);
-		if (!strcmp(st, "stored")) stored++;
-		else if (!strcmp(st, "duplicate")) dup++;
-		else rej++;
+		const char *st = iot__http_rec_status(&p->rec[i]);
+		if (!strcmp(st, "stored")) y.stored++;
+		else if (!strcmp(st, "duplicate")) y.dup++;
+		else y.rej++;
 		if (p->rec[i].state == R_REFUSED)
 			atomic_fetch_add(&r->h->m.records_refused, 1);
-		points += p->rec[i].stored;
-		json_array_append_new(results, rec_result(p, i));
+		y.points += p->rec[i].stored;
 	}
-	int status = rej == 0 ? 201 : rej == p->n ? 400 : 207;
-	const char *msg = rej == 0 ? "Telemetry data stored successfully"
-	                : rej == p->n ? "No record was stored" : "Some records were stored";
-	iot__http_reply(r, status, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
-		"message", msg, "device_id", (json_int_t)p->device_id, "device_name", p->device_name,
-		"stored_in_postgres", rej == 0, "records", (json_int_t)p->n, "stored", (json_int_t)stored,
-		"duplicates", (json_int_t)dup, "rejected", (json_int_t)rej, "points_stored", (json_int_t)points,
+	y.status = y.rej == 0 ? 201 : y.rej == p->n ? 400 : 207;
+	y.msg = y.rej == 0 ? "Telemetry data stored successfully"
+	      : y.rej == p->n ? "No record was stored" : "Some records were stored";
+	if (iot__http_batch_text(r, p, &y))
+		return;
+	json_t *results = json_array();
+	for (size_t i = 0; i < p->n; i++)
+		json_array_append_new(results, rec_result(p, i));
+	iot__http_reply(r, y.status, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
+		"message", y.msg, "device_id", (json_int_t)p->device_id, "device_name", p->device_name,
+		"stored_in_postgres", y.rej == 0, "records", (json_int_t)p->n, "stored", (json_int_t)y.stored,
+		"duplicates", (json_int_t)y.dup, "rejected", (json_int_t)y.rej, "points_stored", (json_int_t)y.points,
 		"results", results));
 }
 
