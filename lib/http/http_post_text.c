@@ -77,7 +77,7 @@ bool iot__http_batch_text(struct http_req *r, const struct post *p, const struct
 		size_t wl = why ? strlen(why) : 0;
 		if (!ascii(why, wl))
 			return false;
-		cap += 6 * wl + 160;  /* the fixed text of a result, and five numbers */
+		cap += 6 * wl + 192;  /* a result's fixed text (75 bytes at most) and its four numbers (20 each) */
 	}
 	char *text = malloc(cap), *t = text;
 	if (!text)
