@@ -52,9 +52,5 @@ void iot__store_cancel(struct store *s);
 /* Write one batch (outcomes filled in). Returns 0 when committed, -1 with
  * err set when the database stayed unavailable or failed for good. */
 int iot__store_batch(struct store *s, struct batch *b, iot_error *err);
-/* The cached read answers of the devices that got points made stale, and
- * the devices seen (nseen of them, at seen_us) marked online: call after
- * the commit, before any outcome is reported (batch_results.c). */
-void iot__batch_committed(iot_cache *c, const struct batch *b, const int64_t *seen, size_t nseen, int64_t seen_us);
 
 #endif

@@ -75,7 +75,7 @@ void iot__store_free(struct store *s)
 	free(s->days);
 	free(s->buf.data);
 	free(s->latest);
-	free(s->seen);
+	free(s->devs);
 	iot__device_lock_free(&s->devices);
 	iot__point_map_free(&s->map);
 	iot__rollup_free(&s->hourly);
@@ -326,30 +326,38 @@ static int ensure_partitions(struct store *s, const struct batch *b, iot_error *
 	return 0;
 }
 
-/* Tell Redis about the commit: the devices that got points (their cached
- * answers are stale now) and those heard from, whose newest stored point
- * is recent (a backfill of old data does not make a device online). */
+/* Tell Redis about the commit, before any outcome is reported (so no
+ * producer hears "stored" before the bump), in one round trip: the devices
+ * that got points (their cached answers are stale now: cache.h, "cached
+ * answers of read queries") and those heard from, whose newest stored
+ * point is recent (a backfill of old data does not make a device online).
+ * Both come from the latest list: one entry per stored (device,
+ * measurement), sorted by device, so a device's entries are adjacent. */
 static void tell_cache(struct store *s, const struct batch *b)
 {
-	if (!s->cache)
+	if (!s->cache || s->nlatest == 0 || !iot_cache_configured(s->cache))
 		return;
-	int64_t now = iot_now_us();
-	size_t n = 0;
-	if (s->nlatest > s->seen_cap) {
-		int64_t *p = realloc(s->seen, s->nlatest * sizeof *p);
-		if (p) {
-			s->seen = p;
-			s->seen_cap = s->nlatest;
+	if (s->nlatest > s->devs_cap) {
+		int64_t *p = realloc(s->devs, 2 * s->nlatest * sizeof *p);
+		if (!p) { /* out of memory: bump one device at a time, mark none online */
+			for (size_t k = 0; k < s->nlatest; k++)
+				if (k == 0 || b->pt[s->latest[k - 1]]->device_id != b->pt[s->latest[k]]->device_id)
+					iot_cache_results_bump(s->cache, &b->pt[s->latest[k]]->device_id, 1);
+			return;
 		}
+		s->devs = p;
+		s->devs_cap = s->nlatest;
 	}
-	/* The latest list is sorted by device, so a device's entries are adjacent. */
-	for (size_t k = 0; k < s->nlatest && n < s->seen_cap; k++) {
+	int64_t now = iot_now_us(), *bumped = s->devs, *seen = s->devs + s->devs_cap;
+	size_t nb = 0, ns = 0;
+	for (size_t k = 0; k < s->nlatest; k++) {
 		const iot_point *p = b->pt[s->latest[k]];
-		if (p->ts_us < now - s->online_window_us || (n && s->seen[n - 1] == p->device_id))
-			continue;
-		s->seen[n++] = p->device_id;
+		if (nb == 0 || bumped[nb - 1] != p->device_id)
+			bumped[nb++] = p->device_id;
+		if (p->ts_us >= now - s->online_window_us && (ns == 0 || seen[ns - 1] != p->device_id))
+			seen[ns++] = p->device_id;
 	}
-	iot__batch_committed(s->cache, b, s->seen, n, now);
+	iot_cache_committed(s->cache, bumped, nb, seen, ns, now);
 }
 
 static void count_outcomes(struct store *s, const struct batch *b, long long t0)

@@ -42,8 +42,8 @@ struct store {
 	struct copy_buf buf;
 	size_t *latest;             /* indexes of the newest stored point per (device, measurement) */
 	size_t nlatest;
-	int64_t *seen;              /* the devices heard from in a batch (tell_cache) */
-	size_t seen_cap;
+	int64_t *devs;              /* tell_cache: the batch's devices, then those heard from */
+	size_t devs_cap;            /* ... room for devs_cap of each */
 	struct point_map map;
 	struct rollup hourly;
 	struct device_lock devices;
