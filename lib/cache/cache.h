@@ -141,7 +141,10 @@ int iot_cache_committed(iot_cache *c, const int64_t *bumped, size_t nbumped, con
                         int64_t seen_us);
 
 /* Drain invalidation messages without blocking (poll(2) with a zero
- * timeout on the subscription socket: well under a microsecond when idle).
+ * timeout on the subscription socket), at most once per millisecond of the
+ * monotonic clock: a second call within the same millisecond returns what
+ * the first said without looking, so a message is acted on at most about
+ * 1 ms after it arrived.
  * A silent socket proves nothing (a hung Redis is silent too), so the
  * subscription is PINGed at most once a second from here, and counts as
  * live only while something arrived on it within the last 2.5 s and the
