@@ -125,10 +125,13 @@ headers() {
 	done
 	run curl -s -o /dev/null -w '%{http_code}' -X POST "$U/ui/app.js"
 	assert_output 405
-	# libmicrohttpd decodes the path before iot-httpd sees it, and a %00
-	# ends it there: what is served is app.js itself, as JavaScript.
-	run headers "$U/ui/app.js%00.css"
-	assert_output --partial 'Content-Type: text/javascript'
+	# libmicrohttpd decodes the path, and a NUL byte would end it there
+	# (app.js would be served): a %00 in the URL is refused.
+	for p in /ui/app.js%00.css /ui/app.js%00 '/ui/app.js?x=%00'; do
+		run curl -s --path-as-is -w '\n%{http_code}' "$U$p"
+		assert_equal "${lines[-1]}" 400
+		assert_equal "$(jq -r .message <<<"${lines[0]}")" 'The URL holds a NUL byte (%00)'
+	done
 }
 
 @test "no web root: the API runs, the log says so once, / is the JSON index even to browsers" {

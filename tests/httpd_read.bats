@@ -96,7 +96,8 @@ del() { req -X DELETE -H 'Content-Type: application/json' -H "X-API-Key: $1" --d
 	start_httpd
 	local qs
 	for qs in 'start_time=yesterday' 'start_time=-30x' 'start_time=-1.5h' 'end_time=soon' \
-		'start_time=now&end_time=-1h' 'limit=0' 'limit=-5' 'limit=abc' 'limit=' 'measurement=a%20b' 'metadata=maybe'; do
+		'start_time=now&end_time=-1h' 'limit=0' 'limit=-5' 'limit=abc' 'limit=' 'measurement=a%20b' 'metadata=maybe' \
+		'limit=5%00' 'measurement=temperature%00x' 'limit%00=5'; do
 		run get "$KEY_A" "/api/v1/telemetry/$A?$qs"
 		[[ $qs == limit= ]] && { assert_equal "$(code "$output")" 200; continue; }
 		assert_equal "$qs $(code "$output")" "$qs 400"

@@ -115,10 +115,12 @@ typedef struct iot_http_args {
 	size_t n;
 	struct { const char *name, *value; } a[IOT_HTTP_MAX_ARGS];
 	bool truncated;              /* more than IOT_HTTP_MAX_ARGS */
+	bool nul;                    /* a pair decoded to a NUL byte (%00), and was dropped */
 } iot_http_args;
-/* Parse a raw query string (without '?') into args, decoding %XX and '+'
- * in place in qs (which must be writable). Pairs that decode to a NUL
- * byte are dropped. */
+/* Parse a raw query string (without '?'; NULL for none) into args,
+ * decoding %XX and '+' in place in qs (which must be writable). Pairs that
+ * decode to a NUL byte are dropped, and args->nul says so: iot-httpd
+ * refuses such a request, as a C string would end at the NUL. */
 void iot_http_query_parse(char *qs, iot_http_args *args);
 const char *iot_http_arg(const iot_http_args *args, const char *name);
 /* "true"/"1"/"yes"/"on" and "false"/"0"/"no"/"off", any case; missing is

@@ -119,6 +119,9 @@ struct http_req {
 	int64_t id;                  /* the path's {id} */
 	int64_t ids[2];              /* its first two {id}s: /devices/{id}/control/{id}/status */
 	char *path;                  /* the path, for a route ending in a star only (the dashboard's files) */
+	char *query;                 /* the query string as sent (args point into it), or NULL */
+	bool began;                  /* the handler has seen it (on_access's first call) */
+	bool nul_in_path;            /* the path as sent holds %00 */
 	long long start_us;
 	int status;                  /* what was answered, for the metrics */
 	bool queued;

@@ -301,6 +301,7 @@ void iot_http_query_parse(char *qs, iot_http_args *args)
 {
 	args->n = 0;
 	args->truncated = false;
+	args->nul = false;
 	for (char *p = qs; p && *p;) {
 		char *amp = strchr(p, '&');
 		if (amp)
@@ -309,7 +310,11 @@ void iot_http_query_parse(char *qs, iot_http_args *args)
 		if (eq)
 			*eq = '\0';
 		const char *v = eq ? eq + 1 : "";
-		if (*p && unescape(p) && unescape(eq ? eq + 1 : p + strlen(p))) {
+		if (!*p) {
+			/* no name: nothing to look up */
+		} else if (!unescape(p) || !unescape(eq ? eq + 1 : p + strlen(p))) {
+			args->nul = true;
+		} else {
 			if (args->n == IOT_HTTP_MAX_ARGS) {
 				args->truncated = true;
 			} else {

@@ -61,23 +61,10 @@ void iot__http_req_unref(struct http_req *r)
 		MHD_destroy_response(r->resp);
 	iot__http_post_free(r->post);
 	free(r->path);
+	free(r->query);
 	pthread_mutex_destroy(&r->mu);
 	free(r->body);
 	free(r);
-}
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	(void)kind;
-	iot_http_args *a = cls;
-	if (a->n == IOT_HTTP_MAX_ARGS) {
-		a->truncated = true;
-		return MHD_YES;
-	}
-	a->a[a->n].name = key;
-	a->a[a->n].value = value ? value : "";
-	a->n++;
-	return MHD_YES;
 }
 
 static void allow_header(struct http_req *r, const struct http_route *rt)
@@ -112,11 +99,15 @@ static int begin(struct http_req *r, const char *url, const char *method)
 	size_t tl = rt ? strlen(rt->tmpl) : 0;
 	if (rt && tl && rt->tmpl[tl - 1] == '*' && !(r->path = strdup(url)))
 		rt = NULL;
+	iot_http_query_parse(r->query, &r->args);
+	if (r->nul_in_path || r->args.nul) {
+		iot__http_error(r, 400, "Bad Request", "The URL holds a NUL byte (%%00)");
+		return -1;
+	}
 	if (!rt) {
 		iot__http_error(r, 404, "Not Found", "The requested resource was not found");
 		return -1;
 	}
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &r->args);
 	const char *secret = iot_http_args_secret(&r->args);
 	if (secret) {
 		iot__http_error(r, 400, "Credentials in URL",
@@ -203,15 +194,25 @@ static enum MHD_Result queue(struct http_req *r)
 	return rc;
 }
 
-static struct http_req *req_new(iot_httpd *h, struct MHD_Connection *c, const char *method)
+/* A request begins with its request line, before libmicrohttpd decodes
+ * it: the query string is kept as sent, for iot_http_query_parse (the code
+ * the fuzzer runs), and a %00 in the path is noted. libmicrohttpd's own
+ * decoding would end the path at the NUL byte, so that /ui/app.js%00.css
+ * served app.js. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+	iot_httpd *h = cls;
 	struct http_req *r = calloc(1, sizeof *r);
-	if (!r)
-		return NULL;
+	const char *q = strchr(uri, '?');
+	if (!r || (q && q[1] && !(r->query = strdup(q + 1)))) {
+		free(r);
+		return NULL; /* on_access closes the connection */
+	}
 	r->h = h;
 	r->conn = c;
 	r->route = iot__http_nroutes;
-	r->method = method_of(method);
+	r->method = HM_OTHER;
+	r->nul_in_path = memmem(uri, q ? (size_t)(q - uri) : strlen(uri), "%00", 3) != NULL;
 	r->start_us = iot_now_us();
 	pthread_mutex_init(&r->mu, NULL);
 	atomic_init(&r->refs, 1);
@@ -223,12 +224,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	(void)version;
+	(void)c; /* r->conn, since on_uri */
 	iot_httpd *h = cls;
 	struct http_req *r = *con_cls;
-	if (!r) {
-		if (!(r = req_new(h, c, method)))
-			return MHD_NO;
-		*con_cls = r;
+	if (!r)
+		return MHD_NO; /* out of memory in on_uri */
+	if (!r->began) {
+		r->began = true;
+		r->method = method_of(method);
 		if ((r->entry = begin(r, url, method)) < 0)
 			return queue(r);
 		return MHD_YES;
@@ -264,8 +267,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	if (!r)
 		return;
 	*con_cls = NULL;
-	iot__http_metrics_request(&h->m, r->route, r->method, r->queued ? r->status : 499,
-	                          iot_now_us() - r->start_us);
+	/* One that libmicrohttpd refused itself (431, a broken header) is
+	 * not counted: it never reached a route. */
+	if (r->began)
+		iot__http_metrics_request(&h->m, r->route, r->method, r->queued ? r->status : 499,
+		                          iot_now_us() - r->start_us);
 	atomic_fetch_sub(&h->m.in_progress, 1);
 	iot__http_req_unref(r);
 }
@@ -481,6 +487,7 @@ static int start(iot_httpd *h, unsigned flags, int fd, iot_error *err)
 		{ MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, h->o.connection_timeout_s, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL },
+		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
 		/* Last, so that inetd mode (no listening socket) can leave it out. */

@@ -174,7 +174,7 @@ static void test_query(void)
 	check(a.n == 5, "query: pairs kept (empty names and NUL values dropped)", "");
 	check(a.n > 1 && !strcmp(iot_http_arg(&a, "x"), "A b%2"), "query: %XX and + decoded", "x");
 	check(iot_http_arg(&a, "flag") && !strcmp(iot_http_arg(&a, "flag"), ""), "query: a name without value", "flag");
-	check(!iot_http_arg(&a, "nul"), "query: NUL dropped", "nul");
+	check(!iot_http_arg(&a, "nul") && a.nul, "query: NUL dropped, and said", "nul");
 	bool b = false;
 	check(iot_http_arg_bool(&a, "detailed", false, &b) == 0 && b, "query: bool TRUE", "detailed");
 	check(iot_http_arg_bool(&a, "missing", true, &b) == 0 && b, "query: bool default", "missing");
@@ -189,6 +189,9 @@ static void test_query(void)
 	char clean[] = "start_time=-1h&measurement=temperature";
 	iot_http_query_parse(clean, &a);
 	check(!iot_http_args_secret(&a), "query: no secret", clean);
+	check(!a.nul && a.n == 2, "query: no NUL", clean);
+	iot_http_query_parse(NULL, &a);
+	check(a.n == 0 && !a.nul && !a.truncated, "query: none", "NULL");
 }
 
 int main(void)
