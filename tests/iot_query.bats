@@ -393,6 +393,17 @@ rows() { # [TABLE]
 	assert_success
 }
 
+@test "export escapes control characters as every other JSON output does (\b \f, \u001F)" {
+	iot-ingest -q <<<'{"device_id":1,"timestamp":"2026-11-28T12:00:00Z","data":{"ctl":"a\bb\fc\u001fd\u0001"}}' >/dev/null
+	run iot-query export --since 2026-11-28 --device 1
+	assert_success
+	assert_output --partial '"ctl":"a\bb\fc\u001Fd\u0001"'
+	# The same string from a jansson-written answer: byte for byte alike.
+	run iot-query latest --device 1
+	assert_success
+	assert_output --partial '"a\bb\fc\u001Fd\u0001"'
+}
+
 @test "export --format csv: psql reads every row and type back exactly" {
 	iot-ingest -q <<<"$ODD" >/dev/null
 	run iot-query --format csv export --since 2000-01-01 --device 99

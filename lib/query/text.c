@@ -47,38 +47,11 @@ void iot__qbuf_free(struct iot__qbuf *b)
 
 void iot__qbuf_json_string(struct iot__qbuf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	/* Worst case: every byte as \u00XX. */
-	if (iot__qbuf_reserve(b, 6 * n + 2) < 0)
+	/* Worst case: every byte as \u00XX, the quotes, the NUL. */
+	if (iot__qbuf_reserve(b, 6 * n + 3) < 0)
 		return;
-	char *o = b->s + b->len;
-	*o++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-		} else if (c >= 0x20) {
-			*o++ = (char)c;
-		} else if (c == '\n') {
-			*o++ = '\\';
-			*o++ = 'n';
-		} else if (c == '\t') {
-			*o++ = '\\';
-			*o++ = 't';
-		} else if (c == '\r') {
-			*o++ = '\\';
-			*o++ = 'r';
-		} else {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-		}
-	}
-	*o++ = '"';
-	*o = '\0';
-	b->len = (size_t)(o - b->s);
+	b->len += iot_json_string_text(s, n, b->s + b->len, 6 * n + 3);
+	b->s[b->len] = '\0';
 }
 
 /* Whether the digits d[0..n) (no sign) exceed the decimal max[] of as
