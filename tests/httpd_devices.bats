@@ -154,6 +154,10 @@ setup() {
 	# Errors: missing fields, bad JSON, wrong type, bad token, no content type.
 	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"t5"}')" 400 '.error == "Missing required fields"'
 	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":')" 400 '.error == "Invalid JSON"'
+	# jansson's "near '...'" would repeat the body, a newline and a broken
+	# UTF-8 byte included: the reason is one printable line of its own.
+	has "$(as "$ALICE" POST /api/v1/devices/register $'{"name":"a\\u\n\xff"}')" 400 \
+		'.message == "Request body must contain valid JSON (invalid JSON at column 0: invalid escape)"'
 	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":5,"device_type":"x"}')" 400
 	has "$(as "iotu_nope" POST /api/v1/devices/register '{"name":"t6","device_type":"x"}')" 401
 	has "$(req -X POST -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' --data-binary '{"name":"t7","device_type":"x"}' "$U/api/v1/devices/register")" 415

@@ -23,6 +23,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +248,82 @@ static int check_numbers(const char *buf, size_t len, iot_error *err)
 	return 0;
 }
 
+const char *iot_show(struct iot_shown *out, const char *s, size_t len, bool quoted)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == IOT_SHOW_MAX) {
+			memcpy(out->s + j, "...", 3);
+			j += 3;
+			break;
+		}
+		if (quoted && (c == '"' || c == '\\')) {
+			out->s[j++] = '\\';
+			out->s[j++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			j += (size_t)snprintf(out->s + j, 5, "\\x%02x", c);
+		} else {
+			out->s[j++] = (char)c;
+		}
+	}
+	out->s[j] = '\0';
+	return out->s;
+}
+
+/* Rewrite a parse failure (jansson's words, in err->msg) into a precise,
+ * printable line that quotes no string content: jansson's "near '...'"
+ * repeats the input, control characters and broken UTF-8 included. */
+static void explain(iot_error *err)
+{
+	static const char head[] = "invalid JSON at column ";
+	static const char dup[] = "duplicate object key near '";
+	char text[IOT_ERRMSG_MAX], *end;
+	struct iot_shown sh;
+
+	if (strncmp(err->msg, dup, sizeof dup - 1) == 0) {
+		snprintf(text, sizeof text, "%s", err->msg + sizeof dup - 1);
+		size_t n = strlen(text);
+		if (n && text[n - 1] == '\'')
+			n--;
+		iot_error_set(err, IOT_REJECTED, "duplicate key %s", iot_show(&sh, text, n, false));
+		return;
+	}
+	if (strncmp(err->msg, head, sizeof head - 1) != 0)
+		return; /* e.g. the nesting limit: already clear */
+	long col = strtol(err->msg + sizeof head - 1, &end, 10);
+	if (strncmp(end, ": ", 2) != 0)
+		return;
+	snprintf(text, sizeof text, "%s", end + 2);
+	const char *near = NULL;
+	size_t near_len = 0;
+	char *cut = strstr(text, " near '");
+	if (cut) {
+		*cut = '\0';
+		near = cut + 7;
+		near_len = strlen(near);
+		if (near_len && near[near_len - 1] == '\'')
+			near_len--;
+	}
+	if (strstr(text, "NUL byte in object key"))
+		iot_error_set(err, IOT_REJECTED, "%s%ld: object key contains \\u0000", head, col);
+	else if (strstr(text, "\\u0000"))
+		iot_error_set(err, IOT_REJECTED, "%s%ld: string contains \\u0000", head, col);
+	else if (strncmp(text, "unable to decode byte ", 22) == 0)
+		/* jansson gives the column of the last good character. */
+		iot_error_set(err, IOT_REJECTED, "%s%ld: invalid UTF-8 (byte %s)", head, col + 1,
+		              iot_show(&sh, text + 22, strlen(text + 22), false));
+	else if (strncmp(text, "'[' or '{' expected", 19) == 0)
+		iot_error_set(err, IOT_REJECTED, "%s%ld: a record must be a JSON object or array", head, col);
+	else if (near && near_len > 0 && near_len <= 24 && near[0] != '"') {
+		char tok[sizeof sh.s];
+		snprintf(tok, sizeof tok, "%s", iot_show(&sh, near, near_len, false));
+		iot_error_set(err, IOT_REJECTED, "%s%ld: %s near '%s'", head, col,
+		              iot_show(&sh, text, strlen(text), false), tok);
+	} else
+		iot_error_set(err, IOT_REJECTED, "%s%ld: %s", head, col, iot_show(&sh, text, strlen(text), false));
+}
+
 static json_t *parse(const char *buf, size_t len, int max_depth, size_t flags, iot_error *err)
 {
 	/* jansson's own limit is 2048 levels; ours is far lower, and checked
@@ -268,6 +345,7 @@ static json_t *parse(const char *buf, size_t len, int max_depth, size_t flags, i
 		else if (!(look && (strstr(je.text, "real number overflow") || strstr(je.text, "too big")) &&
 		           check_numbers(buf, len, err) < 0))
 			iot_error_set(err, IOT_REJECTED, "invalid JSON at column %d: %s", je.column, je.text);
+		explain(err);
 	}
 	return v;
 }

@@ -3,6 +3,7 @@
 #define IOT_JSON_UTIL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "base/error.h"
@@ -19,6 +20,16 @@
 json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err);
 /* The same for any JSON value: a bare number, string, true, false or null too. */
 json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_error *err);
+
+/* A piece of input made fit for a one-line message. */
+#define IOT_SHOW_MAX 64 /* bytes of an input string shown in a message */
+struct iot_shown {
+	char s[IOT_SHOW_MAX * 4 + 8];
+};
+/* s[0..len) as printable ASCII: at most IOT_SHOW_MAX bytes of it (then
+ * "..."), other bytes as \xNN; with quoted, '"' and '\' are escaped too, for
+ * text shown between double quotes. Returns out->s. */
+const char *iot_show(struct iot_shown *out, const char *s, size_t len, bool quoted);
 /* Deepest nesting of arrays/objects in buf (strings skipped), or -1 once
  * max is exceeded (stops scanning early). */
 int iot_json_depth(const char *buf, size_t len, int max);

@@ -9,7 +9,7 @@
 
 json_t *iot_http_body_object(const char *body, size_t len, int max_depth, char *why, size_t whylen)
 {
-	json_error_t je;
+	iot_error err;
 	json_t *v;
 	if (!body || !len) {
 		snprintf(why, whylen, "Request body must contain valid JSON");
@@ -19,8 +19,9 @@ json_t *iot_http_body_object(const char *body, size_t len, int max_depth, char *
 		snprintf(why, whylen, "Nesting deeper than %d levels", max_depth);
 		return NULL;
 	}
-	if (!(v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je))) {
-		snprintf(why, whylen, "Request body must contain valid JSON (column %d: %s)", je.column, je.text);
+	/* Its reason is one printable line that repeats none of the body. */
+	if (!(v = iot_json_parse(body, len, max_depth, &err))) {
+		snprintf(why, whylen, "Request body must contain valid JSON (%s)", err.msg);
 		return NULL;
 	}
 	if (!json_is_object(v) || !json_object_size(v)) {

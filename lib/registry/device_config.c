@@ -78,12 +78,10 @@ char *iot_device_config_canonical(const char *value, const char *type, iot_error
 			iot_error_set(err, IOT_USAGE, "config value: expected true or false");
 	} else if (!strcmp(type, "json")) {
 		/* Any JSON text, scalars included; same bounds as every other JSON input. */
-		json_error_t je;
-		json_t *v = NULL;
-		if (iot_json_depth(value, strlen(value), IOT_JSON_MAX_DEPTH) < 0)
-			iot_error_set(err, IOT_USAGE, "config value: nesting deeper than %d levels", IOT_JSON_MAX_DEPTH);
-		else if (!(v = json_loads(value, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je)))
-			iot_error_set(err, IOT_USAGE, "config value: invalid JSON at column %d: %s", je.column, je.text);
+		iot_error pe;
+		json_t *v = iot_json_parse_value(value, strlen(value), IOT_JSON_MAX_DEPTH, &pe);
+		if (!v)
+			iot_error_set(err, IOT_USAGE, "config value: %s", pe.msg);
 		else
 			out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		json_decref(v);

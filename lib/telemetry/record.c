@@ -303,7 +303,7 @@ int iot__rec_record_ts(struct dec *d, json_t *v, int64_t *t)
 		size_t n = json_string_length(v);
 		const char *why = iot_timestamp_parse(s, n, 0, t);
 		if (why)
-			return reject(d, "timestamp \"%s\" %s", iot__show(&sh, s, n, true), why);
+			return reject(d, "timestamp \"%s\" %s", iot_show(&sh, s, n, true), why);
 	} else if (json_is_number(v)) {
 		if (iot_parse_timestamp_num(json_number_value(v), t) < 0)
 			return reject(d, "timestamp %.15g is not a positive epoch time in seconds or milliseconds",
@@ -341,7 +341,7 @@ int iot__rec_add_point(struct dec *d, const char *name, json_t *v, int64_t ts, c
 	size_t len = strlen(name);
 	struct iot_shown sh;
 	if (!iot_measurement_name_valid(name, len))
-		return reject(d, "invalid measurement name \"%s\"", iot__show(&sh, name, len, true));
+		return reject(d, "invalid measurement name \"%s\"", iot_show(&sh, name, len, true));
 	iot_point *p = &d->pts[d->rec->npoints];
 	*p = (iot_point){ .ts_us = ts, .measurement = name, .type = IOT_VAL_NUMBER, .metadata = md };
 	switch (json_typeof(v)) {
@@ -435,7 +435,7 @@ static int decode_iotflow(struct dec *d, json_t *obj)
 		case M_MEASUREMENT:
 			if (data)
 				return reject(d, "unknown member \"%s\" beside \"data\" (expected metadata, "
-				                 "timestamp, device_id or api_key)", iot__show(&sh, k, strlen(k), true));
+				                 "timestamp, device_id or api_key)", iot_show(&sh, k, strlen(k), true));
 			n++;
 		}
 	}
@@ -476,11 +476,7 @@ int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t
 		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s));
 	*out = any ? iot_json_parse_value(s, n, d->o->max_depth, d->err)
 	           : iot_json_parse(s, n, d->o->max_depth, d->err);
-	if (!*out) {
-		iot__explain_json_error(d->err);
-		return -1;
-	}
-	return 0;
+	return *out ? 0 : -1;
 }
 
 /* v in format fmt; envelope: a mosquitto line may appear here (not inside one). */

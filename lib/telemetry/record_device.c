@@ -34,7 +34,7 @@ int iot__rec_device_ts(struct dec *d, json_t *v, int64_t *t)
 	const char *why = NULL;
 	if (json_is_string(v)) {
 		why = iot_timestamp_parse_device(json_string_value(v), json_string_length(v), t);
-		snprintf(shown, sizeof shown, "\"%s\"", iot__show(&sh, json_string_value(v), json_string_length(v), true));
+		snprintf(shown, sizeof shown, "\"%s\"", iot_show(&sh, json_string_value(v), json_string_length(v), true));
 	} else {
 		snprintf(shown, sizeof shown, "%.15g", json_number_value(v));
 		if (!json_is_number(v) || iot_timestamp_device_num(json_number_value(v), t) < 0)

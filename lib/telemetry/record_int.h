@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/json_util.h"
 #include "telemetry/record.h"
 
 #define INLINE_POINTS 8 /* most records carry a handful of points */
@@ -70,23 +71,6 @@ bool iot__rec_describes(const char *member);
 int iot__rec_device_metadata(struct dec *d, json_t *obj, json_t *meta, const char **md);
 int iot__rec_device_reading(struct dec *d, const char *name, json_t **v, const char **md);
 int iot__rec_device_ts(struct dec *d, json_t *v, int64_t *t);
-
-#define IOT_SHOW_MAX 64 /* bytes of an input string shown in a message */
-
-/* A piece of input made fit for a one-line message. */
-struct iot_shown {
-	char s[IOT_SHOW_MAX * 4 + 8];
-};
-
-/* s[0..len) as printable ASCII: at most IOT_SHOW_MAX bytes of it (then
- * "..."), other bytes as \xNN; with quoted, '"' and '\' are escaped too, for
- * text shown between double quotes. Returns out->s. */
-const char *iot__show(struct iot_shown *out, const char *s, size_t len, bool quoted);
-
-/* Rewrite a parse failure of iot_json_parse (jansson's words) in err->msg
- * into a precise, printable line that quotes no string content. */
-void iot__explain_json_error(iot_error *err);
-
 
 /* v as compact JSON text owned by the record (d->st), or NULL with the
  * error set (over IOT_REC_TEXT_MAX, out of memory). name says whose value it

@@ -33,7 +33,7 @@ static int take_tst(struct dec *d, json_t *tst)
 	size_t n = json_string_length(tst);
 	const char *why = iot_timestamp_parse(s, n, IOT_TS_MOSQUITTO_TST, &d->fallback_ts);
 	if (why)
-		return reject(d, "tst \"%s\" %s", iot__show(&sh, s, n, true), why);
+		return reject(d, "tst \"%s\" %s", iot_show(&sh, s, n, true), why);
 	d->have_fallback = true;
 	return 0;
 }
@@ -74,7 +74,7 @@ int iot__rec_decode_mosquitto(struct dec *d, json_t *env)
 	int64_t id = topic_device(ts, tn);
 	if (id == 0)
 		return reject(d, "topic \"%s\" is not a telemetry topic (iotflow/devices/ID/telemetry[/...])",
-		              iot__show(&sh, ts, tn, true));
+		              iot_show(&sh, ts, tn, true));
 	if (tst && take_tst(d, tst) < 0)
 		return -1;
 	if (json_is_string(payload)) {

@@ -31,7 +31,7 @@ int iot__rec_decode_tb_object(struct dec *d, json_t *obj)
 			values = v;
 		else
 			return reject(d, "unknown member \"%s\" in a ThingsBoard record (expected ts and values)",
-			              iot__show(&sh, k, strlen(k), true));
+			              iot_show(&sh, k, strlen(k), true));
 	}
 	if (!values)
 		return reject(d, "a ThingsBoard record needs \"values\"");

@@ -90,7 +90,10 @@ static void fuzz_target(const char *target)
 			fail("id out of range");
 	}
 	iot_http_args args;
+	bool had_nul = qs && strstr(qs, "%00");
 	iot_http_query_parse(qs ? qs : t + strlen(t), &args);
+	if (args.nul && !had_nul)
+		fail("a NUL said where the query has no %00");
 	if (args.n > IOT_HTTP_MAX_ARGS)
 		fail("too many args");
 	for (size_t i = 0; i < args.n; i++)
