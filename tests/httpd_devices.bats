@@ -158,6 +158,8 @@ setup() {
 	# UTF-8 byte included: the reason is one printable line of its own.
 	has "$(as "$ALICE" POST /api/v1/devices/register $'{"name":"a\\u\n\xff"}')" 400 \
 		'.message == "Request body must contain valid JSON (invalid JSON at column 0: invalid escape)"'
+	has "$(as "$ALICE" POST /api/v1/devices/register "$(printf '[%.0s' {1..40})")" 400 \
+		'.message == "Request body must contain valid JSON (nesting deeper than 32 levels)"'
 	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":5,"device_type":"x"}')" 400
 	has "$(as "iotu_nope" POST /api/v1/devices/register '{"name":"t6","device_type":"x"}')" 401
 	has "$(req -X POST -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' --data-binary '{"name":"t7","device_type":"x"}' "$U/api/v1/devices/register")" 415

@@ -15,11 +15,8 @@ json_t *iot_http_body_object(const char *body, size_t len, int max_depth, char *
 		snprintf(why, whylen, "Request body must contain valid JSON");
 		return NULL;
 	}
-	if (iot_json_depth(body, len, max_depth) < 0) {
-		snprintf(why, whylen, "Nesting deeper than %d levels", max_depth);
-		return NULL;
-	}
-	/* Its reason is one printable line that repeats none of the body. */
+	/* It checks the nesting first; its reason is one printable line that
+	 * repeats none of the body. */
 	if (!(v = iot_json_parse(body, len, max_depth, &err))) {
 		snprintf(why, whylen, "Request body must contain valid JSON (%s)", err.msg);
 		return NULL;
