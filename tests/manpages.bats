@@ -560,3 +560,31 @@ own_refs() { # FILE
 	done
 	((n >= 4))
 }
+
+# The commands --help lists ("  up   apply ...", "  token create USER NAME"):
+# the lower-case words before the first argument or the description.
+help_commands() {
+	"$IOTFLOW_ROOT/bin/$1" --help | sed -n '/^Commands:/,/^$/p' | grep -E '^  [a-z]' |
+		sed -E 's/^  //; s/  .*//' | awk '{ c = ""; for (i = 1; i <= NF && $i ~ /^[a-z][a-z-]*$/; i++) c = c (c ? " " : "") $i; print c }' |
+		sort -u
+}
+# The tags of PAGE's COMMANDS section (the line after each .TP), one command
+# a line: "list, show USER" gives "list" and "show USER".
+page_command_tags() {
+	section "$1" COMMANDS | awk 'prev == ".TP" { print } { prev = $0 }' |
+		sed -E 's/^\.(B|BI|BR|I|IR) //' | unroff | tr -d '"' | sed 's/, /\n/g'
+}
+
+@test "every command of iot-migrate and iot-user --help has its own entry in the page's COMMANDS" {
+	local prog cmd tags n=0
+	for prog in iot-migrate iot-user; do
+		tags=$(page_command_tags "$IOTFLOW_ROOT/man/$prog.1")
+		while read -r cmd; do
+			# A tag is the command, then its arguments or nothing.
+			grep -qE "^$cmd( |\$)" <<<"$tags" ||
+				{ echo "man/$prog.1: '$cmd' has no .TP entry in COMMANDS; the tags are:"; echo "$tags"; return 1; }
+			n=$((n + 1))
+		done < <(help_commands "$prog")
+	done
+	((n >= 20))
+}
