@@ -32,6 +32,8 @@ setup() {
 teardown() {
 	sub_stop
 	iot_mqtt_start >/dev/null 2>&1 || true   # a test that stopped it
+	# A test that loaded the auth plugin: the anonymous broker again.
+	if [[ -n ${PLUGIN_BROKER:-} ]]; then iot_mqtt_reconfigure >/dev/null 2>&1 || true; fi
 }
 
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
@@ -312,4 +314,41 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	assert_failure 5
 	[[ $stderr == *"mqtt_url is not set"* ]]
 	[[ $(jq -r .status <<<"$output") == pending ]]
+}
+
+@test "a broker with the auth plugin: without a login, send, config set and retry exit 4 and say what it wants; with the owner's token all is delivered" {
+	PLUGIN_BROKER=1
+	IOT_MOSQUITTO_PLUGIN=$IOTFLOW_ROOT/bin/iotflow_auth.so iot_mqtt_reconfigure
+	local hint="a broker with the IoTFlow plugin takes a person's API token as the password: mqtt_url mqtt://NAME:TOKEN@HOST:PORT"
+	run --separate-stderr iot-device command send "$A" reboot
+	assert_failure 4
+	local id
+	id=$(jq -r .id <<<"$output")
+	[[ $(jq -r .status <<<"$output") == pending ]]
+	[[ $stderr == *"the broker at 127.0.0.1:$IOTFLOW_MQTT_PORT refused the connection: Not authorized"* ]]
+	[[ $stderr == *"$hint"* && $stderr == *"command $id stays pending"* ]]
+	run --separate-stderr iot-device config set "$A" level 3 --type integer
+	assert_failure 4
+	jq -e '.value == 3' <<<"$output"
+	[[ $stderr == *"the configuration is stored but not published"* && $stderr == *"$hint"* ]]
+	[[ $(q "select count(*) from config_outbox where device_id = $A") == 1 ]]
+	run --separate-stderr iot-device command retry
+	assert_failure 4
+	[[ $stderr == *"fatal: the broker at"*"refused the connection"* && $stderr == *"$hint"* ]]
+	[[ $(q "select status from device_control where id = $id") == pending ]]
+	# alice's token (she owns both devices) as the password: delivered.
+	local url
+	url=mqtt://cli:$(iot-user token create alice cli | jq -r .token)@127.0.0.1:$IOTFLOW_MQTT_PORT
+	run --separate-stderr env IOTFLOW_MQTT_URL="$url" iot-device command retry
+	assert_success
+	jq -e '.sent == 1 and .configs == 1 and .left == 0' <<<"$output"
+	run --separate-stderr env IOTFLOW_MQTT_URL="$url" iot-device command send "$A" reboot
+	assert_success
+	[[ $(jq -r .status <<<"$output") == sent && -z $stderr ]]
+	[[ $(q "select string_agg(status, ' ' order by id) from device_control where device_id = $A") == "sent sent" ]]
+	# The device, logged in with its own key, finds its retained config.
+	run mosquitto_sub -p "$IOTFLOW_MQTT_PORT" -u "$A" -P "$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-a.json")" \
+		-t "iotflow/devices/$A/commands/config" -F '%p' -C 1 -W 5
+	assert_success
+	jq -e '.config == {"level":3}' <<<"$output"
 }

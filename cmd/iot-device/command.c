@@ -19,6 +19,26 @@ static iot_publisher *broker(iot_registry *id, iot_error *err)
 	return iot_publisher_new(id->cfg, &po, err);
 }
 
+/* After the broker refused this login or this publication (IOT_DENIED):
+ * what it wants. A broker with the IoTFlow plugin takes a person's API
+ * token as the password, and only for that person's devices (or all, for
+ * an admin). */
+static void login_hint(const iot_error *why)
+{
+	if (why->status == IOT_DENIED)
+		iot_warn("a broker with the IoTFlow plugin takes a person's API token as the password:"
+		         " mqtt_url mqtt://NAME:TOKEN@HOST:PORT, the devices' owner's or an admin's"
+		         " (iotflow-mosquitto(8))");
+}
+
+/* The exit status of a change stored but not delivered: 4 when the broker
+ * refused, 6 for an internal error, else 5 (the broker could not be
+ * reached, or mqtt_url is not set). */
+static int undelivered(const iot_error *why)
+{
+	return why->status == IOT_DENIED || why->status == IOT_INTERNAL ? (int)why->status : IOT_UNAVAILABLE;
+}
+
 int dev_command_send(iot_registry *id, char **args, const struct dev_opts *o)
 {
 	iot_error err = { 0 };
@@ -44,11 +64,15 @@ int dev_command_send(iot_registry *id, char **args, const struct dev_opts *o)
 		rc = iot_fatal_error(&err);
 		goto out;
 	}
-	/* Stored, not delivered: said on stderr, the row on stdout, exit 5. */
-	iot_warn("%s", pub ? err.msg : berr.msg);
+	/* Stored, not delivered: said on stderr, the row on stdout, exit 4 or 5. */
+	const iot_error *why = pub ? &err : &berr;
+	iot_warn("%s", why->msg);
+	login_hint(why);
 	iot_warn("command %lld stays pending until `iot-device command retry` (or iot-mqtt-listen) sends it",
 	         (long long)json_integer_value(json_object_get(row, "id")));
-	rc = dev_emit(row, command_cols, o->format) < 0 ? IOT_INTERNAL : IOT_UNAVAILABLE;
+	rc = undelivered(why);
+	if (dev_emit(row, command_cols, o->format) < 0)
+		rc = IOT_INTERNAL;
 out:
 	iot_publisher_free(pub);
 	json_decref(row);
@@ -80,8 +104,10 @@ int dev_command_retry(iot_registry *id, const struct dev_opts *o)
 	json_t *out = json_pack("{s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)st.sent, "expired", (json_int_t)st.expired,
 	                        "configs", (json_int_t)st.configs, "retracted", (json_int_t)st.retracted,
 	                        "left", (json_int_t)st.left);
-	if (rc)
+	if (rc) {
 		iot_fatal("%s", err.msg);
+		login_hint(&err);
+	}
 	if (rc == 0 || rc == IOT_UNAVAILABLE)
 		rc = dev_emit(out, retry_cols, o->format) < 0 ? IOT_INTERNAL : rc;
 	json_decref(out);
@@ -101,6 +127,7 @@ int dev_config_publish(iot_registry *id, const json_t *result)
 	if (rc == 0)
 		return 0;
 	iot_warn("the configuration is stored but not published: %s", err.msg);
-	iot_warn("`iot-device command retry` (or iot-mqtt-listen) publishes it once the broker is back");
-	return err.status ? (int)err.status : IOT_UNAVAILABLE;
+	login_hint(&err);
+	iot_warn("`iot-device command retry` (or iot-mqtt-listen) publishes it later");
+	return undelivered(&err);
 }

@@ -80,8 +80,9 @@ static const char help_text[] =
 "change (committed; the message says what to run once Redis is back, and a\n"
 "rotated key is in the output: do not rotate again; rm removes nothing then),\n"
 "6 internal error. command send: 5 when the broker is unreachable (the\n"
-"command is stored pending and printed); config set/rm: 5 when the change\n"
-"is stored but could not be published. See iot-device(1).\n";
+"command is stored pending and printed), 4 when it refused the login;\n"
+"config set/rm: the same when the change is stored but not published.\n"
+"See iot-device(1).\n";
 
 enum {
 	O_DESCRIPTION = 1 << 0, O_FIRMWARE = 1 << 1, O_GRACE = 1 << 2, O_HARDWARE = 1 << 3,
