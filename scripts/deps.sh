@@ -12,7 +12,7 @@ pkgs=(
 	libsodium-dev libmicrohttpd-dev libsystemd-dev zlib1g-dev
 	postgresql redis-server mosquitto
 	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
-	prometheus socat
+	prometheus socat systemd
 	libxml2-utils librsvg2-bin python3
 	chromium chromium-driver
 )
