@@ -196,6 +196,22 @@ man_examples() {
 	assert_failure 3
 }
 
+@test "iot-user: enroll list and revoke of a user who does not exist exit 3 and say so" {
+	iot-user add hana --no-password >/dev/null
+	run iot-user enroll list hana
+	assert_success
+	assert_output ''
+	run --separate-stderr iot-user enroll list nobody
+	assert_failure 3
+	[[ $stderr == *"unknown user 'nobody'"* ]]
+	run --separate-stderr iot-user enroll revoke nobody
+	assert_failure 3
+	[[ $stderr == *"unknown user 'nobody'"* ]]
+	run --separate-stderr iot-user enroll revoke hana
+	assert_failure 3
+	[[ $stderr == *"user 'hana' has no live enrollment code"* ]]
+}
+
 @test "iot-user: a disabled user's tokens are refused at once" {
 	iot-user add --no-password hank
 	token=$(iot-user token create hank t1 | jq -r .token)

@@ -173,6 +173,14 @@ t@$D10"
 	assert_failure 2
 	run iot-migrate retention --keep soon --archive-dir "$ARCH"
 	assert_failure 2
+	# A bare number is not taken as seconds: "--keep 365" meant 365 days
+	# would have dropped all but the last six minutes. Nothing is touched.
+	run --separate-stderr iot-migrate retention --keep 365 --archive-dir "$ARCH"
+	assert_failure 2
+	assert_equal "$output" ''
+	[[ $stderr == *"invalid --keep '365' (a number and its unit"* ]]
+	run ls -A "$ARCH"
+	assert_output ''
 	run iot-migrate partitions --keep 365d
 	assert_failure 2
 	run iot-migrate rollups

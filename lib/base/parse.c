@@ -41,6 +41,14 @@ int iot_parse_duration(const char *s, long *seconds)
 	return 0;
 }
 
+int iot_parse_duration_unit(const char *s, long *seconds)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || s[n - 1] < 'a' || s[n - 1] > 'z')
+		return -1;
+	return iot_parse_duration(s, seconds);
+}
+
 size_t iot_int_text(long long v, char *buf)
 {
 	char d[IOT_INT_TEXT_MAX];

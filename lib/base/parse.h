@@ -9,6 +9,9 @@
 int iot_parse_long(const char *s, long min, long max, long *out);
 /* Durations: "90", "90s", "15m", "2h", "7d", "1w" -> seconds. Returns 0 or -1. */
 int iot_parse_duration(const char *s, long *seconds);
+/* The same with the unit required ("7d", never "7"): for a duration where
+ * a bare number taken as seconds would do harm (how much data to keep). */
+int iot_parse_duration_unit(const char *s, long *seconds);
 /* "12" -> 12; 0 when s is not a plain positive decimal below 2^31. */
 long long iot_parse_id(const char *s);
 /* The other way: v in decimal at buf, NUL-terminated (buf holds at least

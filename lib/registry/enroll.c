@@ -73,7 +73,7 @@ int iot_enroll_create(iot_registry *id, const char *username, json_t **out, iot_
 
 int iot_enroll_list(iot_registry *id, const char *username, json_t **out, iot_error *err)
 {
-	if (username && iot_username_check(username, err) < 0)
+	if (username && (iot_username_check(username, err) < 0 || iot_registry_user_exists(id, username, err) < 0))
 		return -1;
 	static const char sql[] =
 		"SELECT " ENROLL_JSON " FROM user_enrollment e JOIN users u ON u.id = e.user_id"
@@ -85,7 +85,7 @@ int iot_enroll_list(iot_registry *id, const char *username, json_t **out, iot_er
 int iot_enroll_revoke(iot_registry *id, const char *username, const char *prefix, json_t **out,
                       iot_error *err)
 {
-	if (iot_username_check(username, err) < 0)
+	if (iot_username_check(username, err) < 0 || iot_registry_user_exists(id, username, err) < 0)
 		return -1;
 	if (prefix && (strlen(prefix) != 6 || strspn(prefix, "0123456789abcdef") != 6))
 		return iot_error_set(err, IOT_USAGE, "enrollment code prefix: 6 lower-case hex digits");

@@ -88,3 +88,14 @@ int iot_username_check(const char *name, iot_error *err)
 	return 0;
 }
 
+int iot_registry_user_exists(iot_registry *id, const char *username, iot_error *err)
+{
+	static const char sql[] = "SELECT 1 FROM users WHERE username = $1";
+	const char *params[1] = { username };
+	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
+	if (!res)
+		return -1;
+	int n = PQntuples(res);
+	PQclear(res);
+	return n == 1 ? 0 : iot_error_set(err, IOT_NOT_FOUND, "unknown user '%s'", username);
+}

@@ -28,6 +28,10 @@ json_t *iot_registry_rows(PGresult *res, iot_error *err);
 /* Column 0 of the only row; NULL with IOT_NOT_FOUND "<what>" when none. */
 json_t *iot_registry_row(PGresult *res, const char *what, iot_error *err);
 
+/* 0 when a user of that name exists; else -1 with IOT_NOT_FOUND
+ * "unknown user 'NAME'" (or the database's error). */
+int iot_registry_user_exists(iot_registry *id, const char *username, iot_error *err);
+
 /* The one thing a name picks out, from rows (id, "OWNER/NAME", count(*)
  * OVER ()) of up to 5 matches: 0 and *out for one row; none: IOT_NOT_FOUND
  * "unknown KIND 'SPEC'"; several: IOT_USAGE "KIND 'SPEC' is ambiguous: N

@@ -231,21 +231,9 @@ int iot_token_create(iot_registry *id, const char *username, const char *name, l
 	return rc;
 }
 
-static int user_exists(iot_registry *id, const char *username, iot_error *err)
-{
-	static const char sql[] = "SELECT 1 FROM users WHERE username = $1";
-	const char *params[1] = { username };
-	PGresult *res = iot_db_exec(id->db, sql, 1, params, err);
-	if (!res)
-		return -1;
-	int n = PQntuples(res);
-	PQclear(res);
-	return n == 1 ? 0 : iot_error_set(err, IOT_NOT_FOUND, "unknown user '%s'", username);
-}
-
 int iot_token_list(iot_registry *id, const char *username, json_t **out, iot_error *err)
 {
-	if (iot_username_check(username, err) < 0 || user_exists(id, username, err) < 0)
+	if (iot_username_check(username, err) < 0 || iot_registry_user_exists(id, username, err) < 0)
 		return -1;
 	static const char sql[] =
 		"SELECT " TOKEN_JSON " FROM user_tokens t JOIN users u ON u.id = t.user_id"
@@ -263,7 +251,7 @@ int iot_token_revoke(iot_registry *id, const char *username, const char *name, j
                      iot_error *err)
 {
 	if (iot_username_check(username, err) < 0 || check_token_name(name, err) < 0 ||
-	    user_exists(id, username, err) < 0)
+	    iot_registry_user_exists(id, username, err) < 0)
 		return -1;
 	/* Names are unique among live tokens only (004_token_names.sql): the
 	 * live one is revoked; without one, the latest revoked one is shown. */
