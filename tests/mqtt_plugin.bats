@@ -313,6 +313,45 @@ iotflow/devices/$ID/status/heartbeat alive"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/cmd")" "iotflow/devices/$mine/commands/control mine"
 }
 
+@test "a persistent session gets what was published while it was away (MQTT 5 and 3.1.1); another person taking its client id gets none of it" {
+	device d1
+	local admin carol
+	admin=$(token boss svc --admin)
+	# A service account's MQTT 5 session that outlives the connection.
+	run sub -V 5 -u listener -P "$admin" -i keep -c -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -E
+	assert_success
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m away-1
+	run sub -V 5 -u listener -P "$admin" -i keep -c -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -v -C 1 -W 5
+	assert_success
+	assert_output "iotflow/devices/$ID/telemetry away-1"
+	# A device's MQTT 3.1.1 persistent session gets the command sent meanwhile.
+	run sub -u "$ID" -P "$KEY" -i dev-keep -c -q 1 -t "iotflow/devices/$ID/commands/#" -E
+	assert_success
+	pub -u svc -P "$admin" -q 1 -t "iotflow/devices/$ID/commands/control" -m '{"command":"reboot"}'
+	run sub -u "$ID" -P "$KEY" -i dev-keep -c -q 1 -t "iotflow/devices/$ID/commands/#" -v -C 1 -W 5
+	assert_success
+	assert_output "iotflow/devices/$ID/commands/control {\"command\":\"reboot\"}"
+	# An admin's session queues a reading, then carol (not the owner)
+	# resumes it under the same client id: the queue is checked against
+	# her, and neither it nor what comes later reaches her.
+	run sub -V 5 -u listener -P "$admin" -i keep2 -c -x 3600 -q 1 -t 'iotflow/devices/+/telemetry' -E
+	assert_success
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m queued-secret
+	carol=$(token carol svc)
+	bgsub "$BATS_TEST_TMPDIR/carol" -V 5 -u svc -P "$carol" -i keep2 -c -x 3600 -q 1 -t 'iotflow/devices/+/status/x' -v -W 4
+	local pid=$!
+	wait_for 50 subscribed keep2
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m later-secret
+	wait "$pid" || true
+	run cat "$BATS_TEST_TMPDIR/carol"
+	refute_output --partial secret
+	# And the admin's own reconnect afterwards is a session of its own again.
+	run sub -V 5 -u listener -P "$admin" -i keep3 -c -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -E
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m away-2
+	run sub -V 5 -u listener -P "$admin" -i keep3 -c -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -v -C 1 -W 5
+	assert_output "iotflow/devices/$ID/telemetry away-2"
+}
+
 @test "service accounts: a disabled person's or a revoked token is refused" {
 	local tok tok2
 	tok=$(token erin svc --admin)
@@ -549,6 +588,29 @@ $id1 t 21.5"
 		sleep 0.1
 	done
 	assert_equal "$st" completed
+}
+
+@test "behind the plugin: what devices publish while iot-mqtt-listen is stopped is stored once it is back" {
+	device d1
+	local tok log=$IOTFLOW_TEST_TMP/listen.log cid="listen-$BATS_TEST_NUMBER" i
+	tok=$(token boss listener --admin)
+	start() {
+		IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+			iot-mqtt-listen --trust-broker --client-id "$cid" 2>>"$log" 3>&- &
+		LPID=$!
+		BG_PIDS+=($LPID)
+	}
+	start
+	wait_for 50 subscribed "$cid-1"
+	kill -TERM "$LPID"
+	wait "$LPID" || true
+	for ((i = 1; i <= 20; i++)); do
+		pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m "{\"data\":{\"n\":$i}}"
+	done
+	start
+	wait_for 150 bash -c "[[ \$(psql -XAtc 'select count(*) from telemetry_data') == 20 ]]"
+	run psql -XAtc "select count(distinct numeric_value) from telemetry_data where device_id = $ID"
+	assert_output 20
 }
 
 @test "legacy mode behind the plugin: an anonymous client's payload with its device's key is stored, another device's key is not" {

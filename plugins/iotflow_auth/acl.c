@@ -164,11 +164,11 @@ int iotp_on_acl_check(int event, void *event_data, void *userdata)
 	struct plugin *p = userdata;
 	if (ed->access == MOSQ_ACL_UNSUBSCRIBE)
 		return MOSQ_ERR_SUCCESS;
-	const struct session *s = iotp_session_find(p, ed->client);
+	const struct session *s = iotp_session_for(p, ed->client);
 	struct session will;
 	if (!s && ed->access == MOSQ_ACL_WRITE) {
 		/* A will goes out after the disconnect callback dropped the
-		 * session; only a client that logged in through us has a session
+		 * session (a clean one: a persistent one is kept offline); only a client that logged in through us has a session
 		 * to lose, so its username is one login.c accepted. */
 		const char *u = mosquitto_client_username(ed->client);
 		memset(&will, 0, sizeof will);

@@ -71,12 +71,13 @@ static int refuse(struct plugin *p, const iot_error *err)
 
 static int remember(struct plugin *p, struct mosquitto *client, struct session *s, const char *secret)
 {
-	const char *cid = mosquitto_client_id(client);
+	const char *cid = mosquitto_client_id(client), *user = mosquitto_client_username(client);
 	s->client = client;
 	s->client_id = strdup(cid ? cid : "");
+	s->username = user ? strdup(user) : NULL;
 	s->secret = secret ? dup_secret(secret) : NULL;
 	s->checked_ms = iot_now_ms();
-	if (!s->client_id || (secret && !s->secret)) {
+	if (!s->client_id || (user && !s->username) || (secret && !s->secret)) {
 		iotp_session_free(s);
 		return MOSQ_ERR_NOMEM;
 	}

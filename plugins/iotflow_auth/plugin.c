@@ -198,7 +198,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 {
 	(void)event;
 	struct mosquitto_evt_disconnect *ed = event_data;
-	iotp_session_drop(userdata, ed->client);
+	iotp_session_disconnected(userdata, ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
 

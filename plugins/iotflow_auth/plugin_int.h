@@ -18,7 +18,13 @@
 
 struct mosquitto;
 
-/* Who a connected client is, decided at login. */
+/* Who a client is, decided at login. A client with a persistent session
+ * (clean start off) keeps its entry when it disconnects, marked offline:
+ * the broker goes on queueing what its subscriptions match, and asks us
+ * whether it may receive each message (MOSQ_ACL_READ) while nobody is
+ * connected. An offline entry only ever answers for the same client id
+ * and username; a client that logs in again gets a new entry, and the
+ * broker checks the queued messages against it before delivering any. */
 enum session_kind {
 	SESSION_DEVICE,      /* username = device id, password = its API key */
 	SESSION_SERVICE,     /* a person's API token (iotu_...) */
@@ -35,7 +41,13 @@ struct session {
 	int64_t user_id;               /* SESSION_SERVICE */
 	bool is_admin;                 /* SESSION_SERVICE */
 	long long checked_ms;          /* last (re-)check of a service token */
+	char *username;                /* as logged in (NULL: anonymous) */
+	bool offline;                  /* disconnected, its persistent session kept */
 };
+
+/* Offline entries kept at most; past it a disconnecting client's session
+ * is forgotten (its messages are then refused, and the log says so once). */
+#define OFFLINE_MAX 131072
 
 #define SESSION_BUCKETS 65536
 
@@ -60,6 +72,8 @@ struct plugin {
 	/* Sessions by client pointer. */
 	struct session *bucket[SESSION_BUCKETS];
 	size_t nsessions;
+	size_t noffline;               /* of which offline */
+	bool offline_full_warned;
 	/* A full re-check in slices (after the subscription was lost or remade). */
 	bool recheck_all;
 	size_t recheck_cursor;
@@ -86,6 +100,11 @@ int iotp_on_acl_check(int event, void *event_data, void *userdata);
 
 /* sessions.c */
 struct session *iotp_session_find(struct plugin *p, const struct mosquitto *client);
+/* The client's entry for an ACL check: an offline one only while the
+ * client's id and username are still those it logged in with. */
+struct session *iotp_session_for(struct plugin *p, const struct mosquitto *client);
+/* MOSQ_EVT_DISCONNECT: keep a persistent session's entry offline, or drop it. */
+void iotp_session_disconnected(struct plugin *p, const struct mosquitto *client);
 /* Adds (or replaces the entry of the same client); takes ownership of s. */
 void iotp_session_put(struct plugin *p, struct session *s);
 void iotp_session_drop(struct plugin *p, const struct mosquitto *client);

@@ -10,7 +10,10 @@
  * People's tokens publish no invalidation: service sessions are re-checked
  * every SERVICE_RECHECK_MS instead, so a revoked token or a disabled
  * person's session ends within that. Kicks happen after the walk: a kick
- * fires the disconnect callback, which edits the table. */
+ * fires the disconnect callback, which edits the table. A kicked client's
+ * entry goes first, so that its persistent session is not kept offline;
+ * an offline entry that is no longer allowed is dropped, never kicked (a
+ * client connected under its id now is another login, checked on its own). */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -52,6 +55,7 @@ void iotp_session_free(struct session *s)
 		free(s->secret);
 	}
 	free(s->client_id);
+	free(s->username);
 	free(s);
 }
 
@@ -62,6 +66,8 @@ void iotp_session_drop(struct plugin *p, const struct mosquitto *client)
 		if ((*pp)->client == client) {
 			struct session *s = *pp;
 			*pp = s->next;
+			if (s->offline)
+				p->noffline--;
 			iotp_session_free(s);
 			p->nsessions--;
 			return;
@@ -85,7 +91,49 @@ void iotp_sessions_clear(struct plugin *p)
 			p->bucket[b] = s->next;
 			iotp_session_free(s);
 		}
-	p->nsessions = 0;
+	p->nsessions = p->noffline = 0;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a ? b && !strcmp(a, b) : !b;
+}
+
+struct session *iotp_session_for(struct plugin *p, const struct mosquitto *client)
+{
+	struct session *s = iotp_session_find(p, client);
+	if (s && s->offline && (!same(s->client_id, mosquitto_client_id(client)) ||
+	                        !same(s->username, mosquitto_client_username(client)))) {
+		iotp_session_drop(p, client);
+		return NULL;
+	}
+	return s;
+}
+
+void iotp_session_disconnected(struct plugin *p, const struct mosquitto *client)
+{
+	struct session *s = iotp_session_find(p, client);
+	if (!s || s->offline)
+		return;
+	/* MQTT 3.1 and 3.1.1: a clean session ends here. MQTT 5: the session
+	 * expiry interval says, and the broker does not tell plugins; kept, and
+	 * an entry whose client is gone is replaced by the next login that
+	 * reuses its memory (iotp_session_put), never matched by another. */
+	if (s->kind == SESSION_ANONYMOUS ||
+	    (mosquitto_client_protocol_version(client) != 5 && mosquitto_client_clean_session(client))) {
+		iotp_session_drop(p, client);
+		return;
+	}
+	if (p->noffline >= OFFLINE_MAX) {
+		if (!p->offline_full_warned)
+			iotp_log(MOSQ_LOG_WARNING, "%d offline persistent sessions kept: client %s and later ones get "
+			         "no queued messages while away", OFFLINE_MAX, s->client_id);
+		p->offline_full_warned = true;
+		iotp_session_drop(p, client);
+		return;
+	}
+	s->offline = true;
+	p->noffline++;
 }
 
 int iotp_session_still_valid(struct plugin *p, struct session *s)
@@ -113,35 +161,49 @@ int iotp_session_still_valid(struct plugin *p, struct session *s)
 	return 0;
 }
 
-/* Client ids to kick, gathered during a walk. */
+/* Sessions no longer allowed, gathered during a walk: the client ids of
+ * connected ones to kick, and every one's client to drop. */
 struct kick_list {
-	char **id;
+	char **id;                     /* NULL for an offline one: dropped only */
+	const struct mosquitto **client;
 	size_t n, cap;
 };
 
-static void kick_add(struct kick_list *k, const char *id)
+static void kick_add(struct kick_list *k, const struct session *s)
 {
 	if (k->n == k->cap) {
 		size_t cap = k->cap ? k->cap * 2 : 16;
 		char **v = realloc(k->id, cap * sizeof *v);
-		if (!v)
+		if (v)
+			k->id = v;
+		const struct mosquitto **c = v ? realloc(k->client, cap * sizeof *c) : NULL;
+		if (!c)
 			return;
-		k->id = v;
+		k->client = c;
 		k->cap = cap;
 	}
-	if ((k->id[k->n] = strdup(id)))
-		k->n++;
+	k->id[k->n] = NULL;
+	if (!s->offline && !(k->id[k->n] = strdup(s->client_id)))
+		return;
+	k->client[k->n++] = s->client;
 }
 
-static void kick_all(struct kick_list *k, const char *why)
+static void kick_all(struct plugin *p, struct kick_list *k, const char *why)
 {
 	for (size_t i = 0; i < k->n; i++) {
+		iotp_session_drop(p, k->client[i]);
+		if (!k->id[i]) {
+			iotp_log(MOSQ_LOG_NOTICE, "forgetting an offline session: %s", why);
+			continue;
+		}
 		iotp_log(MOSQ_LOG_NOTICE, "disconnecting client %s: %s", k->id[i], why);
 		mosquitto_kick_client_by_clientid(k->id[i], false);
 		free(k->id[i]);
 	}
 	free(k->id);
+	free(k->client);
 	k->id = NULL;
+	k->client = NULL;
 	k->n = k->cap = 0;
 }
 
@@ -162,8 +224,8 @@ void iotp_sessions_invalidated(struct plugin *p, const char *msg)
 	for (size_t b = 0; b < SESSION_BUCKETS; b++)
 		for (struct session *s = p->bucket[b]; s; s = s->next)
 			if (s->kind == SESSION_DEVICE && s->device_id == id && iotp_session_still_valid(p, s) == 0)
-				kick_add(&k, s->client_id);
-	kick_all(&k, "its key or device changed");
+				kick_add(&k, s);
+	kick_all(p, &k, "its key or device changed");
 }
 
 void iotp_sessions_tick(struct plugin *p)
@@ -175,7 +237,7 @@ void iotp_sessions_tick(struct plugin *p)
 		for (; b < SESSION_BUCKETS && checked < SLICE; b++)
 			for (struct session *s = p->bucket[b]; s; s = s->next, checked++)
 				if (s->kind != SESSION_SERVICE && iotp_session_still_valid(p, s) == 0)
-					kick_add(&k, s->client_id);
+					kick_add(&k, s);
 		p->recheck_cursor = b;
 		p->recheck_all = b < SESSION_BUCKETS;
 	}
@@ -188,8 +250,8 @@ void iotp_sessions_tick(struct plugin *p)
 				if (s->kind == SESSION_SERVICE && now - s->checked_ms >= SERVICE_RECHECK_MS) {
 					s->checked_ms = now;
 					if (iotp_session_still_valid(p, s) == 0)
-						kick_add(&k, s->client_id);
+						kick_add(&k, s);
 				}
 	}
-	kick_all(&k, "no longer allowed");
+	kick_all(p, &k, "no longer allowed");
 }
