@@ -211,6 +211,14 @@ Try 'iot-chart --help' for more information."
 	assert_equal "$(jq -c .devices <<<"$output")" '[1]'
 	run --separate-stderr iot-chart device rm alice/t 2
 	assert_failure 3
+	# Several at once: all or none. An unknown one, or one that is not
+	# the owner's, leaves the chart as it was.
+	run --separate-stderr iot-chart device add alice/t 2 999
+	assert_failure 3
+	run --separate-stderr iot-chart device add alice/t 2 bob/thermo-1
+	assert_failure 2
+	run iot-chart show alice/t
+	assert_equal "$(jq -c .devices <<<"$output")" '[1]'
 	# An admin's chart may hold anyone's device.
 	iot-chart add fleet --owner root >/dev/null
 	run iot-chart device add root/fleet 1 3

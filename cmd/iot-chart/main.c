@@ -288,14 +288,7 @@ static int run(iot_registry *id, const iot_command *cmd, char **args, int nargs,
 	case A_SET: return iot_chart_update(id, chart, 0, &o->f, out, err);
 	case A_RM: return iot_chart_remove(id, chart, 0, out, err);
 	case A_DUP: return iot_chart_duplicate(id, chart, 0, o->f.name, out, err);
-	case A_DEV_ADD:
-		for (int i = 1; i < nargs; i++) {
-			json_decref(*out);
-			*out = NULL;
-			if (iot_chart_device_add(id, chart, args[i], out, err) < 0)
-				return -1;
-		}
-		return 0;
+	case A_DEV_ADD: return iot_chart_device_add(id, chart, (const char *const *)(args + 1), (size_t)(nargs - 1), out, err);
 	case A_DEV_RM: return iot_chart_device_remove(id, chart, args[1], out, err);
 	case A_M_ADD:
 		return iot_chart_measurement_add(id, chart, args[1], o->display, o->color, o->unit, out, err);

@@ -138,7 +138,8 @@ struct change {
 	const iot_chart_fields *f;
 	json_t *appearance, *devices, *measurements;   /* normalised */
 	const char *new_name;          /* duplicate */
-	int64_t device_id;             /* one device added or removed */
+	const int64_t *device_ids;     /* devices added, or the one removed */
+	size_t ndevices;
 	bool remove;                   /* one device or measurement: off the chart */
 	json_t *out;
 };
@@ -469,22 +470,24 @@ static int one_device_tx(iot_db *db, void *arg, iot_error *err)
 	PQclear(res);
 	if (!list)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");
-	json_int_t dev = c->device_id;
-	size_t i, at = (size_t)-1;
-	json_t *e;
-	json_array_foreach(list, i, e)
-		if (json_integer_value(e) == dev)
-			at = i;
 	int rc = 0;
-	if (c->remove && at == (size_t)-1)
-		rc = iot_error_set(err, IOT_NOT_FOUND, "device %" PRId64 " is not on chart %" PRId64, c->device_id,
-		                   c->chart_id);
-	else if (c->remove)
-		json_array_remove(list, at);
-	else if (at == (size_t)-1 && json_array_size(list) >= IOT_CHART_DEVICES_MAX)
-		rc = iot_error_set(err, IOT_USAGE, "devices: at most %d on a chart", IOT_CHART_DEVICES_MAX);
-	else if (at == (size_t)-1)
-		json_array_append_new(list, json_integer(dev));
+	for (size_t k = 0; k < c->ndevices && rc == 0; k++) {
+		json_int_t dev = c->device_ids[k];
+		size_t i, at = (size_t)-1;
+		json_t *e;
+		json_array_foreach(list, i, e)
+			if (json_integer_value(e) == dev)
+				at = i;
+		if (c->remove && at == (size_t)-1)
+			rc = iot_error_set(err, IOT_NOT_FOUND, "device %" PRId64 " is not on chart %" PRId64,
+			                   (int64_t)dev, c->chart_id);
+		else if (c->remove)
+			json_array_remove(list, at);
+		else if (at == (size_t)-1 && json_array_size(list) >= IOT_CHART_DEVICES_MAX)
+			rc = iot_error_set(err, IOT_USAGE, "devices: at most %d on a chart", IOT_CHART_DEVICES_MAX);
+		else if (at == (size_t)-1)
+			json_array_append_new(list, json_integer(dev));
+	}
 	if (rc == 0) {
 		json_decref(c->devices);       /* a retried transaction's */
 		c->devices = list;
@@ -494,26 +497,31 @@ static int one_device_tx(iot_db *db, void *arg, iot_error *err)
 	return rc;
 }
 
-static int one_device(iot_registry *id, int64_t chart_id, const char *spec, bool remove, json_t **out,
-                      iot_error *err)
+/* Every spec resolved before anything changes, then one transaction: an
+ * unknown device or a full chart leaves the chart as it was. */
+static int devices_change(iot_registry *id, int64_t chart_id, const char *const *specs, size_t n, bool remove,
+                          json_t **out, iot_error *err)
 {
-	int64_t dev;
-	if (iot_device_resolve(id, spec, &dev, err) < 0)
-		return -1;
-	struct change c = { .chart_id = chart_id, .device_id = dev, .remove = remove };
+	int64_t dev[IOT_CHART_DEVICES_MAX];
+	if (n == 0 || n > IOT_CHART_DEVICES_MAX)
+		return iot_error_set(err, IOT_USAGE, "devices: 1 to %d at a time", IOT_CHART_DEVICES_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (iot_device_resolve(id, specs[i], &dev[i], err) < 0)
+			return -1;
+	struct change c = { .chart_id = chart_id, .device_ids = dev, .ndevices = n, .remove = remove };
 	return run(id, &c, one_device_tx, out, err);
 }
 
-int iot_chart_device_add(iot_registry *id, int64_t chart_id, const char *device_spec, json_t **out,
-                         iot_error *err)
+int iot_chart_device_add(iot_registry *id, int64_t chart_id, const char *const *device_specs, size_t n,
+                         json_t **out, iot_error *err)
 {
-	return one_device(id, chart_id, device_spec, false, out, err);
+	return devices_change(id, chart_id, device_specs, n, false, out, err);
 }
 
 int iot_chart_device_remove(iot_registry *id, int64_t chart_id, const char *device_spec,
                             json_t **out, iot_error *err)
 {
-	return one_device(id, chart_id, device_spec, true, out, err);
+	return devices_change(id, chart_id, &device_spec, 1, true, out, err);
 }
 
 static int one_measurement_tx(iot_db *db, void *arg, iot_error *err)

@@ -95,10 +95,11 @@ int iot_chart_remove(iot_registry *id, int64_t chart_id, int64_t owner, json_t *
 int iot_chart_duplicate(iot_registry *id, int64_t chart_id, int64_t owner, const char *new_name,
                         json_t **out, iot_error *err);
 
-/* One device more (already there: no change) or less (not there:
- * IOT_NOT_FOUND). device_spec as iot_device_resolve reads it. out: the chart. */
-int iot_chart_device_add(iot_registry *id, int64_t chart_id, const char *device_spec, json_t **out,
-                         iot_error *err);
+/* Devices more (those already there: no change), all or none, or one
+ * less (not there: IOT_NOT_FOUND). Specs as iot_device_resolve reads
+ * them. out: the chart. */
+int iot_chart_device_add(iot_registry *id, int64_t chart_id, const char *const *device_specs, size_t n,
+                         json_t **out, iot_error *err);
 int iot_chart_device_remove(iot_registry *id, int64_t chart_id, const char *device_spec,
                             json_t **out, iot_error *err);
 /* Add a measurement, or change the display name, colour or unit of one
