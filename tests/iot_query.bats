@@ -168,6 +168,17 @@ Try 'iot-query --help' for more information." ]]
 2026-11-28T06:00:00+00:00,120.5,"{""mode"":""eco"",""limits"":[1,2.5]}"'
 }
 
+@test "table: a text with a newline, a tab, an escape or a backslash stays on its row, escaped" {
+	printf '%s\n' '{"device_id":4,"timestamp":"2026-11-28T06:00:00Z","data":{"note":"two\nlines\tand \u001b[31mred\\ here"}}' | iot-ingest -q >/dev/null
+	run iot-query --format table range --device bob/idle --since 2026-11-28 --until 2026-11-29
+	assert_success
+	assert_equal "${#lines[@]}" 2
+	assert_equal "${lines[1]}" '2026-11-28T06:00:00+00:00  two\nlines\tand \x1b[31mred\\ here'
+	# NDJSON and CSV keep the text as it is.
+	run iot-query --format csv range --device bob/idle --since 2026-11-28 --until 2026-11-29
+	[[ $output == *$'"two\nlines\tand \e[31mred\\ here"'* ]]
+}
+
 @test "range: relative times (-15m, -24h, -7d, now) count back from now" {
 	local t30 t3h t3d
 	t30=$(date -u -d '-30 minutes' +%Y-%m-%dT%H:%M:%SZ)

@@ -3,6 +3,7 @@
 #include "base/json_util.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,37 @@ static char *cell(const json_t *v)
 	if (json_is_string(v))
 		return strdup(json_string_value(v));
 	return iot_json_text(v, NULL);
+}
+
+/* A table cell for a terminal: control characters (a text value's
+ * newline, an escape sequence) written as \n, \r, \t or \xNN, so that
+ * every row stays one line and nothing reaches the terminal as a command.
+ * A backslash is doubled, so the text can be told apart. */
+static char *table_cell(const json_t *v)
+{
+	char *s = cell(v);
+	if (!s)
+		return NULL;
+	size_t extra = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		extra += *p < 0x20 || *p == 0x7f ? 3 : *p == '\\';
+	if (!extra)
+		return s;
+	char *t = malloc(strlen(s) + extra + 1), *q = t;
+	for (const unsigned char *p = (const unsigned char *)s; t && *p; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == '\\') {
+			*q++ = '\\';
+			*q++ = *p == '\n' ? 'n' : *p == '\r' ? 'r' : *p == '\t' ? 't' : '\\';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			q += sprintf(q, "\\x%02x", *p);
+		} else {
+			*q++ = (char)*p;
+		}
+	}
+	if (t)
+		*q = '\0';
+	free(s);
+	return t;
 }
 
 static void csv_field(FILE *f, const char *s)
@@ -123,7 +155,7 @@ static void print_table(iot_output *o)
 		width[c] = display_width(o->cols[c]);
 	for (size_t r = 0; r < n; r++)
 		for (size_t c = 0; c < o->ncols; c++) {
-			char *s = cell(json_object_get(json_array_get(o->rows, r), o->cols[c]));
+			char *s = table_cell(json_object_get(json_array_get(o->rows, r), o->cols[c]));
 			if (s && display_width(s) > width[c])
 				width[c] = display_width(s);
 			free(s);
@@ -131,7 +163,7 @@ static void print_table(iot_output *o)
 	for (size_t r = 0; r <= n; r++) {
 		for (size_t c = 0; c < o->ncols; c++) {
 			char *s = r == 0 ? strdup(o->cols[c])
-			                 : cell(json_object_get(json_array_get(o->rows, r - 1), o->cols[c]));
+			                 : table_cell(json_object_get(json_array_get(o->rows, r - 1), o->cols[c]));
 			const char *t = s ? s : "";
 			bool last = c + 1 == o->ncols;
 			fputs(t, o->f);
