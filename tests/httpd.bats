@@ -392,6 +392,27 @@ true"
 	assert_line --regexp '^iotflow_auth_lookups_total\{source="unknown"\} [1-5]$'
 }
 
+@test "GET /metrics without metrics_token: open to this host's loopback only; from the network an admin's token" {
+	local ip
+	ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -n 1)
+	[[ -n $ip ]] || skip "this machine has no IPv4 address but loopback to come from"
+	PORT=$(_iot_pick_port)
+	iot-httpd --listen "0.0.0.0:$PORT" 2>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/metrics"
+	assert_output 200
+	run req "http://$ip:$PORT/metrics"
+	assert_output --regexp '^401 \{"error":"Authentication required"'
+	run req -H "Authorization: Bearer $ALICE" "http://$ip:$PORT/metrics"
+	assert_output --regexp '^403 '
+	run curl -s -H "Authorization: Bearer $ROOT" "http://$ip:$PORT/metrics"
+	assert_line --regexp '^iotflow_http_open_connections [0-9]+$'
+	# The rest of the service is the same from anywhere.
+	run curl -s -o /dev/null -w '%{http_code}' "http://$ip:$PORT/health"
+	assert_output 200
+}
+
 @test "GET /metrics with metrics_token: the token or an admin's API token, nothing else" {
 	IOTFLOW_METRICS_TOKEN=m3trics-t0ken start_httpd
 	run req "$U/metrics"
