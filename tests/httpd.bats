@@ -160,6 +160,49 @@ true"
 	assert_equal "$(q "select numeric_value, metadata->>'source' from telemetry_data")" '22.5|test_single_telemetry.py'
 }
 
+@test "compat: POST and GET /api/v1/devices/telemetry (locust with LOCUST_DEVICE_ID), in PostgreSQL, by the key only" {
+	start_httpd
+	local ts body
+	ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6N+00:00)
+	# locust's request: the Flask message, the same store and decoder as POST /api/v1/telemetry.
+	run req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" \
+		-d "{\"data\":{\"temperature\":21.5,\"humidity\":40.25,\"battery\":88.5},\"timestamp\":\"$ts\"}" "$U/api/v1/devices/telemetry"
+	has "$output" 201 '.message == "Telemetry data received successfully" and .device_id == '"$A"'
+		and .device_name == "dev-a" and .stored_in_postgres == true and .stored == 3 and (has("stored_in_iotdb") | not)'
+	assert_equal "$(q "select measurement_name || '=' || numeric_value from telemetry_data where device_id = $A order by 1")" 'battery=88.5
+humidity=40.25
+temperature=21.5'
+	# The same decoder's answers: a batch, a refusal, another device's record.
+	run req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" -d '[{"data":{"b1":1}},{"data":{}}]' "$U/api/v1/devices/telemetry"
+	has "$output" 207 '.records == 2 and .stored == 1'
+	has "$(dev "$KEY_A" POST /api/v1/devices/telemetry '{"data":{"t":1},"timestamp":"yesterday"}')" 400 '.error == "Invalid timestamp format. Use ISO 8601 format."'
+	has "$(dev "$KEY_A" POST /api/v1/devices/telemetry "{\"device_id\":$B,\"data\":{\"t\":1}}")" 403 '.error == "Forbidden: device mismatch"'
+	# The device by its key alone: none 401, inactive 403, a person's token 401.
+	has "$(dev "" POST /api/v1/devices/telemetry '{"data":{"t":1}}')" 401 '.error == "API key required"'
+	has "$(dev "$KEY_OFF" POST /api/v1/devices/telemetry '{"data":{"t":1}}')" 403 '.error == "Device inactive"'
+	has "$(as "$ALICE" POST /api/v1/devices/telemetry '{"data":{"t":1}}')" 401 '.error == "API key required"'
+	assert_equal "$(rows)" 4
+	# GET: the Flask shape, from PostgreSQL (what POST /api/v1/telemetry stored too).
+	post "$KEY_A" '{"data":{"pressure":1013.25}}' >/dev/null
+	r=$(dev "$KEY_A" GET /api/v1/devices/telemetry)
+	has "$r" 200 '.status == "success" and .device_id == '"$A"' and .count == 3 and .limit == 100
+		and .start_time == "-24h" and (.telemetry | length) == 3 and .telemetry[0].pressure == 1013.25
+		and .telemetry[0].measurements.pressure == 1013.25 and .telemetry[-1].temperature == 21.5'
+	has "$(dev "$KEY_A" GET '/api/v1/devices/telemetry?limit=1&measurement=temperature')" 200 \
+		'.count == 1 and .limit == 1 and .telemetry[0].temperature == 21.5'
+	has "$(dev "$KEY_A" GET '/api/v1/devices/telemetry?limit=5000')" 200 '.limit == 1000'
+	has "$(dev "$KEY_A" GET '/api/v1/devices/telemetry?start_time=-1m&end_time=-30s')" 200 '.count == 0'
+	# Bad arguments are 400, never the Flask 500 or its silent empty answer.
+	has "$(dev "$KEY_A" GET '/api/v1/devices/telemetry?limit=abc')" 400
+	has "$(dev "$KEY_A" GET '/api/v1/devices/telemetry?start_time=yesterday')" 400
+	has "$(dev "$KEY_A" GET '/api/v1/devices/telemetry?type=sensor')" 400
+	has "$(dev "" GET /api/v1/devices/telemetry)" 401 '.error == "API key required"'
+	has "$(dev "$KEY_OFF" GET /api/v1/devices/telemetry)" 403 '.error == "Device inactive"'
+	has "$(as "$ALICE" GET /api/v1/devices/telemetry)" 401
+	# Only its own: B sees nothing of A's.
+	has "$(dev "$KEY_B" GET /api/v1/devices/telemetry)" 200 '.device_id == '"$B"' and .count == 0'
+}
+
 @test "POST /api/v1/telemetry errors in the Flask order, with the right statuses and no 500" {
 	start_httpd
 	run req -X POST -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry"

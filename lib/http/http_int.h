@@ -203,6 +203,9 @@ void iot__http_health(struct http_req *r);
 void iot__http_status(struct http_req *r);
 void iot__http_metrics_page(struct http_req *r);
 void iot__http_telemetry_post(struct http_req *r);
+/* POST|GET /api/v1/devices/telemetry (Flask routes 7, 8): the device by its key */
+void iot__http_dev_telemetry_post(struct http_req *r);
+void iot__http_dev_telemetry_get(struct http_req *r);
 /* http_read.c: the telemetry read routes */
 void iot__http_telemetry_range(struct http_req *r);
 void iot__http_telemetry_latest(struct http_req *r);

@@ -29,6 +29,7 @@ struct post {
 	iot_writer *writer;
 	long long submitted_us;
 	bool unavailable;
+	const char *stored_msg;      /* the route's message of a 201 */
 };
 
 /* The counts of a batch's answer, then its message. */

@@ -43,12 +43,14 @@ bool iot__http_stored_text(struct http_req *r, const struct post *p, const struc
 	size_t nl = strlen(p->device_name);
 	if (!ascii(p->device_name, nl))
 		return false;
-	size_t qn = iot_json_string_text(p->device_name, nl, NULL, 0), tl = strlen(ts);
-	/* the fixed text is 154 bytes, each of the four numbers at most 20 */
-	char *text = malloc(qn + tl + 256), *t = text;
+	size_t qn = iot_json_string_text(p->device_name, nl, NULL, 0), tl = strlen(ts), ml = strlen(p->stored_msg);
+	/* the fixed text is 120 bytes, each of the four numbers at most 20 */
+	char *text = malloc(qn + tl + ml + 256), *t = text;
 	if (!text)
 		return false;
-	t = PUT_LIT(t, "{\"message\":\"Telemetry data stored successfully\",\"device_id\":");
+	t = PUT_LIT(t, "{\"message\":\"");
+	t = put_str(t, p->stored_msg, ml);
+	t = PUT_LIT(t, "\",\"device_id\":");
 	t = put_int(t, p->device_id);
 	t = PUT_LIT(t, ",\"device_name\":");
 	t += iot_json_string_text(p->device_name, nl, t, qn);

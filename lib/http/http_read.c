@@ -7,6 +7,7 @@
  *   DELETE /api/v1/telemetry/{id}             points of a range, with the count (route 24)
  *   GET    /api/v1/telemetry/status           (route 25)
  *   GET    /api/v1/telemetry/user/{id}        a user's points (route 26)
+ *   GET    /api/v1/devices/telemetry          a device's own, by its key only (route 8)
  *
  * Who may read a device's telemetry (and delete it):
  *   X-API-Key            that device only, when active (inactive or
@@ -166,10 +167,18 @@ long iot__http_read_names(char *buf, const char **names, size_t max)
 
 /* ---- GET /api/v1/telemetry/{id} ---- */
 
-static int range_req(struct http_req *r, iot_range_req *q, char *mbuf, size_t mbufsize, const char **names)
+/* A range route's defaults: the Flask routes 21 and 8 differ in these. */
+struct range_defaults {
+	const char *start;
+	long limit, cap;
+};
+static const struct range_defaults by_id = { "-1h", IOT_QUERY_RANGE_LIMIT_DEFAULT, IOT_QUERY_RANGE_LIMIT_MAX };
+
+static int range_req(struct http_req *r, const struct range_defaults *d, iot_range_req *q, char *mbuf,
+                     size_t mbufsize, const char **names)
 {
-	if (iot__http_read_range_args(r, "end_time", "-1h", &q->start_us, &q->end_us) < 0 ||
-	    limit_arg(r, IOT_QUERY_RANGE_LIMIT_DEFAULT, IOT_QUERY_RANGE_LIMIT_MAX, &q->limit) < 0)
+	if (iot__http_read_range_args(r, "end_time", d->start, &q->start_us, &q->end_us) < 0 ||
+	    limit_arg(r, d->limit, d->cap, &q->limit) < 0)
 		return -1;
 	bool md = false;
 	if (iot_http_arg_bool(&r->args, "metadata", false, &md) < 0) {
@@ -203,7 +212,7 @@ void iot__http_telemetry_range(struct http_req *r)
 	iot_error err = { 0 };
 	struct http_cache hc;
 	if (iot__http_read_open(r, s, &t) < 0 || iot__http_cache_try(r, s, HTTP_CACHE_RANGE, &t, &hc) > 0 ||
-	    range_req(r, &q, mbuf, sizeof mbuf, names) < 0)
+	    range_req(r, &by_id, &q, mbuf, sizeof mbuf, names) < 0)
 		goto out;
 	if (!(data = json_array()) || iot_query_range(s->db, &q, iot_query_collect, data, &err) < 0) {
 		iot__http_read_failed(r, &err, "The telemetry could not be read");
@@ -219,6 +228,61 @@ void iot__http_telemetry_range(struct http_req *r)
 	json_object_set_new(body, "data", data);
 	data = NULL;
 	iot__http_cache_reply(r, s, &hc, body);
+out:
+	json_decref(data);
+	iot__http_slot_put(s);
+}
+
+/* ---- GET /api/v1/devices/telemetry ---- */
+
+/* 200 with body's members, then start_time, end_time (as sent) and items
+ * as "telemetry" (taken): the Flask shape of routes 8 and 26. */
+static void reply_telemetry(struct http_req *r, json_t *body, const char *start_deflt, json_t *items)
+{
+	const char *st = arg(r, "start_time"), *en = arg(r, "end_time");
+	json_object_set_new(body, "start_time", json_string(st ? st : start_deflt));
+	json_object_set_new(body, "end_time", en ? json_string(en) : json_null());
+	json_object_set_new(body, "telemetry", items);
+	iot__http_reply(r, 200, body);
+}
+
+/* Flask route 8, the device reading its own telemetry by its key alone
+ * (X-API-Key; a person's token is not enough: this is a device route):
+ * what GET /api/v1/telemetry/{id} reads, with that route's defaults
+ * (start_time -24h, limit 100 clamped to 1000), in its shape
+ * {"status","telemetry","count","limit","start_time"}. It read IoTDB
+ * there (compat B14); here PostgreSQL, as every read route. Its "type"
+ * filtered on a member no record carries, so it answered nothing: 400. */
+static const struct range_defaults own = { "-24h", 100, 1000 };
+
+void iot__http_dev_telemetry_get(struct http_req *r)
+{
+	struct http_slot *s = iot__http_slot_get(r->h);
+	struct http_caller c = { .device = true };
+	struct target t;
+	iot_range_req q = { 0 };
+	char mbuf[IOT_QUERY_MEASUREMENTS_MAX * 65 + 1];
+	const char *names[IOT_QUERY_MEASUREMENTS_MAX];
+	json_t *data = NULL;
+	iot_error err = { 0 };
+	if (iot__http_dev_key(r, s, &c.dev) < 0)
+		goto out;
+	if (arg(r, "type")) {
+		iot__http_error(r, 400, "Bad Request", "type is not supported (no record carries a data type); "
+		                "measurement picks series");
+		goto out;
+	}
+	r->id = q.device_id = c.dev.id;
+	if (target(r, s, &c, &t) < 0 || range_req(r, &own, &q, mbuf, sizeof mbuf, names) < 0)
+		goto out;
+	if (!(data = json_array()) || iot_query_range(s->db, &q, iot_query_collect, data, &err) < 0) {
+		iot__http_read_failed(r, &err, "The telemetry could not be read");
+		goto out;
+	}
+	reply_telemetry(r, json_pack("{s:s,s:I,s:s,s:I,s:I}", "status", "success", "device_id", (json_int_t)r->id,
+	                             "device_name", t.name, "count", (json_int_t)json_array_size(data),
+	                             "limit", (json_int_t)q.limit), own.start, data);
+	data = NULL;
 out:
 	json_decref(data);
 	iot__http_slot_put(s);
@@ -487,14 +551,10 @@ void iot__http_telemetry_user(struct http_req *r)
 		iot__http_read_failed(r, &err, "The telemetry could not be read");
 		goto out;
 	}
-	const char *st = arg(r, "start_time"), *en = arg(r, "end_time");
-	json_t *body = json_pack("{s:s,s:I,s:I,s:I,s:i,s:s}", "status", "success", "user_id", (json_int_t)r->id,
-	                         "count", (json_int_t)json_array_size(items), "total_count", (json_int_t)total,
-	                         "limit", (int)q.limit, "start_time", st ? st : "-24h");
-	json_object_set_new(body, "end_time", en ? json_string(en) : json_null());
-	json_object_set_new(body, "telemetry", items);
+	reply_telemetry(r, json_pack("{s:s,s:I,s:I,s:I,s:i}", "status", "success", "user_id", (json_int_t)r->id,
+	                             "count", (json_int_t)json_array_size(items), "total_count", (json_int_t)total,
+	                             "limit", (int)q.limit), "-24h", items);
 	items = NULL;
-	iot__http_reply(r, 200, body);
 out:
 	json_decref(items);
 	iot__http_slot_put(s);

@@ -43,6 +43,8 @@ const struct http_route iot__http_routes[] = {
 	{ "/api/v1/admin/redis-db-sync/force-sync/{id}", { { HM_POST, iot__http_admin_gone, false } } },
 	{ "/api/v1/admin/redis-db-sync/bulk-sync", { { HM_POST, iot__http_admin_gone, false } } },
 	{ "/api/v1/devices/status", { { HM_GET, iot__http_dev_status, false } } },
+	{ "/api/v1/devices/telemetry", { { HM_GET, iot__http_dev_telemetry_get, false },
+	                                 { HM_POST, iot__http_dev_telemetry_post, true } } },
 	{ "/api/v1/devices/heartbeat", { { HM_POST, iot__http_dev_heartbeat, false } } },
 	{ "/api/v1/devices/credentials", { { HM_GET, iot__http_dev_credentials, false } } },
 	{ "/api/v1/devices/mqtt-credentials", { { HM_GET, iot__http_dev_mqtt_credentials, false } } },

@@ -1,4 +1,6 @@
-/* http_telemetry.c — POST /api/v1/telemetry with group commit.
+/* http_telemetry.c — POST /api/v1/telemetry with group commit, and POST
+ * /api/v1/devices/telemetry (Flask route 7), which is the same code but
+ * for the message of its 201 ("Telemetry data received successfully").
  *
  * The device authenticates with X-API-Key; every record of the body goes
  * through the ingest pipeline (iot_ingest_record) with the key's device as
@@ -163,7 +165,7 @@ static void answer_single(struct http_req *r, struct post *p)
 	if (!rc->rejected && iot__http_stored_text(r, p, rc, ts))
 		return;
 	json_t *body = json_pack("{s:s,s:I,s:s,s:s,s:b,s:I,s:I,s:I}",
-		"message", "Telemetry data stored successfully", "device_id", (json_int_t)p->device_id,
+		"message", p->stored_msg, "device_id", (json_int_t)p->device_id,
 		"device_name", p->device_name, "timestamp", ts, "stored_in_postgres", 1,
 		"points", (json_int_t)(rc->stored + rc->duplicates + rc->rejected),
 		"stored", (json_int_t)rc->stored, "duplicates", (json_int_t)rc->duplicates);
@@ -205,7 +207,7 @@ static void answer_batch(struct http_req *r, struct post *p)
 		y.points += p->rec[i].stored;
 	}
 	y.status = y.rej == 0 ? 201 : y.rej == p->n ? 400 : 207;
-	y.msg = y.rej == 0 ? "Telemetry data stored successfully"
+	y.msg = y.rej == 0 ? p->stored_msg
 	      : y.rej == p->n ? "No record was stored" : "Some records were stored";
 	if (iot__http_batch_text(r, p, &y))
 		return;
@@ -370,7 +372,9 @@ static void submit(struct http_req *r, struct post *p, const iot_ingest *in, con
 	}
 }
 
-void iot__http_telemetry_post(struct http_req *r)
+/* Both telemetry POST routes: the same checks, decoder and group commit;
+ * only the message of a 201 is the route's own (the Flask one's). */
+static void post_telemetry(struct http_req *r, const char *stored_msg)
 {
 	iot_httpd *h = r->h;
 	enum iot_http_body kind = iot_http_content_type(iot__http_get_header(r, MHD_HTTP_HEADER_CONTENT_TYPE));
@@ -387,6 +391,7 @@ void iot__http_telemetry_post(struct http_req *r)
 		iot__http_error(r, 500, "Internal Server Error", "out of memory");
 		return;
 	}
+	p->stored_msg = stored_msg;
 	if (split(r, p, kind) < 0)
 		return;
 	struct http_slot *s = iot__http_slot_get(h);
@@ -433,4 +438,16 @@ void iot__http_telemetry_post(struct http_req *r)
 		answer_single(r, p);
 out:
 	iot__http_slot_put(s);
+}
+
+void iot__http_telemetry_post(struct http_req *r)
+{
+	post_telemetry(r, "Telemetry data stored successfully");
+}
+
+/* Flask route 7: the device-key route, which wrote to IoTDB there (compat
+ * B14); here it stores as the route above does, in PostgreSQL. */
+void iot__http_dev_telemetry_post(struct http_req *r)
+{
+	post_telemetry(r, "Telemetry data received successfully");
 }
