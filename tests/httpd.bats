@@ -278,7 +278,14 @@ temperature=21.5'
 	# Every record refused: 400, nothing stored.
 	run post "$KEY_A" '[{"data":{}},{"x":null}]'
 	assert_output --regexp '^400 '
-	assert_equal "$(body "$output" | jq -c '[.message, .rejected]')" '["No record was stored",2]'
+	assert_equal "$(body "$output" | jq -c '[.error, .message, .rejected, .stored_in_postgres]')" '["Invalid telemetry data","No record was stored",2,false]'
+	# NDJSON, a broken line and an empty one: the same error shape.
+	CT=application/x-ndjson run post "$KEY_A" "$(printf '{bad}\n{"data":{}}\n')"
+	assert_output --regexp '^400 \{"error":"Invalid telemetry data","message":"No record was stored",'
+	# Some stored: stored_in_postgres says so.
+	run post "$KEY_A" '[{"data":{"n":1}},{"data":{}}]'
+	assert_output --regexp '^207 '
+	assert_equal "$(body "$output" | jq -c '[.stored_in_postgres, .stored, .rejected]')" '[true,1,1]'
 	# A ThingsBoard array is a batch of records too.
 	run post "$KEY_A" "[{\"ts\":1764583200000,\"values\":{\"tb\":1}},{\"ts\":1764583201000,\"values\":{\"tb\":2}}]"
 	assert_output --regexp '^201 '
@@ -301,7 +308,7 @@ temperature=21.5'
 	assert_equal "$(jq -c 'keys_unsorted' <<<"$one")" \
 		'["message","device_id","device_name","stored_in_postgres","records","stored","duplicates","rejected","points_stored","results"]'
 	assert_equal "$(jq -c '[.message, .device_id, .device_name, .stored_in_postgres, .records, .stored, .duplicates, .rejected, .points_stored]' <<<"$one")" \
-		"[\"Some records were stored\",$A,\"dev-a\",false,4,2,1,1,3]"
+		"[\"Some records were stored\",$A,\"dev-a\",true,4,2,1,1,3]"
 	assert_equal "$(jq -c '[.results[] | del(.error)]' <<<"$one")" \
 		'[{"index":0,"status":"stored","line":1,"points":1},{"index":1,"status":"duplicate","line":3,"points":1},{"index":2,"status":"rejected","line":4},{"index":3,"status":"stored","line":5,"points":2}]'
 	[[ $(jq -r '.results[2].error' <<<"$one") == timestamp* ]]
@@ -313,6 +320,15 @@ temperature=21.5'
 	assert_output --regexp '^207 '
 	two=$(body "$output")
 	assert_equal "$(jq -r .device_name <<<"$two")" 'capteur-été'
+	assert_equal "$(jq -c 'del(.device_id, .device_name)' <<<"$two")" "$(jq -c 'del(.device_id, .device_name)' <<<"$one")"
+	assert_equal "$(jq -c . <<<"$two")" "$two"
+	# Every record rejected: an error first, then the same members, both ways.
+	run post "$KEY_A" '[{"data":{}},{"x":null}]'
+	one=$(body "$output")
+	run post "$ukey" '[{"data":{}},{"x":null}]'
+	two=$(body "$output")
+	assert_equal "$(jq -c 'keys_unsorted' <<<"$one")" \
+		'["error","message","device_id","device_name","stored_in_postgres","records","stored","duplicates","rejected","points_stored","results"]'
 	assert_equal "$(jq -c 'del(.device_id, .device_name)' <<<"$two")" "$(jq -c 'del(.device_id, .device_name)' <<<"$one")"
 	assert_equal "$(jq -c . <<<"$two")" "$two"
 }

@@ -36,6 +36,7 @@ struct post {
 struct tally {
 	size_t stored, dup, rej, points;
 	int status;
+	const char *error;           /* the 400's (every record rejected), else NULL */
 	const char *msg;
 };
 

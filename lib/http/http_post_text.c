@@ -71,7 +71,7 @@ bool iot__http_stored_text(struct http_req *r, const struct post *p, const struc
 /* Five or so allocations a record in jansson, none here. */
 bool iot__http_batch_text(struct http_req *r, const struct post *p, const struct tally *y)
 {
-	size_t nl = strlen(p->device_name), cap = 6 * nl + strlen(y->msg) + 320;
+	size_t nl = strlen(p->device_name), cap = 6 * nl + strlen(y->msg) + (y->error ? strlen(y->error) : 0) + 340;
 	if (!ascii(p->device_name, nl))
 		return false;
 	for (size_t i = 0; i < p->n; i++) {
@@ -84,13 +84,19 @@ bool iot__http_batch_text(struct http_req *r, const struct post *p, const struct
 	char *text = malloc(cap), *t = text;
 	if (!text)
 		return false;
-	t = PUT_LIT(t, "{\"message\":\"");
+	*t++ = '{';
+	if (y->error) {
+		t = PUT_LIT(t, "\"error\":\"");
+		t = put_str(t, y->error, strlen(y->error));
+		t = PUT_LIT(t, "\",");
+	}
+	t = PUT_LIT(t, "\"message\":\"");
 	t = put_str(t, y->msg, strlen(y->msg));
 	t = PUT_LIT(t, "\",\"device_id\":");
 	t = put_int(t, p->device_id);
 	t = PUT_LIT(t, ",\"device_name\":");
 	t += iot_json_string_text(p->device_name, nl, t, 6 * nl + 2);
-	t = y->rej ? PUT_LIT(t, ",\"stored_in_postgres\":false") : PUT_LIT(t, ",\"stored_in_postgres\":true");
+	t = y->rej == p->n ? PUT_LIT(t, ",\"stored_in_postgres\":false") : PUT_LIT(t, ",\"stored_in_postgres\":true");
 	const struct { const char *key; size_t v; } counts[] = {
 		{ ",\"records\":", p->n }, { ",\"stored\":", y->stored }, { ",\"duplicates\":", y->dup },
 		{ ",\"rejected\":", y->rej }, { ",\"points_stored\":", y->points },

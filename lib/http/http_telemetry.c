@@ -32,7 +32,9 @@
  * NDJSON): {"message","device_id","device_name","records","stored",
  * "duplicates","rejected","results":[{"index","status","points"|"error"}]}
  * with status "stored", "duplicate" or "rejected" per record; HTTP 201 when
- * no record was rejected, 207 Multi-Status when some were, 400 when all were.
+ * no record was rejected, 207 Multi-Status when some were, 400 when all were
+ * (then with "error" first, as every error); "stored_in_postgres" is true
+ * when any record is there.
  * 503 says nothing of the request is confirmed: send it again (points with
  * a timestamp of their own are stored once however often they are sent). */
 #include "http/http_int.h"
@@ -206,19 +208,25 @@ static void answer_batch(struct http_req *r, struct post *p)
 			atomic_fetch_add(&r->h->m.records_refused, 1);
 		y.points += p->rec[i].stored;
 	}
+	/* Every record rejected is an error, in the shape of every error;
+	 * stored_in_postgres says whether any record is there now. */
 	y.status = y.rej == 0 ? 201 : y.rej == p->n ? 400 : 207;
+	y.error = y.rej == p->n ? "Invalid telemetry data" : NULL;
 	y.msg = y.rej == 0 ? p->stored_msg
 	      : y.rej == p->n ? "No record was stored" : "Some records were stored";
 	if (iot__http_batch_text(r, p, &y))
 		return;
-	json_t *results = json_array();
+	json_t *results = json_array(), *body = json_object();
 	for (size_t i = 0; i < p->n; i++)
 		json_array_append_new(results, rec_result(p, i));
-	iot__http_reply(r, y.status, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
+	if (y.error)
+		json_object_set_new(body, "error", json_string(y.error));
+	json_object_update_new(body, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
 		"message", y.msg, "device_id", (json_int_t)p->device_id, "device_name", p->device_name,
-		"stored_in_postgres", y.rej == 0, "records", (json_int_t)p->n, "stored", (json_int_t)y.stored,
+		"stored_in_postgres", y.rej < p->n, "records", (json_int_t)p->n, "stored", (json_int_t)y.stored,
 		"duplicates", (json_int_t)y.dup, "rejected", (json_int_t)y.rej, "points_stored", (json_int_t)y.points,
 		"results", results));
+	iot__http_reply(r, y.status, body);
 }
 
 void iot__http_post_answer(struct http_req *r)
