@@ -359,6 +359,27 @@ temperature=21.5'
 	assert_equal "$(rows)" 0
 }
 
+@test "limits: a record of more than 1000 points is refused as iot-ingest refuses it, within --max-points" {
+	start_httpd
+	local big ok
+	big=$(jq -cn '{data: ([range(1001)] | map({key: "m\(.)", value: .}) | from_entries)}')
+	ok=$(jq -cn '{data: ([range(1000)] | map({key: "m\(.)", value: .}) | from_entries)}')
+	run post "$KEY_A" "$big"
+	assert_output '413 {"error":"Too many points","message":"1001 points in one record, over the limit of 1000"}'
+	# The same words from iot-ingest, for the same record.
+	run --separate-stderr iot-ingest --device "$A" <<<"$big"
+	assert_equal "$status" 1
+	[[ $stderr == *"1001 points in one record, over the limit of 1000"* ]]
+	assert_equal "$(rows)" 0
+	# In a batch, that record alone is rejected.
+	run post "$KEY_A" "[$big,{\"data\":{\"x\":1}}]"
+	assert_output --regexp '^207 '
+	assert_equal "$(body "$output" | jq -r '.results[0].error')" '1001 points in one record, over the limit of 1000'
+	run post "$KEY_A" "$ok"
+	assert_output --regexp '^201 '
+	assert_equal "$(rows)" 1001
+}
+
 @test "limits: per-device rate limit, 429 with Retry-After, in Redis and without it" {
 	redis-cli -p "$IOTFLOW_REDIS_PORT" --no-auth-warning FLUSHALL >/dev/null
 	start_httpd --rate-limit 3/60

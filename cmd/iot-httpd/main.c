@@ -43,7 +43,7 @@ static const char usage[] =
 	"                           [ADDR]:PORT for IPv6\n"
 	"      --max-body=BYTES     longest request body (default 1048576)\n"
 	"      --max-connections=N  open connections at once (default 1024)\n"
-	"      --max-points=N       points in one request (default 10000)\n"
+	"      --max-points=N       points in one request (default 10000; 1000 a record)\n"
 	"      --max-records=N      records in one batch request (default 1000)\n"
 	"      --max-streams=N      event streams and exports at once (default 32)\n"
 	"      --no-cache           do not use Redis\n"

@@ -22,7 +22,8 @@
  *               bad timestamp          400 Invalid timestamp format. Use ISO 8601 format.
  *               another device's       403 Forbidden: device mismatch
  *               anything else invalid  400 Invalid telemetry data (the reason)
- *   more points than max_points        413 Too many points (nothing stored)
+ *   more points than max_points        413 Too many points (nothing stored);
+ *   or than the decoder's per record   the same, with its reason (iot-ingest's)
  *   PostgreSQL unavailable             503 with Retry-After, after at most commit_timeout
  *
  * Answers. One record (a JSON object): 201 in the Flask shape
@@ -406,7 +407,11 @@ static void post_telemetry(struct http_req *r, const char *stored_msg)
 	iot_decode_opts dec;
 	iot_decode_opts_default(&dec);
 	dec.max_bytes = h->o.max_body;
-	dec.max_points = h->o.max_points;
+	/* A record's limit is the decoder's, as for iot-ingest (its REJECTION
+	 * REASONS apply); --max-points bounds the request, so a lower one
+	 * bounds a lone record too. */
+	if (dec.max_points > h->o.max_points)
+		dec.max_points = h->o.max_points;
 	dec.max_future_us = iot_config_get_long(h->cfg, "max_future") * 1000000LL;
 	dec.max_depth = p->batch && kind == IOT_BODY_JSON ? h->o.max_depth - 1 : h->o.max_depth;
 	iot_resolve_opts trust = { 0 };
