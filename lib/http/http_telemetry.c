@@ -15,10 +15,13 @@
  *   body over max_body                 413 (before anything is parsed)
  *   Content-Type not JSON / NDJSON     415
  *   empty body, {}, [], null           400 No data provided
+ *   a batch's records not told apart   400 Invalid JSON
  *   X-API-Key missing / not valid      401 API key required / Invalid API key
  *   device inactive or maintenance     403 Device inactive (offline is not inactive)
  *   over the device's rate limit       429 with Retry-After
- *   one record: data missing           400 Telemetry data is required
+ *   one record: not valid JSON         400 Invalid JSON (after the key: a body is
+ *                                      not decoded for a client without one)
+ *               data missing           400 Telemetry data is required
  *               bad timestamp          400 Invalid timestamp format. Use ISO 8601 format.
  *               another device's       403 Forbidden: device mismatch
  *               anything else invalid  400 Invalid telemetry data (the reason)
@@ -136,6 +139,8 @@ static void answer_refusal(struct http_req *r, const struct rec *rc)
 		iot__http_error(r, 400, "Telemetry data is required", "The data member must hold at least one measurement");
 	else if (!strncmp(why, "timestamp", 9))
 		iot__http_error(r, 400, "Invalid timestamp format. Use ISO 8601 format.", "%s", why);
+	else if (!strncmp(why, "invalid JSON", 12))
+		iot__http_error(r, 400, "Invalid JSON", "%s", why);
 	else if (strstr(why, "points in one record, over the limit"))
 		iot__http_error(r, 413, "Too many points", "%s", why);
 	else if (rc->refusal == IOT_REJECTED)
