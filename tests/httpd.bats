@@ -250,6 +250,25 @@ temperature=21.5'
 	assert_equal "$(rows)" 0
 }
 
+@test "credentials: optional whitespace around X-API-Key and Authorization values is not part of them (RFC 9110 5.5)" {
+	IOTFLOW_METRICS_TOKEN=m3trics-t0ken start_httpd
+	local tab=$'\t'
+	run req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A " -d '{"data":{"t":1}}' "$U/api/v1/telemetry"
+	assert_output --regexp '^201 '
+	run req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A$tab" -d '{"data":{"u":1}}' "$U/api/v1/telemetry"
+	assert_output --regexp '^201 '
+	has "$(req -H "X-API-Key: $KEY_A $tab " "$U/api/v1/devices/credentials")" 200
+	has "$(req -H "Authorization: Bearer $ALICE " "$U/api/v1/telemetry/$A")" 200
+	has "$(req -H "Authorization: Bearer  $ALICE$tab" "$U/api/v1/telemetry/$A")" 200
+	has "$(req -H "Authorization: admin $ROOT " "$U/api/v1/admin/stats")" 200
+	run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer m3trics-t0ken " "$U/metrics"
+	assert_output 200
+	# Whitespace inside a value is still part of it; whitespace alone is no key.
+	has "$(req -H "X-API-Key: ${KEY_A:0:10} ${KEY_A:10}" "$U/api/v1/devices/status")" 401 '.error == "Invalid API key"'
+	has "$(req -H "X-API-Key: $tab " "$U/api/v1/devices/status")" 401 '.error == "API key required"'
+	assert_equal "$(rows)" 2
+}
+
 @test "a device key posting another device's data is refused and nothing is stored" {
 	start_httpd
 	run post "$KEY_A" "{\"device_id\":$B,\"data\":{\"t\":1}}"

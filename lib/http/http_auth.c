@@ -78,7 +78,8 @@ static void unavailable(struct http_req *r)
 
 int iot__http_auth_device(struct http_req *r, struct http_slot *s, iot_device_ref *dev)
 {
-	const char *key = iot__http_get_header(r, "X-API-Key");
+	char buf[HTTP_CREDENTIAL_MAX];
+	const char *key = iot__http_credential(r, "X-API-Key", buf);
 	if (!key || !*key) {
 		iot__http_error(r, 401, "API key required", "Please provide API key in X-API-Key header");
 		return -1;
@@ -97,7 +98,8 @@ int iot__http_auth_device(struct http_req *r, struct http_slot *s, iot_device_re
 
 int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, iot_user_ref *u)
 {
-	const char *a = iot__http_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	char buf[HTTP_CREDENTIAL_MAX];
+	const char *a = iot__http_credential(r, MHD_HTTP_HEADER_AUTHORIZATION, buf);
 	bool admin_form = a && !strncmp(a, "admin ", 6);
 	bool bearer = a && !strncasecmp(a, "Bearer ", 7);
 	if (!admin_form && !bearer) {
@@ -108,8 +110,7 @@ int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, i
 		return -1;
 	}
 	const char *token = a + (admin_form ? 6 : 7);
-	while (*token == ' ')
-		token++;
+	token += strspn(token, " \t");
 	iot_error err = { 0 };
 	if (iot_auth_user_token(s->auth, token, u, &err) < 0) {
 		if (err.status == IOT_UNAVAILABLE) {

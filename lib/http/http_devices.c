@@ -264,7 +264,8 @@ static json_t *topics(int64_t id)
 void iot__http_dev_credentials(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
-	const char *key = iot__http_get_header(r, "X-API-Key");
+	char buf[HTTP_CREDENTIAL_MAX];
+	const char *key = iot__http_credential(r, "X-API-Key", buf);
 	iot_device_ref dev;
 	iot_error err = { 0 };
 	if (!key || !*key) {

@@ -161,6 +161,11 @@ void iot__http_reply_text(struct http_req *r, int status, const char *ctype, cha
 void iot__http_header(struct http_req *r, const char *name, const char *value);
 void iot__http_retry_after(struct http_req *r, int seconds);
 const char *iot__http_get_header(struct http_req *r, const char *name);
+/* A credential header (X-API-Key, Authorization) without the optional
+ * whitespace around its value (RFC 9110 §5.5: a client or proxy may leave
+ * a space or tab at the end), copied into buf; NULL when absent. */
+#define HTTP_CREDENTIAL_MAX 512
+const char *iot__http_credential(struct http_req *r, const char *name, char buf[static HTTP_CREDENTIAL_MAX]);
 
 /* http_auth.c */
 int iot__http_slots_open(iot_httpd *h, iot_error *err);

@@ -177,7 +177,7 @@ static bool token_ok(iot_httpd *h, const char *auth)
 {
 	if (!auth || strncasecmp(auth, "Bearer ", 7))
 		return false;
-	const char *t = auth + 7;
+	const char *t = auth + 7 + strspn(auth + 7, " \t");
 	size_t a = strlen(t), b = strlen(h->metrics_token);
 	return a == b && sodium_memcmp(t, h->metrics_token, a) == 0;
 }
@@ -202,7 +202,8 @@ static bool from_loopback(struct http_req *r)
 void iot__http_metrics_page(struct http_req *r)
 {
 	iot_httpd *h = r->h;
-	bool open = h->metrics_token ? token_ok(h, iot__http_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION))
+	char buf[HTTP_CREDENTIAL_MAX];
+	bool open = h->metrics_token ? token_ok(h, iot__http_credential(r, MHD_HTTP_HEADER_AUTHORIZATION, buf))
 	                             : from_loopback(r);
 	if (!open) {
 		/* Not the metrics token, or not from this host: an admin's API token will do. */

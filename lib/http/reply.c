@@ -96,3 +96,19 @@ const char *iot__http_get_header(struct http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
+
+const char *iot__http_credential(struct http_req *r, const char *name, char buf[static HTTP_CREDENTIAL_MAX])
+{
+	const char *v = iot__http_get_header(r, name);
+	if (!v)
+		return NULL;
+	v += strspn(v, " \t");
+	size_t n = strlen(v);
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n >= HTTP_CREDENTIAL_MAX)
+		return v;  /* no credential is so long: it fails as sent */
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return buf;
+}
