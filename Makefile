@@ -154,9 +154,9 @@ build/unit/test_record_bench: tests/unit/test_record.c tests/unit/record_cases.h
 	$(CC) -O2 -DNDEBUG $(UNIT_FLAGS) -o $@ tests/unit/test_record.c $(DECODER_SRC) \
 	    $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
 # iot-httpd's request parsing (lib/http/http_parse.c), likewise sanitized.
-build/unit/test_http: tests/unit/test_http.c lib/http/http_parse.c lib/base/error.c $(wildcard lib/*/*.h) | $(O)/.flags
+build/unit/test_http: tests/unit/test_http.c lib/http/http_parse.c lib/auth/secret_format.c lib/base/error.c $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
-	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_http.c lib/http/http_parse.c lib/base/error.c \
+	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_http.c lib/http/http_parse.c lib/auth/secret_format.c lib/base/error.c \
 	    $(PKG_CFLAGS)
 unit-test: build/unit/test_record build/unit/test_http
 
@@ -169,7 +169,7 @@ build/fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(DECODER_SRC) $(wildcard lib/*
 	    -o $@ tests/fuzz/fuzz_record.c $(DECODER_SRC) $(call pkg_cflags,jansson) $(call pkg_libs,jansson) -lm
 # The HTTP side's target: query strings, routes, content types, body records,
 # device routes' body objects.
-HTTP_PARSE_SRC := lib/http/http_parse.c lib/http/http_body.c lib/base/field_check.c
+HTTP_PARSE_SRC := lib/http/http_parse.c lib/http/http_body.c lib/base/field_check.c lib/auth/secret_format.c
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_PARSE_SRC) $(DECODER_SRC) $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \

@@ -247,6 +247,18 @@ temperature=21.5'
 	run post "$KEY_A" '{"data":{"t":1}}' -G --data-urlencode "api_key=$KEY_A" -X POST
 	assert_output --regexp '^400 \{"error":"Credentials in URL"'
 	refute_output --partial "$KEY_A"
+	# The other names of secrets, and a key's or token's shape under any name.
+	local qs
+	for qs in "key=$KEY_A" "bearer=$ALICE" "authorization=Bearer%20$ALICE" 'password=s3cret-passw0rd' \
+		"q=$KEY_A" "start_time=$ALICE" "$KEY_A=1"; do
+		run req -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A?$qs"
+		assert_output --regexp '^400 \{"error":"Credentials in URL","message":"The query parameter [a-z_ A-Z]+ is refused: '
+		refute_output --partial "$KEY_A"
+		refute_output --partial "$ALICE"
+		refute_output --partial 's3cret'
+	done
+	run req -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A?measurement=iotf_short"
+	assert_output --regexp '^200 '
 	assert_equal "$(rows)" 0
 }
 

@@ -57,41 +57,6 @@ int iot_secret_new(const char *kind, char *out, char *display, iot_error *err)
 	return 0;
 }
 
-bool iot_secret_well_formed(const char *kind, const char *s, size_t len)
-{
-	size_t kl = strlen(kind);
-	if (len != IOT_SECRET_LEN || memcmp(s, kind, kl) != 0)
-		return false;
-	for (size_t i = kl; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-bool iot_legacy_key_well_formed(const char *s, size_t len)
-{
-	if (len < IOT_LEGACY_KEY_MIN || len > IOT_LEGACY_KEY_MAX)
-		return false;
-	/* Text that starts like a key or token of ours is held to that format. */
-	if (!memcmp(s, IOT_DEVICE_KEY_PREFIX, 5) || !memcmp(s, IOT_USER_TOKEN_PREFIX, 5))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      (c && strchr("-_.~+/=", c))))
-			return false;
-	}
-	return true;
-}
-
-bool iot_device_key_well_formed(const char *s, size_t len)
-{
-	return iot_secret_well_formed(IOT_DEVICE_KEY_PREFIX, s, len) || iot_legacy_key_well_formed(s, len);
-}
-
 void iot_digest_param(const unsigned char d[IOT_DIGEST_LEN], char out[IOT_DIGEST_PARAM_LEN])
 {
 	out[0] = '\\';

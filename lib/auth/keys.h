@@ -58,6 +58,9 @@ bool iot_legacy_key_well_formed(const char *s, size_t len);
  * IOT_DEVICE_KEY_MAX characters either way). */
 #define IOT_DEVICE_KEY_MAX 64
 bool iot_device_key_well_formed(const char *s, size_t len);
+/* Does s hold a device key or a person's token (kind prefix and 43
+ * base64url characters) anywhere? (secret_format.c, as the three above) */
+bool iot_secret_in_text(const char *s, size_t len);
 
 /* Digest as a bytea text parameter: "\x" + 64 hex digits (67 bytes with NUL). */
 #define IOT_DIGEST_PARAM_LEN 67

@@ -126,8 +126,13 @@ const char *iot_http_arg(const iot_http_args *args, const char *name);
 /* "true"/"1"/"yes"/"on" and "false"/"0"/"no"/"off", any case; missing is
  * def. Returns 0, or -1 for anything else. */
 int iot_http_arg_bool(const iot_http_args *args, const char *name, bool def, bool *out);
-/* A secret in the URL (api_key, apikey, key, token, access_token): the
- * name found, or NULL. Such requests are refused: URLs end up in logs. */
+/* A secret in the URL: a parameter named api_key, apikey, api-key,
+ * x-api-key, key, token, access_token, authorization, bearer or password
+ * (any case), or any name or value holding a device key or a person's
+ * token (iotf_, iotu_ and 43 base64url characters). Returns what to name
+ * in the refusal ("The query parameter %s is refused": the name, or a
+ * description, never the text sent), or NULL. Such requests are refused:
+ * URLs end up in logs. */
 const char *iot_http_args_secret(const iot_http_args *args);
 
 /* A device route's body (register, heartbeat, config, control): one

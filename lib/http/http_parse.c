@@ -3,6 +3,7 @@
  * query parameters, whether the client prefers HTML. Pure functions, no allocation: the fuzz target runs
  * them on hostile input. */
 #include "http/http.h"
+#include "auth/keys.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -357,10 +358,16 @@ int iot_http_arg_bool(const iot_http_args *args, const char *name, bool def, boo
 
 const char *iot_http_args_secret(const iot_http_args *args)
 {
-	static const char *const names[] = { "api_key", "apikey", "api-key", "x-api-key", "token", "access_token" };
-	for (size_t i = 0; i < args->n; i++)
+	static const char *const names[] = { "api_key", "apikey", "api-key", "x-api-key", "key", "token",
+	                                      "access_token", "authorization", "bearer", "password" };
+	for (size_t i = 0; i < args->n; i++) {
 		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
 			if (!strcasecmp(args->a[i].name, names[k]))
 				return names[k];
+		/* Under any name: never echoed (the name may be the key itself). */
+		const char *n = args->a[i].name, *v = args->a[i].value;
+		if (iot_secret_in_text(n, strlen(n)) || iot_secret_in_text(v, strlen(v)))
+			return "that holds an IoTFlow key or token";
+	}
 	return NULL;
 }

@@ -186,6 +186,24 @@ static void test_query(void)
 		strcat(many, "a=1&");
 	iot_http_query_parse(many, &a);
 	check(a.n == IOT_HTTP_MAX_ARGS && a.truncated, "query: capped", "40 pairs");
+	/* The names of keys and tokens, and their shape under any name. */
+	static const struct { const char *qs, *want; } secrets[] = {
+		{ "key=abc", "key" }, { "PASSWORD=x", "password" }, { "authorization=Bearer%20x", "authorization" },
+		{ "bearer=x", "bearer" }, { "access_token=x", "access_token" },
+		{ "q=iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "that holds an IoTFlow key or token" },
+		{ "q=Bearer+iotu_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_AAAAAAAAAAAA", "that holds an IoTFlow key or token" },
+		{ "iotu_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=1", "that holds an IoTFlow key or token" },
+		{ "measurement=iotf_short", NULL }, { "q=iotf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL },
+		{ "q=iotx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL }, { "keys=1&monkey=2", NULL },
+	};
+	for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+		char sq[128];
+		snprintf(sq, sizeof sq, "%s", secrets[i].qs);
+		iot_http_query_parse(sq, &a);
+		const char *got = iot_http_args_secret(&a);
+		check(secrets[i].want ? got && !strcmp(got, secrets[i].want) : !got, "query: secret by name or shape",
+		      secrets[i].qs);
+	}
 	char clean[] = "start_time=-1h&measurement=temperature";
 	iot_http_query_parse(clean, &a);
 	check(!iot_http_args_secret(&a), "query: no secret", clean);
