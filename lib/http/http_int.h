@@ -82,6 +82,7 @@ struct iot_httpd {
 	struct MHD_Daemon *mhd;
 	int listen_fd;
 	bool inetd;
+	bool not_tcp;                /* inetd: the connection is no TCP socket (socat's socketpair) */
 	atomic_bool client_gone;     /* inetd: the one connection closed */
 	atomic_bool draining;
 	struct http_slot *slots;

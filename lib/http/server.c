@@ -297,6 +297,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	char msg[256];
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
+	/* A connection handed over that is no TCP socket (socat's socketpair,
+	 * a Unix socket): libmicrohttpd 0.9.75 cannot be told so and tries
+	 * TCP options on it anyway; failing is expected there, and says
+	 * nothing about the connection. */
+	if (h->not_tcp && (!strncmp(msg, "Setting TCP_", 12) || !strncmp(msg, "Failed to push the data", 23)))
+		return;
 	iot_config_notice(h->cfg, "HTTP: %s", msg);
 }
 
@@ -481,9 +487,12 @@ static int start(iot_httpd *h, unsigned flags, int fd, iot_error *err)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* One thread: no pool at all (a pool of 0 or 1 is warned about on
+	 * every start, which in inetd mode is every connection). */
 	struct MHD_OptionItem ops[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
-		{ MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL },
+		{ threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_LIMIT,
+		  threads > 1 ? threads : h->o.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, h->o.connection_timeout_s, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL },
@@ -514,6 +523,7 @@ int iot_httpd_serve_connection(iot_httpd *h, int fd, iot_error *err)
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return iot_error_set(err, IOT_USAGE, "file descriptor %d is not a connected socket: %s", fd, strerror(errno));
 	h->inetd = true;
+	h->not_tcp = ss.ss_family != AF_INET && ss.ss_family != AF_INET6;
 	if (start(h, MHD_USE_NO_LISTEN_SOCKET, -1, err) < 0)
 		return -1;
 	if (MHD_add_connection(h->mhd, fd, (struct sockaddr *)&ss, sl) != MHD_YES)
