@@ -179,7 +179,11 @@ commands() { q "select count(*) from device_control"; }
 	sub_wait "commands/note "
 	[[ $(sub_payload note) == '{"hi":1}' ]]
 	has "$(as "$ALICE" POST /api/v1/mqtt/publish '{"topic":"iotflow/x","payload":"a"}')" 403
-	has "$(dev "$KEY_A" POST /api/v1/mqtt/publish '{"topic":"iotflow/x","payload":"a"}')" 401
+	# A device key is a device's, authenticated but not an admin: 403, as on the admin routes.
+	has "$(dev "$KEY_A" POST /api/v1/mqtt/publish '{"topic":"iotflow/x","payload":"a"}')" 403 '.error == "Forbidden"'
+	has "$(dev "$KEY_A" GET /api/v1/mqtt/monitoring/metrics)" 403 '.error == "Forbidden"'
+	has "$(dev "$KEY_A" GET /api/v1/admin/stats)" 403 '.error == "Forbidden"'
+	has "$(dev "" POST /api/v1/mqtt/publish '{"topic":"iotflow/x","payload":"a"}')" 401
 	has "$(as "$ROOT" POST /api/v1/mqtt/publish '{"topic":"devices/1/cmd","payload":"a"}')" 400 '.error == "Invalid topic format"'
 	has "$(as "$ROOT" POST /api/v1/mqtt/publish '{"topic":"iotflow/devices/+/x","payload":"a"}')" 400
 	has "$(as "$ROOT" POST /api/v1/mqtt/publish '{"topic":"iotflow/x"}')" 400 '.error == "Missing required field: payload"'

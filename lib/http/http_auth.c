@@ -98,6 +98,12 @@ int iot__http_auth_device(struct http_req *r, struct http_slot *s, iot_device_re
 
 int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, iot_user_ref *u)
 {
+	/* A device is authenticated, just not allowed here: 403, on every
+	 * route for people only (admin, broker, metrics). */
+	if (admin && iot__http_get_header(r, "X-API-Key")) {
+		iot__http_error(r, 403, "Forbidden", "This needs an admin's token; a device key is not one");
+		return -1;
+	}
 	char buf[HTTP_CREDENTIAL_MAX];
 	const char *a = iot__http_credential(r, MHD_HTTP_HEADER_AUTHORIZATION, buf);
 	bool admin_form = a && !strncmp(a, "admin ", 6);

@@ -176,7 +176,8 @@ void iot__http_slot_put(struct http_slot *s);
 /* X-API-Key: 0 and *dev, or -1 with the answer already given (401, 503). */
 int iot__http_auth_device(struct http_req *r, struct http_slot *s, iot_device_ref *dev);
 /* Authorization: Bearer TOKEN, or "admin TOKEN" (an admin's token only).
- * 0 and *u, or -1 with the answer given (401, 403, 503). */
+ * 0 and *u, or -1 with the answer given (401, 403, 503). With admin, a
+ * device key (X-API-Key) is 403: the route is for admins only. */
 int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, iot_user_ref *u);
 int iot__http_device_name(struct http_slot *s, int64_t id, char *out, size_t size, iot_error *err);
 /* 0 allowed, or -1 with the 429 given. */
