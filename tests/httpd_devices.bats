@@ -95,8 +95,21 @@ setup() {
 		and .credentials.topics.commands_subscribe == "iotflow/devices/'"$A"'/commands/control"
 		and (.credentials | has("api_key") | not)'
 	[[ $r != *"$KEY_A"* && $r != *"@"* ]]
+	# The broker of mqtt_url, as the server's client connects to it (no credentials).
+	local host port
+	host=$(sed -E 's|^[a-z]+://([^@/]*@)?([^:/]+).*|\2|' <<<"$IOTFLOW_MQTT_URL")
+	port=$(sed -E 's|^[a-z]+://([^@/]*@)?[^:/]+:([0-9]+).*|\2|' <<<"$IOTFLOW_MQTT_URL")
+	has "$r" 200 '.credentials.mqtt_host == "'"$host"'" and .credentials.mqtt_port == '"$port"'
+		and .credentials.broker_configured == true and .credentials.tls == false'
 	has "$(dev "$KEY_OFF" GET /api/v1/devices/mqtt-credentials)" 403
 	has "$(dev "" GET /api/v1/devices/mqtt-credentials)" 401
+	# No broker configured: no address made up (it was this server's host and 1883), and it says so.
+	kill -TERM "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	IOTFLOW_MQTT_URL= start_httpd
+	r=$(dev "$KEY_A" GET /api/v1/devices/mqtt-credentials)
+	has "$r" 200 '.credentials.mqtt_host == null and .credentials.mqtt_port == null
+		and .credentials.broker_configured == false and (.credentials.authentication_note | test("No MQTT broker is configured"))
+		and .credentials.client_id == "device_'"$A"'_dev-a" and .credentials.topics.telemetry_publish == "iotflow/devices/'"$A"'/telemetry"'
 }
 
 @test "GET|POST|PUT /api/v1/devices/config: typed values, no status change by the device" {

@@ -11,7 +11,8 @@
  *                                         topics the server really uses; 401
  *                                         without a key, 404 for an unknown one
  *                                         (the ESP32 client branches on these)
- *   GET  /api/v1/devices/mqtt-credentials broker host and port, client id,
+ *   GET  /api/v1/devices/mqtt-credentials broker host and port (of mqtt_url;
+ *                                         null without one), client id,
  *                                         username; the key is not echoed (the
  *                                         device has it; a reply is no place
  *                                         for a secret)
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "base/json_util.h"
+#include "mqtt/mqtt_url.h"
 
 iot_registry iot__http_registry(struct http_req *r, struct http_slot *s)
 {
@@ -306,47 +308,24 @@ out:
 	iot__http_slot_put(s);
 }
 
-/* Host and port of the mqtt_url setting (never its user or password);
- * without one, the host this request was sent to and 1883. */
-static void broker_of(struct http_req *r, char *host, size_t size, int *port)
+/* The broker of the mqtt_url setting, parsed as the server's own client
+ * parses it (lib/mqtt), its password wiped: false when none is
+ * configured (or it does not parse), so that no address is made up. */
+static bool broker_of(struct http_req *r, iot_mqtt_url *u)
 {
-	const char *u = iot_config_get(r->h->cfg, "mqtt_url");
-	*port = 1883;
-	if (!u || !*u) {
-		const char *h = iot__http_get_header(r, MHD_HTTP_HEADER_HOST);
-		snprintf(host, size, "%s", h && *h ? h : "localhost");
-		char *c = host[0] == '[' ? strchr(host, ']') : host;
-		if (c && (c = strchr(c, ':')))
-			*c = '\0';
-		return;
-	}
-	const char *p = strstr(u, "://");
-	if (p && !strncmp(u, "mqtts", 5))
-		*port = 8883;
-	p = p ? p + 3 : u;
-	const char *end = p + strcspn(p, "/?");
-	const char *at = memchr(p, '@', (size_t)(end - p));
-	if (at)
-		p = at + 1;
-	const char *colon = *p == '[' ? memchr(p, ']', (size_t)(end - p)) : p;
-	colon = colon ? memchr(colon, ':', (size_t)(end - colon)) : NULL;
-	size_t hl = (size_t)((colon ? colon : end) - p);
-	snprintf(host, size, "%.*s", (int)(hl < size ? hl : size - 1), p);
-	if (colon) {
-		long v = strtol(colon + 1, NULL, 10);
-		if (v > 0 && v < 65536)
-			*port = (int)v;
-	}
-	if (!*host)
-		snprintf(host, size, "localhost");
+	const char *url = iot_config_get(r->h->cfg, "mqtt_url");
+	iot_error err = { 0 };
+	bool ok = url && *url && iot_mqtt_url_parse(url, u, &err) == 0;
+	iot_mqtt_url_clear(u);
+	return ok;
 }
 
 void iot__http_dev_mqtt_credentials(struct http_req *r)
 {
 	struct http_slot *s = iot__http_slot_get(r->h);
 	iot_device_ref dev;
-	char name[404], host[256], client_id[440], user[24], t[4][80];
-	int port;
+	char name[404], client_id[440], user[24], t[4][80];
+	iot_mqtt_url broker;
 	iot_error err = { 0 };
 	if (iot__http_dev_key(r, s, &dev) < 0)
 		goto out;
@@ -359,18 +338,25 @@ void iot__http_dev_mqtt_credentials(struct http_req *r)
 			*c = '_';
 	snprintf(client_id, sizeof client_id, "device_%" PRId64 "_%s", dev.id, name);
 	snprintf(user, sizeof user, "%" PRId64, dev.id);
-	broker_of(r, host, sizeof host, &port);
+	bool configured = broker_of(r, &broker);
 	snprintf(t[0], sizeof t[0], "iotflow/devices/%" PRId64 "/telemetry", dev.id);
 	snprintf(t[1], sizeof t[1], "iotflow/devices/%" PRId64 "/status/heartbeat", dev.id);
 	snprintf(t[2], sizeof t[2], "iotflow/devices/%" PRId64 "/commands/control", dev.id);
 	snprintf(t[3], sizeof t[3], "iotflow/devices/%" PRId64 "/commands/config", dev.id);
-	json_t *c = json_pack("{s:s,s:i,s:s,s:s,s:b,s:s,s:{s:s,s:s,s:s,s:s}}",
-		"mqtt_host", host, "mqtt_port", port, "client_id", client_id, "username", user,
+	/* Without a broker the members stay (clients read them), null, and
+	 * the answer says so. */
+	json_t *c = json_pack("{s:o,s:o,s:b,s:s,s:s,s:b,s:s,s:{s:s,s:s,s:s,s:s}}",
+		"mqtt_host", configured ? json_string(broker.host) : json_null(),
+		"mqtt_port", configured ? json_integer(broker.port) : json_null(),
+		"broker_configured", configured, "client_id", client_id, "username", user,
 		"anonymous_connection", 0,
-		"authentication_note", "Connect with the device id as username and the device's API key as"
-		" password; the key is not repeated here",
+		"authentication_note", configured ? "Connect with the device id as username and the device's API key as"
+		" password; the key is not repeated here" : "No MQTT broker is configured on this server (mqtt_url);"
+		" send telemetry over HTTP",
 		"topics", "telemetry_publish", t[0], "status_publish", t[1], "commands_subscribe", t[2],
 		"config_subscribe", t[3]);
+	if (c && configured)
+		json_object_set_new(c, "tls", json_boolean(broker.tls));
 	iot__http_reply(r, 200, json_pack("{s:s,s:o}", "status", "success", "credentials", c));
 out:
 	iot__http_slot_put(s);
