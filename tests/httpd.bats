@@ -558,6 +558,25 @@ temperature=21.5'
 	refute_output --partial "$ALICE"
 }
 
+@test "CORS is not offered (iot-httpd(8)): no Access-Control header for the Flask dashboard's origin or any other" {
+	start_httpd
+	local o
+	for o in http://localhost:3000 http://127.0.0.1:3000 https://evil.example null; do
+		run curl -s -i -H "Origin: $o" -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A"
+		assert_line --partial 'HTTP/1.1 200'
+		refute_output --regexp '(^|'$'\n'')[Aa]ccess-[Cc]ontrol-'
+		# A preflight: Allow only, no permission.
+		run curl -s -i -X OPTIONS -H "Origin: $o" -H 'Access-Control-Request-Method: POST' \
+			-H 'Access-Control-Request-Headers: X-API-Key, Content-Type' "$U/api/v1/telemetry"
+		assert_line --partial 'HTTP/1.1 204'
+		refute_output --regexp '(^|'$'\n'')[Aa]ccess-[Cc]ontrol-'
+	done
+	# And the man page says so, and why.
+	run bash -c "man -l '$IOTFLOW_ROOT/man/iot-httpd.8' 2>/dev/null | col -b | tr -s ' \n' ' '"
+	assert_output --partial 'CORS is not offered'
+	assert_output --partial 'same-origin'
+}
+
 @test "what libmicrohttpd refuses itself (iot-httpd(8) BUGS): 431 and 400 as its own HTML, the connection closed" {
 	start_httpd
 	local big; big=$(head -c 20000 /dev/zero | tr '\0' a)
