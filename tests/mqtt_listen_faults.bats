@@ -72,3 +72,47 @@ teardown() { listen_teardown; }
 	sleep 0.5
 	assert_equal "$(rows)" 10000
 }
+
+@test "PostgreSQL stopped for good under load: exit 5 after db_retry_time (one budget, not one per retry), told once; nothing is lost" {
+	IOTFLOW_DB_RETRY_TIME=6 start_listen
+	lines "$A" "$KEY_A" 5 >"$IOTFLOW_TEST_TMP/five"
+	run mqtt_pub 10 <"$IOTFLOW_TEST_TMP/five"
+	assert_output "acked 5 of 5"
+	wait_rows 5
+	iot_pg_stop
+	# Messages keep coming: each round now waits for a commit that cannot be.
+	local t0=$SECONDS rc=0
+	lines "$A" "$KEY_A" 200 5 | awk '{ print; fflush(); system("sleep 0.1") }' | mqtt_pub 10 >"$BATS_TEST_TMPDIR/pub.out" 3>&- &
+	local pp=$!
+	wait "$LPID" || rc=$?
+	local took=$((SECONDS - t0))
+	LPID=
+	echo "# exit $rc after $took s (db_retry_time 6 s)" >&3
+	wait "$pp" || true
+	iot_pg_start
+	assert_equal "$rc" 5
+	# Generous: 6 s and a round's last try, not the 14 s and more of nested budgets.
+	((took >= 5 && took <= 11))
+	assert_equal "$(grep -c 'warning: PostgreSQL is unavailable' "$LOG")" 1
+	grep -q 'fatal: .*PostgreSQL' "$LOG"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/pub.out")" "acked 200 of 200"
+	start_listen
+	wait_rows 205 "" 60
+}
+
+@test "PostgreSQL restarted under a message: told once as a warning, its end once as info; connects are info; libpq's lines whole" {
+	start_listen
+	iot_pg_stop
+	pub "iotflow/devices/$A/telemetry" "{\"api_key\":\"$KEY_A\",\"data\":{\"t\":1}}"
+	wait_log "PostgreSQL is unavailable"
+	iot_pg_start
+	wait_rows 1
+	wait_log "PostgreSQL is back"
+	assert_equal "$(grep -c 'info: PostgreSQL is back$' "$LOG")" 1
+	assert_equal "$(grep -c 'warning: PostgreSQL is unavailable' "$LOG")" 1
+	grep -q 'info: session .* connected to .* (a new session)' "$LOG"
+	! grep -q 'warning: session .* connected to' "$LOG"
+	# One line, each run of blanks one space, never cut inside a word.
+	! grep 'PostgreSQL is unavailable' "$LOG" | grep -qP '\t|  |[a-z]\): retrying'
+	kill -0 "$LPID"
+}

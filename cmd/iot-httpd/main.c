@@ -174,12 +174,6 @@ static int parse_args(int argc, char **argv, struct options *o, int *done)
 	return 0;
 }
 
-static void notice(void *arg, const char *msg)
-{
-	(void)arg;
-	iot_warn("%s", msg);
-}
-
 /* SIGTERM and SIGINT are waited for here; every thread has them blocked. */
 static int wait_for_end(iot_httpd *h, bool inetd, sigset_t *set)
 {
@@ -256,7 +250,7 @@ int main(int argc, char **argv)
 		iot_fatal("out of memory");
 		return IOT_INTERNAL;
 	}
-	iot_config_set_notice(cfg, notice, NULL);
+	iot_config_set_notice(cfg, iot_cli_notice, NULL);
 	iot_config_set_stop(cfg, &stop);
 	iot_error err;
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0)

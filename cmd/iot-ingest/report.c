@@ -91,17 +91,18 @@ void report_warning(struct ingest *g, const char *fmt, ...)
 	pthread_mutex_unlock(&g->out_mu);
 }
 
-void report_notice(void *arg, const char *msg)
+void report_notice(void *arg, enum iot_notice_level level, const char *msg)
 {
 	struct ingest *g = arg;
 	long long now = iot_now_ms();
 	pthread_mutex_lock(&g->out_mu);
 	/* Every writer connection meets the same outage: say it once. */
-	bool say = !g->notice_ms || now - g->notice_ms >= 5000;
+	bool say = level == IOT_NOTICE_INFO || !g->notice_ms || now - g->notice_ms >= 5000;
 	if (say) {
-		g->notice_ms = now;
+		if (level != IOT_NOTICE_INFO)
+			g->notice_ms = now;
 		clear_progress(g);
-		iot_warn("%s", msg);
+		iot_cli_notice(NULL, level, msg);
 	}
 	pthread_mutex_unlock(&g->out_mu);
 }

@@ -73,7 +73,7 @@ void report_reject(struct ingest *g, const struct source *src, long lineno, cons
 /* A warning that clears the progress line first. */
 void report_warning(struct ingest *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The config's notice hook: retries and the like, at most once in 5 s. */
-void report_notice(void *arg, const char *msg);
+void report_notice(void *arg, enum iot_notice_level level, const char *msg);
 /* The ticker thread refreshes the progress line every second and the
  * metrics file every 10 s, input or not, and cancels the writer's
  * statements a second after a signal. */

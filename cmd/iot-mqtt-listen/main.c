@@ -127,12 +127,6 @@ static void on_signal(int sig)
 	atomic_store(&stop, true);
 }
 
-static void on_notice(void *arg, const char *msg)
-{
-	(void)arg;
-	iot_warn("%s", msg);
-}
-
 /* Readiness once a session is subscribed, and the watchdog while running. */
 static void on_tick(void *arg, int subscribed)
 {
@@ -160,7 +154,7 @@ int main(int argc, char **argv)
 		rc = iot_fatal_error(&err);
 		goto out;
 	}
-	iot_config_set_notice(cfg, on_notice, NULL);
+	iot_config_set_notice(cfg, iot_cli_notice, NULL);
 	iot_config_set_stop(cfg, &stop);
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_signal;

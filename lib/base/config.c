@@ -80,20 +80,33 @@ void iot_config_set_notice(iot_config *cfg, iot_notice_fn fn, void *arg)
 	cfg->notice_arg = arg;
 }
 
-void iot_config_notice(const iot_config *cfg, const char *fmt, ...)
+static void vnotice(const iot_config *cfg, enum iot_notice_level level, const char *fmt, va_list ap)
 {
 	if (!cfg || !cfg->notice)
 		return;
 	char msg[IOT_ERRMSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	/* One printable line, like every error message. */
 	for (char *c = msg; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = ' ';
-	cfg->notice(cfg->notice_arg, msg);
+	cfg->notice(cfg->notice_arg, level, msg);
+}
+
+void iot_config_notice(const iot_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vnotice(cfg, IOT_NOTICE_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void iot_config_info(const iot_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vnotice(cfg, IOT_NOTICE_INFO, fmt, ap);
+	va_end(ap);
 }
 
 void iot_config_set_stop(iot_config *cfg, const atomic_bool *stop)

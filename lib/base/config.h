@@ -31,13 +31,19 @@ const char *iot_config_get(const iot_config *cfg, const char *key);
 long iot_config_get_long(const iot_config *cfg, const char *key);
 
 /* Notices: things a person should hear about while they happen and that
- * are not errors (the library never prints): "PostgreSQL is unavailable
- * (...): retrying for up to 15 s". fn may run on any thread, at any time
- * while something made with this config is in use; it must be quick and
- * thread-safe. NULL (the default) drops them. */
-typedef void (*iot_notice_fn)(void *arg, const char *msg);
+ * are not errors (the library never prints). Two levels: a warning is
+ * something going wrong ("PostgreSQL is unavailable (...): retrying for up
+ * to 15 s"), information a routine event or the end of a trouble told
+ * before ("PostgreSQL is back", a connection made). fn may run on any
+ * thread, at any time while something made with this config is in use; it
+ * must be quick and thread-safe. NULL (the default) drops them. */
+enum iot_notice_level { IOT_NOTICE_WARNING, IOT_NOTICE_INFO };
+typedef void (*iot_notice_fn)(void *arg, enum iot_notice_level level, const char *msg);
 void iot_config_set_notice(iot_config *cfg, iot_notice_fn fn, void *arg);
+/* A warning. */
 void iot_config_notice(const iot_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Information. */
+void iot_config_info(const iot_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A stop flag (a signal handler may set it; it must outlive everything made
  * with this config): once set, nothing made with this config retries a
  * failure any more — connecting, statements, the batch writer — so a

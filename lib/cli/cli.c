@@ -69,6 +69,25 @@ void iot_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void iot_info(const char *fmt, ...)
+{
+	if (iot_quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag("info", fmt, ap);
+	va_end(ap);
+}
+
+void iot_cli_notice(void *arg, enum iot_notice_level level, const char *msg)
+{
+	(void)arg;
+	if (level == IOT_NOTICE_INFO)
+		iot_info("%s", msg);
+	else
+		iot_warn("%s", msg);
+}
+
 void iot_fatal(const char *fmt, ...)
 {
 	va_list ap;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "base/parse.h"
 
@@ -23,6 +24,11 @@ void iot_cli_init(const char *progname);
 
 /* "prog: warning: ..." unless -q. */
 void iot_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: info: ..." (a routine event, the end of a trouble) unless -q. */
+void iot_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A config's notice hook (iot_config_set_notice) that writes each one with
+ * iot_warn or iot_info, as its level says. */
+void iot_cli_notice(void *arg, enum iot_notice_level level, const char *msg);
 /* "prog: fatal: ..." always. */
 void iot_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print err as fatal and return its status as an exit code. */

@@ -189,6 +189,10 @@ void iot_listener_free(iot_listener *l)
 		if (s->m)
 			mosquitto_destroy(s->m);
 		iot_error e;
+		/* Gone past its retry budget, PostgreSQL gets one try at the keys'
+		 * usage counts, not a budget of its own before the exit. */
+		if (s->db && l->failed && l->fail.status == IOT_UNAVAILABLE)
+			iot_db_set_retry_time(s->db, 0);
 		if (s->auth)
 			iot_auth_flush_usage(s->auth, &e);
 		iot_auth_free(s->auth);

@@ -27,6 +27,11 @@ int iot__listen_dispatch_open(struct iot_listener *l, iot_error *err)
 		iot__listen_dispatch_close(l);
 		return -1;
 	}
+	/* A round runs on the listener's own thread (readiness, the watchdog,
+	 * noticing that a session failed): it must not sit out an outage in
+	 * retries. Each round is one attempt, reconnecting first when the
+	 * session was lost; the next round, 5 s later, is the retry. */
+	iot_db_set_retry_time(l->dispatch_db, 0);
 	/* The first round once the publisher had a moment to connect. */
 	l->next_dispatch_ms = iot_now_ms() + 1000;
 	return 0;
@@ -39,14 +44,18 @@ void iot__listen_dispatch_tick(struct iot_listener *l)
 	l->next_dispatch_ms = iot_now_ms() + IOT_LISTEN_DISPATCH_S * 1000LL;
 	iot_dispatch_stats st = { 0 };
 	iot_error err = { 0 };
-	int rc = iot_command_dispatch_pending(l->dispatch_db, l->pub, &st, &err);
+	int rc = 0;
+	if (PQstatus(iot_db_conn(l->dispatch_db)) != CONNECTION_OK)
+		rc = iot_db_reconnect(l->dispatch_db, &err);
+	if (rc == 0)
+		rc = iot_command_dispatch_pending(l->dispatch_db, l->pub, &st, &err);
 	atomic_fetch_add(&l->m.cmd_sent, (uint64_t)st.sent);
 	atomic_fetch_add(&l->m.cmd_expired, (uint64_t)st.expired);
 	atomic_fetch_add(&l->m.configs_published, (uint64_t)st.configs);
 	if (rc < 0 && !l->dispatch_down)
 		iot_config_notice(l->cfg, "pending commands and configurations wait: %s", err.msg);
 	else if (rc == 0 && l->dispatch_down)
-		iot_config_notice(l->cfg, "pending commands and configurations are published again");
+		iot_config_info(l->cfg, "pending commands and configurations are published again");
 	l->dispatch_down = rc < 0;
 }
 

@@ -57,8 +57,8 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	if (rc != MOSQ_ERR_SUCCESS)
 		iot_config_notice(l->cfg, "session %s: unable to subscribe: %s", s->client_id, mosquitto_strerror(rc));
 	if (s->index == 0 || (flags & 1) == 0)
-		iot_config_notice(l->cfg, "session %s connected to %s (%s)", s->client_id, l->addr,
-		                  flags & 1 ? "the broker kept its session" : "a new session");
+		iot_config_info(l->cfg, "session %s connected to %s (%s)", s->client_id, l->addr,
+		                flags & 1 ? "the broker kept its session" : "a new session");
 }
 
 static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted,

@@ -16,7 +16,7 @@ struct iot_db {
 	char *program;       /* fallback_application_name */
 	const iot_config *cfg; /* for notices */
 	const atomic_bool *stop; /* set: no more retries */
-	char why[160];       /* the last failure, one line, for the retry notice */
+	char why[256];       /* the last failure, one line, for the retry notice */
 	pthread_mutex_t cancel_mu; /* guards cancel: iot_db_cancel comes from other threads */
 	PGcancel *cancel;
 	long retry_ms;
@@ -25,7 +25,20 @@ struct iot_db {
 	unsigned generation;
 	char sqlstate[6];
 	bool transient;
+	/* The outage this handle is in: when its first retried failure began
+	 * (0: none; the last statement or connect succeeded), and whether it
+	 * told the outage. Every retry loop, nested or not, ends at
+	 * down_since + retry_ms: a lost connection found by a batch, then by
+	 * its transaction, then by the reconnect, is one outage with one
+	 * budget, not three. */
+	long long down_since;
+	int steps;           /* backoff steps in this outage */
+	bool told;
 };
+
+/* Several handles of one program meet the same outage (a writer's, each
+ * session's): it is told once, and so is its end. */
+static atomic_bool outage_told;
 
 bool iot_sqlstate_transient(const char *s)
 {
@@ -70,25 +83,67 @@ static enum iot_status connect_failure_kind(const char *msg)
 	return IOT_UNAVAILABLE;
 }
 
+/* One line: libpq's messages run over several lines ("server closed the
+ * connection unexpectedly\n\tThis probably means ..."), which become one,
+ * each run of blanks one space; one too long is cut at a word, with "...". */
 static void keep_why(iot_db *db, const char *msg)
 {
-	size_t n = 0;
-	for (const char *c = msg; *c && n + 1 < sizeof db->why; c++)
-		db->why[n++] = (unsigned char)*c < 0x20 ? ' ' : *c;
+	size_t n = 0, cap = sizeof db->why - 4;
+	bool cut = false;
+	for (const char *c = msg; *c; c++) {
+		bool blank = (unsigned char)*c <= 0x20 || *c == 0x7f;
+		if (blank && (n == 0 || db->why[n - 1] == ' '))
+			continue;
+		if (n == cap) {
+			cut = true;
+			break;
+		}
+		db->why[n++] = blank ? ' ' : *c;
+	}
+	if (cut) {
+		size_t word = n;
+		while (word > 0 && db->why[word - 1] != ' ')
+			word--;
+		if (word > cap / 2)
+			n = word;
+	}
 	while (n > 0 && db->why[n - 1] == ' ')
 		n--;
+	if (cut) {
+		memcpy(db->why + n, "...", 3);
+		n += 3;
+	}
 	db->why[n] = '\0';
 }
 
-bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt)
+/* A statement or connect went through: the outage, if any, is over. */
+static void outage_over(iot_db *db)
 {
-	long long elapsed = iot_now_ms() - started_ms;
+	db->down_since = 0;
+	db->steps = 0;
+	if (!db->told)
+		return;
+	db->told = false;
+	if (atomic_exchange(&outage_told, false))
+		iot_config_info(db->cfg, "PostgreSQL is back");
+}
+
+bool iot_db_backoff(iot_db *db, long long started_ms, int *attempt)
+{
+	long long now = iot_now_ms();
+	if (!db->down_since || started_ms < db->down_since)
+		db->down_since = started_ms;
+	long long elapsed = now - db->down_since;
 	if (elapsed >= db->retry_ms || (db->stop && atomic_load(db->stop)))
 		return false;
-	/* Once per outage: the first step of a retry sequence. */
-	if (*attempt == 0)
-		iot_config_notice(db->cfg, "PostgreSQL is unavailable (%s): retrying for up to %lld s",
-		                  db->why[0] ? db->why : "connection lost", (db->retry_ms - elapsed + 999) / 1000);
+	/* Told from the second step: a session found closed (the server was
+	 * restarted while it sat idle) and opened again at once is no outage. */
+	if (++db->steps >= 2 && !db->told) {
+		db->told = true;
+		if (!atomic_exchange(&outage_told, true))
+			iot_config_notice(db->cfg, "PostgreSQL is unavailable (%s): retrying for up to %lld s",
+			                  db->why[0] ? db->why : "connection lost", (db->retry_ms - elapsed + 999) / 1000);
+	}
 	long long delay = 100LL << (*attempt < 5 ? *attempt : 5);
 	if (delay > 2000)
 		delay = 2000;
@@ -124,6 +179,7 @@ static int open_conn(iot_db *db, iot_error *err)
 			db->cancel = cancel;
 			pthread_mutex_unlock(&db->cancel_mu);
 			db->generation++;
+			outage_over(db);
 			return 0;
 		}
 		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
@@ -302,8 +358,10 @@ static PGresult *query(iot_db *db, const char *sql, int nparams, const char *con
 	db->transient = false;
 	PGresult *res = db->conn ? exec_params(db, sql, nparams, params, format) : NULL;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN) {
+		outage_over(db);
 		return res;
+	}
 	iot_db_note_failure(db, res);
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (!msg)
@@ -328,11 +386,24 @@ PGresult *iot_db_query_binary(iot_db *db, const char *sql, int nparams,
 	return query(db, sql, nparams, params, 1, err);
 }
 
+/* At the start of a call (outside a transaction), a session lost before is
+ * opened again first: a handle whose outage outlasted its budget (every
+ * later retry loop ends at once) still tries once per call, and works again
+ * when the server is back. Not with a budget of 0 (iot_db_set_retry_time). */
+static int revive(iot_db *db, iot_error *err)
+{
+	if (db->retry_ms <= 0 || (db->conn && PQstatus(db->conn) == CONNECTION_OK))
+		return 0;
+	return iot_db_reconnect(db, err);
+}
+
 static PGresult *exec(iot_db *db, const char *sql, int nparams, const char *const *params,
                       int format, iot_error *err)
 {
 	long long start = iot_now_ms();
 	int attempt = 0;
+	if (revive(db, err) < 0)
+		return NULL;
 	for (;;) {
 		PGresult *res = query(db, sql, nparams, params, format, err);
 		if (res || !db->transient)
@@ -387,6 +458,8 @@ int iot_db_transaction(iot_db *db, iot_db_tx_fn fn, void *arg, iot_error *err)
 {
 	long long start = iot_now_ms();
 	int attempt = 0;
+	if (revive(db, err) < 0)
+		return -1;
 	for (;;) {
 		PGresult *res = iot_db_query(db, "BEGIN", 0, NULL, err);
 		int rc = -1;

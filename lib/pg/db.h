@@ -70,7 +70,9 @@ PGresult *iot_db_query(iot_db *db, const char *sql, int nparams,
 PGresult *iot_db_query_binary(iot_db *db, const char *sql, int nparams,
                               const char *const *params, iot_error *err);
 /* Like iot_db_query outside a transaction, retried on transient failures
- * (reconnecting when needed) until db_retry_time has passed. */
+ * (reconnecting when needed) within the outage's budget (iot_db_backoff).
+ * A session lost before is opened again first, even when that budget is
+ * spent (one attempt). */
 PGresult *iot_db_exec(iot_db *db, const char *sql, int nparams,
                       const char *const *params, iot_error *err);
 /* iot_db_exec with the rows in binary format (parameters stay text): integers
@@ -85,7 +87,8 @@ int iot_db_command(iot_db *db, const char *sql, int nparams,
 
 /* Run fn inside BEGIN/COMMIT. On a transient failure (in fn or at COMMIT)
  * roll back, wait, and run fn again from the start: fn must be safe to
- * repeat. Returns fn's result, or -1 with err set. */
+ * repeat (within the outage's budget, iot_db_backoff). A session lost
+ * before is opened again first. Returns fn's result, or -1 with err set. */
 typedef int (*iot_db_tx_fn)(iot_db *db, void *arg, iot_error *err);
 int iot_db_transaction(iot_db *db, iot_db_tx_fn fn, void *arg, iot_error *err);
 
@@ -115,8 +118,14 @@ typedef struct iot_db_stmt {
 int iot_db_pipeline(iot_db *db, const iot_db_stmt *stmts, size_t n, PGresult **res, iot_error *err);
 
 /* Sleep for the next step of an exponential backoff (100 ms doubling to 2 s,
- * with jitter). Returns false when the retry budget that started at
- * *started_ms is spent. */
-bool iot_db_backoff(const iot_db *db, long long started_ms, int *attempt);
+ * with jitter). Returns false when the retry budget is spent: db_retry_time
+ * from the start of db's outage, which is started_ms or, when db was
+ * already failing (a retry loop inside another: a batch, its transaction,
+ * the reconnect), the start of the outermost; it ends when a statement or a
+ * connect succeeds. An outage is told through the notice hook at its second
+ * step ("PostgreSQL is unavailable (...): retrying for up to N s"; a lost
+ * session opened again at once is not one), once for all the handles of a
+ * process, and its end as information ("PostgreSQL is back"). */
+bool iot_db_backoff(iot_db *db, long long started_ms, int *attempt);
 
 #endif

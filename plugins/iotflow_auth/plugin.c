@@ -50,10 +50,10 @@ void iotp_log(int level, const char *fmt, ...)
 	mosquitto_log_printf(level, "iotflow: %s", msg);
 }
 
-static void notice(void *arg, const char *msg)
+static void notice(void *arg, enum iot_notice_level level, const char *msg)
 {
 	(void)arg;
-	iotp_log(MOSQ_LOG_NOTICE, "%s", msg);
+	iotp_log(level == IOT_NOTICE_INFO ? MOSQ_LOG_INFO : MOSQ_LOG_NOTICE, "%s", msg);
 }
 
 static void take_cache_warnings(struct plugin *p)
