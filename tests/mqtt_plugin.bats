@@ -638,3 +638,29 @@ $id1 temperature 21.5"
 	grep -q "refused: api_key does not belong to device $id1\|refused: .*key" "$log"
 	grep -q "refused: missing api_key" "$log"
 }
+
+@test "iot-mqtt-listen whose login the broker refuses backs off (a handful of attempts, one warning), and connects once it may" {
+	local tok log=$IOTFLOW_TEST_TMP/refused-listen.log cid="refused-$BATS_TEST_NUMBER" pid n
+	tok=$(token boss listener --admin)
+	iot-user disable boss >/dev/null
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-mqtt-listen --trust-broker --client-id "$cid" 2>"$log" 3>&- &
+	pid=$!
+	BG_PIDS+=($pid)
+	sleep 12
+	kill -0 "$pid"
+	# The broker's count (it is the only client): 0.25 s doubling to 30 s
+	# is about 8 in 12 s (it was tens of thousands: every refused CONNACK
+	# reconnected at once).
+	n=$(grep -c "disconnected, not authorised" "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log" || true)
+	echo "# $n logins refused in 12 s" >&3
+	((n >= 2 && n <= 15))
+	run cat "$log"
+	assert_line --index 0 --partial "warning: session $cid-1: the broker at 127.0.0.1:$IOTFLOW_MQTT_PORT refused the login: Not authorized; check the user and password of mqtt_url"
+	((${#lines[@]} == 1))
+	iot-user enable boss >/dev/null
+	# The next attempt comes within the longest backoff step (30 s).
+	wait_for 400 grep -q "info: session $cid-1 connected to .*after [0-9]* refused logins" "$log"
+	wait_for 50 subscribed "$cid-1"
+	kill -0 "$pid"
+}

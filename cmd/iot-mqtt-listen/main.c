@@ -45,6 +45,9 @@ static const char usage[] =
 	"Without --trust-broker every telemetry, online and heartbeat payload must carry\n"
 	"the api_key of the topic's device.\n"
 	"\n"
+	"A broker that is away or refuses the login (its reason is logged) is tried\n"
+	"again with backoff, 0.25 s doubling to 30 s, for as long as it takes.\n"
+	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT (everything read was committed);\n"
 	"2 usage; 5 PostgreSQL unavailable after retries (nothing unacknowledged is\n"
 	"lost); 6 internal error (also: the --print output failed). See iot-mqtt-listen(8).\n";

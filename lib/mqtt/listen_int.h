@@ -56,7 +56,15 @@ struct session {
 	iot_auth *auth;
 	iot_ingest in;
 	bool subscribed;
-	bool connected;         /* the socket is up (CONNACK or not yet) */
+	bool connected;         /* the broker accepted the login (CONNACK success) */
+	/* Reconnecting: a socket that does not connect and a login the broker
+	 * refuses take the same backoff; it starts again once a login is
+	 * accepted. */
+	int attempt;            /* attempts since the last accepted login */
+	long long next_try;     /* no attempt before this (iot_now_ms) */
+	bool told_unreachable;  /* "unable to connect" told for this series */
+	long refusals;          /* logins refused in a row */
+	long long refusal_told_ms; /* when the last refusal was told */
 	int submitted;          /* messages of this round handed to the writer */
 	atomic_bool round_failed; /* a commit of this round failed: no PUBACK may leave */
 	bool fatal;             /* the round cannot be acknowledged at all (print output failed) */
@@ -88,6 +96,9 @@ struct iot_listener {
 
 /* What a message's sender can repeat (refusals, replaced timestamps) is
  * told at most BURST times in WINDOW; the count of the rest follows. */
+/* The first login refused in a row is told, then at most one a minute
+ * (with how many were), whatever the backoff. */
+#define IOT_LISTEN_REFUSAL_TELL_MS  60000
 #define IOT_LISTEN_NOTICE_BURST     20
 #define IOT_LISTEN_NOTICE_WINDOW_MS 10000
 void iot__listen_notice(struct iot_listener *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -18,6 +18,40 @@
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 30000
 
+/* The next attempt waits 0.25 s doubling to 30 s (with jitter: half to all
+ * of it) after this one; an accepted login starts the series again. */
+static void schedule_next_try(struct session *s)
+{
+	long delay = BACKOFF_FIRST_MS << (s->attempt < 7 ? s->attempt : 7);
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	s->attempt++;
+	s->next_try = iot_now_ms() + delay / 2 + random() % (delay / 2 + 1);
+}
+
+/* A login the broker refused (bad credentials, not authorized, or, behind
+ * iotflow-mosquitto(8), PostgreSQL restarting so that no token can be
+ * checked): no reconnect before the backoff says, and told once, then at
+ * most once a minute. */
+static void login_refused(struct session *s, int reason)
+{
+	struct iot_listener *l = s->l;
+	long long now = iot_now_ms();
+	s->refusals++;
+	if (s->refusals > 1 && now - s->refusal_told_ms < IOT_LISTEN_REFUSAL_TELL_MS)
+		return;
+	s->refusal_told_ms = now;
+	long long wait = s->next_try > now ? s->next_try - now : 0;
+	char times[48] = "";
+	if (s->refusals > 1)
+		snprintf(times, sizeof times, " (%ld times in a row)", s->refusals);
+	iot_config_notice(l->cfg, "session %s: the broker at %s refused the login: %s%s; check the user and "
+	                  "password of mqtt_url (behind iotflow-mosquitto(8): a person's API token, and PostgreSQL "
+	                  "must be up for the broker to check it); retrying in %lld.%lld s, backing off to %d s",
+	                  s->client_id, l->addr, mosquitto_reason_string(reason), times, wait / 1000,
+	                  wait % 1000 / 100, BACKOFF_MAX_MS / 1000);
+}
+
 static const char *const topic_filters[] = {
 	"iotflow/devices/+/telemetry/#", /* also matches .../telemetry itself */
 	"iotflow/devices/+/status/+",
@@ -31,13 +65,16 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	struct session *s = obj;
 	struct iot_listener *l = s->l;
 	if (rc != 0) {
-		iot_config_notice(l->cfg, "the broker at %s refused session %s: %s", l->addr, s->client_id,
-		                  mosquitto_reason_string(rc));
+		login_refused(s, rc);
 		return;
 	}
 	atomic_fetch_add(&l->m.connects, 1);
 	atomic_fetch_add(&l->m.connected, 1);
 	s->connected = true;
+	long refused = s->refusals;
+	s->attempt = 0;
+	s->next_try = 0;
+	s->refusals = 0;
 	char subs[NFILTERS][200];
 	char *list[NFILTERS];
 	for (size_t i = 0; i < NFILTERS; i++) {
@@ -56,7 +93,10 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 	rc = mosquitto_subscribe_multiple(m, NULL, (int)NFILTERS, list, 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		iot_config_notice(l->cfg, "session %s: unable to subscribe: %s", s->client_id, mosquitto_strerror(rc));
-	if (s->index == 0 || (flags & 1) == 0)
+	if (refused)
+		iot_config_info(l->cfg, "session %s connected to %s (%s), after %ld refused logins", s->client_id,
+		                l->addr, flags & 1 ? "the broker kept its session" : "a new session", refused);
+	else if (s->index == 0 || (flags & 1) == 0)
 		iot_config_info(l->cfg, "session %s connected to %s (%s)", s->client_id, l->addr,
 		                flags & 1 ? "the broker kept its session" : "a new session");
 }
@@ -202,33 +242,27 @@ void *iot__listen_session_main(void *arg)
 {
 	struct session *s = arg;
 	struct iot_listener *l = s->l;
-	int attempt = 0;
-	long long next_try = 0;
-	bool told = false;
 	while (!iot__listen_stopping(l)) {
 		int fd = mosquitto_socket(s->m);
 		if (fd < 0) {
 			long long now = iot_now_ms();
-			if (now < next_try) {
-				sleep_ms(next_try - now < 100 ? next_try - now : 100);
+			if (now < s->next_try) {
+				sleep_ms(s->next_try - now < 100 ? s->next_try - now : 100);
 				continue;
 			}
+			/* Scheduled before the outcome is known: the login may yet be
+			 * refused (on_connect), which must wait as a refused socket does. */
+			schedule_next_try(s);
 			int rc = try_connect(s);
 			if (rc == MOSQ_ERR_SUCCESS) {
-				attempt = 0;
-				told = false;
+				s->told_unreachable = false;
 				continue;
 			}
-			if (!told)
+			if (!s->told_unreachable)
 				iot_config_notice(l->cfg, "session %s: unable to connect to the broker at %s: %s: retrying "
 				                  "with backoff", s->client_id, l->addr,
 				                  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-			told = true;
-			long delay = BACKOFF_FIRST_MS << (attempt < 7 ? attempt : 7);
-			if (delay > BACKOFF_MAX_MS)
-				delay = BACKOFF_MAX_MS;
-			attempt++;
-			next_try = now + delay / 2 + random() % (delay / 2 + 1);
+			s->told_unreachable = true;
 			continue;
 		}
 		struct pollfd p = { .fd = fd, .events = POLLIN | (mosquitto_want_write(s->m) ? POLLOUT : 0) };
