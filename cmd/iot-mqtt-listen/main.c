@@ -17,7 +17,7 @@ static const char usage[] =
 	"devices' telemetry at least once: a QoS 1 message is acknowledged only after\n"
 	"its points are committed. Topics: iotflow/devices/ID/telemetry[/...] (stored),\n"
 	"iotflow/devices/ID/status/online|heartbeat (last_seen), .../status/offline\n"
-	"(offline, never inactive), .../commands/ack (counted).\n"
+	"(offline, never inactive), .../commands/ack (moves the command forward).\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config=FILE          read settings from FILE\n"
@@ -49,8 +49,9 @@ static const char usage[] =
 	"again with backoff, 0.25 s doubling to 30 s, for as long as it takes.\n"
 	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT (everything read was committed);\n"
-	"2 usage; 5 PostgreSQL unavailable after retries (nothing unacknowledged is\n"
-	"lost); 6 internal error (also: the --print output failed). See iot-mqtt-listen(8).\n";
+	"2 usage; 4 PostgreSQL refused the credentials; 5 PostgreSQL unavailable for\n"
+	"db_retry_time (nothing unacknowledged is lost); 6 internal error (also: the\n"
+	"--print output failed). See iot-mqtt-listen(8).\n";
 
 static const struct option longopts[] = {
 	{ "client-id",      required_argument, NULL, 'i' },
