@@ -487,22 +487,24 @@ static int start(iot_httpd *h, unsigned flags, int fd, iot_error *err)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	/* One thread: no pool at all (a pool of 0 or 1 is warned about on
-	 * every start, which in inetd mode is every connection). */
-	struct MHD_OptionItem ops[] = {
+	struct MHD_OptionItem ops[12] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
-		{ threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_LIMIT,
-		  threads > 1 ? threads : h->o.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, h->o.connection_timeout_s, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL },
 		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
-		/* Last, so that inetd mode (no listening socket) can leave it out. */
-		{ h->inetd ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, fd, NULL },
-		{ MHD_OPTION_END, 0, NULL },
 	};
+	size_t n = 7;
+	/* One thread: no pool at all (a pool of 0 or 1 is warned about on
+	 * every start, which in inetd mode is every connection). */
+	if (threads > 1)
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+	/* inetd mode has no listening socket. */
+	if (!h->inetd)
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
+	ops[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!h->mhd)
