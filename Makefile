@@ -84,7 +84,7 @@ MANPAGES   := $(wildcard man/*.1 man/*.7 man/*.8)
 TEST_SRC   := $(wildcard tests/c/*.c bench/*.c)
 TEST_BINS  := $(addprefix build/tests/,$(notdir $(TEST_SRC:.c=)))
 
-.PHONY: all check run install uninstall clean deps fuzz fuzz-build bench test-progs unit-test check-rooms
+.PHONY: all check run install install-data uninstall clean deps fuzz fuzz-build bench test-progs unit-test check-rooms
 all: $(BINS) $(PLUGINS)
 
 # Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain build).
@@ -213,12 +213,23 @@ bench: all test-progs
 	@bench/mqtt-connect
 	@bench/mqtt
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
-	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-	           $(DESTDIR)$(DATADIR)/iotflow/contrib
+# The units and the contrib files that name installed paths are written for
+# the default PREFIX; install puts this installation's paths in their place.
+INSTALL_PATHS = -e 's\#/usr/local/bin\#$(BINDIR)\#g' -e 's\#/usr/local/lib/iotflow\#$(PREFIX)/lib/iotflow\#g' \
+                -e 's\#/usr/local/etc\#$(SYSCONFDIR)\#g' -e 's\#/usr/local/share\#$(DATADIR)\#g'
+INSTALL_PATHED = contrib/mosquitto/iotflow.conf contrib/grafana/provisioning/dashboards/iotflow.yml
+
+# install-data is what install puts in place besides the programs and the
+# plugin, without building anything.
+install: all install-data
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	$(if $(PLUGINS),install -d $(DESTDIR)$(PREFIX)/lib/iotflow && install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/iotflow)
+
+install-data:
+	install -d $(DESTDIR)$(SQLDIR) $(DESTDIR)$(MANDIR)/man1 \
+	           $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	           $(DESTDIR)$(DATADIR)/iotflow/contrib
 	install -m 644 sql/*.sql $(DESTDIR)$(SQLDIR)
 	install -d $(DESTDIR)$(WEBDIR)/vendor
 	install -m 644 $(filter-out web/vendor,$(wildcard web/*)) $(DESTDIR)$(WEBDIR)
@@ -226,8 +237,13 @@ install: all
 	$(if $(wildcard man/*.1),install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1)
 	$(if $(wildcard man/*.7),install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7)
 	$(if $(wildcard man/*.8),install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8)
-	$(if $(wildcard systemd/*),install -m 644 $(wildcard systemd/*) $(DESTDIR)$(UNITDIR))
+	for f in $(wildcard systemd/*); do \
+		sed $(INSTALL_PATHS) "$$f" > $(DESTDIR)$(UNITDIR)/$${f##*/} && chmod 644 $(DESTDIR)$(UNITDIR)/$${f##*/} || exit 1; \
+	done
 	$(if $(wildcard contrib/*),cp -R contrib/. $(DESTDIR)$(DATADIR)/iotflow/contrib)
+	for f in $(INSTALL_PATHED); do \
+		sed -i $(INSTALL_PATHS) $(DESTDIR)$(DATADIR)/iotflow/$$f || exit 1; \
+	done
 
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%)

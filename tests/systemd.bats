@@ -55,3 +55,35 @@ need_systemd() {
 	done
 	((n == 4))
 }
+
+@test "make install names its own PREFIX's paths in the units, the broker's config and Grafana's provider" {
+	local prefix stage etc
+	for prefix in /usr /opt/iotflow; do
+		stage=$BATS_TEST_TMPDIR/stage${prefix//\//-}
+		# install-data: the programs built for another PREFIX would replace bin/'s.
+		run make -C "$IOTFLOW_ROOT" --no-print-directory -s install-data DESTDIR="$stage" PREFIX="$prefix"
+		assert_success
+		etc=$prefix/etc
+		[[ $prefix == /usr ]] && etc=/etc
+		local units=$prefix/lib/systemd/system n=0 exe
+		for exe in $(cat "$stage$units"/*.service | sed -n 's#^ExecStart=\([^ ]*\).*#\1#p'); do
+			[[ $exe == "$prefix/bin/iot-"* && -x $IOTFLOW_ROOT/bin/${exe##*/} ]] || fail "$prefix: ExecStart=$exe"
+			n=$((n + 1))
+		done
+		((n == 4)) || fail "$prefix: $n ExecStart lines"
+		run grep -l /usr/local "$stage$units"/*
+		assert_failure
+		run grep -h '^# Settings:' "$stage$units/iot-httpd.service"
+		assert_output --partial "$etc/iotflow/iotflow.conf"
+		local conf=$prefix/share/iotflow/contrib/mosquitto/iotflow.conf plugin
+		plugin=$(sed -n 's/^plugin \(.*\)/\1/p' "$stage$conf")
+		[[ $plugin == "$prefix/lib/iotflow/${plugin##*/}" && -f $IOTFLOW_ROOT/bin/${plugin##*/} ]] ||
+			fail "$prefix: plugin $plugin"
+		run sed -n 's/^plugin_opt_config //p' "$stage$conf"
+		assert_output "$etc/iotflow/iotflow.conf"
+		local dash
+		dash=$(sed -n 's/^ *path: //p' "$stage$prefix/share/iotflow/contrib/grafana/provisioning/dashboards/iotflow.yml")
+		[[ $dash == "$prefix/share/iotflow/contrib/grafana/dashboards" && -f $stage$dash/iotflow.json ]] ||
+			fail "$prefix: dashboards $dash"
+	done
+}
