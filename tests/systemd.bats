@@ -87,3 +87,18 @@ need_systemd() {
 			fail "$prefix: dashboards $dash"
 	done
 }
+
+@test "every service takes its secrets from /etc/iotflow/environment, read by systemd, not from a file its dynamic user reads" {
+	local unit n=0
+	for unit in "$IOTFLOW_ROOT"/systemd/*.service; do
+		grep -q '^DynamicUser=yes$' "$unit" || fail "$unit: no DynamicUser"
+		grep -qx 'EnvironmentFile=-/etc/iotflow/environment' "$unit" || fail "$unit: no EnvironmentFile"
+		n=$((n + 1))
+	done
+	((n == 4))
+	# The variables the units' comments suggest are the programs' own.
+	local v
+	for v in $(grep -ho 'IOTFLOW_[A-Z_]*' "$IOTFLOW_ROOT"/systemd/*.service | sort -u); do
+		grep -q "$v" "$IOTFLOW_ROOT/man/iotflow.7" || fail "$v is no setting of iotflow(7)"
+	done
+}
