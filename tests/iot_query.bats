@@ -89,6 +89,9 @@ aggregate --device 1 --measurement t --fn avg --window 1s --since -2d|window: 17
 range --device 1 --since 2026-11-28T07:00:00Z --until 2026-11-28T06:00:00Z|--since (2026-11-28T07:00:00+00:00) is after --until (2026-11-28T06:00:00+00:00)
 export --since 2026-11-28T01:00:00Z --until 1795824000|--since (2026-11-28T01:00:00+00:00) is after --until (2026-11-28T00:00:00+00:00)
 range --device 1 --since yesterday|--since "yesterday" is not a time: use now, -N with s, m, h, d or w (-24h), ISO 8601 (2026-11-28T06:00:00Z) or epoch seconds/milliseconds
+range --device 1 --since ''|--since: must not be empty
+export --since -1d --until ''|--until: must not be empty
+range --device 1 --since -1h --limit ''|--limit: must not be empty
 range --device 1 --since -1h --limit 10001|--limit "10001" is over the maximum of 10000
 range --device 1 --since -1h --limit 0|--limit "0" is not a positive integer
 range --device 1 --since -1h --limit ten|--limit "ten" is not a positive integer

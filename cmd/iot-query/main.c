@@ -185,6 +185,13 @@ static int check_values(const iot_command *cmd, struct q_opts *o)
 	iot_error err = { 0 };
 	int64_t now = iot_now_us();
 	o->until_us = now;
+	/* The library reads "" as now (or the default limit), for HTTP query
+	 * strings; on a command line it is an unset variable or a failed
+	 * $(date ...), which would quietly query nothing. */
+	const char *empty = o->since && !*o->since ? "--since" : o->until && !*o->until ? "--until" :
+	                    o->limit && !*o->limit ? "--limit" : NULL;
+	if (empty)
+		return iot_usage_error("%s: must not be empty", empty);
 	for (size_t i = 0; i < o->nmeasurements; i++)
 		if (!iot_measurement_name_valid(o->measurements[i], strlen(o->measurements[i])))
 			return iot_usage_error("invalid --measurement '%s' (1 to 64 of A-Z a-z 0-9 _ . : / -, "
