@@ -179,12 +179,21 @@ Try 'iot-chart --help' for more information."
 	assert_failure 2
 	run --separate-stderr iot-chart render alice/t --width 10
 	assert_failure 2
-	run --separate-stderr iot-chart render alice/t --tz Mars/Olympus
-	assert_failure 2
-	run --separate-stderr iot-chart data alice/t --since tomorrow
-	assert_failure 2
-	run --separate-stderr iot-chart data alice/t --since 2026-11-29 --until 2026-11-28
-	assert_failure 2
+	# Times and zones are checked before connecting: PGPORT points nowhere.
+	# An empty time (an unset variable, a failed $(date ...)) is no "now".
+	local args want
+	while IFS='|' read -r args want; do
+		run --separate-stderr env PGPORT=1 IOTFLOW_DB_RETRY_TIME=0 bash -c "iot-chart $args"
+		[[ $status == 2 ]] || { echo "iot-chart $args: status $status: $stderr"; return 1; }
+		assert_equal "$stderr" "iot-chart: $want
+Try 'iot-chart --help' for more information."
+	done <<'EOF'
+render alice/t --tz Mars/Olympus|tz: expected UTC, local, +HH:MM or -HH:MM, not 'Mars/Olympus'
+data alice/t --since tomorrow|--since "tomorrow" is not a time: use now, -N with s, m, h, d or w (-24h), ISO 8601 (2026-11-28T06:00:00Z) or epoch seconds/milliseconds
+data alice/t --since 2026-11-29 --until 2026-11-28|--since (2026-11-29T00:00:00+00:00) is after --until (2026-11-28T00:00:00+00:00)
+data alice/t --since ''|--since: must not be empty
+render alice/t --since -1d --until ''|--until: must not be empty
+EOF
 	assert_equal "$(q 'select count(*) from chart_measurements')" 0
 	# Too many buckets to draw: refused before anything is read.
 	iot-chart set alice/t --aggregation max --group-by 1s >/dev/null

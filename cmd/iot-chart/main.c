@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/field_check.h"
 #include "base/json_util.h"
@@ -14,6 +15,7 @@
 #include "cli/command_table.h"
 #include "cli/output.h"
 #include "pg/db.h"
+#include "query/query.h"
 
 static const char help_text[] =
 "Usage: iot-chart [OPTION]... COMMAND [ARG]...\n"
@@ -214,6 +216,26 @@ static int parse_options(int argc, char **argv, struct opts *o, int *done)
 	return rc;
 }
 
+/* data, render: --since, --until and --tz checked before connecting, as
+ * usage errors; an empty time (an unset variable, a failed $(date ...))
+ * is refused rather than read as now. The chart's own range is checked
+ * once it is read. */
+static int check_range_opts(const struct opts *o)
+{
+	iot_error err = { 0 };
+	int64_t now = iot_now_us(), since = 0, until = now;
+	int offset;
+	const char *empty = o->since && !*o->since ? "--since" : o->until && !*o->until ? "--until" : NULL;
+	if (empty)
+		return iot_usage_error("%s: must not be empty", empty);
+	if ((o->since && iot_query_parse_time("--since", o->since, now, &since, &err) < 0) ||
+	    (o->until && iot_query_parse_time("--until", o->until, now, &until, &err) < 0) ||
+	    (o->since && iot_query_check_range("--since", since, "--until", until, &err) < 0) ||
+	    (o->tz && iot_chart_tz_parse(o->tz, now, &offset, &err) < 0))
+		return iot_usage_error("%s", err.msg);
+	return 0;
+}
+
 /* data --format table|csv: one row a point. */
 static const char *const point_cols[] = { "device_id", "device_name", "measurement", "timestamp",
 	"value", "min", "max", "count", NULL };
@@ -334,6 +356,8 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
 	}
+	if ((rc = check_range_opts(&o)))
+		goto out;
 	cfg = iot_config_new(iot_progname);
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 || !(db = iot_db_connect(cfg, &err)))
 		goto fail;
