@@ -207,6 +207,8 @@ static int cmd_lifecycle(iot_db *db, const iot_config *cfg, const iot_command *c
 	int64_t since;
 	if (!o->rebuild)
 		return iot_usage_error("rollups needs --rebuild=SINCE");
+	if (!*o->rebuild) /* an unset variable: not "now" */
+		return iot_usage_error("--rebuild: must not be empty");
 	if (iot_query_parse_time("--rebuild", o->rebuild, 0, &since, &err) < 0)
 		return iot_usage_error("%s", err.msg);
 	long long rows = iot_rollups_rebuild(db, since, &err);

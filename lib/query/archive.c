@@ -24,6 +24,19 @@ static void hex(const unsigned char *d, char out[65])
 	sodium_bin2hex(out, 65, d, 32);
 }
 
+int iot__archive_dir_check(const char *dir, iot_error *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return iot_error_set(err, IOT_USAGE, "archive directory %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return iot_error_set(err, IOT_USAGE, "archive directory %s: not a directory", dir);
+	if (access(dir, W_OK | X_OK) < 0)
+		return iot_error_set(err, IOT_USAGE, "archive directory %s: not writable: %s", dir,
+		                     strerror(errno));
+	return 0;
+}
+
 int iot__archive_open(struct iot__archive *a, const char *dir, const char *base, iot_error *err)
 {
 	memset(a, 0, sizeof *a);

@@ -18,6 +18,10 @@ struct iot__archive {
 	bool placed;                 /* the archive is at path */
 };
 
+/* DIR is an existing directory this process may create files in; else
+ * IOT_USAGE saying why. Checked before any partition is looked at, so that
+ * a wrong path shows on the first run, not on the first day one is due. */
+int iot__archive_dir_check(const char *dir, iot_error *err);
 /* DIR/.BASE.ndjson.gz.tmp created (never over a file) for a gzip stream;
  * path DIR/BASE.ndjson.gz and manifest DIR/BASE.json named. */
 int iot__archive_open(struct iot__archive *a, const char *dir, const char *base, iot_error *err);

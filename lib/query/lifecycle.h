@@ -37,7 +37,9 @@ typedef struct iot_retention_item {
 
 typedef int (*iot_retention_fn)(void *arg, const iot_retention_item *it);
 
-/* For each partition of telemetry_data that ends at or before now - keep,
+/* ARCHIVE_DIR must be an existing directory this process can write into
+ * (IOT_USAGE otherwise), also on a dry run and when nothing is due.
+ * For each partition of telemetry_data that ends at or before now - keep,
  * oldest first, in one transaction each:
  *   1. lock it against writers (readers go on), count its rows;
  *   2. export it (lib/query's NDJSON: what iot-ingest stores back as the

@@ -191,6 +191,8 @@ int iot_retention_run(iot_db *db, const iot_retention_req *req, iot_retention_fn
 		return iot_error_set(err, IOT_USAGE, "an archive directory is required");
 	if (req->keep_us <= 0)
 		return iot_error_set(err, IOT_USAGE, "the age to keep must be positive");
+	if (iot__archive_dir_check(req->archive_dir, err) < 0)
+		return -1;
 	int64_t now = req->now_us ? req->now_us : iot_now_us();
 	char cutoff[40], stamp[24];
 	iot__query_ts_param(now - req->keep_us, cutoff, sizeof cutoff);
