@@ -169,6 +169,16 @@ Try 'iot-query --help' for more information." ]]
 	assert_output 'timestamp,power,cfg
 2026-11-28T07:00:00+00:00,130.0,
 2026-11-28T06:00:00+00:00,120.5,"{""mode"":""eco"",""limits"":[1,2.5]}"'
+	# "timestamp" is column measurements.timestamp; a measurement of that
+	# very name gets a column of its own, each value in its own column.
+	printf '%s\n' '{"device_id":4,"timestamp":"2026-11-28T06:00:00Z","data":{"timestamp":1}}' \
+		'{"device_id":4,"timestamp":"2026-11-28T07:00:00Z","data":{"measurements.timestamp":2,"metadata":3}}' |
+		iot-ingest -q >/dev/null
+	run iot-query --format csv range --device bob/idle "${DAY[@]}" --order asc
+	assert_success
+	assert_output 'timestamp,measurements.measurements.timestamp,measurements.metadata,measurements.timestamp
+2026-11-28T06:00:00+00:00,,,1.0
+2026-11-28T07:00:00+00:00,2.0,3.0,'
 }
 
 @test "table: a text with a newline, a tab, an escape or a backslash stays on its row, escaped" {

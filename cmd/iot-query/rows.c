@@ -147,10 +147,19 @@ static int strcmp_p(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A measurement whose column is "measurements.NAME": "timestamp" and
+ * "metadata" (where they are in the NDJSON record), and a name that begins
+ * "measurements.", which could otherwise take the column of one of them. */
+static bool column_clash(const char *name)
+{
+	return !strcmp(name, "timestamp") || !strcmp(name, "metadata") ||
+	       !strncmp(name, "measurements.", strlen("measurements."));
+}
+
 /* csv, table: the measurements as columns: those asked for, in order, or
- * the device's (from its latest values), sorted. A measurement called
- * "timestamp" or "metadata" is column "measurements.NAME" (where it is in
- * the NDJSON record). Returns the column list (NULL-terminated), or NULL. */
+ * the device's (from its latest values), sorted; no two share a column
+ * (column_clash). Returns the column list (NULL-terminated), or NULL. */
+
 static const char **record_columns(iot_registry *reg, int64_t dev, const struct q_opts *o,
                                    struct sink *s, json_t **keep, iot_error *err)
 {
@@ -187,8 +196,7 @@ static const char **record_columns(iot_registry *reg, int64_t dev, const struct 
 	}
 	cols[0] = "timestamp";
 	for (size_t i = 0; i < n; i++) {
-		bool clash = !strcmp(names[i], "timestamp") || !strcmp(names[i], "metadata");
-		if (asprintf(&s->labels[i], "%s%s", clash ? "measurements." : "", names[i]) < 0)
+		if (asprintf(&s->labels[i], "%s%s", column_clash(names[i]) ? "measurements." : "", names[i]) < 0)
 			s->labels[i] = NULL;
 		cols[i + 1] = s->labels[i] ? s->labels[i] : names[i];
 	}
