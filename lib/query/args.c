@@ -15,7 +15,7 @@
 
 #define US_PER_S INT64_C(1000000)
 #define TS_MIN INT64_C(0)                          /* 1970-01-01T00:00:00Z */
-#define TS_MAX (INT64_C(253402300799) * US_PER_S)  /* 9999-12-31T23:59:59Z */
+#define TS_MAX (INT64_C(253402300800) * US_PER_S - 1)  /* 9999-12-31T23:59:59.999999Z */
 #define SHOWN_MAX 64                                /* bytes of an argument quoted back */
 
 static const char TIME_RULE[] =
