@@ -154,6 +154,29 @@ t@$D10"
 	assert_equal "$(digest)" "$before"
 }
 
+@test "retention: a drop that fails after the archive is written keeps the partition and leaves no archive of it" {
+	local before
+	before=$(digest)
+	# An operator's view on the oldest partition: DROP TABLE is refused,
+	# after its archive and manifest were written and checked.
+	q "CREATE VIEW old_days AS SELECT * FROM $P400"
+	run --separate-stderr iot-migrate retention --keep 365d --archive-dir "$ARCH"
+	assert_failure 6
+	[[ $stderr == *"cannot drop table $P400 because other objects depend on it"* ]] || { echo "$stderr"; false; }
+	partition_exists "$P400"
+	partition_exists "$P380"
+	assert_equal "$(digest)" "$before"
+	assert_equal "$(hourly_right)" 0
+	assert_equal "$(latest_wrong)" 0
+	run ls -A "$ARCH"
+	assert_output ''
+	# Once the view is gone, one run archives both: one archive each.
+	q "DROP VIEW old_days"
+	iot-migrate -q retention --keep 365d --archive-dir "$ARCH" >/dev/null
+	run ls "$ARCH"
+	assert_equal "${#lines[@]}" 4
+}
+
 @test "retention --dry-run tells what would go and changes nothing" {
 	local before
 	before=$(digest)

@@ -206,6 +206,7 @@ int iot__archive_place(struct iot__archive *a, const char *dir, const char *mani
 		unlink(mtmp);
 		return -1;
 	}
+	a->manifest_placed = true;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		int e2 = errno;
@@ -228,4 +229,13 @@ void iot__archive_abort(struct iot__archive *a)
 	a->fd = -1;
 	if (a->tmp[0])
 		unlink(a->tmp);
+}
+
+void iot__archive_unplace(struct iot__archive *a)
+{
+	if (a->manifest_placed)
+		unlink(a->manifest);
+	if (a->placed)
+		unlink(a->path);
+	a->placed = a->manifest_placed = false;
 }

@@ -16,6 +16,7 @@ struct iot__archive {
 	long long lines, content_bytes, file_bytes;
 	char content_sha256[65], sha256[65];
 	bool placed;                 /* the archive is at path */
+	bool manifest_placed;        /* ... and its manifest at manifest */
 };
 
 /* DIR is an existing directory this process may create files in; else
@@ -36,5 +37,9 @@ int iot__archive_place(struct iot__archive *a, const char *dir, const char *mani
                        iot_error *err);
 /* Close and remove the temporary file (a placed archive stays). */
 void iot__archive_abort(struct iot__archive *a);
+/* Remove the archive and manifest this run placed (never another file):
+ * for a partition whose transaction is sure not to commit, which keeps it,
+ * so that a run that fails after placing leaves no copy behind. */
+void iot__archive_unplace(struct iot__archive *a);
 
 #endif

@@ -57,8 +57,9 @@ typedef int (*iot_retention_fn)(void *arg, const iot_retention_item *it);
  *      no row), drop it, commit; then bump the result-cache generation of
  *      every device (cache.h), before the partition is reported.
  * Any failure before the commit (a file that cannot be written, a disk
- * full, a read-back that does not verify) rolls back: the partition stays,
- * the temporary files go, and the run stops with err (IOT_UNAVAILABLE for
+ * full, a read-back that does not verify, a drop refused) rolls back: the
+ * partition stays, its files go (the archive too, when it was placed), and
+ * the run stops with err (IOT_UNAVAILABLE for
  * I/O and PostgreSQL, IOT_INTERNAL for a verification that failed). fn is
  * called once per partition done (or, dry_run, that would be). Returns the
  * number of partitions, or -1. db must not retry behind the caller's back

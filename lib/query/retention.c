@@ -144,6 +144,10 @@ static int archive_and_drop(iot_db *db, const iot_retention_req *req, struct par
 	snprintf(pt->it.archive, sizeof pt->it.archive, "%s", a.path);
 	snprintf(pt->it.manifest, sizeof pt->it.manifest, "%s", a.manifest);
 	snprintf(pt->it.sha256, sizeof pt->it.sha256, "%s", a.sha256);
+	/* Failed before the COMMIT (the caller rolls back): the partition stays,
+	 * so its archive goes; else each failing run would leave another copy. */
+	if (rc < 0)
+		iot__archive_unplace(&a);
 	iot__archive_abort(&a);
 	return rc;
 }
