@@ -102,3 +102,23 @@ fresh_db() {
 	fi
 	iot_db_fresh "t_${BATS_TEST_NUMBER:-0}_${RANDOM}${RANDOM}" "$tpl"
 }
+
+# A query that keeps running on telemetry_data (an export, a long range),
+# holding its ACCESS SHARE lock, until long_reader_end; it returns once the
+# query is running.
+long_reader_start() {
+	PGAPPNAME=iotflow-long-reader psql -XAtq -c 'BEGIN' -c 'SELECT count(*) FROM telemetry_data' \
+		-c 'SELECT pg_sleep(120)' -c 'COMMIT' >/dev/null 2>&1 3>&- &
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(psql -XAtqc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iotflow-long-reader'
+			AND query LIKE '%pg_sleep%'") == 1 ]] && return 0
+		sleep 0.1
+	done
+	echo "long_reader_start: the reader did not start" >&2
+	return 1
+}
+long_reader_end() {
+	psql -XAtqc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'iotflow-long-reader'" >/dev/null
+}

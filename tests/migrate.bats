@@ -197,6 +197,32 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	assert_equal "$(q "select value from iotflow_settings where key = 'partition_interval'")" "month"
 }
 
+@test "partitions are made while a query runs on telemetry_data, and hold up no reader or writer meanwhile" {
+	IOTFLOW_PARTITION_AHEAD=1 iot-migrate -q up >/dev/null
+	q "insert into users (username) values ('u'); insert into devices (name, user_id) values ('d', 1)"
+	long_reader_start
+	# Each waits at most a second for a lock: a partition made with
+	# PARTITION OF would wait for the reader (ACCESS EXCLUSIVE on the parent).
+	export PGOPTIONS='-c lock_timeout=1s'
+	run iot-migrate partitions --ahead 12
+	assert_success
+	[[ $(jq .created <<<"$output") -ge 1 ]]
+	# A backfilled day: the batch writer makes its partition.
+	local day; day=$(date -u -d '-40 days' +%Y-%m-%d)
+	run iot-ingest <<<"{\"device_id\":1,\"timestamp\":\"${day}T12:00:00Z\",\"data\":{\"t\":1}}"
+	assert_success
+	assert_equal "$(jq -c '[.stored, .rejected]' <<<"$output")" '[1,0]'
+	q "insert into telemetry_data values (1, 't', now(), 2, null, null, null, null)"
+	unset PGOPTIONS
+	long_reader_end
+	assert_equal "$(q "select count(*) from telemetry_data")" 2
+	assert_equal "$(q "select tableoid::regclass from telemetry_data where ts < now() - interval '1 day'")" \
+		"telemetry_data_${day//-/}"
+	# Made as PARTITION OF would: the primary key and the one-value check.
+	assert_equal "$(q "select count(*) from pg_constraint where conrelid = 'telemetry_data_${day//-/}'::regclass
+		and conname in ('telemetry_data_${day//-/}_pkey', 'telemetry_data_one_value')")" 2
+}
+
 @test "an unreachable database exits 5, a missing SQL directory 3, a malformed connection string 2" {
 	run env PGPORT=1 IOTFLOW_DB_RETRY_TIME=0 iot-migrate status
 	assert_equal "$status" 5

@@ -177,6 +177,34 @@ t@$D10"
 	assert_equal "${#lines[@]}" 4
 }
 
+@test "retention waits out a query running on telemetry_data without holding up its readers and writers" {
+	long_reader_start
+	iot-migrate retention --keep 365d --archive-dir "$ARCH" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	local ret=$! i
+	# The first archive is placed before its partition is dropped: from then
+	# on, the drop waits for the reader.
+	for ((i = 0; i < 100; i++)); do
+		compgen -G "$ARCH/$P400-*.json" >/dev/null && break
+		sleep 0.1
+	done
+	compgen -G "$ARCH/$P400-*.json" >/dev/null
+	sleep 0.5
+	# Readers and writers of today's partition wait at most a second for a
+	# lock; queued behind a DROP waiting for the reader, they would time out.
+	for i in 1 2 3 4 5; do
+		PGOPTIONS='-c lock_timeout=1s' q "INSERT INTO telemetry_data VALUES ($BOTH, 'probe', now(), $i, null, null, null, null)"
+		PGOPTIONS='-c lock_timeout=1s' q "SELECT count(*) FROM telemetry_data WHERE ts > now() - interval '1 day'" >/dev/null
+		sleep 0.3
+	done
+	partition_exists "$P400"
+	long_reader_end
+	wait "$ret" || { cat "$BATS_TEST_TMPDIR/err"; false; }
+	! partition_exists "$P400"
+	! partition_exists "$P380"
+	assert_equal "$(q "SELECT count(*) FROM telemetry_data WHERE measurement_name = 'probe'")" 5
+	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/out")" 2
+}
+
 @test "retention --dry-run tells what would go and changes nothing" {
 	local before
 	before=$(digest)

@@ -55,7 +55,8 @@ typedef int (*iot_retention_fn)(void *arg, const iot_retention_item *it);
  *   5. delete its hours from telemetry_hourly, put telemetry_latest right
  *      for series whose latest point was in it (the newest point left, or
  *      no row), drop it, commit; then bump the result-cache generation of
- *      every device (cache.h), before the partition is reported.
+ *      every device (cache.h), before the partition is reported. The drop
+ *      locks telemetry_data itself: its waits are bounded (retention.c).
  * Any failure before the commit (a file that cannot be written, a disk
  * full, a read-back that does not verify, a drop refused) rolls back: the
  * partition stays, its files go (the archive too, when it was placed), and

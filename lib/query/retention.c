@@ -7,8 +7,12 @@
  * like a writer updating them for newer points would: one that holds such
  * a row commits first (it needs nothing of ours) and our statement, READ
  * COMMITTED, then sees its newer row and leaves it. The DROP needs the
- * partition ACCESS EXCLUSIVE: it waits for readers, lock_timeout bounds
- * that, and a timeout rolls everything back. */
+ * partition and telemetry_data itself ACCESS EXCLUSIVE (PostgreSQL locks
+ * the parent of a partition it drops), and while it waits for the queries
+ * running on them, every other reader and writer of every partition waits
+ * behind it: so each try waits at most DROP_TRY, rolled back to a savepoint
+ * when it times out, the others going on between tries, for DROP_BUDGET_MS
+ * in all; then everything rolls back. */
 #include "query/archive_int.h"
 #include "query/lifecycle.h"
 #include "query/query_int.h"
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 
@@ -45,6 +50,8 @@ static const char SQL_LATEST[] =
 	"  AND o.ts >= $1::timestamptz AND o.ts < $2::timestamptz RETURNING 1)"
 	" SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM kept)";
 static const char SQL_DROP[] = "SELECT iotflow_drop_partition($1)";
+#define DROP_TRY "200ms"
+#define DROP_BUDGET_MS (5 * 60 * 1000)
 static const char SQL_DEVICES[] = "SELECT id FROM devices ORDER BY id";
 
 /* Every device's cached answers stale: a daily job's one pipelined round
@@ -116,6 +123,34 @@ static char *manifest(const struct part *pt, const struct iot__archive *a)
 	return s;
 }
 
+/* The DROP, in tries that hold up the others at most DROP_TRY each (LOCKS
+ * above). *res is its result. */
+static int drop_bounded(iot_db *db, const char *partition, PGresult **res, iot_error *err)
+{
+	const char *pn[] = { partition };
+	long long until = iot_now_ms() + DROP_BUDGET_MS;
+	long pause_ms = 100;
+	for (;;) {
+		if (iot__query_cmd(db, "SAVEPOINT iotflow_drop", 0, NULL, NULL, err) < 0 ||
+		    iot__query_cmd(db, "SET LOCAL lock_timeout = '" DROP_TRY "'", 0, NULL, NULL, err) < 0)
+			return -1;
+		if (iot__query_cmd(db, SQL_DROP, 1, pn, res, err) == 0)
+			return iot__query_cmd(db, "RELEASE SAVEPOINT iotflow_drop", 0, NULL, NULL, err);
+		if (strcmp(iot_db_sqlstate(db), "55P03")) /* not lock_not_available */
+			return -1;
+		if (iot_now_ms() + pause_ms > until)
+			return iot_error_set(err, err->status,
+			                     "partition %s: telemetry_data stayed in use by other queries for %d minutes, so "
+			                     "it could not be dropped; nothing was (run again when they are done)",
+			                     partition, DROP_BUDGET_MS / 60000);
+		if (iot__query_cmd(db, "ROLLBACK TO SAVEPOINT iotflow_drop", 0, NULL, NULL, err) < 0)
+			return -1;
+		struct timespec ts = { pause_ms / 1000, (pause_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		pause_ms = pause_ms * 2 > 2000 ? 2000 : pause_ms * 2;
+	}
+}
+
 /* Steps 2-5 of lifecycle.h inside the transaction that holds the lock. */
 static int archive_and_drop(iot_db *db, const iot_retention_req *req, struct part *pt, iot_error *err)
 {
@@ -126,7 +161,6 @@ static int archive_and_drop(iot_db *db, const iot_retention_req *req, struct par
 		return -1;
 	char *text = NULL;
 	const char *p[] = { pt->lo, pt->hi };
-	const char *pn[] = { pt->it.partition };
 	PGresult *res = NULL;
 	int rc = export_to(db, pt, &a, err) < 0 || iot__archive_finish(&a, pt->it.rows, err) < 0 ? -1 : 0;
 	if (rc == 0 && !(text = manifest(pt, &a)))
@@ -136,7 +170,7 @@ static int archive_and_drop(iot_db *db, const iot_retention_req *req, struct par
 	if (rc == 0)
 		rc = iot__query_cmd(db, SQL_HOURLY, 2, p, NULL, err) < 0 ||
 		     iot__query_cmd(db, SQL_LATEST, 2, p, NULL, err) < 0 ||
-		     iot__query_cmd(db, SQL_DROP, 1, pn, &res, err) < 0 ? -1 : 0;
+		     drop_bounded(db, pt->it.partition, &res, err) < 0 ? -1 : 0;
 	if (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t"))
 		rc = iot_error_set(err, IOT_INTERNAL, "partition %s went away meanwhile", pt->it.partition);
 	PQclear(res);
