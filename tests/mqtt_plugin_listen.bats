@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# mqtt_plugin_listen.bats — iot-mqtt-listen behind the broker's auth/ACL
+# plugin (iotflow-mosquitto(8)): logged in with a person's API token, it
+# stores what devices may publish and nothing else, catches up on what was
+# queued while it was away, works with legacy mode, and backs off when its
+# login is refused. Real Mosquitto, PostgreSQL and Redis.
+
+# shellcheck disable=SC2154 # $output, $status are set by bats' run
+load helpers
+load mqtt_plugin_lib
+
+setup_file() { plugin_setup_file; }
+teardown_file() { stack_teardown_file; }
+setup() { plugin_setup; }
+teardown() { plugin_teardown; }
+
+@test "behind the plugin: iot-mqtt-listen with a service token stores a device's own telemetry, and nothing it may not publish" {
+	device d1
+	local id1=$ID key1=$KEY
+	device d2
+	local id2=$ID tok log=$IOTFLOW_TEST_TMP/listen.log
+	tok=$(token boss listener --admin)
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-mqtt-listen --trust-broker --client-id "listen-$BATS_TEST_NUMBER" 2>"$log" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 100 grep -q "connected to" "$log"
+	wait_for 50 subscribed "listen-$BATS_TEST_NUMBER-1"
+	# Its own topic, no key in the payload (the broker checked it): stored.
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m '{"data":{"t":21.5}}'
+	# Another device's topic: the broker drops it (MQTT 3.1.1 says nothing).
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id2/telemetry" -m '{"data":{"t":99}}'
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m '{"data":{"after":1}}'
+	wait_for 100 bash -c "[[ \$(psql -XAtc \"select count(*) from telemetry_data where measurement_name = 'after'\") == 1 ]]"
+	run psql -XAtc "select device_id || ' ' || measurement_name || ' ' || numeric_value from telemetry_data order by measurement_name"
+	assert_output "$id1 after 1
+$id1 t 21.5"
+	# A command the listener publishes (pending, as the broker being away
+	# leaves it) reaches the device, and its answer is applied.
+	local out=$BATS_TEST_TMPDIR/cmd.out cid st i
+	bgsub "$out" -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/commands/control" -C 1
+	wait_for 50 subscribed "$id1" || true
+	cid=$(psql -XAtqc "insert into device_control (device_id, command, expires_at)
+	       values ($id1, 'reboot', now() + interval '10 minutes') returning id" | head -n 1)
+	wait_for 150 grep -q '"command":"reboot"' "$out"
+	pub -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/commands/ack" -m "{\"command_id\":$cid,\"status\":\"completed\"}"
+	for ((i = 0; i < 100; i++)); do
+		st=$(psql -XAtc "select status from device_control where id = $cid")
+		[[ $st == completed ]] && break
+		sleep 0.1
+	done
+	assert_equal "$st" completed
+}
+
+@test "behind the plugin: what devices publish while iot-mqtt-listen is stopped is stored once it is back" {
+	device d1
+	local tok log=$IOTFLOW_TEST_TMP/listen.log cid="listen-$BATS_TEST_NUMBER" i
+	tok=$(token boss listener --admin)
+	start() {
+		IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+			iot-mqtt-listen --trust-broker --client-id "$cid" 2>>"$log" 3>&- &
+		LPID=$!
+		BG_PIDS+=($LPID)
+	}
+	start
+	wait_for 50 subscribed "$cid-1"
+	kill -TERM "$LPID"
+	wait "$LPID" || true
+	for ((i = 1; i <= 20; i++)); do
+		pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m "{\"data\":{\"n\":$i}}"
+	done
+	start
+	wait_for 150 bash -c "[[ \$(psql -XAtc 'select count(*) from telemetry_data') == 20 ]]"
+	run psql -XAtc "select count(distinct numeric_value) from telemetry_data where device_id = $ID"
+	assert_output 20
+}
+
+@test "legacy mode behind the plugin: an anonymous client's payload with its device's key is stored, another device's key is not" {
+	export IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_legacy_anonymous true'
+	broker_restart
+	device d1
+	local id1=$ID key1=$KEY
+	device d2
+	local key2=$KEY tok log=$IOTFLOW_TEST_TMP/legacy-listen.log
+	tok=$(token boss listener --admin)
+	# Without --trust-broker: in legacy mode every payload proves whose it is.
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-mqtt-listen --client-id "legacy-$BATS_TEST_NUMBER" 2>"$log" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 100 grep -q "connected to" "$log"
+	wait_for 50 subscribed "legacy-$BATS_TEST_NUMBER-1"
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m "{\"api_key\":\"$key1\",\"temperature\":21.5}"
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m "{\"api_key\":\"$key2\",\"temperature\":99}"
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m '{"temperature":98}'
+	pub -q 1 -t "iotflow/devices/$id1/telemetry/sensors" -m "{\"api_key\":\"$key1\",\"after\":1}"
+	wait_for 100 bash -c "[[ \$(psql -XAtc \"select count(*) from telemetry_data where measurement_name = 'after'\") == 1 ]]"
+	run psql -XAtc "select device_id || ' ' || measurement_name || ' ' || numeric_value from telemetry_data order by measurement_name"
+	assert_output "$id1 after 1
+$id1 temperature 21.5"
+	grep -q "refused: api_key does not belong to device $id1\|refused: .*key" "$log"
+	grep -q "refused: missing api_key" "$log"
+}
+
+@test "iot-mqtt-listen whose login the broker refuses backs off (a handful of attempts, one warning), and connects once it may" {
+	local tok log=$IOTFLOW_TEST_TMP/refused-listen.log cid="refused-$BATS_TEST_NUMBER" pid n
+	tok=$(token boss listener --admin)
+	iot-user disable boss >/dev/null
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-mqtt-listen --trust-broker --client-id "$cid" 2>"$log" 3>&- &
+	pid=$!
+	BG_PIDS+=($pid)
+	sleep 12
+	kill -0 "$pid"
+	# The broker's count (it is the only client): 0.25 s doubling to 30 s
+	# is about 8 in 12 s (it was tens of thousands: every refused CONNACK
+	# reconnected at once).
+	n=$(grep -c "disconnected, not authorised" "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log" || true)
+	echo "# $n logins refused in 12 s" >&3
+	((n >= 2 && n <= 15))
+	run cat "$log"
+	assert_line --index 0 --partial "warning: session $cid-1: the broker at 127.0.0.1:$IOTFLOW_MQTT_PORT refused the login: Not authorized; check the user and password of mqtt_url"
+	((${#lines[@]} == 1))
+	iot-user enable boss >/dev/null
+	# The next attempt comes within the longest backoff step (30 s).
+	wait_for 400 grep -q "info: session $cid-1 connected to .*after [0-9]* refused logins" "$log"
+	wait_for 50 subscribed "$cid-1"
+	kill -0 "$pid"
+}
