@@ -163,13 +163,22 @@ m8 2025-11-21 19:59:28.000"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{}}"
 	pub "iotflow/devices/$A/status/connectivity" '{"connected":true}'
 	pub "iotflow/devices/$A/commands/ack" "{\"api_key\":\"$KEY_A\",\"command_id\":1,\"status\":\"done\"}"
+	# Plain text where JSON is looked for (the key is looked up in it): a
+	# refusal each, not a crash, and not redelivered for ever.
+	pub "iotflow/devices/$A/status/heartbeat" 'alive'
+	pub "iotflow/devices/$A/status/online" 'online'
+	pub "iotflow/devices/$A/commands/ack" 'done'
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{\"ok\":1}}"
 	wait_rows 1
+	kill -0 "$LPID"
 	run grep refused "$LOG"
 	assert_line --partial "iotflow/devices/$A/telemetry: refused: invalid JSON at column 3: a record must be a JSON object or array"
 	assert_line --partial "refused: invalid JSON at column 77: invalid token near 'NaN'"
 	assert_line --partial "iotflow/devices/$A/telemetry: refused: no data"
 	assert_line --partial "iotflow/devices/$A/status/connectivity: refused: not a status this listener handles"
+	assert_line --partial "iotflow/devices/$A/status/heartbeat: refused: missing api_key"
+	assert_line --partial "iotflow/devices/$A/status/online: refused: missing api_key"
+	assert_line --partial "iotflow/devices/$A/commands/ack: refused: missing api_key"
 	run curl -s "http://127.0.0.1:$port/metrics"
 	assert_success
 	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/metrics"
@@ -181,9 +190,10 @@ m8 2025-11-21 19:59:28.000"
 	assert_line 'iotflow_mqtt_messages_rejected_total{reason="invalid"} 3'
 	assert_line 'iotflow_mqtt_messages_rejected_total{reason="bad_topic"} 1'
 	assert_line 'iotflow_mqtt_messages_rejected_total{reason="unknown_command"} 1'
+	assert_line 'iotflow_mqtt_messages_rejected_total{reason="denied"} 3'
 	assert_line 'iotflow_mqtt_messages_received_total{kind="telemetry"} 4'
-	assert_line 'iotflow_mqtt_messages_received_total{kind="status"} 1'
-	assert_line 'iotflow_mqtt_messages_received_total{kind="command_ack"} 1'
+	assert_line 'iotflow_mqtt_messages_received_total{kind="status"} 3'
+	assert_line 'iotflow_mqtt_messages_received_total{kind="command_ack"} 2'
 	assert_line 'iotflow_mqtt_messages_stored_total 1'
 	assert_line 'iotflow_mqtt_sessions_connected 1'
 	assert_line --regexp '^iotflow_mqtt_commit_wait_seconds_count [1-9]'

@@ -326,6 +326,11 @@ static void explain(iot_error *err)
 
 static json_t *parse(const char *buf, size_t len, int max_depth, size_t flags, iot_error *err)
 {
+	/* The reason is rewritten in place (explain), so it needs a home even
+	 * when the caller does not want it. */
+	iot_error unwanted;
+	if (!err)
+		err = &unwanted;
 	/* jansson's own limit is 2048 levels; ours is far lower, and checked
 	 * before parsing so a hostile line costs one linear scan. */
 	bool look = false;

@@ -16,7 +16,8 @@
  * 64 bits, too large or (not 0 but) too close to 0 for a double, or written
  * with a fraction and no exponent and an integer part beyond +-2^53 (the
  * rules are at the top of json_util.c). On failure err says why
- * (IOT_REJECTED) with the column. */
+ * (IOT_REJECTED) with the column; err may be NULL when the reason is not
+ * wanted. */
 json_t *iot_json_parse(const char *buf, size_t len, int max_depth, iot_error *err);
 /* The same for any JSON value: a bare number, string, true, false or null too. */
 json_t *iot_json_parse_value(const char *buf, size_t len, int max_depth, iot_error *err);
