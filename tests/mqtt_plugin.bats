@@ -56,6 +56,30 @@ teardown() { plugin_teardown; }
 	assert_output --partial 'not authorised'
 }
 
+@test "a key rotated with a grace period: its sessions live through the grace, and are cut when it ends" {
+	device d1
+	local old=$KEY new before during
+	bgsub "$BATS_TEST_TMPDIR/before" -u "$ID" -P "$old" -i before -t "iotflow/devices/$ID/commands/#"
+	before=$!
+	wait_for 50 subscribed before
+	new=$(iot-device key rotate "$ID" --grace 4s | jq -r .api_key)
+	# Logged in during the grace period, with the key that is ending.
+	bgsub "$BATS_TEST_TMPDIR/during" -u "$ID" -P "$old" -i during -t "iotflow/devices/$ID/commands/#"
+	during=$!
+	wait_for 50 subscribed during
+	sleep 1
+	kill -0 "$before"
+	kill -0 "$during"
+	# No invalidation comes when a grace period ends: the plugin knows when.
+	wait_for 80 bash -c "! kill -0 $before 2>/dev/null && ! kill -0 $during 2>/dev/null"
+	grep -q 'iotflow: disconnecting client before: no longer allowed' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	grep -q 'iotflow: disconnecting client during: no longer allowed' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	run pub -u "$ID" -P "$old" -t "iotflow/devices/$ID/telemetry" -m 1
+	assert_failure
+	run pub -u "$ID" -P "$new" -t "iotflow/devices/$ID/telemetry" -m 1
+	assert_success
+}
+
 @test "a deactivated device is refused at connect and its live session is cut; reactivated, it connects" {
 	device d1
 	bgsub "$BATS_TEST_TMPDIR/sub" -u "$ID" -P "$KEY" -i dev-sub -t "iotflow/devices/$ID/commands/#"

@@ -437,6 +437,7 @@ static int device_key(iot_auth *a, const char *key, bool use, iot_device_ref *ou
 	out->id = e->device_id;
 	out->user_id = e->user_id;
 	out->status = e->status;
+	out->key_expires_us = e->expires_us;
 	if (use)
 		usage_note(&a->key_usage, e->key_id, now_us);
 	maybe_flush(a, now_ms);
@@ -519,6 +520,7 @@ int iot_auth_device_id(iot_auth *a, int64_t id, iot_device_ref *out, iot_error *
 	out->id = id;
 	out->user_id = e->user_id;
 	out->status = e->status;
+	out->key_expires_us = 0;
 	return 0;
 }
 

@@ -53,6 +53,9 @@ typedef struct iot_device_ref {
 	int64_t id;
 	int64_t user_id;
 	enum iot_device_status status;
+	/* When the key looked up ends (a grace period after a rotation), in
+	 * microseconds since the epoch; 0: it does not. Always 0 by id. */
+	int64_t key_expires_us;
 } iot_device_ref;
 
 typedef struct iot_user_ref {

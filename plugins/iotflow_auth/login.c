@@ -102,6 +102,7 @@ static int device_login(struct plugin *p, struct mosquitto *client, int64_t id, 
 		return MOSQ_ERR_NOMEM;
 	s->kind = SESSION_DEVICE;
 	s->device_id = id;
+	s->key_expires_us = dev.key_expires_us;
 	return remember(p, client, s, key);
 }
 

@@ -38,6 +38,7 @@ struct session {
 	char *secret;                  /* the key or token, re-checked on invalidation; wiped on free */
 	enum session_kind kind;
 	int64_t device_id;             /* SESSION_DEVICE */
+	int64_t key_expires_us;        /* SESSION_DEVICE: its key ends then (wall clock; 0 never) */
 	int64_t user_id;               /* SESSION_SERVICE */
 	bool is_admin;                 /* SESSION_SERVICE */
 	long long checked_ms;          /* last (re-)check of a service token */

@@ -9,7 +9,9 @@
  * have been missed) re-checks every session, SLICE of them per tick.
  * People's tokens publish no invalidation: service sessions are re-checked
  * every SERVICE_RECHECK_MS instead, so a revoked token or a disabled
- * person's session ends within that. Kicks happen after the walk: a kick
+ * person's session ends within that. Nor does a key's grace period
+ * ending: a device session whose key has an end is checked again once it
+ * has passed, within a second. Kicks happen after the walk: a kick
  * fires the disconnect callback, which edits the table. A kicked client's
  * entry goes first, so that its persistent session is not kept offline;
  * an offline entry that is no longer allowed is dropped, never kicked (a
@@ -145,8 +147,10 @@ int iotp_session_still_valid(struct plugin *p, struct session *s)
 		return -1;
 	if (s->kind == SESSION_DEVICE) {
 		iot_device_ref d;
-		if (iot_auth_device_key_check(p->auth, s->secret, &d, &err) == 0)
+		if (iot_auth_device_key_check(p->auth, s->secret, &d, &err) == 0) {
+			s->key_expires_us = d.key_expires_us; /* a rotation may have given it an end */
 			return d.id == s->device_id && d.status == IOT_DEVICE_ACTIVE;
+		}
 	} else {
 		iot_user_ref u;
 		if (iot_auth_user_token(p->auth, s->secret, &u, &err) == 0) {
@@ -228,6 +232,16 @@ void iotp_sessions_invalidated(struct plugin *p, const char *msg)
 	kick_all(p, &k, "its key or device changed");
 }
 
+/* A service token is checked again every SERVICE_RECHECK_MS; a device's
+ * key once its grace period (after a rotation) is over: no invalidation
+ * is published when it ends. */
+static bool recheck_due(const struct session *s, long long now_ms, int64_t now_us)
+{
+	if (s->kind == SESSION_SERVICE)
+		return now_ms - s->checked_ms >= SERVICE_RECHECK_MS;
+	return s->kind == SESSION_DEVICE && s->key_expires_us && now_us >= s->key_expires_us;
+}
+
 void iotp_sessions_tick(struct plugin *p)
 {
 	struct kick_list k = { 0 };
@@ -241,13 +255,14 @@ void iotp_sessions_tick(struct plugin *p)
 		p->recheck_cursor = b;
 		p->recheck_all = b < SESSION_BUCKETS;
 	}
-	/* Service sessions are few (listeners, command senders): walking for
-	 * them once a second is cheap. */
+	/* Service sessions are few (listeners, command senders), and a device
+	 * session's check here is one comparison: walking once a second is cheap. */
 	if (now - p->service_check_ms >= 1000) {
 		p->service_check_ms = now;
+		int64_t now_us = iot_now_us();
 		for (size_t b = 0; b < SESSION_BUCKETS; b++)
 			for (struct session *s = p->bucket[b]; s; s = s->next)
-				if (s->kind == SESSION_SERVICE && now - s->checked_ms >= SERVICE_RECHECK_MS) {
+				if (recheck_due(s, now, now_us)) {
 					s->checked_ms = now;
 					if (iotp_session_still_valid(p, s) == 0)
 						kick_add(&k, s);
