@@ -225,9 +225,14 @@ m8 2025-11-21 19:59:28.000"
 	pub "$t" '{"data":{"nokey":1}}'
 	pub "$t" "{\"api_key\":\"$KEY_B\",\"data\":{\"bkey\":1}}"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{\"akey\":1}}"
+	# Answers that are not JSON, nothing at all included: refused, saying why.
+	pub "iotflow/devices/$A/commands/ack" 'done'
+	mosquitto_pub -h 127.0.0.1 -p "$IOTFLOW_MQTT_PORT" -q 1 -t "iotflow/devices/$A/commands/ack" -n
 	wait_rows 2
 	sleep 0.5
 	assert_equal "$(q "select string_agg(measurement_name, ',' order by measurement_name) from telemetry_data")" "akey,nokey"
+	wait_log "iotflow/devices/$A/commands/ack: refused: ack: empty (a JSON object is expected)"
+	grep -qF "iotflow/devices/$A/commands/ack: refused: invalid JSON at column" "$LOG"
 }
 
 @test "status: a last will marks the device offline, not inactive; online and heartbeat move last_seen" {

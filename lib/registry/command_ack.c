@@ -66,6 +66,8 @@ int iot_command_ack(iot_db *db, int64_t device_id, const char *payload, size_t l
 {
 	if (len > IOT_COMMAND_ACK_MAX)
 		return iot_error_set(err, IOT_REJECTED, "ack: longer than %d bytes", IOT_COMMAND_ACK_MAX);
+	if (!payload || len == 0)
+		return iot_error_set(err, IOT_REJECTED, "ack: empty (a JSON object is expected)");
 	json_t *o = iot_json_parse(payload, len, IOT_JSON_MAX_DEPTH, err);
 	if (!o)
 		return -1;   /* IOT_REJECTED with the column */
