@@ -95,7 +95,7 @@ sensor_error|DHT_READ_FAILED|2026-11-21 10:00:00.000000||||
 temperature|22.1|2026-11-21 19:59:28.123456|C|sim-1|88|f"
 	# No timestamp, or an unusable one: the arrival time (within the last minute).
 	assert_equal "$(rows "measurement_name in ('wifi_rssi', 'cpu_temp') and ts > now() - interval '1 minute'")" 2
-	grep -q 'timestamp "123" is before the earliest or too far in the future: stored with the arrival time' "$LOG"
+	grep -qF "iotflow/devices/$A/telemetry/sensors: timestamp \"123\" is before the earliest or too far in the future: stored with the arrival time" "$LOG"
 }
 
 @test "every timestamp form devices send: epoch s/ms/float, ISO without zone, space, US and EU forms" {

@@ -65,6 +65,7 @@ struct session {
 	bool told_unreachable;  /* "unable to connect" told for this series */
 	long refusals;          /* logins refused in a row */
 	long long refusal_told_ms; /* when the last refusal was told */
+	const char *topic;      /* of the message being handled, for its notes */
 	int submitted;          /* messages of this round handed to the writer */
 	atomic_bool round_failed; /* a commit of this round failed: no PUBACK may leave */
 	bool fatal;             /* the round cannot be acknowledged at all (print output failed) */

@@ -119,11 +119,12 @@ static void on_stored(const iot_submit_result *r, void *ctx, uint64_t tag)
 	atomic_fetch_add(&m->points_rejected, r->rejected);
 }
 
+/* Which message it was, as for a refusal: the device is in the topic. */
 void iot__listen_note(void *arg, const char *note)
 {
 	struct session *s = arg;
 	atomic_fetch_add(&s->l->m.ts_arrival, 1);
-	iot__listen_notice(s->l, "%s", note);
+	iot__listen_notice(s->l, "%.200s: %s", s->topic ? s->topic : "?", note);
 }
 
 /* --print: the points as NDJSON records iot-ingest reads back, written and
@@ -277,6 +278,7 @@ void iot__listen_message(struct session *s, const struct mosquitto_message *msg)
 	if (atomic_load(&s->round_failed) || s->fatal)
 		return; /* the round will not be acknowledged: the broker sends it again */
 	enum topic_kind k = parse_topic(msg->topic, &id, &sub);
+	s->topic = msg->topic;
 	switch (k) {
 	case T_TELEMETRY:
 		atomic_fetch_add(&m->received[LK_TELEMETRY], 1);
@@ -295,4 +297,5 @@ void iot__listen_message(struct session *s, const struct mosquitto_message *msg)
 		refuse(s, msg->topic, LR_BAD_TOPIC, "not a topic this listener handles");
 		break;
 	}
+	s->topic = NULL;
 }
