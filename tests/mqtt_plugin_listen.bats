@@ -125,3 +125,32 @@ $id1 temperature 21.5"
 	wait_for 50 subscribed "$cid-1"
 	kill -0 "$pid"
 }
+
+@test "behind the plugin: iot-httpd whose broker login is refused says so once, keeps trying, and sends commands once let in" {
+	device d1
+	local tok port log=$BATS_TEST_TMPDIR/httpd.log out=$BATS_TEST_TMPDIR/cmd.out pid
+	tok=$(token boss sender --admin)
+	iot-user disable boss >/dev/null
+	port=$(_iot_pick_port)
+	IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+		iot-httpd --listen "127.0.0.1:$port" 2>"$log" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$port/health"
+	wait_for 50 grep -q "warning: the broker at 127.0.0.1:$IOTFLOW_MQTT_PORT refused the login of mqtt_url: Not authorized" "$log"
+	# Tried again with backoff (1 s, 2 s, ...), told once.
+	wait_for 50 bash -c "(( \$(grep -c 'disconnected, not authorised' '$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log') >= 2 ))"
+	assert_equal "$(grep -c 'refused the login' "$log")" 1
+	# Let in again (it was a disabled person, not a wrong token): it connects
+	# by itself, within the longest backoff step.
+	iot-user enable boss >/dev/null
+	wait_for 400 grep -q "info: connected to the broker at 127.0.0.1:$IOTFLOW_MQTT_PORT, after [0-9]* refused logins" "$log"
+	bgsub "$out" -u "$ID" -P "$KEY" -i dev -q 1 -t "iotflow/devices/$ID/commands/control" -C 1
+	pid=$!
+	wait_for 50 subscribed dev
+	run curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" \
+		-d '{"command":"reboot"}' "http://127.0.0.1:$port/api/v1/devices/$ID/control"
+	assert_equal "$(jq -r .status <<<"$output")" sent
+	wait "$pid"
+	assert_equal "$(jq -r .command "$out")" reboot
+	! grep -qF "$tok" "$log"
+}

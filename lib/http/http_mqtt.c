@@ -41,7 +41,7 @@ int iot__http_broker_open(iot_httpd *h, iot_error *err)
 	const char *url = iot_config_get(h->cfg, "mqtt_url");
 	if (!url || !*url)
 		return 0;
-	iot_publisher_opts po = { .background = true, .timeout_ms = BROKER_TIMEOUT_MS };
+	iot_publisher_opts po = { .background = true, .tell_refusals = true, .timeout_ms = BROKER_TIMEOUT_MS };
 	return (h->pub = iot_publisher_new(h->cfg, &po, err)) ? 0 : -1;
 }
 

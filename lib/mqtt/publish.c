@@ -33,14 +33,17 @@ struct waiter {
 
 struct iot_publisher {
 	struct mosquitto *m;
+	const iot_config *cfg;       /* background: refused logins are told through it */
 	iot_publisher_opts o;
 	iot_mqtt_url url;
 	char client_id[64];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool connected, refused, loop_started, stopping, connector_started;
-	pthread_t connector;         /* background: the first connect */
+	pthread_t connector;         /* background: connects, and again after a refused login */
 	int connect_rc;
+	long refusals;               /* logins refused in a row */
+	long long refusal_told_ms;
 	struct waiter *waiters;
 	struct { int mid, reason; long long at_ms; } early[EARLY];
 	size_t early_next;
@@ -53,18 +56,41 @@ static void lib_init(void)
 	mosquitto_lib_init();
 }
 
+#define REFUSAL_TELL_MS 60000
+
+/* A daemon's publisher (tell_refusals) says when the broker refuses its login (the first
+ * of a series, then at most once a minute) and when it is let in again:
+ * nothing else would show why its commands stay pending. */
 static void on_connect(struct mosquitto *m, void *arg, int rc, int flags, const mosquitto_property *props)
 {
 	(void)m;
 	(void)flags;
 	(void)props;
 	iot_publisher *p = arg;
+	long long now = iot_now_ms();
 	pthread_mutex_lock(&p->mu);
+	long refused_before = p->refusals;
 	p->connected = rc == 0;
 	p->refused = rc != 0;
 	p->connect_rc = rc;
+	p->refusals = rc ? p->refusals + 1 : 0;
+	bool tell = rc && (p->refusals == 1 || now - p->refusal_told_ms >= REFUSAL_TELL_MS);
+	if (tell)
+		p->refusal_told_ms = now;
+	long refusals = p->refusals;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	if (!p->o.background || !p->o.tell_refusals)
+		return;
+	char addr[300];
+	iot_mqtt_url_address(&p->url, addr, sizeof addr);
+	if (tell)
+		iot_config_notice(p->cfg, "the broker at %s refused the login of mqtt_url: %s%s; check its user and "
+		                  "password (behind iotflow-mosquitto(8): a person's API token); retrying with backoff "
+		                  "to 30 s", addr, mosquitto_reason_string(rc),
+		                  refusals > 1 ? " (again)" : "");
+	else if (!rc && refused_before)
+		iot_config_info(p->cfg, "connected to the broker at %s, after %ld refused logins", addr, refused_before);
 }
 
 static void on_disconnect(struct mosquitto *m, void *arg, int rc, const mosquitto_property *props)
@@ -150,24 +176,41 @@ static int loop_start(iot_publisher *p)
 	return rc;
 }
 
-/* Background: libmosquitto's loop reconnects a connection it once had,
- * but its thread never starts one whose first connect failed; so the
- * first connect is retried here (1 s doubling to 30 s), then the loop
- * takes over. */
+/* Background: libmosquitto's loop reconnects a connection it once had
+ * that was lost, but its thread never starts one whose first connect
+ * failed, and it ends for good when the broker refuses the login (an MQTT
+ * v5 reason code is a protocol error to it). So this thread connects
+ * (1 s doubling to 30 s), lets the loop run, and when a login is refused
+ * stops the loop and connects again after the backoff. Called with p->mu
+ * not held: the loop's callbacks take it. */
 static void *connector_main(void *arg)
 {
 	iot_publisher *p = arg;
 	int delay_ms = 1000;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {
-		pthread_mutex_unlock(&p->mu);
-		bool up = mosquitto_connect(p->m, p->url.host, p->url.port, 30) == MOSQ_ERR_SUCCESS &&
-		          loop_start(p) == MOSQ_ERR_SUCCESS;
-		pthread_mutex_lock(&p->mu);
-		if (up) {
-			p->loop_started = true;
-			break;
+		if (!p->loop_started) {
+			pthread_mutex_unlock(&p->mu);
+			bool up = mosquitto_connect(p->m, p->url.host, p->url.port, 30) == MOSQ_ERR_SUCCESS &&
+			          loop_start(p) == MOSQ_ERR_SUCCESS;
+			pthread_mutex_lock(&p->mu);
+			p->loop_started = up;
 		}
+		/* Running: until the publisher is freed or a login is refused. */
+		while (p->loop_started && !p->stopping && !p->refused)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stopping)
+			break;
+		if (p->loop_started) {
+			p->loop_started = false;
+			p->refused = false;
+			pthread_mutex_unlock(&p->mu);
+			mosquitto_disconnect(p->m); /* a loop still trying ends too */
+			mosquitto_loop_stop(p->m, false);
+			pthread_mutex_lock(&p->mu);
+		}
+		if (p->refusals == 1)
+			delay_ms = 1000; /* the first refusal after a login was accepted */
 		struct timespec dl;
 		deadline_in(&dl, delay_ms);
 		while (!p->stopping && pthread_cond_timedwait(&p->cv, &p->mu, &dl) != ETIMEDOUT)
@@ -220,6 +263,7 @@ iot_publisher *iot_publisher_new(const iot_config *cfg, const iot_publisher_opts
 		return NULL;
 	}
 	p->o = *o;
+	p->cfg = cfg;
 	if (p->o.timeout_ms <= 0)
 		p->o.timeout_ms = IOT_PUBLISH_TIMEOUT_MS;
 	pthread_mutex_init(&p->mu, NULL);
@@ -342,6 +386,12 @@ int iot_publish(iot_publisher *p, const char *topic, const void *payload, size_t
 	switch (rc) {
 	case MOSQ_ERR_NO_CONN:
 	case MOSQ_ERR_CONN_LOST:
+		pthread_mutex_lock(&p->mu);
+		int refused = p->refusals ? p->connect_rc : 0;
+		pthread_mutex_unlock(&p->mu);
+		if (refused)
+			return iot_error_set(err, IOT_UNAVAILABLE, "not connected: the broker at %s refused the login of "
+			                     "mqtt_url: %s", addr, mosquitto_reason_string(refused));
 		return iot_error_set(err, IOT_UNAVAILABLE, "not connected to the broker at %s", addr);
 	case MOSQ_ERR_INVAL:
 	case MOSQ_ERR_MALFORMED_UTF8:

@@ -14,8 +14,11 @@
  *     (or refuses us: IOT_DENIED); free disconnects.
  *   background (daemons): connect in the background and keep reconnecting
  *     (1 s doubling to 30 s), from the start too (a broker that is down
- *     when the daemon starts is fine); iot_publisher_new fails only for a
- *     bad URL.
+ *     when the daemon starts is fine) and after a refused login (the
+ *     credentials may be made valid again); iot_publisher_new fails only
+ *     for a bad URL. With tell_refusals, a refused login is told through
+ *     the config's notices (the first of a series, then at most once a
+ *     minute), and the login that follows through its information.
  *     A publish while disconnected fails at once with IOT_UNAVAILABLE.
  *
  * iot_publish may be called from any number of threads at once. Nothing
@@ -38,6 +41,8 @@ typedef struct iot_publisher iot_publisher;
 
 typedef struct iot_publisher_opts {
 	bool background;             /* keep connected and reconnect (daemons) */
+	bool tell_refusals;          /* background: tell refused logins (a program whose own
+	                              * sessions do not already say so) */
 	int timeout_ms;              /* connecting (foreground) and each PUBACK; 0: IOT_PUBLISH_TIMEOUT_MS */
 } iot_publisher_opts;
 
