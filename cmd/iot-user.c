@@ -61,7 +61,8 @@ static const char help_text[] =
 "\n"
 "DURATION is a number with an optional unit s, m, h, d or w (e.g. 90d).\n"
 "Exit status: 0 ok, 1 rejected (duplicate, still owns devices), 2 usage,\n"
-"3 not found, 4 wrong password, 5 database unavailable, 6 internal error.\n"
+"3 not found, 4 wrong password (or PostgreSQL refused the credentials),\n"
+"5 database unavailable, 6 internal error.\n"
 "See iot-user(1).\n";
 
 /* 100 years (36525 days): far beyond any sensible token lifetime, far

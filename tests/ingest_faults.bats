@@ -258,3 +258,33 @@ setup() { ingest_setup; }
 	assert_equal "$(grep -Ec "^# stdin:[0-9]+: (measurement v: )?unknown device $R( \(removed\))?\$" "$dir/rej")" "$rejected"
 	grep -qx 'iotflow_ingest_bisect_steps_total 0' "$dir/m.prom"
 }
+
+@test "PostgreSQL refusing the credentials: exit 4 at once from every program, without retrying" {
+	# Roles that only this test uses: one the server wants a password from,
+	# one a pg_hba.conf "reject" line refuses; their lines before the trust ones.
+	psql -qX -d postgres -c "CREATE ROLE t_pw LOGIN SUPERUSER PASSWORD 'right-one'" -c "CREATE ROLE t_rej LOGIN SUPERUSER"
+	local hba=$IOTFLOW_PG_DATA/pg_hba.conf
+	cp "$hba" "$BATS_TEST_TMPDIR/hba"
+	{ printf 'host all t_pw 127.0.0.1/32 scram-sha-256\nhost all t_rej 127.0.0.1/32 reject\n'; cat "$BATS_TEST_TMPDIR/hba"; } > "$hba"
+	psql -qXAt -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+	local who prog start pw
+	for who in t_pw:none t_pw:wrong-one t_rej:none; do
+		pw=()
+		[[ ${who#*:} == none ]] || pw=("PGPASSWORD=${who#*:}")
+		for prog in 'iot-ingest /dev/null' 'iot-user list' 'iot-device list' 'iot-migrate status' 'iot-chart list'; do
+			start=$SECONDS
+			# shellcheck disable=SC2086 # the program's words are split on purpose
+			run --separate-stderr env PGHOST=127.0.0.1 PGUSER="${who%%:*}" PGPASSFILE="$BATS_TEST_TMPDIR/no-pgpass" \
+				IOTFLOW_DB_RETRY_TIME=10 "${pw[@]}" $prog </dev/null
+			[[ $status == 4 && $stderr == *"fatal: unable to connect to PostgreSQL"* && $stderr != *warning* ]] ||
+				fail "$prog as $who: exit $status, stderr: $stderr"
+			((SECONDS - start < 5)) || fail "$prog as $who: $((SECONDS - start)) s, retried"
+			[[ $stderr != *wrong-one* ]] || fail "$prog as $who: the password in stderr"
+		done
+	done
+	# The lines were live: the right password is let in.
+	run env PGHOST=127.0.0.1 PGUSER=t_pw PGPASSWORD=right-one iot-user list
+	cp "$BATS_TEST_TMPDIR/hba" "$hba"
+	psql -qXAt -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+	assert_success
+}

@@ -85,7 +85,8 @@ static const char help_text[] =
 "TIME is now, -N with a unit s, m, h, d or w, ISO 8601 or epoch seconds.\n"
 "Exit status: 0 ok, 1 rejected (a name the owner already uses), 2 usage or\n"
 "invalid value (unknown type, bad colour, bad range; an ambiguous NAME),\n"
-"3 not found, 5 database unavailable, 6 internal error. See iot-chart(1).\n";
+"3 not found, 4 PostgreSQL refused the credentials, 5 database unavailable,\n"
+"6 internal error. See iot-chart(1).\n";
 
 enum {
 	O_AGGREGATION = 1 << 0, O_APPEARANCE = 1 << 1, O_COLOR = 1 << 2, O_DESCRIPTION = 1 << 3,

@@ -68,9 +68,12 @@ static enum iot_status connect_failure_kind(const char *msg)
 		"invalid connection option", "invalid URI", "missing \"=\"", "invalid sslmode",
 		"invalid integer value", "invalid port number", "unterminated quoted string",
 	};
+	/* libpq's "no password supplied" (the server wants one, none was
+	 * given: no ~/.pgpass) and a pg_hba.conf "reject" line are refusals
+	 * too: retrying them only made every program wait db_retry_time. */
 	static const char *const denied[] = {
 		"authentication failed", "no pg_hba.conf entry", "password is required", "permission denied",
-		"is not permitted to log in",
+		"is not permitted to log in", "no password supplied", "pg_hba.conf rejects connection",
 	};
 	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
 		if (strstr(msg, usage[i]))
