@@ -180,6 +180,26 @@ code() { cut -d ' ' -f 1 <<<"$1"; }
 	[[ $(code "$output") == 40[13] ]]
 }
 
+@test "import-flask: old pending commands get command_ttl from their creation and lapse; the device is not offered them" {
+	# The Flask service left every command pending; one of a minute ago too.
+	flask_db flask_cmds
+	psql -XAtq -d flask_cmds -c "INSERT INTO device_control (device_id, command, status, created_at, updated_at)
+		VALUES (1, 'blink', 'pending', (now() - interval '1 minute') AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')"
+	IOTFLOW_COMMAND_TTL=2h iot-migrate -q import-flask --from="$(flask_conninfo flask_cmds)" >/dev/null || true
+	assert_equal "$(q "select string_agg(command || ':' || (expires_at - created_at), ' ' order by id) from device_control")" \
+		'reboot:02:00:00 set:02:00:00 blink:02:00:00'
+	start_httpd
+	run req -H "X-API-Key: $KEY1" "$U/api/v1/devices/1/control/pending"
+	assert_equal "$(code "$output")" 200
+	assert_equal "$(body "$output" | jq -c '[.[] | .command]')" '["blink"]'
+	run iot-device command list --format csv
+	assert_output "id,device_id,command,status,created_at,sent_at,expires_at
+$(q "select id || ',1,blink,pending,' || to_char(created_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ',,' ||
+	to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') from device_control where command = 'blink'")
+2,2,set,acknowledged,2025-11-19T08:00:00Z,,2025-11-19T10:00:00Z
+1,1,reboot,expired,2025-11-20T12:00:00Z,,2025-11-20T14:00:00Z"
+}
+
 @test "import-telemetry: the old telemetry_data, ids mapped, bad rows refused by id; again: all duplicates" {
 	run --separate-stderr iot-migrate import-telemetry --from="$FROM"
 	assert_failure 1

@@ -196,15 +196,22 @@ static int control_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
 		iot__imp_event(m, K_CONTROL, old, 0, why, extra);
 		return 0;
 	}
-	/* created_at/updated_at were timestamps without time zone, in UTC. */
-	const char *p[6] = { dev_old, command, val(r, i, 3), val(r, i, 4) ? val(r, i, 4) : "pending",
-	                     val(r, i, 5), val(r, i, 6) };
+	/* created_at/updated_at were timestamps without time zone, in UTC.
+	 * The Flask service never moved a command past pending and gave none a
+	 * lifetime: each gets the one a command sent here gets (command_ttl,
+	 * from its creation), so its old pending ones lapse to expired instead
+	 * of staying open for ever, offered to the device and never expiring. */
+	char ttl[24];
+	snprintf(ttl, sizeof ttl, "%ld", iot_config_get_long(m->cfg, "command_ttl"));
+	const char *p[7] = { dev_old, command, val(r, i, 3), val(r, i, 4) ? val(r, i, 4) : "pending",
+	                     val(r, i, 5), val(r, i, 6), ttl };
 	static const char ins[] =
-		"INSERT INTO device_control (device_id, command, parameters, status, created_at, updated_at)"
-		" VALUES ($1::integer, $2, $3::jsonb, $4, coalesce($5::timestamp AT TIME ZONE 'UTC', now()),"
-		" coalesce($6::timestamp AT TIME ZONE 'UTC', now())) RETURNING id";
+		"INSERT INTO device_control (device_id, command, parameters, status, created_at, updated_at, expires_at)"
+		" SELECT $1::integer, $2, $3::jsonb, $4, c, coalesce($6::timestamp AT TIME ZONE 'UTC', now()),"
+		" c + $7::bigint * interval '1 second'"
+		" FROM coalesce($5::timestamp AT TIME ZONE 'UTC', now()) AS c RETURNING id";
 	int64_t id = 0;
-	int rc = iot__imp_insert(m, K_CONTROL, old, ins, 6, p, &id, why, sizeof why, err);
+	int rc = iot__imp_insert(m, K_CONTROL, old, ins, 7, p, &id, why, sizeof why, err);
 	if (rc < 0 || iot__imp_end_row(m, rc == 0, err) < 0) {
 		json_decref(extra);
 		return -1;
