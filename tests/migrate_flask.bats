@@ -200,6 +200,22 @@ $(q "select id || ',1,blink,pending,' || to_char(created_at at time zone 'UTC', 
 1,1,reboot,expired,2025-11-20T12:00:00Z,,2025-11-20T14:00:00Z"
 }
 
+@test "import-flask: objects come over in the order of their old ids, 10 after 9" {
+	flask_db flask_many
+	psql -XAtq -v ON_ERROR_STOP=1 -d flask_many <<-'SQL'
+		INSERT INTO users (id, user_id, username, email, password_hash) VALUES (10, 'u10', 'zed', 'zed@example.org', 'x');
+		INSERT INTO device_control (device_id, command) SELECT 1, 'c' || n FROM generate_series(4, 11) n;
+	SQL
+	run --separate-stderr iot-migrate import-flask --from="$(flask_conninfo flask_many)"
+	assert_failure 1
+	assert_equal "$(jq -sc '[.[] | select(.kind == "user") | .old_id]' <<<"$output")" '[1,2,3,4,10]'
+	assert_equal "$(jq -sc '[.[] | select(.kind == "control") | .old_id]' <<<"$output")" '[1,2,3,4,5,6,7,8,9,10,11]'
+	# New ids in the old order: newest first is newest first.
+	assert_equal "$(q "select string_agg(username, ' ' order by id) from users")" 'alice bob carol zed'
+	assert_equal "$(iot-device command list --device 1 --format csv | cut -d, -f3 | tail -n +2 | tr '\n' ' ')" \
+		'c11 c10 c9 c8 c7 c6 c5 c4 reboot '
+}
+
 @test "import-telemetry: the old telemetry_data, ids mapped, bad rows refused by id; again: all duplicates" {
 	run --separate-stderr iot-migrate import-telemetry --from="$FROM"
 	assert_failure 1

@@ -175,7 +175,7 @@ int iot__imp_configs(struct iot__imp *m, iot_error *err)
 	return iot__imp_each(m, "device_configurations",
 		"SELECT id::text, device_id::text, config_key, config_value, data_type,"
 		" coalesce(is_active, true)::text, created_at::text, updated_at::text"
-		" FROM device_configurations ORDER BY id", config_row, err);
+		" FROM device_configurations ORDER BY device_configurations.id", config_row, err);
 }
 
 static int control_row(struct iot__imp *m, PGresult *r, int i, iot_error *err)
@@ -224,6 +224,6 @@ int iot__imp_controls(struct iot__imp *m, iot_error *err)
 {
 	return iot__imp_each(m, "device_control",
 		"SELECT id::text, device_id::text, command, parameters::text, status,"
-		" created_at::timestamp::text, updated_at::timestamp::text FROM device_control ORDER BY id",
+		" created_at::timestamp::text, updated_at::timestamp::text FROM device_control ORDER BY device_control.id",
 		control_row, err);
 }

@@ -206,7 +206,7 @@ static int users(struct iot__imp *m, iot_error *err)
 	return iot__imp_each(m, "users",
 		"SELECT id::text, user_id, username, email, password_hash, coalesce(is_active, true)::text,"
 		" coalesce(is_admin, false)::text, created_at::text, updated_at::text, last_login::text"
-		" FROM users ORDER BY id", user_row, err);
+		" FROM users ORDER BY users.id", user_row, err);
 }
 
 /* Flask wrote "offline" into devices.status from status topics (compat
@@ -279,7 +279,7 @@ static int devices(struct iot__imp *m, iot_error *err)
 	int rc = iot__imp_each(m, "devices",
 		"SELECT id::text, name, description, device_type, api_key, status, location, firmware_version,"
 		" hardware_version, created_at::text, updated_at::text, last_seen::text, user_id::text"
-		" FROM devices ORDER BY id", device_row, err);
+		" FROM devices ORDER BY devices.id", device_row, err);
 	/* Devices kept their ids: new ones are numbered after them. setval is
 	 * not undone by a rollback, so a dry run leaves it alone. */
 	if (rc == 0 && !m->o->dry_run && m->counts[K_DEVICE].imported > 0)
