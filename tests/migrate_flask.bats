@@ -180,6 +180,46 @@ code() { cut -d ' ' -f 1 <<<"$1"; }
 	[[ $(code "$output") == 40[13] ]]
 }
 
+@test "import-flask: what only this side's constraints refuse is one rejected object with its reason, not the end of the import" {
+	# Here already: a user named carol, one with erin's email, a device with id 7.
+	iot-user add --no-password carol >/dev/null
+	iot-user add --no-password ops --email erin@example.org >/dev/null
+	q "SELECT setval(pg_get_serial_sequence('devices', 'id'), 6)" >/dev/null
+	assert_equal "$(iot-device add here-7 --owner ops | jq .id)" 7
+	# The Flask side allowed what this one does not: a name twice for one
+	# owner, a long description, a 100-character command.
+	flask_db flask_clash
+	psql -XAtq -v ON_ERROR_STOP=1 -d flask_clash <<-'SQL'
+		INSERT INTO users (user_id, username, email, password_hash) VALUES ('e1', 'erin', 'erin@example.org', 'x');
+		INSERT INTO devices (id, name, api_key, user_id, description) VALUES
+		    (8, 'sim-1', 'DupNameKey0123456789abcdefghijkl', 2, NULL),
+		    (12, 'chatty', 'LongDescKey0123456789abcdefghijk', 2, repeat('d', 1001));
+		INSERT INTO device_control (device_id, command) VALUES (2, repeat('c', 100));
+	SQL
+	run --separate-stderr iot-migrate import-flask --from="$(flask_conninfo flask_clash)"
+	assert_failure 1
+	assert_equal "$(jq -c 'select(.action == "rejected") | [.kind, .old_id, .reason]' <<<"$output")" \
+'["user",3,"a user of that name exists here already"]
+["user",4,"username: letters, digits and _.@- only, starting with a letter or digit"]
+["user",5,"its email is another user'"'"'s here"]
+["device",3,"it has no owner (see --orphans-to)"]
+["device",7,"its id is taken here by another device"]
+["device",8,"its owner has another device of that name (names are unique per owner)"]
+["device",12,"description: longer than 1000 characters"]
+["config",6,"config value: not an integer (64-bit) (stored as integer)"]
+["control",3,"device 3 was not imported"]
+["control",4,"command: 1 to 64 characters"]'
+	[[ $stderr == *"warning: device 8: its owner has another device of that name"* ]]
+	[[ $stderr == *"devices: 2 imported, 0 unchanged, 4 rejected"* ]]
+	assert_equal "$(q "select string_agg(id || ':' || name, ' ' order by id) from devices")" '1:esp32_5001 2:sim-1 7:here-7'
+	# Fixed on the Flask side, a second run brings them over and keeps the rest.
+	psql -XAtq -d flask_clash -c "UPDATE devices SET name = 'sim-1b' WHERE id = 8" -c "UPDATE devices SET description = 'short' WHERE id = 12"
+	run --separate-stderr iot-migrate import-flask --from="$(flask_conninfo flask_clash)"
+	assert_failure 1
+	[[ $stderr == *"devices: 2 imported, 2 unchanged, 2 rejected"* ]]
+	assert_equal "$(q "select string_agg(id || ':' || name, ' ' order by id) from devices")" '1:esp32_5001 2:sim-1 7:here-7 8:sim-1b 12:chatty'
+}
+
 @test "import-flask: old pending commands get command_ttl from their creation and lapse; the device is not offered them" {
 	# The Flask service left every command pending; one of a minute ago too.
 	flask_db flask_cmds

@@ -76,17 +76,45 @@ int iot__imp_end_row(struct iot__imp *m, bool keep, iot_error *err)
 	                      0, NULL, err);
 }
 
+/* What a constraint this side has and the Flask database had not means
+ * for the object that violates it. */
+static const char *constraint_reason(const char *constraint)
+{
+	static const char *const reasons[][2] = {
+		{ "users_username_key", "a user of that name exists here already" },
+		{ "users_email_key", "its email is another user's here" },
+		{ "devices_pkey", "its id is taken here by another device" },
+		{ "devices_user_id_name_key", "its owner has another device of that name (names are unique per owner)" },
+		{ "device_auth_key_digest_key", "its api_key is another device's here" },
+		{ "users_email_check", "email: 3 to 254 characters with an @" },
+		{ "devices_name_check", "name: 1 to 100 characters" },
+		{ "devices_description_check", "description: longer than 1000 characters" },
+		{ "device_configurations_config_key_check", "config key: 1 to 64 of A-Z a-z 0-9 _ . : -" },
+		{ "device_control_command_check", "command: 1 to 64 characters" },
+		{ "device_control_status_check", "status: pending, sent, acknowledged, completed, failed or expired" },
+	};
+	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+		if (!strcmp(constraint, reasons[i][0]))
+			return reasons[i][1];
+	return NULL;
+}
+
 int iot__imp_stmt(struct iot__imp *m, const char *sql, int n, const char *const *p, PGresult **res,
                   char *why, size_t whylen, iot_error *err)
 {
 	iot_error e;
 	PGresult *r = iot_db_query(m->db, sql, n, p, &e);
 	if (!r) {
-		if (e.status == IOT_UNAVAILABLE || e.status == IOT_INTERNAL) {
+		/* A data error (class 22) or a violated constraint (23) is this
+		 * object's: it is refused and the import goes on. Anything else
+		 * (a lost connection, a permission) ends the import. */
+		const char *state = iot_db_sqlstate(m->db);
+		if (strncmp(state, "22", 2) && strncmp(state, "23", 2)) {
 			*err = e;
 			return -1;
 		}
-		snprintf(why, whylen, "%s", e.msg);
+		const char *reason = constraint_reason(iot_db_constraint(m->db));
+		snprintf(why, whylen, "%s", reason ? reason : e.msg);
 		return 1;
 	}
 	if (res)

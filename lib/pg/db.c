@@ -24,6 +24,7 @@ struct iot_db {
 	char unanswered[48]; /* why the last statement failed, when it got no answer */
 	unsigned generation;
 	char sqlstate[6];
+	char constraint[64]; /* PG_DIAG_CONSTRAINT_NAME of the last failure */
 	bool transient;
 	/* The outage this handle is in: when its first retried failure began
 	 * (0: none; the last statement or connect succeeded), and whether it
@@ -263,6 +264,7 @@ void iot_db_set_retry_time(iot_db *db, long ms) { db->retry_ms = ms; }
 void iot_db_set_answer_time(iot_db *db, long ms) { db->answer_ms = ms > 0 ? ms : 0; }
 unsigned iot_db_generation(const iot_db *db) { return db->generation; }
 const char *iot_db_sqlstate(const iot_db *db) { return db->sqlstate; }
+const char *iot_db_constraint(const iot_db *db) { return db->constraint; }
 bool iot_db_failed_transient(const iot_db *db) { return db->transient; }
 
 void iot_db_cancel(iot_db *db)
@@ -292,6 +294,8 @@ void iot_db_note_failure(iot_db *db, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+	const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	snprintf(db->constraint, sizeof db->constraint, "%s", constraint ? constraint : "");
 	db->transient = iot_sqlstate_transient(state) || !db->conn || PQstatus(db->conn) != CONNECTION_OK;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	keep_why(db, msg ? msg : db->conn ? PQerrorMessage(db->conn) : "not connected");
@@ -357,6 +361,7 @@ static PGresult *query(iot_db *db, const char *sql, int nparams, const char *con
                        int format, iot_error *err)
 {
 	db->sqlstate[0] = '\0';
+	db->constraint[0] = '\0';
 	db->unanswered[0] = '\0';
 	db->transient = false;
 	PGresult *res = db->conn ? exec_params(db, sql, nparams, params, format) : NULL;

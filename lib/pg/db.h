@@ -55,6 +55,8 @@ void iot_db_discard(iot_db *db);
 bool iot_sqlstate_transient(const char *sqlstate);
 /* SQLSTATE of the last failed statement ("" when none). */
 const char *iot_db_sqlstate(const iot_db *db);
+/* The constraint the last failed statement violated ("" when none). */
+const char *iot_db_constraint(const iot_db *db);
 /* Whether the last failure was transient. */
 bool iot_db_failed_transient(const iot_db *db);
 /* Classify a failed result obtained directly from libpq (COPY, pipelines):
