@@ -282,6 +282,35 @@ iot-migrate: warning: telemetry_data id 7: invalid measurement name (1..64 of [A
 	assert_success
 }
 
+@test "import-telemetry: rows iot-ingest would refuse are refused too (a time before 2000 or ahead, a number over 1e300), the rest stored" {
+	# An ESP32 without NTP sent seconds since boot, the Flask service stored
+	# them as 1970; a clock far ahead; two huge values in one hour, whose
+	# rollup sum overflowed a double and ended the import (exit 6).
+	flask_db flask_odd
+	psql -XAtq -v ON_ERROR_STOP=1 -d flask_odd <<-'SQL'
+		INSERT INTO telemetry_data (id, device_id, "timestamp", measurement_name, numeric_value) VALUES
+		    (20, 1, '1970-01-01T00:05:00Z', 'temperature', 5),
+		    (21, 1, now() + interval '2 hours', 'temperature', 6),
+		    (22, 1, '2025-11-20T11:00:00Z', 'huge', 1e308),
+		    (23, 1, '2025-11-20T11:05:00Z', 'huge', -1e308),
+		    (24, 1, now() + interval '10 minutes', 'temperature', 7);
+	SQL
+	iot-migrate -q import-flask --from="$(flask_conninfo flask_odd)" >/dev/null || true
+	run --separate-stderr iot-migrate import-telemetry --from="$(flask_conninfo flask_odd)"
+	assert_failure 1
+	assert_output '{"read":12,"points":6,"stored":6,"duplicates":0,"rejected":6}'
+	[[ $stderr == *"telemetry_data id 20: timestamp 1970-01-01T00:05:00.000000Z is before 2000-01-01T00:00:00.000000Z"* ]]
+	[[ $stderr == *"telemetry_data id 21: timestamp "*" is after "*" (now + max_future)"* ]]
+	[[ $stderr == *"telemetry_data id 22: number 1e+308 is out of range (+-1e300)"* ]]
+	[[ $stderr == *"telemetry_data id 23: number -1e+308 is out of range (+-1e300)"* ]]
+	[[ $stderr != *"id 24"* && $stderr != *fatal* ]]
+	assert_equal "$(q "select count(*) from telemetry_data where ts < '2000-01-01' or ts > now() + interval '1 hour' or measurement_name = 'huge'")" 0
+	assert_equal "$(q "select count(*) from pg_class where relname like 'telemetry_data_1970%'")" 0
+	# max_future is the setting iot-ingest reads.
+	run --separate-stderr env IOTFLOW_MAX_FUTURE=3h iot-migrate import-telemetry --from="$(flask_conninfo flask_odd)"
+	assert_output '{"read":12,"points":7,"stored":1,"duplicates":6,"rejected":5}'
+}
+
 @test "import-flask, import-telemetry: usage errors" {
 	run iot-migrate import-flask
 	assert_failure 2

@@ -84,6 +84,21 @@ iot-migrate: warning: $D/bad-device.csv:3: column 2: 'root.sg.d1' is not an IoTF
 1 2025-11-22T00:02:00 temperature=7.5"
 }
 
+@test "import-iotdb: a time before 2000 or ahead, and a number over 1e300, are refused as iot-ingest refuses them" {
+	printf '%s\n' 'Time,root.iotflow.users.user_1.devices.device_1.temperature(DOUBLE),root.iotflow.users.user_1.devices.device_1.status(TEXT)' \
+		'1999-12-31T23:59:59.000+00:00,1.0,old' '4102444800000,2.0,ahead' '2025-11-22T00:00:00.000+00:00,1e308,ok' \
+		'2025-11-22T00:01:00.000+00:00,-2e305,ok' > "$BATS_TEST_TMPDIR/odd.csv"
+	run --separate-stderr iot-migrate import-iotdb "$BATS_TEST_TMPDIR/odd.csv"
+	assert_failure 1
+	assert_output '{"read":4,"points":2,"stored":2,"duplicates":0,"rejected":6}'
+	assert_equal "$(grep -c 'timestamp 1999-12-31T23:59:59.000000Z is before 2000-01-01' <<<"$stderr")" 2
+	assert_equal "$(grep -c 'timestamp 2100-01-01T00:00:00.000000Z is after' <<<"$stderr")" 2
+	[[ $stderr == *"odd.csv:4: column 2: number 1e+308 is out of range (+-1e300)"* ]]
+	[[ $stderr == *"odd.csv:5: column 2: number -2e+305 is out of range (+-1e300)"* ]]
+	assert_equal "$(points)" "1 2025-11-22T00:00:00 status=ok
+1 2025-11-22T00:01:00 status=ok"
+}
+
 @test "import-iotdb: a file that is not an IoTDB export, and one that cannot be opened" {
 	printf 'a,b\n1,2\n' >"$BATS_TEST_TMPDIR/x.csv"
 	run iot-migrate import-iotdb "$BATS_TEST_TMPDIR/x.csv"

@@ -110,7 +110,8 @@ int cmd_import_telemetry(iot_config *cfg, iot_db *db, const struct import_opts *
 	iot_writer *w = old ? import_writer(cfg) : NULL;
 	int rc = old ? (w ? 0 : IOT_UNAVAILABLE) : IOT_UNAVAILABLE;
 	if (w) {
-		if (iot_flask_history_import(old, map, w, import_print_reject, NULL, &c, &err) < 0)
+		int64_t future = iot_config_get_long(cfg, "max_future") * 1000000LL;
+		if (iot_flask_history_import(old, map, w, future, import_print_reject, NULL, &c, &err) < 0)
 			rc = iot_fatal_error(&err);
 		if (iot_writer_close(w, &err) < 0 && rc == 0)
 			rc = iot_fatal_error(&err);

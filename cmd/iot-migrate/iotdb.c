@@ -29,7 +29,8 @@ int cmd_import_iotdb(iot_config *cfg, iot_db *db, const struct import_opts *o, c
 	if (!map)
 		return iot_fatal_error(&err);
 	iot_writer *w = import_writer(cfg);
-	iot_iotdb_import *im = w ? iot_iotdb_import_new(map, w, import_print_reject, NULL, &c) : NULL;
+	iot_iotdb_import *im = w ? iot_iotdb_import_new(map, w, iot_config_get_long(cfg, "max_future") * 1000000LL,
+	                                                    import_print_reject, NULL, &c) : NULL;
 	int rc = w ? 0 : IOT_UNAVAILABLE;
 	if (w && !im)
 		rc = IOT_INTERNAL;

@@ -122,15 +122,17 @@ static int fetch_rows(PGresult *r, const iot_device_map *map, struct iot__hist *
 		p->measurement = name;
 		p->type = IOT_VAL_NUMBER;
 		p->num = v;
+		if (!iot__hist_admit(h, p, where, 0))
+			(*np)--;
 	}
 	return 0;
 }
 
-int iot_flask_history_import(iot_db *old, const iot_device_map *map, iot_writer *w,
+int iot_flask_history_import(iot_db *old, const iot_device_map *map, iot_writer *w, int64_t max_future_us,
                              iot_reject_cb rej, void *ctx, iot_history_counts *c, iot_error *err)
 {
 	struct iot__hist h;
-	iot__hist_init(&h, w, rej, ctx, c);
+	iot__hist_init(&h, w, rej, ctx, c, max_future_us);
 	iot_point *pts = malloc(FETCH_ROWS * sizeof *pts);
 	if (!pts)
 		return iot_error_set(err, IOT_INTERNAL, "out of memory");

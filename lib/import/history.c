@@ -3,15 +3,44 @@
 #include "base/timestamp.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <time.h>
 
-void iot__hist_init(struct iot__hist *h, iot_writer *w, iot_reject_cb rej, void *ctx, iot_history_counts *c)
+void iot__hist_init(struct iot__hist *h, iot_writer *w, iot_reject_cb rej, void *ctx, iot_history_counts *c,
+                    int64_t max_future_us)
 {
+	iot_decode_opts o;
+	iot_decode_opts_default(&o);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
 	h->w = w;
 	h->rej = rej;
 	h->ctx = ctx;
 	h->c = c;
+	h->min_ts_us = o.min_ts_us;
+	h->max_ts_us = max_future_us < 0 ? INT64_MAX
+	             : (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 + max_future_us;
 	pthread_mutex_init(&h->mu, NULL);
+}
+
+bool iot__hist_admit(struct iot__hist *h, const iot_point *p, const char *where, int column)
+{
+	char why[192], a[48], b[48];
+	iot_format_timestamp(p->ts_us, a, sizeof a);
+	if (p->ts_us < h->min_ts_us) {
+		iot_format_timestamp(h->min_ts_us, b, sizeof b);
+		snprintf(why, sizeof why, "timestamp %s is before %s", a, b);
+	} else if (p->ts_us > h->max_ts_us) {
+		iot_format_timestamp(h->max_ts_us, b, sizeof b);
+		snprintf(why, sizeof why, "timestamp %s is after %s (now + max_future)", a, b);
+	} else if (p->type == IOT_VAL_NUMBER && fabs(p->num) > IOT_REC_NUMBER_MAX) {
+		snprintf(why, sizeof why, "number %g is out of range (+-1e300)", p->num);
+	} else {
+		return true;
+	}
+	iot__hist_reject(h, where, column, why);
+	return false;
 }
 
 void iot__hist_reject(struct iot__hist *h, const char *where, int column, const char *why)

@@ -12,10 +12,16 @@ struct iot__hist {
 	iot_reject_cb rej;
 	void *ctx;
 	iot_history_counts *c;
+	int64_t min_ts_us, max_ts_us; /* the times iot-ingest accepts (max: now + max_future at the start) */
 	pthread_mutex_t mu;   /* outcomes arrive on the writer's threads */
 };
 
-void iot__hist_init(struct iot__hist *h, iot_writer *w, iot_reject_cb rej, void *ctx, iot_history_counts *c);
+void iot__hist_init(struct iot__hist *h, iot_writer *w, iot_reject_cb rej, void *ctx, iot_history_counts *c,
+                    int64_t max_future_us);
+/* Whether p keeps what the decoder asks of every point (its time within
+ * [2000-01-01, now + max_future], a number within +-1e300); when not, it
+ * is rejected (counted and reported at where, column) and false returned. */
+bool iot__hist_admit(struct iot__hist *h, const iot_point *p, const char *where, int column);
 /* Count and report one point (or cell, or row) refused before the writer. */
 void iot__hist_reject(struct iot__hist *h, const char *where, int column, const char *why);
 /* Hand n points to the writer (copied); outcomes are counted as they commit. */

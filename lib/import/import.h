@@ -67,9 +67,11 @@ typedef void (*iot_reject_cb)(void *ctx, const char *where, int column, const ch
 
 /* The old database's telemetry_data into the writer through a server-side
  * cursor (constant memory), old device ids mapped through map; rows of
- * devices not imported are rejected. Returns 0 (rejections are counted),
- * or -1 with err. */
-int iot_flask_history_import(iot_db *old, const iot_device_map *map, iot_writer *w,
+ * devices not imported are rejected, and so are those iot-ingest would
+ * refuse (a time before 2000 or over max_future_us ahead, < 0: no limit;
+ * a number beyond +-1e300). Returns 0 (rejections are counted), or -1
+ * with err. */
+int iot_flask_history_import(iot_db *old, const iot_device_map *map, iot_writer *w, int64_t max_future_us,
                              iot_reject_cb rej, void *ctx, iot_history_counts *c, iot_error *err);
 
 /* IoTDB CSV exports (export-csv / export-data), both layouts:
@@ -95,11 +97,12 @@ int iot_iotdb_csv_read(FILE *f, const char *name, iot_iotdb_point_cb cb, iot_rej
                        long long *rows, iot_error *err);
 
 /* One IoTDB CSV file into the writer, device ids mapped through map
- * (points of devices not imported are refused with their line and
- * column). c accumulates over calls; finish with iot_iotdb_import_end. */
+ * (points of devices not imported, and those iot-ingest would refuse, as
+ * iot_flask_history_import says, are refused with their line and column).
+ * c accumulates over calls; finish with iot_iotdb_import_end. */
 typedef struct iot_iotdb_import iot_iotdb_import;
-iot_iotdb_import *iot_iotdb_import_new(const iot_device_map *map, iot_writer *w, iot_reject_cb rej, void *ctx,
-                                       iot_history_counts *c);
+iot_iotdb_import *iot_iotdb_import_new(const iot_device_map *map, iot_writer *w, int64_t max_future_us,
+                                       iot_reject_cb rej, void *ctx, iot_history_counts *c);
 int iot_iotdb_import_file(iot_iotdb_import *im, FILE *f, const char *name, iot_error *err);
 /* Wait for every point's outcome and free; 0 or -1 with err. */
 int iot_iotdb_import_end(iot_iotdb_import *im, iot_error *err);

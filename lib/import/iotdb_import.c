@@ -14,14 +14,14 @@ struct iot_iotdb_import {
 	size_t n;
 };
 
-iot_iotdb_import *iot_iotdb_import_new(const iot_device_map *map, iot_writer *w, iot_reject_cb rej, void *ctx,
-                                       iot_history_counts *c)
+iot_iotdb_import *iot_iotdb_import_new(const iot_device_map *map, iot_writer *w, int64_t max_future_us,
+                                       iot_reject_cb rej, void *ctx, iot_history_counts *c)
 {
 	iot_iotdb_import *im = calloc(1, sizeof *im);
 	if (!im)
 		return NULL;
 	im->map = map;
-	iot__hist_init(&im->h, w, rej, ctx, c);
+	iot__hist_init(&im->h, w, rej, ctx, c, max_future_us);
 	return im;
 }
 
@@ -44,6 +44,8 @@ static int point(void *ctx, const iot_point *p, const char *where, int column, i
 		iot__hist_reject(&im->h, where, column, why);
 		return 0;
 	}
+	if (!iot__hist_admit(&im->h, p, where, column))
+		return 0;
 	/* The reader's names and texts last only for the call: one copy of
 	 * both per point, freed once the writer has its own. */
 	size_t ml = strlen(p->measurement) + 1, tl = p->type == IOT_VAL_TEXT ? strlen(p->text) + 1 : 0;

@@ -176,7 +176,6 @@
 
 #define API_KEY_MAX 256
 #define EXACT_INT_MAX INT64_C(9007199254740992) /* 2^53: doubles are exact up to here */
-#define NUMBER_MAX 1e300                    /* leaves room to sum 10^8 of them */
 
 
 void iot_decode_opts_default(iot_decode_opts *o)
@@ -358,7 +357,7 @@ int iot__rec_add_point(struct dec *d, const char *name, json_t *v, int64_t ts, c
 		if (!isfinite(p->num)) /* jansson refuses these; kept as a guard */
 			return reject(d, "measurement \"%s\" is not a finite number", name);
 		/* Sums of such values (hourly rollups) could overflow a double. */
-		if (fabs(p->num) > NUMBER_MAX)
+		if (fabs(p->num) > IOT_REC_NUMBER_MAX)
 			return reject(d, "measurement \"%s\": number %g is out of range (+-1e300)", name, p->num);
 		break;
 	case JSON_STRING:

@@ -32,6 +32,10 @@ enum iot_input_format {
 	IOT_FORMAT_THINGSBOARD  /* {"ts":ms,"values":{...}} or an array of such */
 };
 
+/* The largest magnitude of a number the decoder stores: sums of 10^8 of
+ * them (the hourly rollups) stay within a double. Imports keep it too. */
+#define IOT_REC_NUMBER_MAX 1e300
+
 typedef struct iot_decode_opts {
 	enum iot_input_format format;
 	size_t max_bytes;           /* longest accepted record (default 64 KiB) */
