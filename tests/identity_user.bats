@@ -354,3 +354,44 @@ man_examples() {
 	run bash -c "echo '${pw:0:1023}' | iot-user verify ned"
 	assert_failure 4
 }
+
+# on_tty SIGNAL COMMAND...: run COMMAND on a new terminal, wait for its
+# password prompt, send SIGNAL's key (INT: Ctrl-C, QUIT: Ctrl-\) or signal
+# (TERM, HUP); print the exit status, whether echo was off at the prompt
+# and whether it is on afterwards.
+on_tty() {
+	python3 - "$@" <<-'PY'
+		import fcntl, os, pty, signal, subprocess, sys, termios, time
+		sig, cmd = sys.argv[1], sys.argv[2:]
+		m, s = pty.openpty()
+		def ctty():
+		    os.setsid()
+		    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+		p = subprocess.Popen(cmd, stdin=s, stdout=s, stderr=s, preexec_fn=ctty)
+		out = b""
+		end = time.time() + 10
+		while b"Password: " not in out and time.time() < end:
+		    out += os.read(m, 1024)
+		time.sleep(0.2)
+		off = not termios.tcgetattr(s)[3] & termios.ECHO
+		if sig in ("INT", "QUIT"):
+		    os.write(m, b"\x03" if sig == "INT" else b"\x1c")
+		else:
+		    p.send_signal(getattr(signal, "SIG" + sig))
+		rc = p.wait(timeout=10)
+		on = bool(termios.tcgetattr(s)[3] & termios.ECHO)
+		print(rc, "off" if off else "on", "on" if on else "off")
+	PY
+}
+
+@test "iot-user: a signal at the password prompt gives the terminal its echo back" {
+	iot-user add --no-password alice >/dev/null
+	local sig
+	for sig in INT QUIT TERM HUP; do
+		run on_tty "$sig" iot-user passwd alice
+		assert_output "-$(kill -l "$sig") off on"
+	done
+	run on_tty INT iot-user add bob
+	assert_output "-2 off on"
+	assert_equal "$(psql -XAtc "select count(*) from users where username = 'bob'")" 0
+}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -142,6 +143,35 @@ int iot_finish_stdout(int rc)
  * be a different password. */
 #define SECRET_MAX 1024
 
+/* While echo is off for a secret: a signal that ends the program (Ctrl-C,
+ * Ctrl-\, a hangup, kill) first turns it back on, as passwd(1) does, or
+ * the shell that gets the terminal back would not show what is typed. */
+static struct termios echo_saved;
+static const int echo_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+static struct sigaction echo_prev[sizeof echo_signals / sizeof echo_signals[0]];
+
+static void echo_restore_and_die(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+	if (write(STDERR_FILENO, "\n", 1) < 0) {
+		/* nothing more to do in a signal handler */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void echo_guard(bool on)
+{
+	struct sigaction sa = { .sa_handler = echo_restore_and_die };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof echo_signals / sizeof echo_signals[0]; i++) {
+		if (on)
+			sigaction(echo_signals[i], &sa, &echo_prev[i]);
+		else
+			sigaction(echo_signals[i], &echo_prev[i], NULL);
+	}
+}
+
 char *iot_read_secret(const char *prompt)
 {
 	char *line = malloc(SECRET_MAX + 2);
@@ -157,6 +187,8 @@ char *iot_read_secret(const char *prompt)
 		if (tcgetattr(STDIN_FILENO, &old) == 0) {
 			noecho = old;
 			noecho.c_lflag &= ~(tcflag_t)ECHO;
+			echo_saved = old;
+			echo_guard(true);
 			tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
 		} else {
 			tty = false;
@@ -180,6 +212,7 @@ char *iot_read_secret(const char *prompt)
 		fail = -1;
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		echo_guard(false);
 		fputc('\n', stderr);
 	}
 	if (!fail && n > 0 && line[n - 1] == '\r')
