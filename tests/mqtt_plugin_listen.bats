@@ -74,6 +74,60 @@ $id1 t 21.5"
 	assert_output 20
 }
 
+@test "behind the plugin: what devices publish while the broker restarts with iot-mqtt-listen away is stored once it is back" {
+	device d1
+	local tok log=$IOTFLOW_TEST_TMP/listen.log cid="listen-$BATS_TEST_NUMBER" i
+	tok=$(token boss listener --admin)
+	start() {
+		IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
+			iot-mqtt-listen --trust-broker --client-id "$cid" 2>>"$log" 3>&- &
+		LPID=$!
+		BG_PIDS+=($LPID)
+	}
+	start
+	wait_for 50 subscribed "$cid-1"
+	kill -TERM "$LPID"
+	wait "$LPID" || true
+	# The broker restarts from its persistence file: the listener's session
+	# comes back without a login, the plugin has never seen it.
+	iot_mqtt_stop
+	iot_mqtt_start
+	for ((i = 1; i <= 10; i++)); do
+		pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m "{\"data\":{\"n\":$i}}"
+	done
+	start
+	wait_for 150 bash -c "[[ \$(psql -XAtc 'select count(*) from telemetry_data') == 10 ]]"
+	run psql -XAtc "select count(distinct numeric_value) from telemetry_data where device_id = $ID"
+	assert_output 10
+}
+
+@test "behind the plugin: a restored session's queue goes only to a login that may read it" {
+	device d1
+	local key1=$KEY id1=$ID
+	device d2
+	local f=$IOTFLOW_TEST_TMP/d2.out
+	# d1 leaves a persistent session subscribed to its commands.
+	sub -u "$id1" -P "$key1" -i "dev-$id1" -c -q 1 -t "iotflow/devices/$id1/commands/#" -W 2 >/dev/null || true
+	iot_mqtt_stop
+	iot_mqtt_start
+	local tok; tok=$(token alice svc)
+	pub -u alice -P "$tok" -q 1 -t "iotflow/devices/$id1/commands/control" -m '{"command":"one"}'
+	# Device d2 resumes that session under d1's client id: the queued
+	# command is not d2's to read.
+	sub -u "$ID" -P "$KEY" -i "dev-$id1" -c -q 1 -t "iotflow/devices/$ID/commands/#" -W 2 >"$f" 2>&1 || true
+	run cat "$f"
+	refute_output --partial one
+	# d1 itself gets what is queued for it afterwards.
+	pub -u alice -P "$tok" -q 1 -t "iotflow/devices/$id1/commands/control" -m '{"command":"two"}'
+	iot_mqtt_stop
+	iot_mqtt_start
+	pub -u alice -P "$tok" -q 1 -t "iotflow/devices/$id1/commands/control" -m '{"command":"three"}'
+	# The first in the queue: 'one' went at d2's login, 'two' was never
+	# queued for d2.
+	run sub -u "$id1" -P "$key1" -i "dev-$id1" -c -q 1 -t "iotflow/devices/$id1/commands/#" -C 1 -W 5
+	assert_output --partial three
+}
+
 @test "legacy mode behind the plugin: an anonymous client's payload with its device's key is stored, another device's key is not" {
 	export IOT_MOSQUITTO_PLUGIN_OPTS='plugin_opt_legacy_anonymous true'
 	broker_restart

@@ -177,6 +177,13 @@ int iotp_on_acl_check(int event, void *event_data, void *userdata)
 		if ((u && will.device_id > 0) || (!u && p->legacy))
 			s = &will;
 	}
+	if (!s && ed->access == MOSQ_ACL_READ && !mosquitto_client_address(ed->client))
+		/* A session the broker restored from its persistence file (no
+		 * socket, never logged in through us): what its subscriptions
+		 * match is queued, as without a plugin. Nobody reads it before a
+		 * login; then the broker checks every queued message against
+		 * whoever logged in, and drops what they may not read. */
+		return MOSQ_ERR_SUCCESS;
 	if (!s || !ed->topic)
 		return MOSQ_ERR_ACL_DENIED;
 	return allowed(p, s, ed->topic, ed->access, ed->retain) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
