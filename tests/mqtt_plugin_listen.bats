@@ -51,9 +51,14 @@ $id1 t 21.5"
 	assert_equal "$st" completed
 }
 
-@test "behind the plugin: what devices publish while iot-mqtt-listen is stopped is stored once it is back" {
+# iot-mqtt-listen, logged in with an admin's token, is stopped (SIGTERM: the
+# broker keeps its session) while a device publishes N readings, the broker
+# restarted from its persistence file first when asked (the session comes
+# back without a login: the plugin has never seen it), then started again:
+# all N are stored.
+listener_away() { # N [broker-restart]
 	device d1
-	local tok log=$IOTFLOW_TEST_TMP/listen.log cid="listen-$BATS_TEST_NUMBER" i
+	local n=$1 tok log=$IOTFLOW_TEST_TMP/listen.log cid="listen-$BATS_TEST_NUMBER" i
 	tok=$(token boss listener --admin)
 	start() {
 		IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
@@ -65,40 +70,25 @@ $id1 t 21.5"
 	wait_for 50 subscribed "$cid-1"
 	kill -TERM "$LPID"
 	wait "$LPID" || true
-	for ((i = 1; i <= 20; i++)); do
+	if [[ -n ${2:-} ]]; then
+		iot_mqtt_stop
+		iot_mqtt_start
+	fi
+	for ((i = 1; i <= n; i++)); do
 		pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m "{\"data\":{\"n\":$i}}"
 	done
 	start
-	wait_for 150 bash -c "[[ \$(psql -XAtc 'select count(*) from telemetry_data') == 20 ]]"
+	wait_for 150 bash -c "[[ \$(psql -XAtc 'select count(*) from telemetry_data') == $n ]]"
 	run psql -XAtc "select count(distinct numeric_value) from telemetry_data where device_id = $ID"
-	assert_output 20
+	assert_output "$n"
+}
+
+@test "behind the plugin: what devices publish while iot-mqtt-listen is stopped is stored once it is back" {
+	listener_away 20
 }
 
 @test "behind the plugin: what devices publish while the broker restarts with iot-mqtt-listen away is stored once it is back" {
-	device d1
-	local tok log=$IOTFLOW_TEST_TMP/listen.log cid="listen-$BATS_TEST_NUMBER" i
-	tok=$(token boss listener --admin)
-	start() {
-		IOTFLOW_MQTT_URL=mqtt://boss:$tok@127.0.0.1:$IOTFLOW_MQTT_PORT \
-			iot-mqtt-listen --trust-broker --client-id "$cid" 2>>"$log" 3>&- &
-		LPID=$!
-		BG_PIDS+=($LPID)
-	}
-	start
-	wait_for 50 subscribed "$cid-1"
-	kill -TERM "$LPID"
-	wait "$LPID" || true
-	# The broker restarts from its persistence file: the listener's session
-	# comes back without a login, the plugin has never seen it.
-	iot_mqtt_stop
-	iot_mqtt_start
-	for ((i = 1; i <= 10; i++)); do
-		pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m "{\"data\":{\"n\":$i}}"
-	done
-	start
-	wait_for 150 bash -c "[[ \$(psql -XAtc 'select count(*) from telemetry_data') == 10 ]]"
-	run psql -XAtc "select count(distinct numeric_value) from telemetry_data where device_id = $ID"
-	assert_output 10
+	listener_away 10 broker-restart
 }
 
 @test "behind the plugin: a restored session's queue goes only to a login that may read it" {
