@@ -25,9 +25,12 @@ BEGIN
                    p_name, p_lo, p_hi);
 END $$;
 
--- As in 002, with the partition made by iotflow_new_partition. A lost race
--- is still absorbed: the other session's CREATE TABLE waits for the first
--- to commit, then finds the name taken.
+-- As in 002, with the partition made by iotflow_new_partition, and a lost
+-- race absorbed as 002 meant to: the second session's CREATE TABLE waits
+-- for the first to commit, then fails on the name, and what it raises then
+-- is unique_violation (of pg_type's name index), not duplicate_table, so
+-- two writers making the partition of a backfilled day at once had failed
+-- one of them.
 CREATE OR REPLACE FUNCTION iotflow_ensure_partition(p_ts timestamptz)
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -41,7 +44,7 @@ BEGIN
     BEGIN
         PERFORM iotflow_new_partition(b.name, b.lo, b.hi);
     EXCEPTION
-        WHEN duplicate_table THEN
+        WHEN duplicate_table OR unique_violation THEN
             RETURN false;  -- another session created it first
         WHEN invalid_object_definition THEN
             -- Overlaps partitions of the other width (the interval setting was
@@ -49,7 +52,7 @@ BEGIN
             BEGIN
                 PERFORM iotflow_new_partition('telemetry_data_' || to_char(p_ts AT TIME ZONE 'UTC', 'YYYYMMDD'),
                                               day AT TIME ZONE 'UTC', (day + interval '1 day') AT TIME ZONE 'UTC');
-            EXCEPTION WHEN duplicate_table OR invalid_object_definition THEN
+            EXCEPTION WHEN duplicate_table OR unique_violation OR invalid_object_definition THEN
                 RETURN false;  -- ts is already covered
             END;
     END;

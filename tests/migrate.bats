@@ -223,6 +223,26 @@ q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 		and conname in ('telemetry_data_${day//-/}_pkey', 'telemetry_data_one_value')")" 2
 }
 
+@test "two sessions making the same partition at once: one makes it, the other finds it made" {
+	IOTFLOW_PARTITION_AHEAD=1 iot-migrate -q up >/dev/null
+	local day i
+	day=$(date -u -d '+40 days' +%Y-%m-%d)
+	# The first holds its new partition uncommitted while the second tries.
+	PGAPPNAME=iotflow-first psql -XAtq -c 'BEGIN' -c "SELECT iotflow_ensure_partition('$day')" \
+		-c 'SELECT pg_sleep(2)' -c 'COMMIT' >"$BATS_TEST_TMPDIR/first" 2>&1 3>&- &
+	local first=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'iotflow-first' AND query LIKE '%pg_sleep%'") == 1 ]] && break
+		sleep 0.1
+	done
+	run q "SELECT iotflow_ensure_partition('$day')"
+	assert_success
+	assert_output f
+	wait "$first"
+	assert_equal "$(head -n 1 "$BATS_TEST_TMPDIR/first")" t
+	assert_equal "$(q "SELECT count(*) FROM iotflow_partitions() WHERE name = 'telemetry_data_${day//-/}'")" 1
+}
+
 @test "an unreachable database exits 5, a missing SQL directory 3, a malformed connection string 2" {
 	run env PGPORT=1 IOTFLOW_DB_RETRY_TIME=0 iot-migrate status
 	assert_equal "$status" 5
