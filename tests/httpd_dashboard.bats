@@ -230,6 +230,39 @@ headers() {
 	has "$output" 400 '.error == "Credentials in URL"'
 }
 
+@test "event streams end within seconds once access ends: token revoked, device given away or made inactive" {
+	start_httpd
+	local t1 t2 d=$BATS_TEST_TMPDIR
+	t1=$(iot-user token create alice s1 | jq -r .token)
+	t2=$(iot-user token create alice s2 | jq -r .token)
+	open_stream "$d/revoked" -H "Authorization: Bearer $t1" "$U/api/v1/dashboard/stream"
+	open_stream "$d/given" -H "Authorization: Bearer $t2" "$U/api/v1/dashboard/stream"
+	open_stream "$d/given-one" -H "Authorization: Bearer $t2" "$U/api/v1/telemetry/$B/stream"
+	open_stream "$d/key" -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A/stream"
+	# Whose access holds: theirs go on (bob's, an admin's, alice's other device).
+	open_stream "$d/bob" -H "Authorization: Bearer $BOB" "$U/api/v1/dashboard/stream"
+	open_stream "$d/root" -H "Authorization: Bearer $ROOT" "$U/api/v1/dashboard/stream"
+	open_stream "$d/other" -H "Authorization: Bearer $t2" "$U/api/v1/telemetry/$A/stream"
+	iot-user token revoke alice s1 >/dev/null
+	iot-device set "$B" --owner bob >/dev/null
+	iot-device set "$A" --status maintenance >/dev/null
+	local f
+	for f in revoked given given-one key; do
+		wait_for "$d/$f" '^event: error' 500
+		wait_for "$d/$f" '"error":"Unauthorized"'
+	done
+	sleep 1
+	for f in bob root other; do
+		run grep -c '^event: error' "$d/$f"
+		assert_output 0
+	done
+	# Nothing after the end: a point of the device given away does not reach alice.
+	run post "$KEY_B" '{"data":{"secret":7}}'
+	assert_output --regexp '^201 '
+	wait_for "$d/root" '"secret"'
+	assert_equal "$(cat "$d/given" "$d/given-one" | grep -c secret)" 0
+}
+
 # ---- the browser ----
 
 @test "browser: sign in with a token, devices with latest values, a chart drawn, a point arriving live" {

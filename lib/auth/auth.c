@@ -532,7 +532,7 @@ static const char token_sql[] =
 	" WHERE t.token_digest = $1::bytea AND t.revoked_at IS NULL"
 	" AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.is_active";
 
-int iot_auth_user_token(iot_auth *a, const char *token, iot_user_ref *out, iot_error *err)
+static int user_token(iot_auth *a, const char *token, bool count, iot_user_ref *out, iot_error *err)
 {
 	size_t len = token ? strnlen(token, IOT_SECRET_LEN + 1) : 0;
 	if (!token || !iot_secret_well_formed(IOT_USER_TOKEN_PREFIX, token, len))
@@ -557,10 +557,22 @@ int iot_auth_user_token(iot_auth *a, const char *token, iot_user_ref *out, iot_e
 	PQclear(res);
 	if (!ok)
 		return iot_error_set(err, IOT_DENIED, "invalid API token");
+	if (!count)
+		return 0;
 	long long now_ms = iot_now_ms();
 	usage_note(&a->token_usage, token_id, wall_us());
 	maybe_flush(a, now_ms);
 	return 0;
+}
+
+int iot_auth_user_token(iot_auth *a, const char *token, iot_user_ref *out, iot_error *err)
+{
+	return user_token(a, token, true, out, err);
+}
+
+int iot_auth_user_token_check(iot_auth *a, const char *token, iot_user_ref *out, iot_error *err)
+{
+	return user_token(a, token, false, out, err);
 }
 
 const char *iot_auth_last_source(const iot_auth *a)

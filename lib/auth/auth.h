@@ -97,6 +97,9 @@ int iot_auth_device_id(iot_auth *a, int64_t id, iot_device_ref *out, iot_error *
  * users. Always checked against PostgreSQL (people's calls are rare; a
  * revoke or a disabled account takes effect at once). */
 int iot_auth_user_token(iot_auth *a, const char *token, iot_user_ref *out, iot_error *err);
+/* The same lookup, not counted as a use (last_used, usage_count): a
+ * long-lived request checking again that its token still holds. */
+int iot_auth_user_token_check(iot_auth *a, const char *token, iot_user_ref *out, iot_error *err);
 
 /* Apply pending last_used/usage_count updates now (called periodically and at exit). */
 int iot_auth_flush_usage(iot_auth *a, iot_error *err);

@@ -141,6 +141,42 @@ int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, i
 	return 0;
 }
 
+void iot__http_grant_take(struct http_req *r, struct http_grant *g)
+{
+	char buf[HTTP_CREDENTIAL_MAX];
+	const char *v = iot__http_credential(r, "X-API-Key", buf);
+	g->device = v != NULL;
+	if (!v && (v = iot__http_credential(r, MHD_HTTP_HEADER_AUTHORIZATION, buf))) {
+		v += !strncmp(v, "admin ", 6) ? 6 : !strncasecmp(v, "Bearer ", 7) ? 7 : strlen(v);
+		v += strspn(v, " \t");
+	}
+	snprintf(g->secret, sizeof g->secret, "%s", v ? v : "");
+	explicit_bzero(buf, sizeof buf);
+}
+
+int iot__http_grant_check(struct http_slot *s, const struct http_grant *g, iot_error *err)
+{
+	if (g->device) {
+		iot_device_ref dev;
+		if (iot_auth_device_key_check(s->auth, g->secret, &dev, err) < 0)
+			return err->status == IOT_DENIED ? iot_error_set(err, IOT_DENIED, "the API key is no longer valid") : -1;
+		if (dev.id != g->who || dev.status != IOT_DEVICE_ACTIVE)
+			return iot_error_set(err, IOT_DENIED, "the device is no longer active");
+		return 0;
+	}
+	iot_user_ref u;
+	if (iot_auth_user_token_check(s->auth, g->secret, &u, err) < 0)
+		return err->status == IOT_DENIED ? iot_error_set(err, IOT_DENIED, "the token is no longer valid") : -1;
+	if (u.id != g->who || (g->admin && !u.is_admin))
+		return iot_error_set(err, IOT_DENIED, "the token is no longer an admin's");
+	return 0;
+}
+
+void iot__http_grant_wipe(struct http_grant *g)
+{
+	explicit_bzero(g->secret, sizeof g->secret);
+}
+
 int iot__http_device_name(struct http_slot *s, int64_t id, char *out, size_t size, iot_error *err)
 {
 	long long now = iot_now_ms();

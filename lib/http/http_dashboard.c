@@ -20,7 +20,9 @@
  *        (?measurement=a,b too): a page showing many devices needs one
  *        connection (browsers allow six per server) and one PostgreSQL
  *        session, not one per device. The devices are those of when it
- *        opened: the page opens it again when its list changes.
+ *        opened: the page opens it again when its list changes. It
+ *        ends when one of them is deleted or given to someone else
+ *        (http_stream.c checks every few seconds).
  *
  * Who: a person's token (Bearer, or "admin TOKEN"); their own devices, an
  * admin's every device; another user's device is 404 like an unknown one.
@@ -156,7 +158,7 @@ out:
 
 /* The caller's device ids into *ids (an admin: none, which follows every
  * device); 0, or -1 answered. */
-static int stream_ids(struct http_req *r, struct http_slot *s, int64_t **ids, size_t *n)
+static int stream_ids(struct http_req *r, struct http_slot *s, int64_t **ids, size_t *n, struct http_grant *g)
 {
 	iot_user_ref u;
 	iot_error err = { 0 };
@@ -164,6 +166,8 @@ static int stream_ids(struct http_req *r, struct http_slot *s, int64_t **ids, si
 	*n = 0;
 	if (iot__http_auth_person(r, s, false, &u) < 0)
 		return -1;
+	g->who = u.id;
+	g->admin = u.is_admin;
 	if (u.is_admin)
 		return 0;
 	char owner[24], max[24];
@@ -195,9 +199,14 @@ void iot__http_dashboard_stream(struct http_req *r)
 	struct http_slot *s = iot__http_slot_get(r->h);
 	int64_t *ids;
 	size_t n;
-	int ok = stream_ids(r, s, &ids, &n);
+	struct http_grant g = { 0 };
+	int ok = stream_ids(r, s, &ids, &n, &g);
 	iot__http_slot_put(s);
-	if (ok == 0)
-		iot__http_stream_devices(r, ids, n);
+	if (ok == 0) {
+		iot__http_grant_take(r, &g);
+		g.device = false;     /* a person's route: a key was refused */
+		iot__http_stream_devices(r, ids, n, &g);
+	}
+	iot__http_grant_wipe(&g);
 	free(ids);
 }

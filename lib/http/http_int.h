@@ -180,6 +180,24 @@ int iot__http_auth_device(struct http_req *r, struct http_slot *s, iot_device_re
  * device key (X-API-Key) is 403: the route is for admins only. */
 int iot__http_auth_person(struct http_req *r, struct http_slot *s, bool admin, iot_user_ref *u);
 int iot__http_device_name(struct http_slot *s, int64_t id, char *out, size_t size, iot_error *err);
+/* What let a long request in (an event stream), to be checked again while
+ * it runs: revoking the key or token, disabling the person, making the
+ * device inactive or taking an admin's flag ends it (http_stream.c). The
+ * secret is kept in memory for that, never written anywhere, and wiped by
+ * iot__http_grant_wipe. */
+struct http_grant {
+	char secret[HTTP_CREDENTIAL_MAX];
+	bool device;                 /* X-API-Key; otherwise a person's token */
+	int64_t who;                 /* that device's id, or that person's */
+	bool admin;                  /* the person was an admin */
+};
+/* r's credential (X-API-Key wins, as for the read routes) into g->secret,
+ * after it was checked; the caller sets who and admin. */
+void iot__http_grant_take(struct http_req *r, struct http_grant *g);
+/* 0 while the grant holds, or -1 with err: IOT_DENIED (no longer, the
+ * message says why) or IOT_UNAVAILABLE. Not counted as a use. */
+int iot__http_grant_check(struct http_slot *s, const struct http_grant *g, iot_error *err);
+void iot__http_grant_wipe(struct http_grant *g);
 /* 0 allowed, or -1 with the 429 given. */
 int iot__http_rate_check(struct http_req *r, struct http_slot *s, int64_t device_id);
 

@@ -109,6 +109,9 @@ int iot__http_read_open(struct http_req *r, struct http_slot *s, struct target *
 	struct http_caller c;
 	if (iot__http_caller(r, s, &c) < 0)
 		return -1;
+	t->by_key = c.device;
+	t->reader = c.device ? c.dev.id : c.user.id;
+	t->reader_admin = !c.device && c.user.is_admin;
 	return target(r, s, &c, t);
 }
 

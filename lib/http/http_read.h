@@ -10,6 +10,9 @@
 struct target {
 	char name[404], type[64];
 	int64_t owner;
+	bool by_key;                 /* who reads: a device by its key, */
+	int64_t reader;              /* that device's id or the person's */
+	bool reader_admin;
 };
 
 /* Authentication (X-API-Key: that device only; a person's token: their

@@ -22,9 +22,11 @@
  * connection is suspended and resumed by the thread. Streams and exports
  * together are capped (max_streams: 503 with Retry-After beyond). A stream
  * ends when the client goes away (noticed at the next write: a keep-alive
- * at the latest), when the follow fails (an "event: error" first), or when
- * the server drains (SIGTERM): the thread sees it within a round and ends
- * the response cleanly. */
+ * at the latest), when the follow fails (an "event: error" first), when
+ * what let it in no longer holds (checked every RECHECK_MS: a revoked key
+ * or token must not keep a stream it opened; "event: error" Unauthorized
+ * first), or when the server drains (SIGTERM): the thread sees it within
+ * a round and ends the response cleanly. */
 #include "http/http_read.h"
 #include "http/http_stream.h"
 
@@ -40,6 +42,7 @@
 #define ROUND_MS 250                 /* one wait for notifications */
 #define KEEPALIVE_MS 15000
 #define BUF_HIGH (256 * 1024)        /* the thread waits while more is unsent */
+#define RECHECK_MS 5000              /* the grant checked again */
 
 struct stream {
 	iot_httpd *h;
@@ -56,6 +59,8 @@ struct stream {
 	iot_db *db;
 	iot_follow *f;
 	long keepalive_ms;
+	struct http_grant grant;     /* what let the request in */
+	char *ids_text;              /* a person's devices followed, "{1,2}" */
 };
 
 /* ---- the count of streams and exports ---- */
@@ -102,6 +107,8 @@ static void unref(struct stream *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	free(st->buf);
+	free(st->ids_text);
+	iot__http_grant_wipe(&st->grant);
 	free(st);
 }
 
@@ -159,10 +166,37 @@ static const char failure_event[] =
 	"event: error\ndata: {\"error\":\"Service Unavailable\","
 	"\"message\":\"The database is unavailable; reconnect shortly\"}\n\n";
 
+static const char ended_event[] =
+	"event: error\ndata: {\"error\":\"Unauthorized\","
+	"\"message\":\"Access ended (the key or token was revoked or expired, or a device is no longer yours)\"}\n\n";
+
+/* Does what let the stream in still hold? false only when it does not
+ * (a database that cannot be asked is the follow's to notice). A person's
+ * devices must still be theirs, none gone or given away. */
+static bool still_allowed(struct stream *st)
+{
+	iot_error err = { 0 };
+	struct http_slot *s = iot__http_slot_get(st->h);
+	int rc = iot__http_grant_check(s, &st->grant, &err);
+	if (rc == 0 && st->ids_text) {
+		char who[24];
+		snprintf(who, sizeof who, "%" PRId64, st->grant.who);
+		const char *params[2] = { who, st->ids_text };
+		PGresult *res = iot_db_exec(s->db, "SELECT count(*) FROM unnest($2::bigint[]) i WHERE i > 0 AND"
+		                            " NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = i AND d.user_id = $1)",
+		                            2, params, &err);
+		if (res && strcmp(PQgetvalue(res, 0, 0), "0"))
+			rc = iot_error_set(&err, IOT_DENIED, "a device is no longer the person's");
+		PQclear(res);
+	}
+	iot__http_slot_put(s);
+	return rc == 0 || err.status != IOT_DENIED;
+}
+
 static void *stream_main(void *arg)
 {
 	struct stream *st = arg;
-	long long quiet_since = iot_now_ms();
+	long long quiet_since = iot_now_ms(), check_at = quiet_since + RECHECK_MS;
 	bool failed = false;
 	iot_error err = { 0 };
 	for (;;) {
@@ -185,8 +219,16 @@ static void *stream_main(void *arg)
 		size_t len;
 		int rc = iot_follow_next(st->f, ROUND_MS, &text, &len, &err);
 		long long now = iot_now_ms();
+		bool allowed = true;
+		if (rc >= 0 && now >= check_at) {
+			allowed = still_allowed(st);
+			check_at = now + RECHECK_MS;
+		}
 		pthread_mutex_lock(&st->mu);
-		if (rc < 0) {
+		if (!allowed) {
+			put(st, ended_event, sizeof ended_event - 1);
+			failed = true;
+		} else if (rc < 0) {
 			put(st, failure_event, sizeof failure_event - 1);
 			failed = true;
 		} else if (rc > 0) {
@@ -328,16 +370,39 @@ void iot__http_telemetry_stream(struct http_req *r)
 	if (ok < 0)
 		return;
 	int64_t dev = r->id;
-	iot__http_stream_devices(r, &dev, 1);
+	struct http_grant g = { .device = t.by_key, .who = t.reader, .admin = t.reader_admin };
+	iot__http_grant_take(r, &g);
+	iot__http_stream_devices(r, &dev, 1, &g);
+	iot__http_grant_wipe(&g);
 }
 
-void iot__http_stream_devices(struct http_req *r, const int64_t *ids, size_t n)
+/* "{1,2,3}": the devices a person's stream must find still theirs. */
+static char *ids_text(const int64_t *ids, size_t n)
+{
+	char *t = malloc(n * 21 + 3), *p = t;
+	if (!t)
+		return NULL;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%" PRId64, i ? "," : "", ids[i]);
+	strcpy(p, "}");
+	return t;
+}
+
+void iot__http_stream_devices(struct http_req *r, const int64_t *ids, size_t n, const struct http_grant *g)
 {
 	if (iot__http_stream_take(r->h) < 0) {
 		iot__http_stream_busy(r);
 		return;
 	}
 	struct stream *st = stream_new(r);
+	if (st) {
+		st->grant = *g;
+		if (!g->device && !g->admin && !(st->ids_text = ids_text(ids, n))) {
+			unref(st);
+			st = NULL;
+		}
+	}
 	if (!st) {
 		iot__http_stream_release(r->h);
 		iot__http_error(r, 500, "Internal Server Error", "out of memory");

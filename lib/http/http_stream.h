@@ -10,8 +10,11 @@
 void iot__http_telemetry_stream(struct http_req *r);
 /* The stream of devices ids[0..n) (none: every device), access already
  * checked: what /api/v1/telemetry/{id}/stream sends, for several devices
- * at once (the dashboard's one stream, http_dashboard.c). */
-void iot__http_stream_devices(struct http_req *r, const int64_t *ids, size_t n);
+ * at once (the dashboard's one stream, http_dashboard.c). g is what let
+ * the caller in (copied): checked again every few seconds, the stream
+ * ends when it no longer holds or, for a person who is no admin, when a
+ * device of ids is no longer theirs. */
+void iot__http_stream_devices(struct http_req *r, const int64_t *ids, size_t n, const struct http_grant *g);
 void iot__http_telemetry_export(struct http_req *r);
 
 /* A place under the cap: 0, or -1 when all are taken. */
