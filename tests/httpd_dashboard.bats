@@ -367,3 +367,35 @@ headers() {
 	wd_type "$(wd_find '#signout')" $'\uE007'
 	wd_until "return !document.getElementById('signin-view').hidden && sessionStorage.getItem('iotflow.token') === null"
 }
+
+@test "browser: signing out leaves nothing of the person on the page; a device that fails to load shows nothing stale" {
+	wd_available || skip "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+	start_httpd
+	wd_start 1280 900
+	wd_go "$U/"
+	wd_type "$(wd_find '#token')" "$ALICE"$'\uE007'
+	wd_until "return document.querySelectorAll('figure.chart').length === 2"
+	wd_go "$U/#/device/$A"
+	wd_until "return document.getElementById('device-h').textContent === 'dev-a' && document.querySelectorAll('#device-recent tbody tr').length === 7"
+	# A device that is not there (deleted, or another person's): nothing of dev-a stays.
+	wd_js "location.hash = '#/device/$C'; return true" >/dev/null
+	wd_until "return document.getElementById('device-status').textContent.startsWith('Could not load')"
+	run wd_js "return [document.getElementById('device-h').textContent, document.title, document.getElementById('device-facts').children.length, document.querySelectorAll('#device-view tbody tr').length]"
+	assert_output '["Device","IoTFlow",0,0]'
+	wd_js "location.hash = '#/device/$A'; return true" >/dev/null
+	wd_until "return document.getElementById('device-h').textContent === 'dev-a'"
+	# Signed out: alice's devices, charts and device page are gone from the document.
+	wd_click "$(wd_find '#signout')"
+	wd_until "return !document.getElementById('signin-view').hidden"
+	run wd_js "return [document.body.textContent.includes('dev-a'), document.body.textContent.includes('Temperature'), document.querySelectorAll('#devices tbody tr, #device-view tbody tr, figure.chart').length, document.title]"
+	assert_output '[false,false,0,"IoTFlow"]'
+	# Bob signs in in the same tab (on alice's device's address: 404): never
+	# a thing of alice's, then his own list.
+	wd_js "window.sawAlice = false; new MutationObserver(() => { if (document.body.textContent.includes('dev-a')) window.sawAlice = true; }).observe(document.body, {childList: true, subtree: true, characterData: true}); return true" >/dev/null
+	wd_type "$(wd_find '#token')" "$BOB"$'\uE007'
+	wd_until "return document.getElementById('device-status').textContent.startsWith('Could not load')"
+	wd_click "$(wd_find 'a[href="#/"]')"
+	wd_until "return !!document.querySelector('#devices tr[data-device-id=\"$C\"]')"
+	run wd_js "return [window.sawAlice, document.querySelectorAll('#devices tbody tr').length, document.querySelectorAll('figure.chart').length]"
+	assert_output '[false,1,0]'
+}

@@ -2,7 +2,7 @@
 // the views (#/ overview, #/device/ID), the one live event stream that
 // feeds them, signing out.
 import { get, stream, token, setToken, clearToken, ApiError } from './api.js';
-import { loadDevices, applyEvent, tick, showDevice, leaveDevice } from './devices.js';
+import { loadDevices, applyEvent, tick, showDevice, leaveDevice, clearDevice, clearDevices } from './devices.js';
 import { loadCharts, stopCharts, chartEvent } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
@@ -73,7 +73,11 @@ function signOut(message) {
   if (live) live.close();
   live = null;
   streamIds = '';
-  stopCharts();
+  // What this person saw goes with the token: whoever signs in next in
+  // this tab sees nothing of it, even while their own is loading.
+  stopCharts(true);
+  clearDevices();
+  clearDevice();
   setLiveText();
   $('signin-error').textContent = message || '';
   $('token').value = '';

@@ -154,7 +154,12 @@ async function refresh(c) {
   }
 }
 
-export function stopCharts() {
+// Stop refreshing; with clear, the charts go from the page too.
+export function stopCharts(clear = false) {
+  if (clear) {
+    document.getElementById('charts').replaceChildren();
+    document.getElementById('charts-status').textContent = '';
+  }
   generation++;
   for (const c of charts.values()) {
     clearInterval(c.timer);

@@ -130,8 +130,28 @@ function fact(dl, name, value) {
   dl.append(el('dt', { text: name }), el('dd', {}, value instanceof Node ? value : document.createTextNode(value || '–')));
 }
 
-export async function showDevice(id) {
+// The device page empty: nothing of a device shown before (another
+// device, or another person's) stays while one loads or fails to.
+export function clearDevice() {
   current = null;
+  document.title = 'IoTFlow';
+  document.getElementById('device-h').textContent = 'Device';
+  document.getElementById('device-facts').replaceChildren();
+  for (const t of ['device-latest', 'device-keys', 'device-commands', 'device-recent']) {
+    document.querySelector(`#${t} tbody`).replaceChildren();
+  }
+  document.getElementById('device-status').textContent = '';
+}
+
+// The list empty (signing out: the next person sees nothing of it).
+export function clearDevices() {
+  devices.clear();
+  document.querySelector('#devices tbody').replaceChildren();
+  document.getElementById('devices-status').textContent = '';
+}
+
+export async function showDevice(id) {
+  clearDevice();
   const status = document.getElementById('device-status');
   status.textContent = 'Loading…';
   const [one, recent, pending] = await Promise.all([
