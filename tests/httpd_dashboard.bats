@@ -399,3 +399,28 @@ headers() {
 	run wd_js "return [window.sawAlice, document.querySelectorAll('#devices tbody tr').length, document.querySelectorAll('figure.chart').length]"
 	assert_output '[false,1,0]'
 }
+
+@test "browser: 300 devices, and names of 100 characters wrap instead of pushing the state off the screen" {
+	wd_available || skip "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+	local long i
+	long=$(printf 'x%.0s' $(seq 100))
+	iot-device add "$long" --owner alice --location "$(printf 'Building-%.0s' $(seq 20))" >/dev/null
+	for i in $(seq 300); do echo "{\"name\":\"fleet-$i\"}"; done | iot-device add - --owner alice -q >/dev/null
+	start_httpd
+	wd_start 1280 900
+	wd_go "$U/"
+	wd_type "$(wd_find '#token')" "$ALICE"$'\uE007'
+	wd_until "return document.querySelectorAll('#devices tbody tr').length === 304" 30
+	run wd_js "return document.getElementById('devices-status').textContent"
+	assert_output '"304 of 304 devices; 1 online."'
+	echo "# the list of 304 devices read in $(wd_js "return Math.round(performance.getEntriesByType('resource').find(e => e.name.includes('/dashboard/devices?limit=1000')).duration)") ms" >&3
+	# The table fits its box, every state cell is on the screen.
+	run wd_js "const w = document.querySelector('#devices').parentElement; const cells = [...document.querySelectorAll('#devices .state-cell')]; return [w.scrollWidth <= w.clientWidth, cells.every(c => c.getBoundingClientRect().right <= window.innerWidth)]"
+	assert_output '[true,true]'
+	local id
+	id=$(psql -XAtq -c "select id from devices where name = '$long'")
+	wd_js "location.hash = '#/device/$id'; return true" >/dev/null
+	wd_until "return document.getElementById('device-h').textContent === '$long'"
+	run wd_js "return document.documentElement.scrollWidth <= window.innerWidth"
+	assert_output true
+}
