@@ -424,3 +424,22 @@ headers() {
 	run wd_js "return document.documentElement.scrollWidth <= window.innerWidth"
 	assert_output true
 }
+
+@test "browser: after iot-httpd restarts, the stream is live again and what was stored meanwhile is shown" {
+	wd_available || skip "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+	start_httpd
+	wd_start 1280 900
+	wd_go "$U/"
+	wd_type "$(wd_find '#token')" "$ALICE"$'\uE007'
+	wd_until "return document.body.dataset.live === 'live' && !!document.querySelector('#devices tr[data-device-id=\"$A\"]')"
+	kill -TERM "$HTTPD_PID"
+	wait "$HTTPD_PID" || true
+	wd_until "return document.body.dataset.live === 'retrying'"
+	# Stored while the server is down: no event will ever carry it.
+	printf '{"device_id":%s,"data":{"temperature":12.75}}\n' "$A" | iot-ingest -q
+	iot-httpd --listen "127.0.0.1:$PORT" --web-root "$IOTFLOW_ROOT/web" 2>>"$BATS_TEST_TMPDIR/httpd.log" 3>&- &
+	HTTPD_PID=$!
+	wait_up
+	wd_until "return document.body.dataset.live === 'live'" 40
+	wd_until "const v = document.querySelector('#devices tr[data-device-id=\"$A\"] [data-measurement=temperature] .value'); return !!v && v.textContent === '12.75'" 10
+}

@@ -8,6 +8,7 @@ import { loadCharts, stopCharts, chartEvent } from './charts.js';
 const $ = (id) => document.getElementById(id);
 let live = null;
 let streamIds = '';
+let broken = false; // the stream failed since it was last live
 
 function show(view) {
   for (const v of ['signin-view', 'overview-view', 'device-view']) $(v).hidden = v !== view;
@@ -15,11 +16,17 @@ function show(view) {
 }
 
 function setLive(state) {
+  // Live again after a break (iot-httpd restarted, PostgreSQL back): the
+  // stream replays nothing, so what was stored meanwhile is read anew.
+  if (state === 'retrying') broken = true;
+  const back = state === 'live' && broken;
+  if (back) broken = false;
   const text = { connecting: 'Live: connecting…', live: 'Live', retrying: 'Live: reconnecting…', denied: 'Live: refused', off: 'Live: off' };
   $('live').textContent = text[state] || state;
   $('live').dataset.state = state;
   document.body.dataset.live = state;
   if (state === 'denied') signOut('Your token is no longer accepted: sign in again.');
+  if (back) route();
 }
 
 function onEvent(ev) {
@@ -73,6 +80,7 @@ function signOut(message) {
   if (live) live.close();
   live = null;
   streamIds = '';
+  broken = false;
   // What this person saw goes with the token: whoever signs in next in
   // this tab sees nothing of it, even while their own is loading.
   stopCharts(true);
