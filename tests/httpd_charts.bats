@@ -180,6 +180,8 @@ EOF
 		'{"name":"x","timeRange":"forever"}|time_range "forever" is not a window: use N with s, m, h, d or w (5m, 1h, 1d, 7d)' \
 		'{"name":"x","customColors":["#zzzzzz"]}|customColors: expected a colour #RRGGBB (or #RGB), not '"'#zzzzzz'" \
 		'{"name":"x","measurements":[{"name":"t","color":"red"}]}|measurements[1].color: expected a colour #RRGGBB (or #RGB), not '"'red'" \
+		'{"name":"x","measurements":["temperature","a b<"]}|measurements[2].name: invalid measurement name (1 to 64 of A-Z a-z 0-9 _ . : / -, starting with a letter, a digit or _)' \
+		'{"name":"x","measurements":[{"name":"-t"}]}|measurements[1].name: invalid measurement name (1 to 64 of A-Z a-z 0-9 _ . : / -, starting with a letter, a digit or _)' \
 		'{"name":"x","refreshInterval":-1}|refreshInterval: expected an integer from 0 to 86400' \
 		'{"name":"x","aggregation":"median"}|aggregation: expected none, mean (avg), sum, count, min, max, first or last, not '"'median'" \
 		'{"name":"x","wobble":1}|unknown member '"'wobble'" \
@@ -212,6 +214,15 @@ EOF
 	assert_equal "$(code "$output")" 400
 	run as "$ALICE" PATCH "/api/v1/charts/$id"
 	assert_equal "$(code "$output")" 405
+	# iot-chart checks the name as the route does; one stored before
+	# names were checked can still be removed.
+	run --separate-stderr iot-chart measurement add alice/taken 'a b<'
+	assert_failure 2
+	assert_equal "$stderr" 'iot-chart: fatal: measurements[1].name: invalid measurement name (1 to 64 of A-Z a-z 0-9 _ . : / -, starting with a letter, a digit or _)'
+	q "insert into chart_measurements (chart_id, measurement_name) values ($id, 'a b<')"
+	run iot-chart measurement rm alice/taken 'a b<'
+	assert_success
+	assert_equal "$(jq -c .measurements <<<"$output")" '[]'
 }
 
 @test "the dashboard's words: avg is kept and means the mean; a custom range takes each request's, else the last day" {

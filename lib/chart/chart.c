@@ -565,7 +565,10 @@ static int one_measurement(iot_registry *id, int64_t chart_id, json_t *m, bool r
                            iot_error *err)
 {
 	json_t *list = json_pack("[O]", m);
-	json_t *norm = iot__chart_measurements(list, err);
+	/* Removing needs only the name: one stored before names were checked
+	 * can go too. */
+	json_t *norm = remove ? json_pack("[{s:O}]", "name", json_object_get(m, "name"))
+	                      : iot__chart_measurements(list, err);
 	json_decref(list);
 	if (!norm)
 		return -1;

@@ -5,6 +5,7 @@
 #include "base/field_check.h"
 #include "base/json_util.h"
 #include "query/query.h"
+#include "telemetry/record.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -246,6 +247,12 @@ static json_t *measurement(const json_t *e, size_t i, iot_error *err)
 	}
 	if (iot_field_check(what, name, 1, 64, false, err) < 0)
 		return NULL;
+	/* A name no point can have would only break the chart's data later. */
+	if (!iot_measurement_name_valid(name, strlen(name))) {
+		iot_error_set(err, IOT_USAGE, "%s: invalid measurement name (1 to 64 of A-Z a-z 0-9 _ . : / -, "
+		              "starting with a letter, a digit or _)", what);
+		return NULL;
+	}
 	json_t *m = json_pack("{s:s}", "name", name);
 	if (json_is_string(e))
 		return m;
