@@ -444,7 +444,10 @@ warm_and_watch() {
 	timeout 30 mosquitto_pub -p "$IOTFLOW_MQTT_PORT" -u "$id1" -P "$key1" -q 1 -t "iotflow/devices/$id1/telemetry" -m during
 	timeout 30 tail --pid "$pid" -f /dev/null
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/all")" "iotflow/devices/$id1/telemetry during"
-	grep -q 'iotflow: .*no answer within 500 ms' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
+	# Told once: "no answer within 500 ms", or, on a machine so busy that the
+	# plugin's session had to be made again meanwhile, the connect's failure.
+	grep -q 'iotflow: PostgreSQL: .*; keys not in the caches are refused until it is back' \
+		"$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
 	pg_thaw
 	wait_for 100 pub -u "$ID" -P "$KEY" -t "iotflow/devices/$ID/telemetry" -m back
 	grep -q 'iotflow: PostgreSQL is back' "$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log"
