@@ -100,3 +100,32 @@ command_mistakes() {
 @test "cli: a mistaken command or operand is said in the same two lines, from the one command table" {
 	expect_usage_errors 20 < <(command_mistakes)
 }
+
+@test "cli: a key or token in a mistaken argument or option is never echoed in the usage error" {
+	local key=iotf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE
+	local token=iotu_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210_-ZyXwV
+	local prog args
+	while IFS='|' read -r prog args; do
+		args=${args//KEY/$key}
+		args=${args//TOKEN/$token}
+		# shellcheck disable=SC2086 # the arguments split at spaces
+		run --separate-stderr "$prog" $args
+		assert_equal "$status" 2
+		[[ $stderr != *"${key:5}"* && $stderr != *"${token:5}"* ]] || fail "$prog $args: a secret in '$stderr'"
+		[[ $stderr == *'(not shown)'* ]] || fail "$prog $args: '$stderr'"
+	done <<-EOF
+		iot-device|KEY
+		iot-device|key KEY
+		iot-device|--key=KEY
+		iot-device|show --api-key=KEY
+		iot-user|token TOKEN
+		iot-user|--token=TOKEN
+		iot-user|xTOKENx
+		iot-ingest|--api-key=KEY
+		iot-query|KEY
+		iot-chart|TOKEN
+		iot-migrate|TOKEN
+		iot-httpd|TOKEN
+		iot-mqtt-listen|--password=TOKEN
+	EOF
+}

@@ -61,6 +61,10 @@ bool iot_device_key_well_formed(const char *s, size_t len);
 /* Does s hold a device key or a person's token (kind prefix and 43
  * base64url characters) anywhere? (secret_format.c, as the three above) */
 bool iot_secret_in_text(const char *s, size_t len);
+/* Every such key or token in the NUL-terminated s is cut to its kind prefix
+ * and IOT_SECRET_MASK, in place (s only gets shorter); returns how many. */
+#define IOT_SECRET_MASK "(not shown)"
+int iot_secret_mask(char *s);
 
 /* Digest as a bytea text parameter: "\x" + 64 hex digits (67 bytes with NUL). */
 #define IOT_DIGEST_PARAM_LEN 67

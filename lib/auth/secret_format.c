@@ -40,12 +40,37 @@ bool iot_device_key_well_formed(const char *s, size_t len)
 	return iot_secret_well_formed(IOT_DEVICE_KEY_PREFIX, s, len) || iot_legacy_key_well_formed(s, len);
 }
 
+static const char *const kinds[] = { IOT_DEVICE_KEY_PREFIX, IOT_USER_TOKEN_PREFIX };
+
+static bool secret_at(const char *s)
+{
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+		if (s[0] == 'i' && iot_secret_well_formed(kinds[k], s, IOT_SECRET_LEN))
+			return true;
+	return false;
+}
+
 bool iot_secret_in_text(const char *s, size_t len)
 {
-	static const char *const kinds[] = { IOT_DEVICE_KEY_PREFIX, IOT_USER_TOKEN_PREFIX };
 	for (size_t i = 0; i + IOT_SECRET_LEN <= len; i++)
-		for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-			if (s[i] == 'i' && iot_secret_well_formed(kinds[k], s + i, IOT_SECRET_LEN))
-				return true;
+		if (secret_at(s + i))
+			return true;
 	return false;
+}
+
+int iot_secret_mask(char *s)
+{
+	size_t len = strlen(s), kl = strlen(IOT_DEVICE_KEY_PREFIX), ml = strlen(IOT_SECRET_MASK);
+	_Static_assert(sizeof IOT_SECRET_MASK - 1 < IOT_SECRET_LEN - 5, "the mask must be shorter than a secret");
+	int n = 0;
+	for (size_t i = 0; i + IOT_SECRET_LEN <= len; i++) {
+		if (!secret_at(s + i))
+			continue;
+		memcpy(s + i + kl, IOT_SECRET_MASK, ml);
+		memmove(s + i + kl + ml, s + i + IOT_SECRET_LEN, len - i - IOT_SECRET_LEN + 1);
+		len -= IOT_SECRET_LEN - kl - ml;
+		i += kl + ml - 1;
+		n++;
+	}
+	return n;
 }

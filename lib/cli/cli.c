@@ -1,5 +1,6 @@
 /* cli.c — diagnostics, usage errors, stdout finishing, secret reading. */
 #include "cli/cli.h"
+#include "auth/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,9 @@ static void vdiag(const char *level, const char *fmt, va_list ap)
 	int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
 	if (m < 0)
 		return;
+	/* A key or token given where it was not expected (an argument, an
+	 * option, a name) is never echoed back: logs keep stderr. */
+	iot_secret_mask(buf + n);
 	size_t len = strlen(buf);
 	if (len + 1 < sizeof buf) {
 		buf[len++] = '\n';

@@ -1,10 +1,12 @@
 /* test_http.c — table-driven tests of lib/http/http_parse.c: route
- * templates, content types, the records of a body, query strings.
+ * templates, content types, the records of a body, query strings; and how
+ * diagnostics mask keys and tokens (lib/auth/secret_format.c).
  * Built by the Makefile (build/unit/test_http, ASan + UBSan), run by
  * tests/httpd.bats. Prints one line per failure and "N passed, N failed". */
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/keys.h"
 #include "http/http.h"
 
 static int passed, failed;
@@ -212,8 +214,31 @@ static void test_query(void)
 	check(a.n == 0 && !a.nul && !a.truncated, "query: none", "NULL");
 }
 
+/* What diagnostics show of a key or token (lib/cli prints through it). */
+static void test_secret_mask(void)
+{
+#define K43 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_AAAAA"
+	static const struct { const char *in, *want; int n; } cases[] = {
+		{ "unknown command 'iotf_" K43 "'", "unknown command 'iotf_(not shown)'", 1 },
+		{ "--key=iotf_" K43 "iotu_" K43, "--key=iotf_(not shown)iotu_(not shown)", 2 },
+		{ "iotu_" K43 "x", "iotu_(not shown)x", 1 },
+		{ "iotf_" K43, "iotf_(not shown)", 1 },
+		{ "iotf_" K43 "A", "iotf_(not shown)A", 1 },
+		{ "iotf_short and iotx_" K43, "iotf_short and iotx_" K43, 0 },
+		{ "", "", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char buf[256];
+		snprintf(buf, sizeof buf, "%s", cases[i].in);
+		int n = iot_secret_mask(buf);
+		check(n == cases[i].n && !strcmp(buf, cases[i].want), "secret mask", cases[i].in);
+	}
+#undef K43
+}
+
 int main(void)
 {
+	test_secret_mask();
 	test_templates();
 	test_content_types();
 	test_accept();
