@@ -78,7 +78,11 @@ int iot_device_key_list(iot_registry *id, const char *spec, json_t **out, iot_er
 /* Typed configuration: string, integer (64-bit), float (finite), boolean
  * (true/false), json (any JSON text). type NULL on set: the key's current
  * type, else string. Keys: [A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}; values up to
- * 65536 characters. */
+ * 65536 characters; at most IOT_DEVICE_CONFIG_KEYS_MAX keys and
+ * IOT_DEVICE_CONFIG_BYTES_MAX bytes of values per device (IOT_REJECTED
+ * past them). */
+#define IOT_DEVICE_CONFIG_KEYS_MAX 1000
+#define IOT_DEVICE_CONFIG_BYTES_MAX (1 << 20)
 /* The canonical text of value as type (string, integer, float, boolean,
  * json), malloc'd: what config set stores. NULL with err (IOT_USAGE) when
  * value is not one. */

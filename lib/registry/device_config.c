@@ -118,6 +118,42 @@ int iot_device_config_get(iot_registry *id, const char *spec, const char *key, j
 	return config_query(id, sql, 2, params, key != NULL, what, out, err);
 }
 
+/* The key's current type (left as it is when the key is new) and how many
+ * other keys and bytes of values the device has. A device writes its own
+ * configuration over HTTP: unbounded, it could grow without end, and every
+ * change is read and published whole. */
+static int config_room(iot_registry *id, const char *idtext, const char *key, char type[16], long long *keys,
+                       long long *bytes, iot_error *err)
+{
+	const char *p[2] = { idtext, key };
+	PGresult *r = iot_db_exec(id->db,
+		"SELECT (SELECT data_type FROM device_configurations WHERE device_id = $1 AND config_key = $2),"
+		" count(*) FILTER (WHERE config_key <> $2),"
+		" coalesce(sum(octet_length(config_value)) FILTER (WHERE config_key <> $2), 0)"
+		" FROM device_configurations WHERE device_id = $1", 2, p, err);
+	if (!r)
+		return -1;
+	if (!PQgetisnull(r, 0, 0))
+		snprintf(type, 16, "%s", PQgetvalue(r, 0, 0));
+	*keys = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	*bytes = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+static int room_check(const char *idtext, long long keys, long long bytes, const char *text, iot_error *err)
+{
+	if (strlen(text) > CONFIG_VALUE_MAX)
+		return iot_error_set(err, IOT_USAGE, "config value: longer than %d characters", CONFIG_VALUE_MAX);
+	if (keys >= IOT_DEVICE_CONFIG_KEYS_MAX)
+		return iot_error_set(err, IOT_REJECTED, "device %s has %d config keys, the most allowed",
+		                     idtext, IOT_DEVICE_CONFIG_KEYS_MAX);
+	if (bytes + (long long)strlen(text) > IOT_DEVICE_CONFIG_BYTES_MAX)
+		return iot_error_set(err, IOT_REJECTED, "device %s: its config values would be over %d bytes in all",
+		                     idtext, IOT_DEVICE_CONFIG_BYTES_MAX);
+	return 0;
+}
+
 int iot_device_config_set(iot_registry *id, const char *spec, const char *key, const char *value,
                           const char *type, json_t **out, iot_error *err)
 {
@@ -128,23 +164,17 @@ int iot_device_config_set(iot_registry *id, const char *spec, const char *key, c
 	    iot_device_resolve(id, spec, &dev, err) < 0)
 		return -1;
 	snprintf(idtext, sizeof idtext, "%" PRId64, dev);
-	if (!type) {
-		const char *p[2] = { idtext, key };
-		PGresult *r = iot_db_exec(id->db, "SELECT data_type FROM device_configurations"
-		                          " WHERE device_id = $1 AND config_key = $2", 2, p, err);
-		if (!r)
-			return -1;
-		if (PQntuples(r) == 1)
-			snprintf(current, sizeof current, "%s", PQgetvalue(r, 0, 0));
-		PQclear(r);
+	long long keys, bytes;
+	if (config_room(id, idtext, key, current, &keys, &bytes, err) < 0)
+		return -1;
+	if (!type)
 		type = current;
-	}
 	char *text = iot_device_config_canonical(value, type, err);
 	if (!text)
 		return -1;
-	if (strlen(text) > CONFIG_VALUE_MAX) {
+	if (room_check(idtext, keys, bytes, text, err) < 0) {
 		free(text);
-		return iot_error_set(err, IOT_USAGE, "config value: longer than %d characters", CONFIG_VALUE_MAX);
+		return -1;
 	}
 	static const char sql[] =
 		"INSERT INTO device_configurations AS c (device_id, config_key, config_value, data_type)"
