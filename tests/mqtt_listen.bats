@@ -209,10 +209,17 @@ m8 2025-11-21 19:59:28.000"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"device_id\":$B,\"data\":{\"otherid\":1}}"
 	pub "$t" '{"api_key":"iotf_not-a-key","data":{"badkey":1}}'
 	pub "iotflow/devices/$OFF/telemetry" "{\"api_key\":\"$KEY_OFF\",\"data\":{\"inactive\":1}}"
+	# An inactive device's answer moves none of its commands (as over HTTP: 403).
+	local cid
+	cid=$(q "insert into device_control (device_id, command, status, expires_at)
+	         values ($OFF, 'reboot', 'sent', now() + interval '10 minutes') returning id" | head -n 1)
+	pub "iotflow/devices/$OFF/commands/ack" "{\"api_key\":\"$KEY_OFF\",\"command_id\":$cid,\"status\":\"completed\"}"
 	pub "$t" "{\"api_key\":\"$KEY_A\",\"data\":{\"good\":1}}"
 	wait_rows 1
 	sleep 0.5
 	assert_equal "$(q "select measurement_name from telemetry_data")" good
+	assert_equal "$(q "select status from device_control where id = $cid")" sent
+	grep -q "iotflow/devices/$OFF/commands/ack: refused: device $OFF is inactive" "$LOG"
 	grep -q "refused: missing api_key" "$LOG"
 	grep -q "refused: api_key does not belong to device $A" "$LOG"
 	grep -q "refused: invalid API key" "$LOG"

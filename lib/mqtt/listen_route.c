@@ -190,7 +190,8 @@ static void on_telemetry(struct session *s, const struct mosquitto_message *msg,
 
 /* ---- status ---- */
 
-/* Whose is this status payload: 0 and *dev, or -1 with err. */
+/* Whose is this status payload or answer (an active device's): 0 and
+ * *dev, or -1 with err. */
 static int status_device(struct session *s, const struct mosquitto_message *msg, int64_t id,
                          iot_device_ref *dev, iot_error *err)
 {
@@ -211,6 +212,9 @@ static int status_device(struct session *s, const struct mosquitto_message *msg,
 		rc = iot_auth_device_id(s->auth, id, dev, err);
 	}
 	json_decref(root);
+	/* An inactive device is refused here as over HTTP: offline is not inactive. */
+	if (rc == 0 && dev->status != IOT_DEVICE_ACTIVE)
+		rc = iot_error_set(err, IOT_REJECTED, "device %" PRId64 " is %s", id, iot_device_status_name(dev->status));
 	return rc;
 }
 
@@ -225,9 +229,6 @@ static void on_status(struct session *s, const struct mosquitto_message *msg, in
 			atomic_fetch_add(&s->l->m.offline, 1);
 	} else if (!strcmp(sub, "online") || !strcmp(sub, "heartbeat")) {
 		rc = status_device(s, msg, id, &dev, &err);
-		if (rc == 0 && dev.status != IOT_DEVICE_ACTIVE)
-			rc = iot_error_set(&err, IOT_REJECTED, "device %" PRId64 " is %s", id,
-			                   iot_device_status_name(dev.status));
 		if (rc == 0 && (rc = iot_device_seen(s->db, s->cache, id, &err)) == 0)
 			atomic_fetch_add(&s->l->m.seen, 1);
 	} else {
@@ -247,7 +248,8 @@ static void on_status(struct session *s, const struct mosquitto_message *msg, in
 /* iotflow/devices/ID/commands/ack: a device's answer to one of its
  * commands (the payload: lib/registry/command.h, iot_command_ack). Who may
  * answer is checked as for status/online: the topic's device's key in the
- * payload, or the broker's word with trust_broker. Applied at once, on this
+ * payload, or the broker's word with trust_broker, and the device must be
+ * active (as over HTTP). Applied at once, on this
  * session's thread, so it is in the database before its PUBACK leaves;
  * --print leaves answers alone (they are not telemetry). */
 static void on_command_ack(struct session *s, const struct mosquitto_message *msg, int64_t id)
