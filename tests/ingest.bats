@@ -172,9 +172,14 @@ JSON
 	seq 1 500 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in"
 	run iot-ingest "$BATS_TEST_TMPDIR/in"
 	assert_output --partial '"stored":500,"duplicates":0'
-	run iot-ingest "$BATS_TEST_TMPDIR/in"
+	# Batch after batch of replayed points: every one took the de-duplicating
+	# path, and the counter says so (it counted only the first collision).
+	run iot-ingest -b 50 -j 1 --metrics-file "$BATS_TEST_TMPDIR/m.prom" "$BATS_TEST_TMPDIR/in"
 	assert_success
 	assert_output --partial '"stored":0,"duplicates":500'
+	run cat "$BATS_TEST_TMPDIR/m.prom"
+	assert_line "iotflow_ingest_batches_total 10"
+	assert_line "iotflow_ingest_dedup_batches_total 10"
 	# Half old, half new: exactly the new half is stored.
 	seq 251 750 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in2"
 	run iot-ingest "$BATS_TEST_TMPDIR/in2"

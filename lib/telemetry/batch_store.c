@@ -194,6 +194,7 @@ static int copy_direct(struct store *s, const struct batch *b, size_t lo, size_t
 
 static int copy_staged(struct store *s, const struct batch *b, size_t lo, size_t hi, iot_error *err)
 {
+	s->staged = true;
 	if (simple(s, "TRUNCATE iotflow_stage", err) < 0 || copy_points(s, SQL_COPY_STAGE, b, lo, hi, err) < 0)
 		return -1;
 	PGresult *r = iot_db_query(s->db, SQL_STAGE_INSERT, 0, NULL, err);
@@ -233,10 +234,8 @@ static int store_range(struct store *s, const struct batch *b, size_t lo, size_t
 	iot_error why = *err;
 	if (simple(s, "ROLLBACK TO SAVEPOINT p", err) < 0 || simple(s, "RELEASE SAVEPOINT p", err) < 0)
 		return -1;
-	if (!staged && !strcmp(state, "23505")) {
-		iot_metric_add(&s->m[M_DEDUP_BATCHES], 1);
+	if (!staged && !strcmp(state, "23505"))
 		return store_range(s, b, lo, hi, true, err);
-	}
 	/* A partition this writer believed in was dropped (retention): forget
 	 * what it knows and redo the batch, which creates it again. */
 	if (!strcmp(state, "23514") && strstr(why.msg, "no partition of relation") && !s->partitions_reset) {
@@ -369,6 +368,9 @@ static void count_outcomes(struct store *s, const struct batch *b, long long t0)
 		else rej++;
 	}
 	iot_metric_add(&s->m[M_BATCHES], 1);
+	/* Whether it met a collision or went there straight (a replay). */
+	if (s->staged)
+		iot_metric_add(&s->m[M_DEDUP_BATCHES], 1);
 	iot_metric_add(&s->m[M_STORED], stored);
 	iot_metric_add(&s->m[M_DUPLICATES], dup);
 	iot_metric_add(&s->m[M_REJECTED], rej);
@@ -406,7 +408,7 @@ int iot__store_batch(struct store *s, struct batch *b, iot_error *err)
 	long long t0 = iot_now_ms();
 	int attempt = 0;
 	s->attempts = 0;
-	s->partitions_stale = s->partitions_reset = false;
+	s->partitions_stale = s->partitions_reset = s->staged = false;
 	iot_error e;
 	bool small = ensure_partitions(s, b, &e) == 0 && iot__store_small(s, b) == 1;
 	if (small)

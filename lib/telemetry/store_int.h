@@ -34,6 +34,7 @@ struct store {
 	unsigned stmts_gen;         /* ... and the prepared statements */
 	size_t nprepared;           /* how many of them are, in stmts_gen */
 	bool replaying;             /* the last batch collided: go straight to the staged path */
+	bool staged;                /* the current batch took the staged path (counted once) */
 	int attempts;               /* runs of the current batch's transaction */
 	bool partitions_stale;      /* a batch met a dropped partition */
 	bool partitions_reset;      /* ... and the known days were forgotten for it */
