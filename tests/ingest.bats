@@ -88,6 +88,7 @@ JSON
 	local long; long=$(head -c 70000 /dev/zero | tr '\0' 'x')
 	local deep; deep=$(printf '%.0s[' {1..40})
 	local many; many=$(seq 1 1001 | sed 's/.*/"m&":1/' | paste -sd, -)
+	local nul="{\"device_id\":$A,\"data\":{\"t\":1}}"
 	{
 		echo "{\"device_id\":$A,\"data\":{\"good\":1},\"timestamp\":\"$NOW\"}"
 		echo 'this is not json'
@@ -109,11 +110,12 @@ JSON
 		echo "{\"device_id\":$OFF,\"data\":{\"t\":1}}"
 		echo '{"api_key":"iotf_not_a_real_key_at_all_0000000000000000","data":{"t":1}}'
 		echo "{\"api_key\":\"$KEY_A\",\"device_id\":$B,\"data\":{\"t\":1}}"
+		printf '%s\0\n' "$nul"
 		echo "{\"device_id\":$B,\"data\":{\"also_good\":2},\"timestamp\":\"$NOW\"}"
 	} > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
 	assert_equal "$status" 1
-	assert_output '{"read":21,"records":20,"points":2,"stored":2,"duplicates":0,"rejected":19}'
+	assert_output '{"read":22,"records":21,"points":2,"stored":2,"duplicates":0,"rejected":20}'
 	local f="$BATS_TEST_TMPDIR/in"
 	expect() { grep -F "iot-ingest: warning: $f:$1: " <<<"$stderr" | grep -qF -- "$2" || { echo "line $1: no '$2' in: $stderr"; return 1; }; }
 	expect 2 "invalid JSON"
@@ -135,6 +137,8 @@ JSON
 	expect 18 "device $OFF is inactive"
 	expect 19 "invalid API key"
 	expect 20 "api_key does not belong to device $B"
+	# Bytes are counted from 1, as columns are: the NUL follows the record.
+	expect 21 "record contains a NUL byte (at byte $((${#nul} + 1)))"
 	assert_equal "$(rows)" "2"
 	# No key ever appears in a diagnostic.
 	[[ $stderr != *"$KEY_A"* && $stderr != *"iotf_not_a_real_key"* ]]

@@ -8,6 +8,7 @@
  *   - it is empty or only JSON whitespace: empty record
  *   - it starts with a UTF-8 byte order mark
  *   - it holds a raw NUL byte:            record contains a NUL byte (at byte N)
+ *     (N counts bytes from 1, as C below counts characters)
  *   - it is not one JSON object or array, or it is not valid JSON. The reason
  *     reads "invalid JSON at column C: ..." (C counts characters from 1), e.g.
  *     "invalid UTF-8 (byte 0xff)" (overlong forms and encoded surrogates
@@ -472,7 +473,7 @@ int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t
 	/* jansson reads a raw NUL outside a string as the end of the input. */
 	const char *nul = memchr(s, '\0', n);
 	if (nul)
-		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s));
+		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s) + 1);
 	*out = any ? iot_json_parse_value(s, n, d->o->max_depth, d->err)
 	           : iot_json_parse(s, n, d->o->max_depth, d->err);
 	return *out ? 0 : -1;

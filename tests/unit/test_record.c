@@ -255,7 +255,7 @@ static void test_lifecycle(void)
 	iot_record_free(&r);
 	static const char with_nul[] = "{\"data\":{\"a\":1}}\0";
 	check(iot_record_decode(with_nul, sizeof with_nul - 1, NULL, &r, &err) == -1 &&
-	      !strcmp(err.msg, "record contains a NUL byte (at byte 16)"), "raw NUL byte: %s", err.msg);
+	      !strcmp(err.msg, "record contains a NUL byte (at byte 17)"), "raw NUL byte: %s", err.msg);
 	iot_record_free(&r);
 	iot_decode_opts o;
 	iot_decode_opts_default(&o);
