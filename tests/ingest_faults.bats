@@ -181,11 +181,49 @@ setup() { ingest_setup; }
 	exec 4>&-
 	q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
 	wait "$locker" || true
-	wait "$pid" || true
+	local rc=0
+	wait "$pid" || rc=$?
 	assert_equal "$alive" 0
+	# The signal's status: the database is not unavailable, its own cancelled
+	# statement is no fatal error (it was exit 5 with 'fatal: ... canceling statement').
+	assert_equal "$rc" 143
 	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "warning: stopped by Terminated after 20 lines: the rest of the input was not read"
 	assert_output --partial "20 of the 20 points read were not stored"
+	refute_output --partial "fatal"
 	assert_equal "$(rows)" "0"
+}
+
+@test "SIGTERM after the end of the input, while the last batch waits for a lock: exit 143, nothing claimed unread" {
+	seq 1 5 | awk -v a="$A" '{ printf "{\"device_id\":%s,\"data\":{\"v\":%d},\"timestamp\":%d}\n", a, $1, 1764300000 + $1 }' > "$BATS_TEST_TMPDIR/in"
+	psql -XAtq -c "BEGIN; LOCK telemetry_latest IN EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;" >/dev/null 2>&1 3>&- &
+	local locker=$!
+	sleep 0.3
+	IOTFLOW_DB_RETRY_TIME=60 iot-ingest "$BATS_TEST_TMPDIR/in" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	local i
+	for i in $(seq 100); do
+		[[ $(q "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'telemetry_latest'::regclass") != 0 ]] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
+	wait "$locker" || true
+	assert_equal "$rc" 143
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial "warning: stopped by Terminated after the end of the input (5 lines), before all of it was stored"
+	assert_output --partial "5 of the 5 points read were not stored"
+	refute_output --partial "the rest of the input was not read"
+	refute_output --partial "fatal"
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"read":5,"records":5,"points":5,"stored":0,"duplicates":0,"rejected":0}'
+	assert_equal "$(rows)" "0"
+	# Fed again, it is all stored.
+	run iot-ingest "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$(rows)" "5"
 }
 
 @test "PostgreSQL not there at the start: the retry is announced, with the reason, before exit 5" {

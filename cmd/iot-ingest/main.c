@@ -47,7 +47,7 @@ static const char usage[] =
 	"regular file); 3 a FILE could not be opened; 4 PostgreSQL refused the\n"
 	"credentials; 5 database unavailable after retries; 6 internal error;\n"
 	"128+N stopped by signal N (SIGINT 130, SIGTERM 143) before the end of the\n"
-	"input. See iot-ingest(1).\n";
+	"input, or before all of it was stored. See iot-ingest(1).\n";
 
 static const struct option longopts[] = {
 	{ "batch-size",   required_argument, NULL, 'b' },

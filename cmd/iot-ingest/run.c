@@ -62,6 +62,18 @@ static void on_note(void *arg, const char *note)
 	report_warning(r->g, "%s:%ld: %s", r->src->shown, r->lineno, note);
 }
 
+/* A backend failure after a signal is the signal's doing: the writer's
+ * statements were cancelled, every retry cut short. It is not told as a
+ * fatal error nor made exit 5 (the database is not unavailable): the
+ * warnings say what was not stored and the exit status is the signal's.
+ * Any other failure is fatal, with its own status. */
+static int stopped_failure(struct ingest *g, const iot_error *err)
+{
+	if (g->signo && err->status == IOT_UNAVAILABLE)
+		return 0;
+	return iot_fatal_error(err);
+}
+
 /* One line through the pipeline. Returns 0, or an exit code to stop with. */
 static int one_line(struct ingest *g, const struct source *src, long lineno, const char *line, size_t len)
 {
@@ -76,7 +88,7 @@ static int one_line(struct ingest *g, const struct source *src, long lineno, con
 		reject_line(g, src, lineno, err.msg, line, len);
 		return 0;
 	case IOT_INGEST_FAILED:
-		return iot_fatal_error(&err);
+		return stopped_failure(g, &err);
 	case IOT_INGEST_SUBMITTED:
 		break;
 	}
@@ -99,7 +111,8 @@ static bool stopping(struct ingest *g)
 	return atomic_load(&g->stop) || atomic_load(&g->strict_hit);
 }
 
-static int read_source(struct ingest *g, const struct source *src, FILE *f)
+/* Sets *cut when it stopped before the end of the source. */
+static int read_source(struct ingest *g, const struct source *src, FILE *f, bool *cut)
 {
 	iot_line_reader r;
 	if (iot_line_reader_init(&r, f, g->dec.max_bytes) < 0) {
@@ -107,7 +120,7 @@ static int read_source(struct ingest *g, const struct source *src, FILE *f)
 		return IOT_INTERNAL;
 	}
 	int rc = 0;
-	while (!stopping(g)) {
+	while (!(*cut = stopping(g))) {
 		const char *line;
 		size_t len;
 		enum iot_line_status st = iot_line_read(&r, &line, &len);
@@ -162,27 +175,53 @@ static FILE *open_source(struct ingest *g, const struct source *src)
 static int read_all(struct ingest *g, struct source *srcs, size_t nsrc)
 {
 	int rc = 0;
-	for (size_t i = 0; i < nsrc && rc == 0 && !stopping(g); i++) {
+	bool cut = false;
+	size_t i = 0;
+	for (; i < nsrc && rc == 0 && !cut && !stopping(g); i++) {
 		FILE *f = open_source(g, &srcs[i]);
 		if (!f)
 			continue;
-		rc = read_source(g, &srcs[i], f);
+		rc = read_source(g, &srcs[i], f, &cut);
 		if (f != stdin)
 			fclose(f);
 	}
+	g->input_done = rc == 0 && !cut && i == nsrc;
 	return rc;
+}
+
+static uint64_t unstored(struct ingest *g)
+{
+	if (g->dry_run)
+		return 0;
+	uint64_t points = iot_metric_get(&g->points);
+	uint64_t done = atomic_load(&g->stored) + atomic_load(&g->duplicates) + atomic_load(&g->refused_points);
+	return points > done ? points - done : 0;
 }
 
 /* After a signal or a failure: what was read and not stored, said plainly. */
 static void report_unstored(struct ingest *g)
 {
-	if (g->dry_run)
-		return;
-	uint64_t points = iot_metric_get(&g->points);
-	uint64_t done = atomic_load(&g->stored) + atomic_load(&g->duplicates) + atomic_load(&g->refused_points);
-	if (points > done)
+	uint64_t n = unstored(g);
+	if (n)
 		iot_warn("%" PRIu64 " of the %" PRIu64 " points read were not stored: feed the same input again "
-		         "(what is stored already is skipped)", points - done, points);
+		         "(what is stored already is skipped)", n, iot_metric_get(&g->points));
+}
+
+/* Whether a signal stopped anything: the reading, or the storing of what
+ * was read. One that came after the end of the input, once everything
+ * was stored, stopped nothing. */
+static bool report_stopped(struct ingest *g)
+{
+	if (!g->signo || (g->input_done && unstored(g) == 0))
+		return false;
+	if (g->input_done)
+		iot_warn("stopped by %s after the end of the input (%" PRIu64 " lines), before all of it was stored",
+		         strsignal(g->signo), iot_metric_get(&g->lines));
+	else
+		iot_warn("stopped by %s after %" PRIu64 " lines: the rest of the input was not read",
+		         strsignal(g->signo), iot_metric_get(&g->lines));
+	report_unstored(g);
+	return true;
 }
 
 int ingest_run(struct ingest *g)
@@ -210,24 +249,20 @@ int ingest_run(struct ingest *g)
 	iot_error err;
 	/* The callbacks refer to the sources: every outcome is in before they go. */
 	if (g->w && iot_writer_flush(g->w, &err) < 0 && rc == 0)
-		rc = iot_fatal_error(&err);
+		rc = stopped_failure(g, &err);
 	if (ticking)
 		ticker_stop(g, ticker);
 	report_final(g);
-	if (g->signo) {
-		iot_warn("stopped by %s after %" PRIu64 " lines: the rest of the input was not read",
-		         strsignal(g->signo), iot_metric_get(&g->lines));
+	bool stopped = report_stopped(g);
+	if (!stopped && (rc == IOT_UNAVAILABLE || rc == IOT_INTERNAL))
 		report_unstored(g);
-	} else if (rc == IOT_UNAVAILABLE || rc == IOT_INTERNAL) {
-		report_unstored(g);
-	}
 	print_summary(g);
 	for (size_t i = 0; i < nsrc; i++)
 		free(srcs[i].shown);
 	free(srcs);
 	if (rc)
 		return rc;
-	if (g->signo)
+	if (stopped)
 		return 128 + g->signo;
 	if (g->reject_failed || g->read_failed)
 		return IOT_INTERNAL;

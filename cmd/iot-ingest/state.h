@@ -59,6 +59,7 @@ struct ingest {
 	atomic_bool strict_hit;
 	bool read_failed;           /* a source could not be read to its end */
 	bool open_failed;           /* a FILE could not be opened */
+	bool input_done;            /* every source was read to its end */
 };
 
 /* Read every source, store what is valid, report the rest. Returns the exit code. */
