@@ -88,11 +88,12 @@ need_systemd() {
 	done
 }
 
-@test "every service takes its secrets from /etc/iotflow/environment, read by systemd, not from a file its dynamic user reads" {
+@test "every service takes its secrets from /etc/iotflow/environment, read by systemd, not from a file its dynamic user reads, and writes no core file" {
 	local unit n=0
 	for unit in "$IOTFLOW_ROOT"/systemd/*.service; do
 		grep -q '^DynamicUser=yes$' "$unit" || fail "$unit: no DynamicUser"
 		grep -qx 'EnvironmentFile=-/etc/iotflow/environment' "$unit" || fail "$unit: no EnvironmentFile"
+		grep -qx 'LimitCORE=0' "$unit" || fail "$unit: a core file would hold its secrets"
 		n=$((n + 1))
 	done
 	((n == 4))
