@@ -82,7 +82,9 @@ int iot_device_key_list(iot_registry *id, const char *spec, json_t **out, iot_er
  * IOT_DEVICE_CONFIG_BYTES_MAX bytes of values per device (IOT_REJECTED
  * past them). */
 #define IOT_DEVICE_CONFIG_KEYS_MAX 1000
-#define IOT_DEVICE_CONFIG_BYTES_MAX (1 << 20)
+/* The whole configuration is published as one retained message: it must
+ * fit the broker's message_size_limit (256 KiB in contrib/mosquitto). */
+#define IOT_DEVICE_CONFIG_BYTES_MAX (128 << 10)
 /* The canonical text of value as type (string, integer, float, boolean,
  * json), malloc'd: what config set stores. NULL with err (IOT_USAGE) when
  * value is not one. */
