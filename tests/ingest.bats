@@ -111,11 +111,12 @@ JSON
 		echo '{"api_key":"iotf_not_a_real_key_at_all_0000000000000000","data":{"t":1}}'
 		echo "{\"api_key\":\"$KEY_A\",\"device_id\":$B,\"data\":{\"t\":1}}"
 		printf '%s\0\n' "$nul"
+		echo "iotflow/devices/$A/telemetry {\"data\":{\"t\":1}}"
 		echo "{\"device_id\":$B,\"data\":{\"also_good\":2},\"timestamp\":\"$NOW\"}"
 	} > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr iot-ingest "$BATS_TEST_TMPDIR/in"
 	assert_equal "$status" 1
-	assert_output '{"read":22,"records":21,"points":2,"stored":2,"duplicates":0,"rejected":20}'
+	assert_output '{"read":23,"records":22,"points":2,"stored":2,"duplicates":0,"rejected":21}'
 	local f="$BATS_TEST_TMPDIR/in"
 	expect() { grep -F "iot-ingest: warning: $f:$1: " <<<"$stderr" | grep -qF -- "$2" || { echo "line $1: no '$2' in: $stderr"; return 1; }; }
 	expect 2 "invalid JSON"
@@ -139,6 +140,8 @@ JSON
 	expect 20 "api_key does not belong to device $B"
 	# Bytes are counted from 1, as columns are: the NUL follows the record.
 	expect 21 "record contains a NUL byte (at byte $((${#nul} + 1)))"
+	# A mosquitto_sub -v line: the way to the form iot-ingest reads.
+	expect 22 "a topic before the payload, as mosquitto_sub -v prints it: use mosquitto_sub -F %j"
 	assert_equal "$(rows)" "2"
 	# No key ever appears in a diagnostic.
 	[[ $stderr != *"$KEY_A"* && $stderr != *"iotf_not_a_real_key"* ]]

@@ -460,6 +460,17 @@ static int decode_iotflow(struct dec *d, json_t *obj)
 	return 0;
 }
 
+/* "iotflow/devices/1/telemetry {...}": a topic, a space, the payload, as
+ * mosquitto_sub -v prints a message. */
+static bool topic_first(const char *s, size_t n)
+{
+	size_t i = 0;
+	bool slash = false;
+	for (; i < n && s[i] != ' ' && s[i] != '{' && s[i] != '[' && s[i] != '"'; i++)
+		slash |= s[i] == '/';
+	return slash && i + 1 < n && s[i] == ' ' && (s[i + 1] == '{' || s[i + 1] == '[');
+}
+
 /* One JSON text: blank, BOM and parse checks; any: a bare value will do. */
 int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t **out)
 {
@@ -476,6 +487,11 @@ int iot__rec_parse_text(struct dec *d, const char *s, size_t n, bool any, json_t
 		return reject(d, "record contains a NUL byte (at byte %zu)", (size_t)(nul - s) + 1);
 	*out = any ? iot_json_parse_value(s, n, d->o->max_depth, d->err)
 	           : iot_json_parse(s, n, d->o->max_depth, d->err);
+	if (!*out && topic_first(s + i, n - i)) {
+		size_t l = strlen(d->err->msg);
+		snprintf(d->err->msg + l, sizeof d->err->msg - l,
+		         " (a topic before the payload, as mosquitto_sub -v prints it: use mosquitto_sub -F %%j)");
+	}
 	return *out ? 0 : -1;
 }
 
