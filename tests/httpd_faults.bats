@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # iot-httpd's start modes and faults: socket activation, inetd mode, group
 # commit under concurrent requests, PostgreSQL stopped under load, kill -9
-# under load (every 201 stored), SIGTERM draining.
+# under load (every 201 stored), SIGTERM draining; requests framed or
+# authenticated two ways at once.
 
 # shellcheck disable=SC2154 # $output, $lines, $status are set by bats' run
 load helpers
@@ -254,4 +255,30 @@ acknowledged_are_stored() {
 	assert_output --regexp '^201 '
 	assert_equal "$(rows "measurement_name = 'socat'")" 1
 	no_mhd_warnings
+}
+
+@test "two Content-Length, X-API-Key or Authorization headers: 400, nothing stored, the connection closed" {
+	start_httpd
+	# One body framed two ways (16 bytes, or 5 and a pipelined request after
+	# them): a proxy in front may have read it the other way.
+	# (Written at once: the server answers and closes after the headers.)
+	local msg out
+	msg=$(printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 5\r\n\r\n{"data":{"e":1}}GET /health HTTP/1.1\r\nHost: x\r\n\r\n' "$KEY_A")
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf '%s' "$msg" >&5
+	out=$(timeout 5 cat <&5 || true)
+	exec 5>&-
+	echo "$out"
+	[[ $out == 'HTTP/1.1 400 '* ]]
+	[[ $out == *'"message":"The request holds more than one Content-Length header"'* ]]
+	grep -qi '^Connection: close' <<<"$out"
+	[[ $out != *healthy* ]]
+	# Two credentials: neither is taken.
+	has "$(req -X POST -H 'Content-Type: application/json' -H "X-API-Key: $KEY_A" -H "X-API-Key: $KEY_B" \
+		-d '{"data":{"t":1}}' "$U/api/v1/telemetry")" 400 '.message == "The request holds more than one X-API-Key header"'
+	has "$(req -H "Authorization: Bearer $ALICE" -H "Authorization: Bearer $ROOT" "$U/api/v1/telemetry/$A")" 400 \
+		'.message == "The request holds more than one Authorization header"'
+	assert_equal "$(rows)" 0
+	has "$(post "$KEY_A" '{"data":{"t":1}}')" 201
+	has "$(req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/$A")" 200 '.count == 1'
 }

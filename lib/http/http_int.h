@@ -162,6 +162,9 @@ void iot__http_reply_text(struct http_req *r, int status, const char *ctype, cha
 void iot__http_header(struct http_req *r, const char *name, const char *value);
 void iot__http_retry_after(struct http_req *r, int seconds);
 const char *iot__http_get_header(struct http_req *r, const char *name);
+/* The first of Content-Length, X-API-Key and Authorization the request holds
+ * more than once, or NULL. */
+const char *iot__http_repeated_header(struct http_req *r);
 /* A credential header (X-API-Key, Authorization) without the optional
  * whitespace around its value (RFC 9110 §5.5: a client or proxy may leave
  * a space or tab at the end), copied into buf; NULL when absent. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void set_response(struct http_req *r, int status, const char *ctype, char *text, size_t len)
 {
@@ -111,4 +112,36 @@ const char *iot__http_credential(struct http_req *r, const char *name, char buf[
 	memcpy(buf, v, n);
 	buf[n] = '\0';
 	return buf;
+}
+
+/* Headers that must come once. Two Content-Length headers frame the body
+ * two ways, and a proxy in front may have taken the other one (request
+ * smuggling: RFC 9112 6.3 has a server refuse the message and close the
+ * connection); two X-API-Key or Authorization headers are two credentials,
+ * of which only the first was looked at. */
+struct header_count {
+	const char *name;
+	unsigned n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	for (struct header_count *c = cls; c->name; c++)
+		if (key && !strcasecmp(key, c->name))
+			c->n++;
+	return MHD_YES;
+}
+
+const char *iot__http_repeated_header(struct http_req *r)
+{
+	struct header_count c[] = {
+		{ MHD_HTTP_HEADER_CONTENT_LENGTH, 0 }, { "X-API-Key", 0 }, { MHD_HTTP_HEADER_AUTHORIZATION, 0 }, { NULL, 0 },
+	};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, c);
+	for (size_t i = 0; c[i].name; i++)
+		if (c[i].n > 1)
+			return c[i].name;
+	return NULL;
 }
