@@ -282,3 +282,49 @@ acknowledged_are_stored() {
 	has "$(post "$KEY_A" '{"data":{"t":1}}')" 201
 	has "$(req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/$A")" 200 '.count == 1'
 }
+
+# trickle PREFIX TEXT: on a new connection PREFIX at once, then TEXT a byte
+# every 0.3 s; says "cut N" when the server closed it after N bytes of TEXT,
+# "sent" when all of it went.
+trickle() {
+	local prefix=$1 text=$2 i
+	(
+		trap '' PIPE
+		exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+		printf '%s' "$prefix" >&5
+		for ((i = 0; i < ${#text}; i++)); do
+			printf '%s' "${text:i:1}" >&5 2>/dev/null || { echo "cut $i"; exit 0; }
+			sleep 0.3
+		done
+		echo sent
+	)
+}
+
+@test "--timeout bounds a request's arrival: headers or a body trickled in are cut off; streams are not" {
+	start_httpd --timeout 2
+	local pad; pad=$(printf 'a%.0s' $(seq 60))
+	# Headers a byte at a time (18 s if let be): cut after about 2 s.
+	run trickle '' "GET /health HTTP/1.1"$'\r\n'"Host: x"$'\r\n'"X-Pad: $pad"
+	echo "headers: $output"
+	assert_output --regexp '^cut [0-9]+$'
+	# The same on a connection kept alive, after a request answered on it.
+	run trickle "GET /health HTTP/1.1"$'\r\n'"Host: x"$'\r\n\r\n' "GET /health HTTP/1.1"$'\r\n'"X-Pad: $pad"
+	echo "kept alive: $output"
+	assert_output --regexp '^cut [0-9]+$'
+	# A body, its headers at once: cut, nothing stored.
+	local body="{\"data\":{\"trickled\":1},\"metadata\":{\"pad\":\"$pad\"}}"
+	run trickle "POST /api/v1/telemetry HTTP/1.1"$'\r\n'"Host: x"$'\r\n'"Content-Type: application/json"$'\r\n'"X-API-Key: $KEY_A"$'\r\n'"Content-Length: ${#body}"$'\r\n\r\n' "$body"
+	echo "body: $output"
+	assert_output --regexp '^cut [0-9]+$'
+	assert_equal "$(rows)" 0
+	# An event stream is being answered: it outlives the timeout.
+	open_stream "$BATS_TEST_TMPDIR/stream" -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A/stream"
+	sleep 3
+	has "$(post "$KEY_A" '{"data":{"late":1}}')" 201
+	wait_for "$BATS_TEST_TMPDIR/stream" '"late"'
+	kill "$CURL_PID"
+	wait "$CURL_PID" 2>/dev/null || true
+	# The server serves on.
+	run curl -s -o /dev/null -w '%{http_code}' "$U/health"
+	assert_output 200
+}

@@ -107,6 +107,12 @@ struct iot_httpd {
 	const char *metrics_token;   /* the config's; NULL: /metrics is open */
 	struct iot_publisher *pub;   /* the broker (http_mqtt.c); NULL: mqtt_url not set */
 	struct http_web *web;        /* the dashboard's files (http_web.c); NULL: off */
+	/* open connections and their deadlines (http_conn.c) */
+	pthread_mutex_t conns_mu;
+	pthread_cond_t conns_cv;
+	struct http_conn *conns;
+	bool conns_init, conns_started, conns_stop;
+	pthread_t conns_thread;
 };
 
 struct post;
@@ -165,6 +171,16 @@ const char *iot__http_get_header(struct http_req *r, const char *name);
 /* The first of Content-Length, X-API-Key and Authorization the request holds
  * more than once, or NULL. */
 const char *iot__http_repeated_header(struct http_req *r);
+
+/* http_conn.c: a connection's request is due within --timeout; one past its
+ * deadline is shut down. opened/closed from the connection notification,
+ * due(true) when a request's headers are in or the answer before it sent,
+ * due(false) while a request is being handled. */
+int iot__http_conns_start(iot_httpd *h, iot_error *err);
+void iot__http_conns_stop(iot_httpd *h);
+void iot__http_conn_opened(iot_httpd *h, struct MHD_Connection *c, void **socket_context);
+void iot__http_conn_closed(iot_httpd *h, void **socket_context);
+void iot__http_conn_due(iot_httpd *h, struct MHD_Connection *c, bool due);
 /* A credential header (X-API-Key, Authorization) without the optional
  * whitespace around its value (RFC 9110 §5.5: a client or proxy may leave
  * a space or tab at the end), copied into buf; NULL when absent. */

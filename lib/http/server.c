@@ -230,13 +230,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	(void)version;
-	(void)c; /* r->conn, since on_uri */
 	iot_httpd *h = cls;
 	struct http_req *r = *con_cls;
 	if (!r)
 		return MHD_NO; /* out of memory in on_uri */
 	if (!r->began) {
 		r->began = true;
+		iot__http_conn_due(h, c, true); /* the headers are in: now the body */
 		r->method = method_of(method);
 		if ((r->entry = begin(r, url, method)) < 0)
 			return queue(r);
@@ -251,6 +251,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return MHD_YES;
 	if (!r->dispatched) {
 		r->dispatched = true;
+		iot__http_conn_due(h, c, false);
 		if (r->too_big)
 			iot__http_error(r, 413, "Payload Too Large", "The request body is over the limit of %zu bytes",
 			                h->o.max_body);
@@ -266,9 +267,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)c;
 	(void)toe;
 	iot_httpd *h = cls;
+	iot__http_conn_due(h, c, true); /* the next request's headers */
 	struct http_req *r = *con_cls;
 	if (!r)
 		return;
@@ -285,12 +286,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-	(void)c;
-	(void)socket_context;
 	iot_httpd *h = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		atomic_fetch_add(&h->m.open_connections, 1);
+		iot__http_conn_opened(h, c, socket_context);
 	} else {
+		iot__http_conn_closed(h, socket_context);
 		atomic_fetch_sub(&h->m.open_connections, 1);
 		if (h->inetd)
 			atomic_store(&h->client_gone, true);
@@ -472,12 +473,14 @@ iot_httpd *iot_httpd_new(const iot_config *cfg, const iot_httpd_opts *o, iot_err
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&h->dl_thread, NULL, deadline_main, h);
+	h->dl_started = rc == 0;
+	if (rc == 0)
+		rc = iot__http_conns_start(h, err);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		iot_error_set(err, IOT_INTERNAL, "unable to start a thread");
 		goto fail;
 	}
-	h->dl_started = true;
 	iot__http_web_load(h);
 	return h;
 fail:
@@ -586,6 +589,7 @@ int iot_httpd_free(iot_httpd *h, iot_error *err)
 		pthread_mutex_unlock(&h->dl_mu);
 		pthread_join(h->dl_thread, NULL);
 	}
+	iot__http_conns_stop(h);
 	iot_error e;
 	int rc = iot__http_keeper_stop(h, err ? err : &e);
 	iot__http_slots_close(h);
