@@ -81,9 +81,10 @@ connected"
 	assert_equal "$(jq -c '[.status, .checks.redis.healthy, .checks.broker.healthy, .failed_checks]' <<<"${lines[0]}")" \
 		'["degraded",false,false,["redis","broker"]]'
 	iot_pg_stop
-	run curl -s -w '\n%{http_code}' "$U/health?detailed=1"
+	run curl -s -D "$BATS_TEST_TMPDIR/headers" -w '\n%{http_code}' "$U/health?detailed=1"
 	iot_pg_start
 	assert_line --index 1 503
+	grep -qi '^Retry-After: 5' "$BATS_TEST_TMPDIR/headers"
 	assert_equal "$(jq -r '.status, .checks.database.healthy' <<<"${lines[0]}")" "unhealthy
 false"
 	# Not configured is not a failure.

@@ -143,7 +143,10 @@ static void detailed(struct http_req *r)
 		"connections", "open", (json_int_t)atomic_load(&h->m.open_connections),
 		"waiting_commit", (json_int_t)atomic_load(&h->m.suspended));
 	/* Times in ms to the microsecond, not to 17 digits. */
-	iot__http_reply(r, strcmp(status, "unhealthy") ? 200 : 503, body);
+	bool down = !strcmp(status, "unhealthy");
+	if (down)
+		iot__http_retry_after(r, 5); /* as every other 503 */
+	iot__http_reply(r, down ? 503 : 200, body);
 }
 
 /* GET /status: the Flask service's detailed health under its other name. */
