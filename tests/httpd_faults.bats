@@ -257,17 +257,24 @@ acknowledged_are_stored() {
 	no_mhd_warnings
 }
 
+# raw TEXT: TEXT sent at once on a new connection; prints what comes back
+# until the server closes it (5 s at most).
+raw() {
+	local out
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf '%s' "$1" >&5
+	out=$(timeout 5 cat <&5 || true)
+	exec 5>&-
+	printf '%s\n' "$out"
+}
+
 @test "two Content-Length, X-API-Key or Authorization headers: 400, nothing stored, the connection closed" {
 	start_httpd
 	# One body framed two ways (16 bytes, or 5 and a pipelined request after
 	# them): a proxy in front may have read it the other way.
 	# (Written at once: the server answers and closes after the headers.)
-	local msg out
-	msg=$(printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 5\r\n\r\n{"data":{"e":1}}GET /health HTTP/1.1\r\nHost: x\r\n\r\n' "$KEY_A")
-	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
-	printf '%s' "$msg" >&5
-	out=$(timeout 5 cat <&5 || true)
-	exec 5>&-
+	local out
+	out=$(raw "$(printf 'POST /api/v1/telemetry HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: 16\r\nContent-Length: 5\r\n\r\n{"data":{"e":1}}GET /health HTTP/1.1\r\nHost: x\r\n\r\n' "$KEY_A")")
 	echo "$out"
 	[[ $out == 'HTTP/1.1 400 '* ]]
 	[[ $out == *'"message":"The request holds more than one Content-Length header"'* ]]
@@ -281,6 +288,33 @@ acknowledged_are_stored() {
 	assert_equal "$(rows)" 0
 	has "$(post "$KEY_A" '{"data":{"t":1}}')" 201
 	has "$(req -H "Authorization: Bearer $ALICE" "$U/api/v1/telemetry/$A")" 200 '.count == 1'
+}
+
+@test "Content-Length with Transfer-Encoding is 400, a coding other than chunked 501, the connection closed each time" {
+	start_httpd
+	local head="POST /api/v1/telemetry HTTP/1.1"$'\r\n'"Host: x"$'\r\n'"X-API-Key: $KEY_A"$'\r\n'"Content-Type: application/json"$'\r\n'
+	local chunked=$'\r\n'"10"$'\r\n''{"data":{"t":1}}'$'\r\n'"0"$'\r\n\r\n'
+	local next="GET /health HTTP/1.1"$'\r\n'"Host: x"$'\r\n\r\n'
+	# Stored from the chunks and the connection kept, before: a proxy that
+	# went by the length would have sent its next client's request as ours.
+	run raw "${head}Content-Length: 3"$'\r\n'"Transfer-Encoding: chunked"$'\r\n'"$chunked$next"
+	assert_line --index 0 --partial 'HTTP/1.1 400 '
+	assert_output --partial '"message":"The request holds both Content-Length and Transfer-Encoding"'
+	assert_output --partial 'Connection: close'
+	refute_output --partial healthy
+	# Waited for a body it could not delimit, with no answer, before.
+	run raw "${head}Transfer-Encoding: gzip, chunked"$'\r\n'"$chunked"
+	assert_line --index 0 --partial 'HTTP/1.1 501 '
+	assert_output --partial '"error":"Not Implemented"'
+	run raw "${head}Transfer-Encoding: chunked"$'\r\n'"Transfer-Encoding: chunked"$'\r\n'"$chunked"
+	assert_line --index 0 --partial 'HTTP/1.1 400 '
+	assert_output --partial 'more than one Transfer-Encoding header'
+	assert_equal "$(rows)" 0
+	# Chunked alone, in any case, is as ever: stored, the connection kept.
+	run raw "${head}Transfer-Encoding: Chunked"$'\r\n'"$chunked${next%$'\r\n'}"$'\r\n'"Connection: close"$'\r\n\r\n'
+	assert_line --index 0 --partial 'HTTP/1.1 201 '
+	assert_output --partial healthy
+	assert_equal "$(rows)" 1
 }
 
 # trickle PREFIX TEXT: on a new connection PREFIX at once, then TEXT a byte

@@ -168,9 +168,10 @@ void iot__http_reply_text(struct http_req *r, int status, const char *ctype, cha
 void iot__http_header(struct http_req *r, const char *name, const char *value);
 void iot__http_retry_after(struct http_req *r, int seconds);
 const char *iot__http_get_header(struct http_req *r, const char *name);
-/* The first of Content-Length, X-API-Key and Authorization the request holds
- * more than once, or NULL. */
-const char *iot__http_repeated_header(struct http_req *r);
+/* A request framed or authenticated ambiguously (a header twice,
+ * Content-Length beside Transfer-Encoding, a transfer coding other than
+ * chunked): true with the answer given, the connection to be closed. */
+bool iot__http_bad_framing(struct http_req *r);
 
 /* http_conn.c: a connection's request is due within --timeout; one past its
  * deadline is shut down. opened/closed from the connection notification,

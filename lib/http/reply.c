@@ -134,14 +134,40 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
-const char *iot__http_repeated_header(struct http_req *r)
+static void refuse(struct http_req *r, int status, const char *error, const char *msg, const char *name)
+{
+	iot__http_error(r, status, error, msg, name);
+	iot__http_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/* Content-Length beside Transfer-Encoding is how a proxy and a server are
+ * made to disagree on where a body ends (RFC 9112 6.1: the connection must
+ * not be kept); libmicrohttpd took the chunked body and kept it alive. A
+ * coding other than chunked it does not decode: it waited for a body it
+ * could not delimit until the timeout, with no answer at all (RFC 9112
+ * 6.1: 501). */
+bool iot__http_bad_framing(struct http_req *r)
 {
 	struct header_count c[] = {
-		{ MHD_HTTP_HEADER_CONTENT_LENGTH, 0 }, { "X-API-Key", 0 }, { MHD_HTTP_HEADER_AUTHORIZATION, 0 }, { NULL, 0 },
+		{ MHD_HTTP_HEADER_CONTENT_LENGTH, 0 }, { MHD_HTTP_HEADER_TRANSFER_ENCODING, 0 }, { "X-API-Key", 0 },
+		{ MHD_HTTP_HEADER_AUTHORIZATION, 0 }, { NULL, 0 },
 	};
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, c);
 	for (size_t i = 0; c[i].name; i++)
-		if (c[i].n > 1)
-			return c[i].name;
-	return NULL;
+		if (c[i].n > 1) {
+			refuse(r, 400, "Bad Request", "The request holds more than one %s header", c[i].name);
+			return true;
+		}
+	const char *te = iot__http_get_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te && strcasecmp(te, "chunked")) {
+		refuse(r, 501, "Not Implemented", "%s: only chunked is supported (or send a Content-Length)",
+		       MHD_HTTP_HEADER_TRANSFER_ENCODING);
+		return true;
+	}
+	if (te && c[0].n) {
+		refuse(r, 400, "Bad Request", "The request holds both %s and Transfer-Encoding",
+		       MHD_HTTP_HEADER_CONTENT_LENGTH);
+		return true;
+	}
+	return false;
 }

@@ -104,12 +104,8 @@ static int begin(struct http_req *r, const char *url, const char *method)
 		iot__http_error(r, 400, "Bad Request", "The URL holds a NUL byte (%%00)");
 		return -1;
 	}
-	const char *twice = iot__http_repeated_header(r);
-	if (twice) {
-		iot__http_error(r, 400, "Bad Request", "The request holds more than one %s header", twice);
-		iot__http_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (iot__http_bad_framing(r))
 		return -1;
-	}
 	if (!rt) {
 		iot__http_error(r, 404, "Not Found", "The requested resource was not found");
 		return -1;
