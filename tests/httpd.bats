@@ -228,7 +228,8 @@ temperature=21.5'
 	assert_output --regexp '^400 \{"error":"Telemetry data is required"'
 	run post "$KEY_A" '{"data":{"t":1},"timestamp":"yesterday"}'
 	assert_output --regexp '^400 \{"error":"Invalid timestamp format. Use ISO 8601 format.","message":"timestamp .*"\}$'
-	run post "$KEY_A" '{"data":{"t":1},"timestamp":"2026-11-28T06:00:00"}'
+	# (Without a zone it is UTC, as for the Flask service: tests/httpd_read.bats.)
+	run post "$KEY_A" '{"data":{"t":1},"timestamp":"2026-11-28T06:00:00+25:00"}'
 	assert_output --regexp '^400 \{"error":"Invalid timestamp format. Use ISO 8601 format."'
 	# Not JSON: Invalid JSON, as the other routes and iot-httpd(8) say;
 	# decoded only for a valid key (without one, 401).

@@ -68,6 +68,21 @@ del() { req -X DELETE -H 'Content-Type: application/json' -H "X-API-Key: $1" --d
 	assert_equal "$(body "$output" | jq -r '.data[0].metadata.source')" test_single_telemetry.py
 }
 
+@test "compat: a timestamp from Python's utcnow().isoformat() (no zone) is UTC, on POST as on the read routes" {
+	start_httpd
+	local t1 t2
+	t1=$(date -u -d '-10 minutes' +%Y-%m-%dT%H:%M:%S.%6N) t2=$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%S)
+	assert_equal "$(post "$KEY_A" "{\"data\":{\"temperature\":21.5},\"timestamp\":\"$t1\"}")" 201
+	assert_equal "$(post "$KEY_A" "{\"data\":{\"temperature\":22.5},\"timestamp\":\"$t2\"}")" 201
+	assert_equal "$(psql -XAtc "SELECT string_agg(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), ' ' ORDER BY ts)
+		FROM telemetry_data WHERE device_id = $A")" "$t1 $t2.000000"
+	# The same naive time bounds a read the same way.
+	run get "$KEY_A" "/api/v1/telemetry/$A?start_time=$t2&limit=10"
+	assert_equal "$(body "$output" | jq -c '[.count, .data[0].temperature]')" '[1,22.5]'
+	# A time that is not one is still refused.
+	assert_equal "$(post "$KEY_A" '{"data":{"temperature":1},"timestamp":"2026-13-01T00:00:00"}')" 400
+}
+
 @test "range: every value type comes back as stored; end_time, measurement filter, limit" {
 	start_httpd
 	assert_equal "$(post "$KEY_A" '{"data":{"temperature":23.5,"count":7,"state":"ok","door":true,"pos":{"x":1,"y":[2,3]}},"timestamp":"2026-01-10T06:00:00.250Z"}')" 201

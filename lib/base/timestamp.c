@@ -132,7 +132,7 @@ static const char *take_zone(const char *s, size_t len, unsigned flags, int64_t 
 	size_t i = 0;
 	*offset_s = 0;
 	if (len == 0)
-		return "has no time zone (add Z for UTC, or an offset like +01:00)";
+		return flags & IOT_TS_NAIVE_UTC ? NULL : "has no time zone (add Z for UTC, or an offset like +01:00)";
 	if (s[0] == 'Z' || s[0] == 'z') {
 		i = 1;
 		/* mosquitto_sub -F %j / %J writes local time, a literal Z, then the offset. */
@@ -251,8 +251,7 @@ const char *iot_timestamp_parse_device(const char *s, size_t len, int64_t *ts_us
 	if ((s[len - 1] == 'Z' || s[len - 1] == 'z') && iot_timestamp_parse(s, len - 1, 0, ts_us) == NULL)
 		return NULL;
 	/* No zone at all: UTC, as the Flask service took it. */
-	snprintf(buf, sizeof buf, "%.*sZ", (int)len, s);
-	if (iot_timestamp_parse(buf, len + 1, 0, ts_us) == NULL)
+	if (iot_timestamp_parse(s, len, IOT_TS_NAIVE_UTC, ts_us) == NULL)
 		return NULL;
 	if ((slashed_as_iso(s, len, true, buf) && iot_timestamp_parse(buf, strlen(buf), 0, ts_us) == NULL) ||
 	    (slashed_as_iso(s, len, false, buf) && iot_timestamp_parse(buf, strlen(buf), 0, ts_us) == NULL))

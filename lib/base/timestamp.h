@@ -17,6 +17,9 @@ int iot_parse_timestamp_num(double v, int64_t *ts_us);
  * the "tst" of mosquitto_sub -F %j (or %J), local time written as
  * "2026-11-28T11:00:00.123456Z+0100" (the offset after the Z applies). */
 #define IOT_TS_MOSQUITTO_TST 1u
+/* IOT_TS_NAIVE_UTC: a time without any zone is UTC, as the Flask service
+ * took Python's isoformat() of a naive datetime (utcnow()). */
+#define IOT_TS_NAIVE_UTC 2u
 const char *iot_timestamp_parse(const char *s, size_t len, unsigned flags, int64_t *ts_us);
 /* What devices send (the Flask service's rules, for device payloads):
  * epoch numbers written as digits with at most one '.' (seconds when below

@@ -418,6 +418,9 @@ static void post_telemetry(struct http_req *r, const char *stored_msg)
 	if (dec.max_points > h->o.max_points)
 		dec.max_points = h->o.max_points;
 	dec.max_future_us = iot_config_get_long(h->cfg, "max_future") * 1000000LL;
+	/* The Flask service took Python's isoformat() of a naive datetime
+	 * (utcnow()), and the read routes take such times as UTC too. */
+	dec.naive_utc = true;
 	dec.max_depth = p->batch && kind == IOT_BODY_JSON ? h->o.max_depth - 1 : h->o.max_depth;
 	iot_resolve_opts trust = { 0 };
 	iot_ingest in = { .decode = &dec, .auth = s->auth, .writer = NULL };

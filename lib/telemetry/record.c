@@ -189,6 +189,7 @@ void iot_decode_opts_default(iot_decode_opts *o)
 	o->max_future_us = INT64_C(3600) * 1000000;
 	o->now_us = 0;
 	o->device = false;
+	o->naive_utc = false;
 }
 
 bool iot_measurement_name_valid(const char *name, size_t len)
@@ -301,7 +302,7 @@ int iot__rec_record_ts(struct dec *d, json_t *v, int64_t *t)
 	} else if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
-		const char *why = iot_timestamp_parse(s, n, 0, t);
+		const char *why = iot_timestamp_parse(s, n, d->o->naive_utc ? IOT_TS_NAIVE_UTC : 0, t);
 		if (why)
 			return reject(d, "timestamp \"%s\" %s", iot_show(&sh, s, n, true), why);
 	} else if (json_is_number(v)) {

@@ -45,6 +45,7 @@ typedef struct iot_decode_opts {
 	int64_t max_future_us;      /* how far past now a timestamp may be (default 1 h; < 0: no limit) */
 	int64_t now_us;             /* arrival time; 0 = read the clock */
 	bool device;                /* take what devices send, leniently (DEVICE PAYLOADS in record.c) */
+	bool naive_utc;             /* an ISO-8601 "timestamp" without a zone is UTC (the HTTP API) */
 } iot_decode_opts;
 
 void iot_decode_opts_default(iot_decode_opts *o);
