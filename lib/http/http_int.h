@@ -58,7 +58,7 @@ struct http_keeper {
 
 /* ---- metrics (http_metrics.c) ---- */
 
-#define HTTP_NSTATUS 20
+#define HTTP_NSTATUS 23
 #define HTTP_NBUCKETS 14
 struct http_hist {
 	_Atomic uint64_t bucket[HTTP_NBUCKETS];  /* cumulative on output only */

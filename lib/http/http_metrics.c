@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int statuses[HTTP_NSTATUS] = { 200, 201, 204, 207, 400, 401, 403, 404, 405, 408,
-                                            413, 415, 429, 431, 499, 500, 501, 503, 0, 0 };
+/* Every status iot-httpd answers; the one after the last 0 stands for any other. */
+static const int statuses[HTTP_NSTATUS] = { 200, 201, 204, 207, 304, 400, 401, 403, 404, 405, 408, 409,
+                                            410, 413, 415, 429, 431, 499, 500, 501, 503, 0, 0 };
 static const char *const method_names[HTTP_NMETHODS] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "other" };
 /* Upper bounds in microseconds: 0.5 ms .. 10 s. */
 static const uint64_t bounds_us[HTTP_NBUCKETS] = { 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
