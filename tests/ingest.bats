@@ -226,6 +226,13 @@ JSON
 	assert_line "iotflow_ingest_points_stored_total 2"
 	assert_line "iotflow_ingest_lines_rejected_total 1"
 	assert_line "iotflow_ingest_batches_total 1"
+	# In base units, as the daemons export it, and what promtool's lint accepts.
+	assert_line --regexp '^iotflow_ingest_batch_seconds_total [0-9.e-]+$'
+	refute_output --partial milliseconds
+	if command -v promtool >/dev/null; then
+		run promtool check metrics < "$BATS_TEST_TMPDIR/ingest.prom"
+		assert_success
+	fi
 }
 
 @test "live: mosquitto_sub -F %J | iot-ingest stores what mosquitto_pub sends" {

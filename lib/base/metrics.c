@@ -9,10 +9,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A counter of milliseconds (NAME_milliseconds_total) is written as
+ * NAME_seconds_total in seconds: Prometheus' base unit. */
 int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const iot_metric *m = metrics[i];
+		const char *ms = strstr(m->name, "_milliseconds_total");
+		if (ms && m->type == IOT_COUNTER) {
+			int len = (int)(ms - m->name);
+			fprintf(f, "# HELP %.*s_seconds_total %s\n# TYPE %.*s_seconds_total counter\n%.*s_seconds_total %.17g\n",
+			        len, m->name, m->help, len, m->name, len, m->name, (double)iot_metric_get(m) / 1000.0);
+			continue;
+		}
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", m->name, m->help, m->name,
 		        m->type == IOT_COUNTER ? "counter" : "gauge", m->name, iot_metric_get(m));
 	}

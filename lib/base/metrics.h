@@ -59,7 +59,9 @@ static inline void iot_histogram_observe(iot_histogram *h, uint64_t v)
 /* HELP, TYPE and the lines of iot_hist_write. */
 void iot_histogram_write(FILE *f, const iot_histogram *h);
 
-/* Render n metrics in the text exposition format. Returns 0 or -1. */
+/* Render n metrics in the text exposition format, in base units: a counter
+ * NAME_milliseconds_total is written as NAME_seconds_total, in seconds.
+ * Returns 0 or -1. */
 int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n);
 /* Whether path can take the metrics file: an existing regular file (not a
  * symlink, fifo, device or directory), or a new name in an existing
