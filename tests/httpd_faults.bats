@@ -193,6 +193,26 @@ acknowledged_are_stored() {
 	assert_equal "$(rows "measurement_name = 'drained'")" 1
 }
 
+@test "SIGHUP is ignored with a warning: still serving, SIGTERM then drains and exits 0" {
+	start_httpd
+	kill -HUP "$HTTPD_PID"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'SIGHUP ignored: settings are read only at start' "$BATS_TEST_TMPDIR/httpd.log" && break
+		sleep 0.1
+	done
+	run cat "$BATS_TEST_TMPDIR/httpd.log"
+	assert_output --partial 'iot-httpd: warning: SIGHUP ignored: settings are read only at start (restart to apply them)'
+	run post "$KEY_A" '{"data":{"after_hup":1}}'
+	assert_output --regexp '^201 '
+	kill -TERM "$HTTPD_PID"
+	local rc=0
+	wait "$HTTPD_PID" || rc=$?
+	HTTPD_PID=
+	assert_equal "$rc" 0
+	assert_equal "$(rows "measurement_name = 'after_hup'")" 1
+}
+
 @test "systemd socket activation: the listening socket on fd 3" {
 	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
 	mapfile -t envs < <(activate_env)

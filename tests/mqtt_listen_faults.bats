@@ -116,3 +116,17 @@ teardown() { listen_teardown; }
 	! grep 'PostgreSQL is unavailable' "$LOG" | grep -qP '\t|  |[a-z]\): retrying'
 	kill -0 "$LPID"
 }
+
+@test "SIGHUP is ignored with a warning: the listener goes on storing, SIGTERM then drains and exits 0" {
+	start_listen
+	kill -HUP "$LPID"
+	wait_log 'SIGHUP ignored: settings are read only at start' 50
+	kill -0 "$LPID"
+	pub "iotflow/devices/$A/telemetry" "{\"api_key\":\"$KEY_A\",\"data\":{\"after_hup\":1}}"
+	wait_rows 1 "measurement_name = 'after_hup'" 10
+	kill -TERM "$LPID"
+	local rc=0
+	wait "$LPID" || rc=$?
+	LPID=
+	assert_equal "$rc" 0
+}

@@ -58,6 +58,8 @@ static const char usage[] =
 	"      --web-root=DIR       the dashboard's files (default " IOT_WEBDIR ");\n"
 	"                           when they are missing only the API is served\n"
 	"\n"
+	"SIGHUP is ignored (settings are read at start only).\n"
+	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT after draining, or the --inetd\n"
 	"connection ended; 2 usage (also an address that cannot be listened on);\n"
 	"4 PostgreSQL refused the credentials; 5 database unavailable at start;\n"
@@ -174,7 +176,10 @@ static int parse_args(int argc, char **argv, struct options *o, int *done)
 	return 0;
 }
 
-/* SIGTERM and SIGINT are waited for here; every thread has them blocked. */
+/* SIGTERM and SIGINT are waited for here; every thread has them blocked.
+ * So has it SIGHUP, whose default action would end the process at once,
+ * cutting the requests in progress: settings are read only at start, so
+ * there is nothing to reload, and it is only said so. */
 static int wait_for_end(iot_httpd *h, bool inetd, sigset_t *set)
 {
 	for (;;) {
@@ -182,6 +187,8 @@ static int wait_for_end(iot_httpd *h, bool inetd, sigset_t *set)
 		int sig = sigtimedwait(set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			return sig;
+		if (sig == SIGHUP)
+			iot_warn("SIGHUP ignored: settings are read only at start (restart to apply them)");
 		if (inetd && iot_httpd_done(h))
 			return 0;
 	}
@@ -232,11 +239,12 @@ int main(int argc, char **argv)
 	iot_cli_init(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread starts, so that every thread inherits it
-	 * and only sigtimedwait() below sees SIGTERM and SIGINT. */
+	 * and only sigtimedwait() below sees SIGTERM, SIGINT and SIGHUP. */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	struct options o = { .drain_s = 30 };
 	iot_httpd_opts_default(&o.http);

@@ -48,6 +48,8 @@ static const char usage[] =
 	"A broker that is away or refuses the login (its reason is logged) is tried\n"
 	"again with backoff, 0.25 s doubling to 30 s, for as long as it takes.\n"
 	"\n"
+	"SIGHUP is ignored (settings are read at start only).\n"
+	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT (everything read was committed);\n"
 	"2 usage; 4 PostgreSQL refused the credentials; 5 PostgreSQL unavailable for\n"
 	"db_retry_time (nothing unacknowledged is lost); 6 internal error (also: the\n"
@@ -123,18 +125,22 @@ static int parse_args(int argc, char **argv, struct args *a, int *done)
 	return 0;
 }
 
-static atomic_bool stop;
+static atomic_bool stop, hangup;
 
+/* SIGHUP's default action would end the process without draining:
+ * settings are read only at start, so it is only said that it changes
+ * nothing. */
 static void on_signal(int sig)
 {
-	(void)sig;
-	atomic_store(&stop, true);
+	atomic_store(sig == SIGHUP ? &hangup : &stop, true);
 }
 
 /* Readiness once a session is subscribed, and the watchdog while running. */
 static void on_tick(void *arg, int subscribed)
 {
 	bool *ready = arg;
+	if (atomic_exchange(&hangup, false))
+		iot_warn("SIGHUP ignored: settings are read only at start (restart to apply them)");
 	if (!*ready && subscribed > 0) {
 		*ready = true;
 		sd_notify(0, "READY=1\nSTATUS=subscribed");
@@ -165,6 +171,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a.o.decode.max_future_us = iot_config_get_long(cfg, "max_future") * 1000000LL;
 	if (a.metrics && (rc = iot_listen_socket("metrics-listen", a.metrics, &metrics_fd)) != 0)
