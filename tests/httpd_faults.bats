@@ -193,6 +193,32 @@ acknowledged_are_stored() {
 	assert_equal "$(rows "measurement_name = 'drained'")" 1
 }
 
+# A frozen PostgreSQL host (SIGSTOP: the kernel takes the bytes, nothing
+# answers), thawed again in teardown whatever happened.
+teardown_extra() { [[ -z ${PG_FROZEN:-} ]] || kill -CONT $PG_FROZEN 2>/dev/null || true; PG_FROZEN=; }
+
+@test "SIGTERM while PostgreSQL is frozen, nothing in flight: the exit waits at most 2 s for the keys' usage counts" {
+	start_httpd
+	run post "$KEY_A" '{"data":{"before_freeze":1}}'
+	assert_output --regexp '^201 '
+	local pm
+	pm=$(head -n 1 "$IOTFLOW_PG_DATA/postmaster.pid")
+	PG_FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+	kill -STOP $PG_FROZEN
+	kill -TERM "$HTTPD_PID"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(ps -o stat= -p "$HTTPD_PID" 2>/dev/null) == [^Z]* ]] || break
+		sleep 0.1
+	done
+	# Within 10 s, well inside the unit's TimeoutStopSec=45.
+	((i < 100)) || fail "iot-httpd still running 10 s after SIGTERM"
+	local rc=0
+	wait "$HTTPD_PID" || rc=$?
+	HTTPD_PID=
+	assert_equal "$rc" 0
+}
+
 @test "SIGHUP is ignored with a warning: still serving, SIGTERM then drains and exits 0" {
 	start_httpd
 	kill -HUP "$HTTPD_PID"

@@ -14,6 +14,10 @@
 /* Lookups made while serving a request may wait this long for PostgreSQL
  * (reconnecting included) before the request is answered 503. */
 #define SLOT_DB_RETRY_MS 1000
+/* At the exit, the keys' and tokens' usage counts wait at most this long
+ * for a PostgreSQL that no longer answers (a frozen host): they are not
+ * worth outliving the service manager's stop timeout for. */
+#define SLOT_LAST_FLUSH_MS 2000
 #define NAME_TTL_MS 60000
 
 int iot__http_slots_open(iot_httpd *h, iot_error *err)
@@ -40,6 +44,8 @@ void iot__http_slots_close(iot_httpd *h)
 	for (int i = 0; h->slots && i < h->nslots; i++) {
 		struct http_slot *s = &h->slots[i];
 		iot_error err;
+		if (s->db)
+			iot_db_set_answer_time(s->db, SLOT_LAST_FLUSH_MS);
 		if (s->auth)
 			iot_auth_flush_usage(s->auth, &err);
 		iot_auth_free(s->auth);
