@@ -88,6 +88,19 @@ need_systemd() {
 	done
 }
 
+@test "the daemons are started again after a failure, but not after a usage or configuration error (exit 2)" {
+	local unit
+	for unit in iot-httpd iot-mqtt-listen; do
+		grep -qx 'Restart=on-failure' "$IOTFLOW_ROOT/systemd/$unit.service"
+		grep -qx 'RestartPreventExitStatus=2' "$IOTFLOW_ROOT/systemd/$unit.service"
+		# The status they give such an error, as their pages say.
+		run timeout 10 "$IOTFLOW_ROOT/bin/$unit" --no-such-option
+		assert_failure 2
+		run timeout 10 env IOTFLOW_CONFIG=/dev/null IOTFLOW_ONLINE_WINDOW=bogus "$IOTFLOW_ROOT/bin/$unit"
+		assert_failure 2
+	done
+}
+
 @test "every service takes its secrets from /etc/iotflow/environment, read by systemd, not from a file its dynamic user reads, and writes no core file" {
 	local unit n=0
 	for unit in "$IOTFLOW_ROOT"/systemd/*.service; do
