@@ -62,7 +62,8 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 stopped by SIGTERM or SIGINT after draining, or the --inetd\n"
 	"connection ended; 2 usage (also an address that cannot be listened on);\n"
-	"4 PostgreSQL refused the credentials; 5 database unavailable at start;\n"
+	"4 PostgreSQL refused the credentials; 5 database unavailable at start, or\n"
+	"points (answered 503) still unstored at the end of a drain;\n"
 	"6 internal error. See iot-httpd(8).\n";
 
 enum {
