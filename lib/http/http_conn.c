@@ -89,13 +89,7 @@ static void *reaper_main(void *arg)
 				k->deadline_ms = 0;
 				shutdown(k->fd, SHUT_RDWR);
 			}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = iot_clock_in(CLOCK_MONOTONIC, 250);
 		pthread_cond_timedwait(&h->conns_cv, &h->conns_mu, &ts);
 	}
 	pthread_mutex_unlock(&h->conns_mu);

@@ -202,13 +202,7 @@ static void *stream_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
 		while (!st->gone && st->len - st->off > BUF_HIGH && !atomic_load(&st->h->draining)) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += ROUND_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = iot_clock_in(CLOCK_REALTIME, ROUND_MS);
 			pthread_cond_timedwait(&st->cv, &st->mu, &ts);
 		}
 		bool stop = st->gone || st->oom || atomic_load(&st->h->draining);

@@ -398,14 +398,7 @@ static void *deadline_main(void *arg)
 			continue;
 		}
 		long wait = r ? (long)(r->deadline_ms - now) : 1000;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait / 1000;
-		ts.tv_nsec += (wait % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = iot_clock_in(CLOCK_MONOTONIC, wait);
 		pthread_cond_timedwait(&h->dl_cv, &h->dl_mu, &ts);
 	}
 	pthread_mutex_unlock(&h->dl_mu);

@@ -133,22 +133,10 @@ static void on_publish(struct mosquitto *m, void *arg, int mid, int reason, cons
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Foreground: wait for the CONNACK. Called with p->mu held. */
 static int wait_connected(iot_publisher *p, iot_error *err)
 {
-	struct timespec dl;
-	deadline_in(&dl, p->o.timeout_ms);
+	struct timespec dl = iot_clock_in(CLOCK_MONOTONIC, p->o.timeout_ms);
 	while (!p->connected && !p->refused)
 		if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT)
 			break;
@@ -211,8 +199,7 @@ static void *connector_main(void *arg)
 		}
 		if (p->refusals == 1)
 			delay_ms = 1000; /* the first refusal after a login was accepted */
-		struct timespec dl;
-		deadline_in(&dl, delay_ms);
+		struct timespec dl = iot_clock_in(CLOCK_MONOTONIC, delay_ms);
 		while (!p->stopping && pthread_cond_timedwait(&p->cv, &p->mu, &dl) != ETIMEDOUT)
 			;
 		delay_ms = delay_ms >= 15000 ? 30000 : delay_ms * 2;
@@ -342,8 +329,7 @@ static int wait_ack(iot_publisher *p, int mid)
 	}
 	struct waiter w = { .mid = mid, .next = p->waiters };
 	p->waiters = &w;
-	struct timespec dl;
-	deadline_in(&dl, p->o.timeout_ms);
+	struct timespec dl = iot_clock_in(CLOCK_MONOTONIC, p->o.timeout_ms);
 	while (!w.done)
 		if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT)
 			break;

@@ -74,17 +74,6 @@ static const struct { const char *name, *help; enum iot_metric_type type; } metr
 	                      "Batches committed in one pipeline (small, fresh, every device there).", IOT_COUNTER },
 };
 
-static void deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void finish(iot_writer *w, struct submission *s)
 {
 	s->res.npoints = s->n;
@@ -246,9 +235,8 @@ static void *worker_main(void *arg)
 				break;
 			if (batch_due(w, now) && (hold = serial_hold(w, k, now)) == 0)
 				break;
-			struct timespec ts;
 			long wait = hold ? (long)hold : w->head ? w->o.flush_ms - (long)(now - w->head->enqueued_ms) : 1000;
-			deadline_in(&ts, wait > 0 ? wait : 1);
+			struct timespec ts = iot_clock_in(CLOCK_MONOTONIC, wait > 0 ? wait : 1);
 			pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
 		}
 		if (!w->head && w->closing)
