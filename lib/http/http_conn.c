@@ -11,6 +11,7 @@
  * deadline is shut down (shutdown(2)): libmicrohttpd sees the stream end
  * and closes it itself, the only safe way to end one from another thread. */
 #include "http/http_int.h"
+#include "base/cond.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -99,11 +100,7 @@ static void *reaper_main(void *arg)
 int iot__http_conns_start(iot_httpd *h, iot_error *err)
 {
 	pthread_mutex_init(&h->conns_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->conns_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	iot_cond_init_monotonic(&h->conns_cv);
 	h->conns_init = true;
 	if (pthread_create(&h->conns_thread, NULL, reaper_main, h) != 0)
 		return iot_error_set(err, IOT_INTERNAL, "unable to start a thread");

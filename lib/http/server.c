@@ -3,6 +3,7 @@
  * cap, dispatch, suspension and resumption), the deadline of suspended
  * requests, and draining. */
 #include "http/http_int.h"
+#include "base/cond.h"
 #include "http/http_stream.h"
 
 #include <errno.h>
@@ -446,11 +447,7 @@ iot_httpd *iot_httpd_new(const iot_config *cfg, const iot_httpd_opts *o, iot_err
 	h->o.writer.max_queued_bytes = (size_t)h->max_inflight_bytes * 2;
 	h->o.writer.use_cache = h->o.cache;
 	pthread_mutex_init(&h->dl_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->dl_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	iot_cond_init_monotonic(&h->dl_cv);
 	pthread_mutex_init(&h->rl_mu, NULL);
 	if (iot__http_metrics_init(&h->m) < 0 || !(h->rl = calloc(4096, sizeof *h->rl))) {
 		iot_error_set(err, IOT_INTERNAL, "out of memory");

@@ -6,6 +6,7 @@
  * handled by then: acks that find no waiter are kept for a while in a
  * small ring, where the publisher looks first. */
 #include "mqtt/publish.h"
+#include "base/cond.h"
 #include "mqtt/mqtt_url.h"
 #include "base/clock.h"
 #include "base/json_util.h"
@@ -254,11 +255,7 @@ iot_publisher *iot_publisher_new(const iot_config *cfg, const iot_publisher_opts
 	if (p->o.timeout_ms <= 0)
 		p->o.timeout_ms = IOT_PUBLISH_TIMEOUT_MS;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	iot_cond_init_monotonic(&p->cv);
 	if (iot_mqtt_url_parse(url, &p->url, err) < 0)
 		goto fail;
 	pthread_once(&lib_once, lib_init);

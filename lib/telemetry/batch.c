@@ -4,6 +4,7 @@
  * core); a submission's outcome is reported when its own batch commits. The
  * PostgreSQL side is in batch_store.c. */
 #include "telemetry/batch_int.h"
+#include "base/cond.h"
 #include "cache/cache.h"
 
 #include <errno.h>
@@ -362,13 +363,9 @@ iot_writer *iot_writer_new(const iot_config *cfg, const iot_writer_opts *opts, i
 	w->hp[0] = &w->hist[0];
 	w->hp[1] = &w->hist[1];
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->work_cv, &ca);
+	iot_cond_init_monotonic(&w->work_cv);
 	pthread_cond_init(&w->space_cv, NULL);
 	pthread_cond_init(&w->done_cv, NULL);
-	pthread_condattr_destroy(&ca);
 	w->next_seq = 1;
 	if (start_workers(w, cfg, err) < 0) {
 		iot_error keep = *err;
