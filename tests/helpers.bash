@@ -15,6 +15,8 @@
 # fresh_db [--migrated | TEMPLATE]  a new, uniquely named database for this test;
 #                    sets PGDATABASE (and echoes nothing)
 # Restarts mid-test: iot_pg_stop/iot_pg_start, iot_redis_*, iot_mqtt_* (same ports).
+# pg_freeze / pg_thaw  SIGSTOP / SIGCONT every PostgreSQL process (PG_FROZEN
+#                    holds their pids: thaw it in teardown whatever happened)
 # A process a test leaves in the background must close fd 3 (`cmd 3>&- &`),
 # or bats waits for it at the end of the file.
 
@@ -102,6 +104,16 @@ fresh_db() {
 	fi
 	iot_db_fresh "t_${BATS_TEST_NUMBER:-0}_${RANDOM}${RANDOM}" "$tpl"
 }
+
+# Stop (SIGSTOP) every PostgreSQL process, as on a frozen host: the kernel
+# still takes the bytes, but nothing answers, and no statement_timeout runs.
+pg_freeze() {
+	local pm
+	pm=$(head -n 1 "$IOTFLOW_PG_DATA/postmaster.pid")
+	PG_FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+	kill -STOP $PG_FROZEN
+}
+pg_thaw() { kill -CONT $PG_FROZEN; PG_FROZEN=; }
 
 # A query that keeps running on telemetry_data (an export, a long range),
 # holding its ACCESS SHARE lock, until long_reader_end; it returns once the

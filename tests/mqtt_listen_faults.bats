@@ -130,3 +130,50 @@ teardown() { listen_teardown; }
 	LPID=
 	assert_equal "$rc" 0
 }
+
+# The listener's own thread (its pid) waits in poll(2) only for PostgreSQL
+# (a dispatch round's statement or connect; between ticks it sleeps):
+# system call 7 on x86-64, as /proc shows it.
+main_thread_polls() { local nr _; read -r nr _ <"/proc/$LPID/syscall" 2>/dev/null && [[ $nr == 7 ]]; }
+
+# Until $LPID has ended (or is a zombie), at most $1 tenths of a second.
+wait_ended() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		[[ $(ps -o stat= -p "$LPID" 2>/dev/null) == [^Z]* ]] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "SIGTERM while the dispatch round waits for a frozen PostgreSQL: exit 0 within 10 s, the session kept for what comes meanwhile" {
+	[[ $(uname -m) == x86_64 ]] || skip "tells the main thread's wait by its system call number, 7 (poll) on x86-64 only"
+	start_listen
+	pub "iotflow/devices/$A/telemetry" "{\"api_key\":\"$KEY_A\",\"data\":{\"before\":1}}"
+	wait_rows 1 "measurement_name = 'before'" 10
+	pg_freeze
+	# A round every 5 s: the next one finds PostgreSQL frozen.
+	local i
+	for ((i = 0; i < 200; i++)); do
+		main_thread_polls && break
+		sleep 0.05
+	done
+	((i < 200)) || fail "no dispatch round waited for PostgreSQL within 10 s"
+	local t0
+	t0=$(date +%s%N)
+	kill -TERM "$LPID"
+	# Well inside the unit's TimeoutStopSec=45 and WatchdogSec=30.
+	wait_ended 100 || fail "iot-mqtt-listen still running 10 s after SIGTERM"
+	local rc=0
+	wait "$LPID" || rc=$?
+	LPID=
+	echo "# exit $rc $((($(date +%s%N) - t0) / 1000000)) ms after SIGTERM" >&3
+	assert_equal "$rc" 0
+	# Acknowledged by the broker while the listener is away and PostgreSQL
+	# frozen: queued in the session the listener left, stored after both return.
+	pub "iotflow/devices/$A/telemetry" "{\"api_key\":\"$KEY_A\",\"data\":{\"meanwhile\":1}}"
+	pg_thaw
+	start_listen
+	wait_rows 1 "measurement_name = 'meanwhile'" 30
+	assert_equal "$(rows)" 2
+}

@@ -31,6 +31,7 @@ listen_setup() {
 }
 
 listen_teardown() {
+	[[ -z ${PG_FROZEN:-} ]] || pg_thaw 2>/dev/null || true
 	if [[ -n ${LPID:-} ]] && kill -0 "$LPID" 2>/dev/null; then
 		kill -KILL "$LPID" 2>/dev/null
 		wait "$LPID" 2>/dev/null

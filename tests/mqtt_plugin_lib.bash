@@ -61,16 +61,6 @@ plugin_teardown() {
 	[[ -z ${PG_FROZEN:-} ]] || kill -CONT $PG_FROZEN 2>/dev/null || true
 }
 
-# Stop (SIGSTOP) every PostgreSQL process, as on a frozen host: the kernel
-# still takes the bytes, but nothing answers, and no statement_timeout runs.
-pg_freeze() {
-	local pm
-	pm=$(head -n 1 "$IOTFLOW_PG_DATA/postmaster.pid")
-	PG_FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
-	kill -STOP $PG_FROZEN
-}
-pg_thaw() { kill -CONT $PG_FROZEN; PG_FROZEN=; }
-
 # Wait up to $1 tenths of a second for "$@" to succeed.
 wait_for() {
 	local n=$1 i

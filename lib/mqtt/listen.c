@@ -193,6 +193,9 @@ void iot_listener_free(iot_listener *l)
 		 * usage counts, not a budget of its own before the exit. */
 		if (s->db && l->failed && l->fail.status == IOT_UNAVAILABLE)
 			iot_db_set_retry_time(s->db, 0);
+		/* Nor do they outlive a PostgreSQL that no longer answers. */
+		if (s->db)
+			iot_db_set_answer_time(s->db, IOT_LISTEN_DB_ANSWER_MS);
 		if (s->auth)
 			iot_auth_flush_usage(s->auth, &e);
 		iot_auth_free(s->auth);

@@ -28,10 +28,12 @@ int iot__listen_dispatch_open(struct iot_listener *l, iot_error *err)
 		return -1;
 	}
 	/* A round runs on the listener's own thread (readiness, the watchdog,
-	 * noticing that a session failed): it must not sit out an outage in
-	 * retries. Each round is one attempt, reconnecting first when the
-	 * session was lost; the next round, 5 s later, is the retry. */
+	 * noticing that a session failed, SIGTERM): it must not sit out an
+	 * outage in retries, nor wait for a frozen host's answer. Each round is
+	 * one attempt, each statement and the reconnect waiting at most
+	 * IOT_LISTEN_DB_ANSWER_MS; the next round, 5 s later, is the retry. */
 	iot_db_set_retry_time(l->dispatch_db, 0);
+	iot_db_set_answer_time(l->dispatch_db, IOT_LISTEN_DB_ANSWER_MS);
 	/* The first round once the publisher had a moment to connect. */
 	l->next_dispatch_ms = iot_now_ms() + 1000;
 	return 0;

@@ -117,6 +117,12 @@ bool iot__listen_stopping(const struct iot_listener *l);
  * configurations changed since last published (dispatch.h), and expire
  * lapsed commands. Not with --print. */
 #define IOT_LISTEN_DISPATCH_S 5
+/* The longest the listener's own thread waits for PostgreSQL's answer, or
+ * for a connect (a dispatch round's statements, the keys' usage counts at
+ * the exit): a frozen host never answers and cannot run its
+ * statement_timeout, and that thread must act on SIGTERM and keep feeding
+ * the watchdog. */
+#define IOT_LISTEN_DB_ANSWER_MS 2000
 int iot__listen_dispatch_open(struct iot_listener *l, iot_error *err);
 void iot__listen_dispatch_tick(struct iot_listener *l);
 void iot__listen_dispatch_close(struct iot_listener *l);

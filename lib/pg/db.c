@@ -168,8 +168,20 @@ static void ignore_notice(void *arg, const char *message)
 
 static int open_conn(iot_db *db, iot_error *err)
 {
-	const char *keys[] = { "dbname", "fallback_application_name", NULL };
-	const char *vals[] = { db->conninfo, db->program, NULL };
+	/* With an answer time, a connect is bounded too: a frozen host accepts
+	 * the connection in its kernel and never answers the startup packet.
+	 * Before dbname, so that a connect_timeout of the conninfo wins, and
+	 * only when PGCONNECT_TIMEOUT does not set one. */
+	char timeout[24];
+	const char *keys[4] = { "dbname", "fallback_application_name", NULL, NULL };
+	const char *vals[4] = { db->conninfo, db->program, NULL, NULL };
+	const char *env = getenv("PGCONNECT_TIMEOUT");
+	if (db->answer_ms && !(env && *env)) {
+		snprintf(timeout, sizeof timeout, "%ld", (db->answer_ms + 999) / 1000);
+		keys[0] = "connect_timeout", vals[0] = timeout;
+		keys[1] = "dbname", vals[1] = db->conninfo;
+		keys[2] = "fallback_application_name", vals[2] = db->program;
+	}
 	long long start = iot_now_ms();
 	int attempt = 0;
 	for (;;) {

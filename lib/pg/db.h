@@ -35,7 +35,9 @@ void iot_db_set_retry_time(iot_db *db, long ms);
  * the session is dropped, the failure is transient ("no answer within N
  * ms") and the next attempt reconnects. For a caller that must not block,
  * such as the broker plugin on the broker's only thread. Pipelines and
- * COPY are not bounded by it. */
+ * COPY are not bounded by it. Reconnects are: their connect_timeout is
+ * ms rounded up to seconds (libpq waits at least 2 s), unless the conninfo
+ * or PGCONNECT_TIMEOUT sets one. */
 void iot_db_set_answer_time(iot_db *db, long ms);
 /* Ask the server to cancel the statement running on db now (it fails with
  * SQLSTATE 57014). The one call that may come from another thread than the
