@@ -117,6 +117,26 @@ teardown() { listen_teardown; }
 	kill -0 "$LPID"
 }
 
+@test "the broker down at start: READY=1 all the same, STATUS= says not subscribed; once it is up, readings are stored" {
+	local nf=$BATS_TEST_TMPDIR/notify
+	notify_socket "$nf"
+	iot_mqtt_stop
+	NOTIFY_SOCKET=$BATS_TEST_TMPDIR/notify.sock iot-mqtt-listen --client-id "c$GROUP" --session-expiry 600 \
+		>>"$IOTFLOW_TEST_TMP/listen.out" 2>>"$LOG" 3>&- &
+	LPID=$!
+	notify_wait "$nf" 'READY=1' || fail "no READY=1 within 10 s with the broker down"
+	grep -q '^READY=1 | STATUS=waiting for the broker: not subscribed$' "$nf"
+	kill -0 "$LPID"
+	grep -q 'unable to connect to the broker' "$LOG"
+	iot_mqtt_start
+	wait_log "connected to" 600
+	notify_wait "$nf" '^STATUS=subscribed$' || fail "no STATUS=subscribed once the broker is up"
+	grep -q '^WATCHDOG=1$' "$nf"
+	assert_equal "$(grep -c 'READY=1' "$nf")" 1
+	pub "iotflow/devices/$A/telemetry" "{\"api_key\":\"$KEY_A\",\"data\":{\"after_broker\":1}}"
+	wait_rows 1 "measurement_name = 'after_broker'" 10
+}
+
 @test "SIGHUP is ignored with a warning: the listener goes on storing, SIGTERM then drains and exits 0" {
 	start_listen
 	kill -HUP "$LPID"

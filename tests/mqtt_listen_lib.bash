@@ -37,6 +37,46 @@ listen_teardown() {
 		wait "$LPID" 2>/dev/null
 	fi
 	LPID=
+	[[ -z ${NOTIFY_PID:-} ]] || kill "$NOTIFY_PID" 2>/dev/null || true
+	NOTIFY_PID=
+	iot_mqtt_start >/dev/null 2>&1 || true # a test that stopped it
+}
+
+# notify_socket FILE: a datagram socket at $BATS_TEST_TMPDIR/notify.sock, as
+# systemd's NOTIFY_SOCKET, writing each message it gets to FILE, one line
+# each (newlines inside as ' | '); its pid in NOTIFY_PID.
+notify_socket() {
+	local sock=$BATS_TEST_TMPDIR/notify.sock
+	rm -f "$sock"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as out:
+    print("bound", file=out, flush=True)
+    while True:
+        print(s.recv(4096).decode().strip().replace("\n", " | "), file=out, flush=True)
+' "$sock" "$1" 3>&- &
+	NOTIFY_PID=$!
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ -S $sock ]] && grep -q '^bound$' "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "notify_socket: no socket at $sock" >&2
+	return 1
+}
+
+# notify_wait FILE REGEX [TENTHS]: until a message in FILE matches (default 10 s).
+notify_wait() {
+	local i n=${3:-100}
+	for ((i = 0; i < n; i++)); do
+		grep -qE -- "$2" "$1" && return 0
+		sleep 0.1
+	done
+	echo "notify_wait: no '$2' in $1:" >&2
+	cat "$1" >&2
+	return 1
 }
 
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }

@@ -135,15 +135,32 @@ static void on_signal(int sig)
 	atomic_store(sig == SIGHUP ? &hangup : &stop, true);
 }
 
-/* Readiness once a session is subscribed, and the watchdog while running. */
+/* Readiness as soon as the sessions run: PostgreSQL is connected and the
+ * MQTT clients are started. A broker that is away is waited for in the
+ * background and never ends the program, so readiness cannot wait for it
+ * (the start would time out); STATUS= says how many sessions are
+ * subscribed, told again whenever that changes. The watchdog while
+ * running. */
+struct notify_state {
+	bool ready;
+	int sessions, told;  /* told: subscribed sessions last told (-1: none yet) */
+};
+
 static void on_tick(void *arg, int subscribed)
 {
-	bool *ready = arg;
+	struct notify_state *n = arg;
 	if (atomic_exchange(&hangup, false))
 		iot_warn("SIGHUP ignored: settings are read only at start (restart to apply them)");
-	if (!*ready && subscribed > 0) {
-		*ready = true;
-		sd_notify(0, "READY=1\nSTATUS=subscribed");
+	if (subscribed != n->told) {
+		const char *ready = n->ready ? "" : "READY=1\n";
+		if (subscribed == 0)
+			sd_notifyf(0, "%sSTATUS=waiting for the broker: not subscribed", ready);
+		else if (subscribed < n->sessions)
+			sd_notifyf(0, "%sSTATUS=subscribed: %d of %d sessions", ready, subscribed, n->sessions);
+		else
+			sd_notifyf(0, "%sSTATUS=subscribed", ready);
+		n->ready = true;
+		n->told = subscribed;
 	}
 	sd_notify(0, "WATCHDOG=1");
 }
@@ -187,8 +204,8 @@ int main(int argc, char **argv)
 		}
 		metrics_fd = -1;
 	}
-	bool ready = false;
-	if (iot_listener_run(l, on_tick, &ready, &err) < 0)
+	struct notify_state notify = { .sessions = a.o.sessions, .told = -1 };
+	if (iot_listener_run(l, on_tick, &notify, &err) < 0)
 		rc = iot_fatal_error(&err);
 	sd_notify(0, "STOPPING=1");
 out:
