@@ -302,6 +302,42 @@ iotflow/devices/$ID/status/heartbeat alive"
 	assert_output "iotflow/devices/$ID/telemetry away-2"
 }
 
+@test "an MQTT 5 client that subscribed to nothing leaves no offline session behind; a subscriber's is kept" {
+	# The plugin tells each disconnect, with the count, at debug level.
+	IOT_MOSQUITTO_EXTRA_CONF+=$'\nlog_type debug'
+	broker_restart
+	device d1
+	local admin log=$IOTFLOW_STATE_DIR/mosquitto/mosquitto.log
+	admin=$(token boss svc --admin)
+	# A device publishing over MQTT 5 with a session expiry: the broker
+	# keeps its session, but nothing can be queued for it.
+	pub -V 5 -u "$ID" -P "$KEY" -i pub5 -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -m 1
+	pub -V 5 -u "$ID" -P "$KEY" -i pub5b -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -m 2
+	wait_for 50 grep -qF 'iotflow: client pub5b disconnected: nothing to queue for it, forgotten (0 offline sessions kept)' "$log" ||
+		fail "$(grep -F 'iotflow: client' "$log")"
+	grep -qF 'iotflow: client pub5 disconnected: nothing to queue for it, forgotten (0 offline sessions kept)' "$log"
+	# A subscriber with a session expiry (clean start on): messages are queued for it.
+	run sub -V 5 -u listener -P "$admin" -i sub5 -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -E
+	assert_success
+	wait_for 50 grep -qF 'iotflow: client sub5 disconnected: its session kept offline (1 offline sessions kept)' "$log" ||
+		fail "$(grep -F 'iotflow: client' "$log")"
+}
+
+@test "a persistent MQTT 5 session resumed without subscribing (clean start off) keeps its entry: what is queued meanwhile still arrives" {
+	device d1
+	local admin
+	admin=$(token boss svc --admin)
+	run sub -V 5 -u listener -P "$admin" -i resume5 -c -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -E
+	assert_success
+	# The same session comes back and leaves without a SUBSCRIBE of its own:
+	# it still holds the subscription made before.
+	pub -V 5 -u listener -P "$admin" -i resume5 -c -x 3600 -q 1 -t "iotflow/devices/$ID/commands/control" -m '{"command":"noop"}'
+	pub -u "$ID" -P "$KEY" -q 1 -t "iotflow/devices/$ID/telemetry" -m while-away
+	run sub -V 5 -u listener -P "$admin" -i resume5 -c -x 3600 -q 1 -t "iotflow/devices/$ID/telemetry" -v -C 1 -W 5
+	assert_success
+	assert_output "iotflow/devices/$ID/telemetry while-away"
+}
+
 @test "service accounts: a disabled person's or a revoked token is refused" {
 	local tok tok2
 	tok=$(token erin svc --admin)

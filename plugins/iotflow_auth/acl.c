@@ -164,7 +164,7 @@ int iotp_on_acl_check(int event, void *event_data, void *userdata)
 	struct plugin *p = userdata;
 	if (ed->access == MOSQ_ACL_UNSUBSCRIBE)
 		return MOSQ_ERR_SUCCESS;
-	const struct session *s = iotp_session_for(p, ed->client);
+	struct session *s = iotp_session_for(p, ed->client);
 	struct session will;
 	if (!s && ed->access == MOSQ_ACL_WRITE) {
 		/* A will goes out after the disconnect callback dropped the
@@ -184,7 +184,9 @@ int iotp_on_acl_check(int event, void *event_data, void *userdata)
 		 * login; then the broker checks every queued message against
 		 * whoever logged in, and drops what they may not read. */
 		return MOSQ_ERR_SUCCESS;
-	if (!s || !ed->topic)
+	if (!s || !ed->topic || !allowed(p, s, ed->topic, ed->access, ed->retain))
 		return MOSQ_ERR_ACL_DENIED;
-	return allowed(p, s, ed->topic, ed->access, ed->retain) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	if (ed->access == MOSQ_ACL_SUBSCRIBE)
+		s->may_queue = true;   /* its entry must outlive the connection */
+	return MOSQ_ERR_SUCCESS;
 }

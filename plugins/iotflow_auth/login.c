@@ -77,6 +77,7 @@ static int remember(struct plugin *p, struct mosquitto *client, struct session *
 	s->username = user ? strdup(user) : NULL;
 	s->secret = secret ? dup_secret(secret) : NULL;
 	s->checked_ms = iot_now_ms();
+	s->may_queue = !mosquitto_client_clean_session(client);
 	if (!s->client_id || (user && !s->username) || (secret && !s->secret)) {
 		iotp_session_free(s);
 		return MOSQ_ERR_NOMEM;

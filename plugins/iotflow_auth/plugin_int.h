@@ -22,7 +22,8 @@ struct mosquitto;
  * (clean start off) keeps its entry when it disconnects, marked offline:
  * the broker goes on queueing what its subscriptions match, and asks us
  * whether it may receive each message (MOSQ_ACL_READ) while nobody is
- * connected. An offline entry only ever answers for the same client id
+ * connected. A client that has no subscription has nothing to queue and
+ * its entry goes at the disconnect (may_queue). An offline entry only ever answers for the same client id
  * and username; a client that logs in again gets a new entry, and the
  * broker checks the queued messages against it before delivering any. */
 enum session_kind {
@@ -44,6 +45,11 @@ struct session {
 	long long checked_ms;          /* last (re-)check of a service token */
 	char *username;                /* as logged in (NULL: anonymous) */
 	bool offline;                  /* disconnected, its persistent session kept */
+	/* The broker's session may hold subscriptions: one was allowed on this
+	 * connection, or it logged in with clean start off and so may have
+	 * resumed a session whose subscriptions were made before (on an earlier
+	 * connection, or before a broker restart), which we never saw. */
+	bool may_queue;
 };
 
 /* Offline entries kept at most; past it a disconnecting client's session

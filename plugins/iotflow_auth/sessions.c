@@ -120,10 +120,16 @@ void iotp_session_disconnected(struct plugin *p, const struct mosquitto *client)
 	/* MQTT 3.1 and 3.1.1: a clean session ends here. MQTT 5: the session
 	 * expiry interval says, and the broker does not tell plugins; kept, and
 	 * an entry whose client is gone is replaced by the next login that
-	 * reuses its memory (iotp_session_put), never matched by another. */
-	if (s->kind == SESSION_ANONYMOUS ||
+	 * reuses its memory (iotp_session_put), never matched by another.
+	 * Unless the session has no subscription (may_queue): nothing is
+	 * queued for it then, so no ACL check will ask for the entry, and a
+	 * publishing device does not leave one behind at every disconnect. */
+	if (s->kind == SESSION_ANONYMOUS || !s->may_queue ||
 	    (mosquitto_client_protocol_version(client) != 5 && mosquitto_client_clean_session(client))) {
+		const char *cid = mosquitto_client_id(client);
 		iotp_session_drop(p, client);
+		iotp_log(MOSQ_LOG_DEBUG, "client %s disconnected: nothing to queue for it, forgotten "
+		         "(%zu offline sessions kept)", cid ? cid : "?", p->noffline);
 		return;
 	}
 	if (p->noffline >= OFFLINE_MAX) {
@@ -136,6 +142,8 @@ void iotp_session_disconnected(struct plugin *p, const struct mosquitto *client)
 	}
 	s->offline = true;
 	p->noffline++;
+	iotp_log(MOSQ_LOG_DEBUG, "client %s disconnected: its session kept offline (%zu offline sessions kept)",
+	         s->client_id, p->noffline);
 }
 
 int iotp_session_still_valid(struct plugin *p, struct session *s)
