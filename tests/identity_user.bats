@@ -395,3 +395,16 @@ on_tty() {
 	assert_output "-2 off on"
 	assert_equal "$(psql -XAtc "select count(*) from users where username = 'bob'")" 0
 }
+
+@test "iot-user: output to a full device says why and exits 6, in every format" {
+	run iot-user add --no-password dora
+	assert_success
+	for f in ndjson csv table; do
+		run --separate-stderr bash -c "iot-user list --format $f > /dev/full"
+		assert_failure 6
+		assert_equal "$stderr" 'iot-user: fatal: unable to write output: No space left on device'
+	done
+	run --separate-stderr bash -c "iot-user show dora > /dev/full"
+	assert_failure 6
+	assert_equal "$stderr" 'iot-user: fatal: unable to write output: No space left on device'
+}

@@ -130,13 +130,24 @@ int iot_print_help(const char *text)
 	return 0;
 }
 
+static int stdout_errno;
+
+void iot_stdout_failed(void)
+{
+	if (!stdout_errno)
+		stdout_errno = errno ? errno : EIO;
+}
+
 int iot_finish_stdout(int rc)
 {
 	int bad = ferror(stdout);
-	if (fclose(stdout) != 0 && errno != EBADF)
+	errno = 0;
+	if (fclose(stdout) != 0 && errno != EBADF) {
+		iot_stdout_failed();
 		bad = 1;
+	}
 	if (bad) {
-		iot_fatal("unable to write output: %s", strerror(errno ? errno : EIO));
+		iot_fatal("unable to write output: %s", strerror(stdout_errno ? stdout_errno : EIO));
 		/* Output that is lost is worse than a rejected line. */
 		return rc > IOT_REJECTED ? rc : IOT_INTERNAL;
 	}

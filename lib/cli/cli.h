@@ -54,6 +54,11 @@ int iot_print_help(const char *text);
  * unless rc is already worse than IOT_REJECTED. */
 int iot_finish_stdout(int rc);
 
+/* Note that a write to stdout just failed, with errno still as the write
+ * left it: the first such reason is the one iot_finish_stdout reports (by
+ * the time stdout is closed, errno says nothing about that write). */
+void iot_stdout_failed(void);
+
 /* Read a secret line (password) from the terminal without echo, or from a
  * non-terminal stdin as one line, of at most 1024 bytes. Returns a malloc'd
  * string (wipe it with sodium_memzero before free), or NULL with errno 0 at

@@ -1,6 +1,7 @@
 /* output.c — NDJSON, CSV and table rendering of flat JSON objects. */
 #include "cli/output.h"
 #include "base/json_util.h"
+#include "cli/cli.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,14 @@ struct iot_output {
 	json_t *rows; /* table: kept until finish */
 	int err;
 };
+
+/* A write failed: remembered, and its reason kept when it was stdout. */
+static void write_failed(iot_output *o)
+{
+	if (o->f == stdout)
+		iot_stdout_failed();
+	o->err = -1;
+}
 
 int iot_format_parse(const char *s, enum iot_format *out)
 {
@@ -106,7 +115,7 @@ int iot_output_row(iot_output *o, json_t *obj)
 	switch (o->fmt) {
 	case IOT_FMT_NDJSON:
 		if (iot_json_print(o->f, obj) < 0)
-			o->err = -1;
+			write_failed(o);
 		break;
 	case IOT_FMT_TABLE:
 		json_array_append(o->rows, obj);
@@ -130,7 +139,7 @@ int iot_output_row(iot_output *o, json_t *obj)
 		}
 		fputc('\n', o->f);
 		if (fflush(o->f) == EOF)
-			o->err = -1;
+			write_failed(o);
 		break;
 	}
 	return o->err;
@@ -184,7 +193,7 @@ int iot_output_finish(iot_output *o)
 	if (o->fmt == IOT_FMT_TABLE)
 		print_table(o);
 	if (fflush(o->f) == EOF || ferror(o->f))
-		o->err = -1;
+		write_failed(o);
 	int rc = o->err;
 	json_decref(o->rows);
 	free(o);
