@@ -158,7 +158,11 @@ build/unit/test_http: tests/unit/test_http.c lib/http/http_parse.c lib/auth/secr
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_http.c lib/http/http_parse.c lib/auth/secret_format.c lib/base/error.c \
 	    $(PKG_CFLAGS)
-unit-test: build/unit/test_record build/unit/test_http
+# Histograms scraped while they are observed (lib/base/metrics.c), likewise.
+build/unit/test_metrics: tests/unit/test_metrics.c lib/base/metrics.c lib/base/error.c $(wildcard lib/*/*.h) | $(O)/.flags
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_metrics.c lib/base/metrics.c lib/base/error.c
+unit-test: build/unit/test_record build/unit/test_http build/unit/test_metrics
 
 # The decoder's libFuzzer target (clang).
 CLANG      ?= clang

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # http_metrics.bats — iot-httpd's /metrics against what really happened:
 # every status the server answers has its own label (never "0"), the
-# histograms' buckets, sum and count agree while requests are running, and
+# histograms' buckets, sum and count agree while requests are running (and
+# in a two-thread unit test of lib/base/metrics.c), and
 # the counters agree with the rows in PostgreSQL after a mixed load of new,
 # replayed and refused points. The format and access rules: tests/httpd.bats.
 
@@ -10,6 +11,13 @@ load helpers
 load httpd_helpers
 
 metrics() { curl -sf "$U/metrics"; }
+
+@test "histograms: a scrape during observations never shows a bucket above +Inf (unit test under ASan+UBSan, two threads)" {
+	make -C "$IOTFLOW_ROOT" --no-print-directory -s build/unit/test_metrics >&2
+	run "$IOTFLOW_ROOT/build/unit/test_metrics"
+	assert_success
+	assert_output --regexp '^[0-9]+ passed, 0 failed$'
+}
 
 @test "/metrics: 304, 409 and 410 are counted under their own status, none as status 0" {
 	start_httpd

@@ -31,36 +31,39 @@ int iot_metrics_write(FILE *f, iot_metric *const *metrics, size_t n)
 void iot_hist_observe(_Atomic uint64_t *bucket, const uint64_t *bounds, int nbounds,
                       _Atomic uint64_t *count, _Atomic uint64_t *sum, uint64_t v)
 {
+	atomic_fetch_add(count, 1);
+	atomic_fetch_add_explicit(sum, v, memory_order_relaxed);
 	for (int i = 0; i < nbounds; i++)
 		if (v <= bounds[i]) {
-			atomic_fetch_add_explicit(&bucket[i], 1, memory_order_relaxed);
+			atomic_fetch_add(&bucket[i], 1);
 			break;
 		}
-	atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(sum, v, memory_order_relaxed);
 }
 
 void iot_hist_write(FILE *f, const char *name, const char *labels, const uint64_t *bounds, int nbounds,
-                    double scale, const _Atomic uint64_t *bucket, uint64_t count, uint64_t sum)
+                    double scale, const _Atomic uint64_t *bucket, const _Atomic uint64_t *count,
+                    const _Atomic uint64_t *sum)
 {
+	uint64_t n[IOT_HIST_MAX];
+	for (int i = 0; i < nbounds && i < IOT_HIST_MAX; i++)
+		n[i] = atomic_load(&bucket[i]);
+	uint64_t total = atomic_load(count), total_sum = atomic_load_explicit(sum, memory_order_relaxed);
 	uint64_t cum = 0;
 	const char *sep = *labels ? "," : "";
-	for (int i = 0; i < nbounds; i++) {
-		cum += atomic_load(&bucket[i]);
+	for (int i = 0; i < nbounds && i < IOT_HIST_MAX; i++) {
+		cum += n[i];
 		fprintf(f, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels, sep, (double)bounds[i] * scale, cum);
 	}
-	fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, count);
+	fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, total);
 	const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
-	fprintf(f, "%s_sum%s%s%s %.6f\n", name, open, labels, close, (double)sum * scale);
-	fprintf(f, "%s_count%s%s%s %" PRIu64 "\n", name, open, labels, close, count);
+	fprintf(f, "%s_sum%s%s%s %.6f\n", name, open, labels, close, (double)total_sum * scale);
+	fprintf(f, "%s_count%s%s%s %" PRIu64 "\n", name, open, labels, close, total);
 }
 
 void iot_histogram_write(FILE *f, const iot_histogram *h)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
-	/* The count first: a bucket is never read as more than the total. */
-	uint64_t count = atomic_load(&h->count), sum = atomic_load(&h->sum);
-	iot_hist_write(f, h->name, "", h->bounds, h->nbounds, h->scale, h->bucket, count, sum);
+	iot_hist_write(f, h->name, "", h->bounds, h->nbounds, h->scale, h->bucket, &h->count, &h->sum);
 }
 
 static const char *file_kind(mode_t mode)

@@ -39,9 +39,13 @@ static inline uint64_t iot_metric_get(const iot_metric *m)
 void iot_hist_observe(_Atomic uint64_t *bucket, const uint64_t *bounds, int nbounds,
                       _Atomic uint64_t *count, _Atomic uint64_t *sum, uint64_t v);
 /* Its _bucket (cumulative, le= the bounds times scale, then +Inf), _sum
- * (times scale) and _count lines; labels ("a=\"b\"") may be "". */
+ * (times scale) and _count lines; labels ("a=\"b\"") may be "". An
+ * observation counts before it lands in its bucket, and the buckets are
+ * read before the count: a scrape during one never shows a bucket above
+ * +Inf, which Prometheus would take for a broken histogram. */
 void iot_hist_write(FILE *f, const char *name, const char *labels, const uint64_t *bounds, int nbounds,
-                    double scale, const _Atomic uint64_t *bucket, uint64_t count, uint64_t sum);
+                    double scale, const _Atomic uint64_t *bucket, const _Atomic uint64_t *count,
+                    const _Atomic uint64_t *sum);
 
 #define IOT_HIST_MAX 16
 typedef struct iot_histogram {

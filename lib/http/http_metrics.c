@@ -76,8 +76,7 @@ static const char *route_label(size_t i)
 
 static void write_hist(FILE *f, const char *name, const char *labels, const struct http_hist *hst)
 {
-	iot_hist_write(f, name, labels, bounds_us, HTTP_NBUCKETS, 1e-6, hst->bucket, atomic_load(&hst->count),
-	               atomic_load(&hst->sum_us));
+	iot_hist_write(f, name, labels, bounds_us, HTTP_NBUCKETS, 1e-6, hst->bucket, &hst->count, &hst->sum_us);
 }
 
 static void write_requests(FILE *f, const struct http_metrics *m)
