@@ -77,6 +77,7 @@ void iot__store_free(struct store *s)
 	free(s->latest);
 	free(s->devs);
 	iot__device_lock_free(&s->devices);
+	iot__batch_order_free(&s->order);
 	iot__point_map_free(&s->map);
 	iot__rollup_free(&s->hourly);
 	free(s->par.buf.data);
@@ -409,6 +410,8 @@ int iot__store_batch(struct store *s, struct batch *b, iot_error *err)
 	int attempt = 0;
 	s->attempts = 0;
 	s->partitions_stale = s->partitions_reset = s->staged = false;
+	if (iot__batch_order(b, &s->order) < 0)
+		return iot_error_set(err, IOT_INTERNAL, "out of memory");
 	iot_error e;
 	bool small = ensure_partitions(s, b, &e) == 0 && iot__store_small(s, b) == 1;
 	if (small)

@@ -26,6 +26,13 @@ struct store_params {
 
 #define STORE_MAX_STMTS 10
 
+/* Room to sort a batch (batch_order.c). */
+struct batch_entry;
+struct batch_order {
+	struct batch_entry *e;
+	size_t cap;
+};
+
 struct store {
 	iot_db *db;
 	iot_cache *cache;
@@ -48,12 +55,24 @@ struct store {
 	struct point_map map;
 	struct rollup hourly;
 	struct device_lock devices;
+	struct batch_order order;
 	int64_t online_window_us;   /* a device whose newest point is older is not "seen" now */
 	struct store_params par;
 	iot_db_stmt stmt[STORE_MAX_STMTS];
 	size_t nstmt;
 	char notify[7924];          /* the followers' device list */
 };
+
+/* batch_order.c */
+/* Put b's points in key order (device, time, measurement; equal keys keep
+ * their order), so that every batch inserts its rows, and waits for rows
+ * another batch holds, in one order: two parallel batches that share keys
+ * (a replay of overlapping files, a device that sends again) then wait for
+ * each other instead of deadlocking. PostgreSQL would break a deadlock,
+ * but only after deadlock_timeout, and replays kept meeting new ones until
+ * the batch's retry time ran out. 0 or -1 (out of memory). */
+int iot__batch_order(struct batch *b, struct batch_order *o);
+void iot__batch_order_free(struct batch_order *o);
 
 /* batch_rollups.c */
 /* Prepare the statements of both paths on the current session, once per
