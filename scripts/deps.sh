@@ -14,12 +14,12 @@ pkgs=(
 	mosquitto-clients bats bats-assert bats-support curl jq procps groff-base man-db
 	prometheus socat systemd
 	libxml2-utils librsvg2-bin python3
-	chromium chromium-driver
+	chromium chromium-driver nginx-light
 )
-# bench/: wrk and nginx (bench/http), /usr/bin/time (peak RSS); pgbench comes
-# with the PostgreSQL client.
+# bench/: wrk (bench/http), /usr/bin/time (peak RSS); pgbench comes with the
+# PostgreSQL client, nginx (bench/http's HTTP-only side) with the tests.
 if [[ ${1:-} == --bench ]]; then
-	pkgs+=(wrk nginx-light time)
+	pkgs+=(wrk time)
 elif (($#)); then
 	echo "usage: scripts/deps.sh [--bench]" >&2
 	exit 2

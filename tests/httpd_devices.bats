@@ -19,6 +19,10 @@ setup_file() {
 		iot-device add dev-off --owner alice --status inactive > "$IOTFLOW_TEST_TMP/dev-off.json"'
 }
 teardown_file() { stack_teardown_file; }
+teardown_extra() {
+	if [[ -n ${NGINX_PID:-} ]]; then kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; fi
+	return 0
+}
 
 setup() {
 	fresh_db --migrated
@@ -27,7 +31,7 @@ setup() {
 	OFF=$(jq -r .id "$IOTFLOW_TEST_TMP/dev-off.json"); KEY_OFF=$(jq -r .api_key "$IOTFLOW_TEST_TMP/dev-off.json")
 	ALICE=$(cat "$IOTFLOW_TEST_TMP/alice.token"); BOB=$(cat "$IOTFLOW_TEST_TMP/bob.token")
 	ROOT=$(cat "$IOTFLOW_TEST_TMP/root.token")
-	HTTPD_PID=
+	HTTPD_PID= NGINX_PID=
 	start_httpd
 }
 
@@ -235,6 +239,72 @@ setup() {
 	grep -qi '^Retry-After: [0-9]' "$BATS_TEST_TMPDIR/h"
 	# A person with a token is not held back by it.
 	has "$(as "$ALICE" POST /api/v1/devices/register '{"name":"after","device_type":"x"}')" 201
+}
+
+@test "behind a trusted proxy the enrollment limit and /metrics go by the forwarded client; without the setting X-Forwarded-For is ignored" {
+	local bad='{"name":"p","device_type":"x","user_id":"00000000000000000000000000000000"}' i r
+	enroll() { req -X POST -H 'Content-Type: application/json' "$@" --data-binary "$bad" "$U/api/v1/devices/register"; }
+	# Not trusted: every client the header names shares the peer's limit.
+	for i in $(seq 1 10); do enroll -H "X-Forwarded-For: 192.0.2.$i" >/dev/null; done
+	has "$(enroll -H 'X-Forwarded-For: 192.0.2.99')" 429
+	has "$(req -H 'X-Forwarded-For: 192.0.2.1' "$U/metrics")" 200
+	kill "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	IOTFLOW_TRUSTED_PROXIES='10.9.0.0/16, 127.0.0.1 ::1' start_httpd
+	# The client is the rightmost address that is not a trusted proxy.
+	for i in $(seq 1 10); do has "$(enroll -H 'X-Forwarded-For: 198.51.100.7')" 401; done
+	has "$(enroll -H 'X-Forwarded-For: 198.51.100.7')" 429
+	has "$(enroll -H 'X-Forwarded-For: 198.51.100.8')" 401
+	has "$(enroll -H 'X-Forwarded-For: 198.51.100.8, 10.9.3.4')" 401
+	has "$(enroll -H 'X-Forwarded-For: 198.51.100.9, 198.51.100.7')" 429
+	# What a client wrote on the left does not move it out of its limit.
+	has "$(enroll -H 'X-Forwarded-For: 198.51.100.7, 198.51.100.10')" 401
+	has "$(enroll -H 'X-Forwarded-For: 198.51.100.10' -H 'X-Forwarded-For: 198.51.100.7')" 429
+	# A trusted peer that names no client: one shared limit for all such.
+	for i in $(seq 1 10); do enroll >/dev/null; done
+	has "$(enroll)" 429
+	has "$(enroll -H 'X-Forwarded-For: not-an-address')" 429
+	# /metrics: local only when the forwarded client is.
+	has "$(req -H 'X-Forwarded-For: 198.51.100.7' "$U/metrics")" 401
+	has "$(req "$U/metrics")" 401
+	has "$(req -H 'X-Forwarded-For: 127.0.0.1' "$U/metrics")" 200
+	has "$(req -H 'X-Forwarded-For: 127.0.0.1, 198.51.100.7' "$U/metrics")" 401
+	# A setting that does not parse stops the start, saying why.
+	run env IOTFLOW_TRUSTED_PROXIES='10.0.0.0/33' iot-httpd --listen 127.0.0.1:1
+	assert_failure 2
+	assert_output --partial "trusted_proxies setting: '10.0.0.0/33' is not an address"
+}
+
+@test "contrib/nginx/iotflow.conf in front: each client has its own enrollment limit, a forged X-Forwarded-For moves nobody, /metrics stays inside" {
+	local nginx=/usr/sbin/nginx np n i
+	[[ -x $nginx ]] || skip "nginx is not installed (scripts/deps.sh installs nginx-light)"
+	kill "$HTTPD_PID"; wait "$HTTPD_PID" || true
+	IOTFLOW_TRUSTED_PROXIES='127.0.0.1, ::1' start_httpd
+	n=$BATS_TEST_TMPDIR/nginx; mkdir -p "$n/tmp"; np=$(_iot_pick_port)
+	sed -e "s/127.0.0.1:5000/127.0.0.1:$PORT/" -e "s/listen 80;/listen 127.0.0.1:$np;/" -e '/listen \[::\]:80;/d' \
+		"$IOTFLOW_ROOT/contrib/nginx/iotflow.conf" > "$n/site.conf"
+	cat > "$n/nginx.conf" <<-EOF
+		daemon off; pid $n/nginx.pid; error_log $n/error.log warn;
+		events { worker_connections 64; }
+		http { access_log off; client_body_temp_path $n/tmp/body; proxy_temp_path $n/tmp/proxy;
+		       fastcgi_temp_path $n/tmp/f; uwsgi_temp_path $n/tmp/u; scgi_temp_path $n/tmp/s;
+		       include $n/site.conf; }
+	EOF
+	"$nginx" -t -p "$n" -c "$n/nginx.conf" -e "$n/error.log" 2>"$n/t.log" || { cat "$n/t.log"; return 1; }
+	"$nginx" -p "$n" -c "$n/nginx.conf" -e "$n/error.log" 3>&- &
+	NGINX_PID=$!
+	for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$np/health" && break; sleep 0.1; done
+	local bad='{"name":"p","device_type":"x","user_id":"00000000000000000000000000000000"}'
+	enroll() { req -X POST -H 'Content-Type: application/json' "$@" --data-binary "$bad" "http://127.0.0.1:$np/api/v1/devices/register"; }
+	# The API through nginx, as without it.
+	has "$(req -X POST -H "X-API-Key: $KEY_A" -H 'Content-Type: application/json' --data-binary '{"data":{"t":1}}' "http://127.0.0.1:$np/api/v1/telemetry")" 201
+	# Clients on 127.0.0.2 and 127.0.0.3 (nginx on 127.0.0.1 is the trusted peer).
+	for i in $(seq 1 10); do has "$(enroll --interface 127.0.0.2)" 401; done
+	has "$(enroll --interface 127.0.0.2)" 429
+	has "$(enroll --interface 127.0.0.3)" 401
+	has "$(enroll --interface 127.0.0.2 -H 'X-Forwarded-For: 127.0.0.3')" 429
+	has "$(enroll --interface 127.0.0.3 -H 'X-Forwarded-For: 127.0.0.2')" 401
+	has "$(req "http://127.0.0.1:$np/metrics")" 404
+	kill "$NGINX_PID"; wait "$NGINX_PID" || true; NGINX_PID=
 }
 
 @test "GET /api/v1/devices/statuses and /{id}/status: authenticated, own devices, 404 not 500" {

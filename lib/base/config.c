@@ -33,6 +33,8 @@ static const struct setting settings[] = {
 	{ "key_pepper",        "IOTFLOW_KEY_PEPPER",     K_SECRET,   NULL, 0, 0 },
 	/* iot-httpd: GET /metrics needs "Authorization: Bearer <this>" when set. */
 	{ "metrics_token",     "IOTFLOW_METRICS_TOKEN",  K_SECRET,   NULL, 0, 0 },
+	/* iot-httpd: peers whose X-Forwarded-For names the client (client_addr.c). */
+	{ "trusted_proxies",   "IOTFLOW_TRUSTED_PROXIES", K_STRING,  NULL, 0, 0 },
 	{ "online_window",     "IOTFLOW_ONLINE_WINDOW",  K_DURATION, "300", 1, 86400 * 30 },
 	{ "db_retry_time",     "IOTFLOW_DB_RETRY_TIME",  K_DURATION, "15", 0, 86400 },
 	{ "partition_ahead",   "IOTFLOW_PARTITION_AHEAD", K_INT,     "7", 0, 3650 },

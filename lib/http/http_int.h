@@ -105,6 +105,8 @@ struct iot_httpd {
 	/* event streams and exports running, and the streams' threads (http_stream.h) */
 	atomic_int streams, stream_threads;
 	const char *metrics_token;   /* the config's; NULL: /metrics is open */
+	struct http_net *proxies;    /* trusted_proxies (client_addr.c) */
+	size_t nproxies;
 	struct iot_publisher *pub;   /* the broker (http_mqtt.c); NULL: mqtt_url not set */
 	struct http_web *web;        /* the dashboard's files (http_web.c); NULL: off */
 	/* open connections and their deadlines (http_conn.c) */
@@ -187,6 +189,14 @@ void iot__http_conn_due(iot_httpd *h, struct MHD_Connection *c, bool due);
  * a space or tab at the end), copied into buf; NULL when absent. */
 #define HTTP_CREDENTIAL_MAX 512
 const char *iot__http_credential(struct http_req *r, const char *name, char buf[static HTTP_CREDENTIAL_MAX]);
+
+/* client_addr.c: trusted_proxies (addresses and ADDRESS/PREFIX, separated
+ * by commas or spaces) into h; 0, or -1 with a usage error. The client's
+ * address as text ("unknown" and false when a trusted proxy did not say),
+ * and whether it is a loopback one. */
+int iot__http_proxies_parse(iot_httpd *h, const char *list, iot_error *err);
+bool iot__http_client_addr(struct http_req *r, char *text, size_t size);
+bool iot__http_client_loopback(struct http_req *r);
 
 /* http_auth.c */
 int iot__http_slots_open(iot_httpd *h, iot_error *err);

@@ -8,12 +8,11 @@
  * "Authorization: Bearer <metrics_token>" (or an admin's API token).
  * Without it, a client on a loopback address (a Prometheus on the same
  * host) needs nothing, and any other an admin's API token: metrics are
- * never open to the network by default. */
+ * never open to the network by default. Behind a trusted proxy the client
+ * is the one it forwards (client_addr.c). */
 #include "http/http_int.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,29 +181,12 @@ static bool token_ok(iot_httpd *h, const char *auth)
 	return a == b && sodium_memcmp(t, h->metrics_token, a) == 0;
 }
 
-/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
-static bool from_loopback(struct http_req *r)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (!ci || !ci->client_addr)
-		return false;
-	if (ci->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ci->client_addr;
-		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ci->client_addr->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
 void iot__http_metrics_page(struct http_req *r)
 {
 	iot_httpd *h = r->h;
 	char buf[HTTP_CREDENTIAL_MAX];
 	bool open = h->metrics_token ? token_ok(h, iot__http_credential(r, MHD_HTTP_HEADER_AUTHORIZATION, buf))
-	                             : from_loopback(r);
+	                             : iot__http_client_loopback(r);
 	if (!open) {
 		/* Not the metrics token, or not from this host: an admin's API token will do. */
 		iot_user_ref u;

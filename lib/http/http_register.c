@@ -10,7 +10,9 @@
  *                                 service's 32-hex user_id (compat §5): the
  *                                 device belongs to the code's user. Rate-
  *                                 limited per client address (10 per 300 s,
- *                                 as the Flask route: 429 with Retry-After).
+ *                                 as the Flask route: 429 with Retry-After;
+ *                                 behind a trusted proxy, the address it
+ *                                 forwards: client_addr.c).
  *                                 A wrong code: 401 Authentication failed.
  *   neither                       401 Authentication required (the ESP32
  *                                 sketch that sends no user_id gets this,
@@ -24,7 +26,6 @@
 #include "http/http_dev.h"
 
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,13 +61,8 @@ static bool local_over(const char *addr, int *retry)
 /* 0 allowed, -1 with the 429 given. */
 static int enroll_rate(struct http_req *r, struct http_slot *s)
 {
-	char addr[NI_MAXHOST] = "unknown", bucket[NI_MAXHOST + 24];
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-		                                                       : sizeof(struct sockaddr_in);
-		getnameinfo(ci->client_addr, len, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
-	}
+	char addr[64], bucket[96];
+	iot__http_client_addr(r, addr, sizeof addr);
 	int retry = 0;
 	bool over;
 	snprintf(bucket, sizeof bucket, "http:enroll:%s", addr);

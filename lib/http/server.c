@@ -438,6 +438,11 @@ iot_httpd *iot_httpd_new(const iot_config *cfg, const iot_httpd_opts *o, iot_err
 	if (h->o.threads < 1)
 		h->o.threads = 1;
 	h->metrics_token = iot_config_get(cfg, "metrics_token");
+	if (iot__http_proxies_parse(h, iot_config_get(cfg, "trusted_proxies"), err) < 0) {
+		free(h->proxies);
+		free(h);
+		return NULL;
+	}
 	/* What the writer's queue may hold for suspended requests, estimated
 	 * from above (see http_telemetry.c): the writer never blocks a server
 	 * thread, a request over the estimate is answered 503 instead. */
@@ -585,6 +590,7 @@ int iot_httpd_free(iot_httpd *h, iot_error *err)
 	iot__http_metrics_free(&h->m);
 	iot__http_web_free(h);
 	free(h->rl);
+	free(h->proxies);
 	pthread_mutex_destroy(&h->dl_mu);
 	pthread_cond_destroy(&h->dl_cv);
 	pthread_mutex_destroy(&h->rl_mu);
