@@ -162,7 +162,12 @@ build/unit/test_http: tests/unit/test_http.c lib/http/http_parse.c lib/auth/secr
 build/unit/test_metrics: tests/unit/test_metrics.c lib/base/metrics.c lib/base/error.c $(wildcard lib/*/*.h) | $(O)/.flags
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_metrics.c lib/base/metrics.c lib/base/error.c
-unit-test: build/unit/test_record build/unit/test_http build/unit/test_metrics
+# The device lookups' in-process tables (lib/auth/memo.c), likewise.
+build/unit/test_memo: tests/unit/test_memo.c lib/auth/memo.c $(wildcard lib/*/*.h) | $(O)/.flags
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(SAN_FLAGS) $(UNIT_FLAGS) -o $@ tests/unit/test_memo.c lib/auth/memo.c \
+	    $(PKG_CFLAGS) $(call pkg_libs,libsodium)
+unit-test: build/unit/test_record build/unit/test_http build/unit/test_metrics build/unit/test_memo
 
 # The decoder's libFuzzer target (clang).
 CLANG      ?= clang
