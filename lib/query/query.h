@@ -268,7 +268,7 @@ typedef struct iot_export_req {
 
 /* Points in storage order: partition by partition, oldest first, and
  * within one partition as stored (roughly as they arrived, each batch by
- * device, time and measurement: iot__batch_order; with a device
+ * device, time and measurement, as telemetry/ writes it; with a device
  * filter, by device and measurement, in time order, when the planner reads
  * the primary key); the same data always comes in the same order. Read
  * through a cursor a couple of thousand rows at a time (the next batch
