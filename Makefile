@@ -68,7 +68,7 @@ LIBA       := $(O)/libiotflow.a
 CLIA       := $(O)/libiotflow-cli.a
 # The telemetry record decoder and what it needs: its unit test and fuzz target.
 DECODER_SRC := lib/telemetry/record.c lib/telemetry/record_mosquitto.c lib/telemetry/record_thingsboard.c lib/telemetry/record_device.c \
-               lib/telemetry/record_text.c \
+               lib/telemetry/record_text.c lib/auth/secret_format.c \
                lib/base/timestamp.c lib/base/json_util.c lib/base/error.c
 # A program is cmd/iot-NAME.c, or a folder cmd/iot-NAME/ whose .c files make one program.
 PROG_FILES := $(patsubst cmd/%.c,%,$(wildcard cmd/iot-*.c))

@@ -161,6 +161,28 @@ true"
 	assert_equal "$(q "select numeric_value, metadata->>'source' from telemetry_data")" '22.5|test_single_telemetry.py'
 }
 
+@test "a key copied into the metadata (the Flask master scripts) is never stored, served or quoted back" {
+	start_httpd
+	# send_mqtt_telemetry_once.py's shape over HTTP: the key at the top and inside the metadata.
+	run post "$KEY_A" "{\"data\":{\"temperature\":24.5},\"metadata\":{\"source\":\"script\",\"api_key\":\"$KEY_A\",\"note\":{\"other\":\"key $KEY_B\"}},\"api_key\":\"$KEY_A\"}"
+	assert_output --regexp '^201 '
+	assert_equal "$(q "select metadata::text from telemetry_data where device_id = $A")" \
+		'{"note": {"other": "key iotf_(not shown)"}, "source": "script"}'
+	assert_equal "$(q "select count(*) from telemetry_data where metadata::text like '%${KEY_A:5:20}%' or metadata::text like '%${KEY_B:5:20}%'")" 0
+	run curl -s -H "X-API-Key: $KEY_A" "$U/api/v1/telemetry/$A?metadata=true&start_time=-1h"
+	assert_equal "$(jq -c '.data[0].metadata' <<<"$output")" '{"note":{"other":"key iotf_(not shown)"},"source":"script"}'
+	[[ $output != *"${KEY_A:5}"* && $output != *"${KEY_B:5}"* ]]
+	# A key where a timestamp or a member name belongs: refused, and not quoted in the reason.
+	run post "$KEY_A" "{\"data\":{\"a\":1},\"timestamp\":\"$KEY_B\"}"
+	assert_output --regexp '^400 '
+	assert_output --partial 'iotf_(not shown)'
+	[[ $output != *"${KEY_B:5}"* ]]
+	run post "$KEY_A" "[{\"data\":{\"a\":1}},{\"data\":{\"a\":2},\"$KEY_B\":1}]"
+	assert_output --regexp '^207 '
+	assert_output --partial 'unknown member \"iotf_(not shown)\"'
+	[[ $output != *"${KEY_B:5}"* ]]
+}
+
 @test "compat: POST and GET /api/v1/devices/telemetry (locust with LOCUST_DEVICE_ID), in PostgreSQL, by the key only" {
 	start_httpd
 	local ts body

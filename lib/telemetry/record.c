@@ -107,7 +107,10 @@
  *
  * METADATA. An object (else: metadata must be an object); stored as compact
  * JSON text on every point of the record, at most 4096 bytes; {} is the same
- * as no metadata.
+ * as no metadata. A member "api_key" is removed (the Flask scripts copy the
+ * device's key there), and any key or token of ours elsewhere in it, or in a
+ * JSON value, is cut to its prefix and "(not shown)": a key is never stored.
+ * Nor is one quoted back in a reason.
  *
  * TIMESTAMPS. Absent: the arrival time (opts->now_us, or the clock), or tst
  * for mosquitto lines. A string must be RFC 3339 / ISO-8601:
@@ -141,8 +144,6 @@
  *     name wins). "ts" is the timestamp when there is no "timestamp".
  *     Everything else of a flat payload is a reading: status, command,
  *     sensor_error, led_state... (texts and numbers as they come).
- *   - api_key inside the metadata (the Flask scripts copy it there) is
- *     removed: a key is never stored.
  *   - Timestamps as the Flask service took them from devices: a number, or
  *     a string of digits with at most one '.', is epoch seconds when below
  *     1e10, else milliseconds; ISO-8601 as above, or without a zone (UTC),
@@ -172,6 +173,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/keys.h"
 #include "base/json_util.h"
 #include "telemetry/record_int.h"
 
@@ -258,6 +260,9 @@ static int take_metadata(struct dec *d, json_t *meta, const char **md)
 		return 0;
 	if (!json_is_object(meta))
 		return reject(d, "metadata must be an object");
+	json_object_del(meta, "api_key");
+	if (json_object_size(meta) == 0)
+		return 0;
 	*md = iot__rec_dump_owned(d, meta, NULL);
 	return *md ? 0 : -1;
 }
@@ -556,11 +561,15 @@ int iot_record_decode(const char *buf, size_t len, const iot_decode_opts *opts,
 		goto fail;
 	}
 	rec->points = d.pts;
+	iot_secret_mask(st->note);
 	rec->note = st->note[0] ? st->note : NULL;
 	for (size_t i = 0; i < rec->npoints; i++)
 		rec->points[i].device_id = rec->device_id;
 	return 0;
 fail:
+	/* A key or token the input held where none belongs (a timestamp, a
+	 * member's name) is not quoted back. */
+	iot_secret_mask(err->msg);
 	rec->points = NULL;
 	rec->npoints = 0;
 	rec->api_key = NULL;

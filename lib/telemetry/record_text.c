@@ -1,8 +1,10 @@
 /* record_text.c — text helpers of the record decoder: reasons prefixed,
- * and compact JSON text for metadata and JSON values (iot_json_compact).
+ * and compact JSON text for metadata and JSON values (iot_json_compact),
+ * with any key or token in it masked (keys.h).
  * Input quoted safely in messages is base's iot_show (json_util.c). */
 #include "telemetry/record_int.h"
 
+#include "auth/keys.h"
 #include "base/json_util.h"
 
 #include <stdarg.h>
@@ -45,6 +47,9 @@ const char *iot__rec_dump_owned(struct dec *d, json_t *v, const char *name)
 	}
 	memcpy(o->text, buf, n);
 	o->text[n] = '\0';
+	/* A key or token pasted anywhere into metadata or a JSON value (the
+	 * Flask scripts copy theirs into the metadata) is never stored. */
+	iot_secret_mask(o->text);
 	o->next = d->st->owned;
 	d->st->owned = o;
 	return o->text;
