@@ -176,6 +176,7 @@ headers() {
 	has "$output" 200 "[.devices[].id] == [$C] and .devices[0].latest.temperature.value == -4"
 	run as "$ROOT" GET '/api/v1/dashboard/devices?limit=2&offset=1'
 	has "$output" 200 '.meta == {"total":4,"limit":2,"offset":1} and ([.devices[].name] == ["dev-b","dev-c"])'
+	has "$(as "$ROOT" GET '/api/v1/dashboard/devices?offset=2147483648')" 400 '.message | test("offset")'
 	run as "$ALICE" GET '/api/v1/dashboard/devices?limit=0'
 	has "$output" 400 '.message | test("limit")'
 	run as "" GET /api/v1/dashboard/devices

@@ -316,6 +316,8 @@ setup() {
 	has "$(as "$ROOT" GET '/api/v1/devices/statuses?limit=1&offset=1')" 200 '.meta.total == 3 and (.devices | length) == 1 and .devices[0].id == '"$B"
 	has "$(as "$ALICE" GET '/api/v1/devices/statuses?limit=abc')" 400
 	has "$(as "$ALICE" GET '/api/v1/devices/statuses?limit=100000')" 400
+	has "$(as "$ALICE" GET '/api/v1/devices/statuses?offset=2147483647')" 200 '.meta.offset == 2147483647 and .devices == []'
+	has "$(as "$ALICE" GET '/api/v1/devices/statuses?offset=2147483648')" 400 '.message | test("2147483647")'
 	has "$(dev "$KEY_A" GET /api/v1/devices/statuses)" 200 '[.devices[].id] == ['"$A"'] and .meta.total == 1'
 	# One device: the owner, an admin, the device itself; nobody else.
 	r=$(as "$ALICE" GET "/api/v1/devices/$A/status")

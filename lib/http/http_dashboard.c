@@ -91,7 +91,7 @@ void iot__http_dashboard_devices(struct http_req *r)
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *rows = NULL;
 	if (iot__http_auth_person(r, s, false, &u) < 0 || iot__http_arg_long(r, "limit", 200, 1, 1000, &limit) < 0 ||
-	    iot__http_arg_long(r, "offset", 0, 0, 1L << 31, &offset) < 0)
+	    iot__http_arg_long(r, "offset", 0, 0, INT32_MAX, &offset) < 0)
 		goto out;
 	char owner[24], lim[24], off[24];
 	snprintf(lim, sizeof lim, "%ld", limit);

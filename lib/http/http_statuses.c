@@ -35,7 +35,7 @@ void iot__http_dev_statuses(struct http_req *r)
 	PGresult *res = NULL, *cnt = NULL;
 	json_t *rows = NULL;
 	if (iot__http_caller(r, s, &c) < 0 || iot__http_arg_long(r, "limit", 100, 1, 1000, &limit) < 0 ||
-	    iot__http_arg_long(r, "offset", 0, 0, 1L << 31, &offset) < 0)
+	    iot__http_arg_long(r, "offset", 0, 0, INT32_MAX, &offset) < 0)
 		goto out;
 	char owner[24], only[24], lim[24], off[24];
 	snprintf(owner, sizeof owner, "%" PRId64, c.user.id);
