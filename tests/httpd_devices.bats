@@ -125,6 +125,10 @@ setup() {
 	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"obj","config_value":{"a":[1,"x"]}}')" 200 '.config_value == {"a":[1,"x"]} and .data_type == "json"'
 	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"k","config_value":"v"}')" 200 '.config_value == "v" and .data_type == "string"'
 	has "$(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"s","config_value":"22","data_type":"integer"}')" 200 '.config_value == 22'
+	# A float stays a float on the wire (jq would print 22.0 as 22: the raw text is read).
+	[[ $(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"f","config_value":22.0}') == *'"config_value":22.0,'* ]]
+	[[ $(dev "$KEY_A" POST /api/v1/devices/config '{"config_key":"g","config_value":"1e3","data_type":"float"}') == *'"config_value":1000.0,'* ]]
+	[[ $(dev "$KEY_A" GET /api/v1/devices/config) == *'"f":{"value":22.0,'* ]]
 	r=$(dev "$KEY_A" GET /api/v1/devices/config)
 	has "$r" 200 '.configuration.interval.value == 22.5 and .configuration.on.value == true
 		and .configuration.obj.value.a[1] == "x" and .configuration.k.data_type == "string"

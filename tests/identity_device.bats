@@ -236,6 +236,8 @@ snapshot() {
 	assert_equal "$(jq -c '[.key, .type, .value]' <<<"$output")" '["interval","integer",30]'
 	run iot-device config set alice/cfg ratio 0.25 --type float
 	assert_equal "$(jq -c .value <<<"$output")" 0.25
+	run iot-device config set alice/cfg whole 30 --type float
+	assert_output --partial '"value":30.0,'
 	run iot-device config set alice/cfg enabled true --type boolean
 	assert_equal "$(jq -c .value <<<"$output")" true
 	run iot-device config set alice/cfg limits '{ "max": [1, 2.5, "x"] }' --type json
@@ -287,7 +289,7 @@ snapshot() {
 	assert_equal "$(jq -c '[.type, .value]' <<<"$output")" '["json","30s"]'
 	run iot-device config get alice/cfg --format csv
 	assert_line --index 0 'device_id,key,type,value,updated_at'
-	assert_equal "${#lines[@]}" 8
+	assert_equal "${#lines[@]}" 9
 	run iot-device config rm alice/cfg interval
 	assert_success
 	run iot-device config get alice/cfg interval

@@ -1,6 +1,7 @@
 /* device_config.c — typed per-device configuration values. The text stored
  * is the value's canonical form for its type, checked before it is stored;
- * results carry the value as the JSON type it is. */
+ * results carry the value as the JSON type it is (a float has a fraction
+ * or an exponent: 22.0, not 22). */
 #include "registry/device.h"
 #include "base/field_check.h"
 #include "base/json_util.h"
@@ -17,7 +18,8 @@
 #define CONFIG_JSON \
 	"json_build_object('device_id', device_id, 'key', config_key, 'type', data_type," \
 	" 'value', CASE data_type WHEN 'integer' THEN to_json(config_value::numeric)" \
-	"   WHEN 'float' THEN to_json(config_value::float8) WHEN 'boolean' THEN to_json(config_value::boolean)" \
+	"   WHEN 'float' THEN (CASE WHEN config_value ~ '[.e]' THEN config_value ELSE config_value || '.0' END)::json" \
+	"   WHEN 'boolean' THEN to_json(config_value::boolean)" \
 	"   WHEN 'json' THEN config_value::json ELSE to_json(config_value) END," \
 	" 'updated_at', " IOT_SQL_TS("updated_at") ")::text"
 
