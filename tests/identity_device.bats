@@ -196,6 +196,14 @@ snapshot() {
 	run iot-device add d1 --owner alice
 	assert_failure 1
 	assert_output --partial "already has a device named 'd1'"
+	# Moved to an owner who has a device of that name: the name is said.
+	iot-user add carol --no-password >/dev/null
+	iot-device add d1 --owner carol >/dev/null
+	run iot-device set alice/d1 --owner carol
+	assert_failure 1
+	assert_output --partial "owner 'carol' already has a device named 'd1'"
+	iot-device rm carol/d1 >/dev/null
+	iot-user rm carol >/dev/null
 	run iot-device add "$(printf 'n%.0s' {1..101})" --owner alice
 	assert_failure 2
 	assert_output --partial 'name: longer than 100 characters'

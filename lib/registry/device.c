@@ -234,6 +234,17 @@ static int owner_id(iot_registry *id, const char *owner, char *out, size_t size,
 	return n == 1 ? 0 : iot_error_set(err, IOT_NOT_FOUND, "unknown owner '%s'", owner);
 }
 
+/* The name device idtext has now, for a message (empty when it cannot be read). */
+static void device_name(iot_registry *id, const char *idtext, char *out, size_t size)
+{
+	const char *params[1] = { idtext };
+	iot_error e = { 0 };
+	PGresult *res = iot_db_exec(id->db, "SELECT name FROM devices WHERE id = $1", 1, params, &e);
+	if (res && PQntuples(res) == 1)
+		snprintf(out, size, "%.100s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 static const char update_sql[] =
 	"WITH d AS (UPDATE devices SET name = coalesce($2, name), device_type = coalesce($3, device_type),"
 	"   description = CASE WHEN $4::text IS NULL THEN description ELSE nullif($4, '') END,"
@@ -261,9 +272,18 @@ int iot_device_update(iot_registry *id, const char *spec, const iot_device_field
 	                          f->firmware, f->hardware, f->status, f->owner ? uid : NULL };
 	PGresult *res = iot_db_exec(id->db, update_sql, 9, params, err);
 	if (!res) {
-		char dup[200];
-		snprintf(dup, sizeof dup, "the owner already has a device named '%.100s'", f->name ? f->name : "");
-		return iot_registry_db_error(id, err, dup, NULL);
+		char dup[300], name[104] = "";
+		if (strcmp(iot_db_sqlstate(id->db), "23505"))
+			return iot_registry_db_error(id, err, NULL, NULL);
+		if (f->name)
+			snprintf(name, sizeof name, "%.100s", f->name);
+		else
+			device_name(id, idtext, name, sizeof name);
+		if (f->owner)
+			snprintf(dup, sizeof dup, "owner '%.100s' already has a device named '%s'", f->owner, name);
+		else
+			snprintf(dup, sizeof dup, "the owner already has a device named '%s'", name);
+		return iot_error_set(err, IOT_REJECTED, "%s", dup);
 	}
 	*out = iot_registry_row(res, "device vanished", err);
 	PQclear(res);
