@@ -330,6 +330,13 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("%s", err.msg);
 		goto out;
 	}
+	if (cmd->action == A_TOKEN_CREATE || cmd->action == A_ENROLL_CREATE) {
+		rc = cmd->action == A_TOKEN_CREATE
+		   ? iot_secret_output("the new token", "the token is created and lost: revoke it and create another")
+		   : iot_secret_output("the new code", "the code is created and lost: revoke it and create another");
+		if (rc)
+			goto out;
+	}
 	cfg = iot_config_new(iot_progname);
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 || !(db = iot_db_connect(cfg, &err)))
 		goto fail;

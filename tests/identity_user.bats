@@ -408,3 +408,40 @@ on_tty() {
 	assert_failure 6
 	assert_equal "$stderr" 'iot-user: fatal: unable to write output: No space left on device'
 }
+
+@test "secrets shown once: with stdout closed nothing is issued; with the output lost, what was committed is said" {
+	iot-user add --no-password erin >/dev/null
+	iot-device add e1 --owner erin >/dev/null
+	tokens() { psql -XAtc "select count(*) from user_tokens t join users u on u.id = t.user_id where u.username = 'erin'"; }
+	keys() { psql -XAtc "select count(*) || ':' || count(*) filter (where is_active) from device_auth a join devices d on d.id = a.device_id where d.name = '$1'"; }
+	# Closed: refused before anything changes, exit 6.
+	run --separate-stderr bash -c 'iot-user token create erin t1 >&-'
+	assert_failure 6
+	assert_equal "$stderr" 'iot-user: fatal: standard output is closed, so the new token would be shown nowhere: nothing was done'
+	run --separate-stderr bash -c 'iot-user enroll create erin >&-'
+	assert_failure 6
+	assert_equal "$(tokens)" 0
+	assert_equal "$(psql -XAtc "select count(*) from user_enrollment")" 0
+	run --separate-stderr bash -c 'iot-device key rotate erin/e1 >&-'
+	assert_failure 6
+	assert_equal "$stderr" 'iot-device: fatal: standard output is closed, so the new key would be shown nowhere: nothing was done'
+	assert_equal "$(keys e1)" '1:1'
+	run --separate-stderr bash -c 'iot-device add e2 --owner erin >&-'
+	assert_failure 6
+	assert_equal "$(psql -XAtc "select count(*) from devices where name = 'e2'")" 0
+	# Lost on the way out (a full disk): committed, and the message says what to do.
+	run --separate-stderr bash -c 'iot-device key rotate erin/e1 > /dev/full'
+	assert_failure 6
+	assert_equal "$stderr" 'iot-device: fatal: unable to write output: No space left on device; the rotation is committed and its new key lost: rotate again'
+	assert_equal "$(keys e1)" '2:1'
+	run --separate-stderr bash -c 'iot-user token create erin t2 > /dev/full'
+	assert_failure 6
+	assert_equal "$stderr" 'iot-user: fatal: unable to write output: No space left on device; the token is created and lost: revoke it and create another'
+	# Any other output to a closed stdout is lost output too, not a success.
+	run --separate-stderr bash -c 'iot-user list >&-'
+	assert_failure 6
+	assert_equal "$stderr" 'iot-user: fatal: unable to write output: Bad file descriptor'
+	run --separate-stderr bash -c 'iot-device --help > /dev/full'
+	assert_failure 6
+	assert_equal "$stderr" 'iot-device: fatal: unable to write output: No space left on device'
+}

@@ -378,6 +378,15 @@ int main(int argc, char **argv)
 		rc = iot_usage_error("add: --owner is required");
 		goto out;
 	}
+	if (cmd->action == A_ADD || cmd->action == A_ROTATE) {
+		rc = cmd->action == A_ROTATE
+		   ? iot_secret_output("the new key", "the rotation is committed and its new key lost: rotate again")
+		   : iot_secret_output(bulk ? "the new keys" : "the new key",
+		                       bulk ? "the devices added are committed and keys not shown are lost: rotate those"
+		                            : "the device is added and its key lost: give it one with key rotate");
+		if (rc)
+			goto out;
+	}
 	cfg = iot_config_new(iot_progname);
 	if (iot_config_setup(cfg, o.config, o.db, &err) < 0 ||
 	    !(cache = iot_cache_connect(cfg, &err)) || !(db = iot_db_connect(cfg, &err)))

@@ -19,6 +19,8 @@
 
 const char *iot_progname = "iotflow";
 bool iot_quiet = false;
+static bool stdout_closed;
+static const char *loss_note;
 
 void iot_cli_init(const char *progname)
 {
@@ -27,11 +29,16 @@ void iot_cli_init(const char *progname)
 	opterr = 0;
 	/* Started with fd 0, 1 or 2 closed, the next file or socket opened would
 	 * take its number, and the summary or a warning would be written into it
-	 * (a PostgreSQL connection, the reject file): hold them with /dev/null. */
+	 * (a PostgreSQL connection, the reject file): hold them with /dev/null.
+	 * A closed stdout is held read-only, so that what is written to it fails
+	 * (EBADF) and is reported as lost output (iot_finish_stdout), not
+	 * thrown away with an exit status of 0. */
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;
-		int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (fd == 1)
+			stdout_closed = true;
+		int nfd = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
 		if (nfd >= 0 && nfd != fd) {
 			dup2(nfd, fd);
 			close(nfd);
@@ -120,13 +127,15 @@ int iot_usage_error(const char *fmt, ...)
 
 int iot_print_version(void)
 {
-	printf("%s (IoTFlow) %s\n", iot_progname, IOT_VERSION);
+	if (printf("%s (IoTFlow) %s\n", iot_progname, IOT_VERSION) < 0)
+		iot_stdout_failed();
 	return 0;
 }
 
 int iot_print_help(const char *text)
 {
-	fputs(text, stdout);
+	if (fputs(text, stdout) == EOF)
+		iot_stdout_failed();
 	return 0;
 }
 
@@ -138,16 +147,27 @@ void iot_stdout_failed(void)
 		stdout_errno = errno ? errno : EIO;
 }
 
+int iot_secret_output(const char *what, const char *if_lost)
+{
+	if (stdout_closed) {
+		iot_fatal("standard output is closed, so %s would be shown nowhere: nothing was done", what);
+		return IOT_INTERNAL;
+	}
+	loss_note = if_lost;
+	return 0;
+}
+
 int iot_finish_stdout(int rc)
 {
 	int bad = ferror(stdout);
 	errno = 0;
-	if (fclose(stdout) != 0 && errno != EBADF) {
+	if (fclose(stdout) != 0) {
 		iot_stdout_failed();
 		bad = 1;
 	}
 	if (bad) {
-		iot_fatal("unable to write output: %s", strerror(stdout_errno ? stdout_errno : EIO));
+		iot_fatal("unable to write output: %s%s%s", strerror(stdout_errno ? stdout_errno : EIO),
+		          loss_note ? "; " : "", loss_note ? loss_note : "");
 		/* Output that is lost is worse than a rejected line. */
 		return rc > IOT_REJECTED ? rc : IOT_INTERNAL;
 	}

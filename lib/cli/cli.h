@@ -54,6 +54,12 @@ int iot_print_help(const char *text);
  * unless rc is already worse than IOT_REJECTED. */
 int iot_finish_stdout(int rc);
 
+/* Before a command that shows a new secret once (a key, a token, a code):
+ * with stdout closed at start it says that WHAT ("the new key") would be
+ * shown nowhere and returns IOT_INTERNAL (do nothing); otherwise 0, and
+ * iot_finish_stdout adds IF_LOST (what was committed, and what to do) to
+ * its report if the output is then lost. */
+int iot_secret_output(const char *what, const char *if_lost);
 /* Note that a write to stdout just failed, with errno still as the write
  * left it: the first such reason is the one iot_finish_stdout reports (by
  * the time stdout is closed, errno says nothing about that write). */
