@@ -231,6 +231,9 @@ t@$D10"
 	assert_failure 2
 	assert_equal "$output" ''
 	[[ $stderr == *"invalid --keep '365' (a number and its unit"* ]]
+	run --separate-stderr iot-migrate retention --keep 99999999w --archive-dir "$ARCH" --dry-run
+	assert_failure 2
+	[[ $stderr == *"invalid --keep '99999999w'"*"at most 36500d"* ]]
 	run ls -A "$ARCH"
 	assert_output ''
 	run iot-migrate partitions --keep 365d

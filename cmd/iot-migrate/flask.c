@@ -10,7 +10,7 @@
 #include "import/import.h"
 
 /* The Flask database, by the conninfo of --from. */
-iot_db *import_connect_old(const char *from, iot_config **oldcfg)
+iot_db *import_connect_old(const char *from, iot_config **oldcfg, int *rc)
 {
 	iot_error err;
 	iot_db *old = NULL;
@@ -18,7 +18,7 @@ iot_db *import_connect_old(const char *from, iot_config **oldcfg)
 	if (!*oldcfg || iot_config_set(*oldcfg, "database", from, &err) < 0 ||
 	    !(old = iot_db_connect(*oldcfg, &err))) {
 		snprintf(err.msg + strlen(err.msg), sizeof err.msg - strlen(err.msg), " (--from)");
-		iot_fatal_error(&err);
+		*rc = iot_fatal_error(&err);
 		return NULL;
 	}
 	iot_db_set_retry_time(old, 0);
@@ -39,10 +39,11 @@ int cmd_import_flask(const iot_config *cfg, iot_db *db, const struct import_opts
 {
 	static const char *const names[4] = { "users", "devices", "configs", "controls" };
 	iot_config *oldcfg;
-	iot_db *old = import_connect_old(o->from, &oldcfg);
+	int crc = 0;
+	iot_db *old = import_connect_old(o->from, &oldcfg, &crc);
 	if (!old) {
 		iot_config_free(oldcfg);
-		return IOT_UNAVAILABLE;
+		return crc;
 	}
 	iot_flask_opts fo = { .dry_run = o->dry_run, .orphan_owner = o->orphans_to };
 	iot_import_counts c[4];
@@ -106,9 +107,10 @@ int cmd_import_telemetry(iot_config *cfg, iot_db *db, const struct import_opts *
 	iot_device_map *map = iot_device_map_load(db, &err);
 	if (!map)
 		return iot_fatal_error(&err);
-	iot_db *old = import_connect_old(o->from, &oldcfg);
+	int crc = 0;
+	iot_db *old = import_connect_old(o->from, &oldcfg, &crc);
 	iot_writer *w = old ? import_writer(cfg) : NULL;
-	int rc = old ? (w ? 0 : IOT_UNAVAILABLE) : IOT_UNAVAILABLE;
+	int rc = old ? (w ? 0 : IOT_UNAVAILABLE) : crc;
 	if (w) {
 		int64_t future = iot_config_get_long(cfg, "max_future") * 1000000LL;
 		if (iot_flask_history_import(old, map, w, future, import_print_reject, NULL, &c, &err) < 0)

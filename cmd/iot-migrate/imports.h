@@ -25,7 +25,8 @@ int import_summary(const iot_history_counts *c);
 void import_print_reject(void *ctx, const char *where, int column, const char *reason);
 iot_writer *import_writer(iot_config *cfg);
 /* The Flask database (--from), its settings in *oldcfg (free it after);
- * NULL with the fatal message printed. */
-iot_db *import_connect_old(const char *from, iot_config **oldcfg);
+ * NULL with the fatal message printed and *rc its exit status (2 for a
+ * malformed connection string, 5 for a database that cannot be reached). */
+iot_db *import_connect_old(const char *from, iot_config **oldcfg, int *rc);
 
 #endif

@@ -73,9 +73,10 @@ int cmd_compare(const iot_config *cfg, iot_db *db, const struct import_opts *o, 
 	int rc = cmp ? 0 : IOT_INTERNAL;
 	long long rows = 0, ndiff = 0;
 	if (rc == 0 && o->from) {
-		iot_db *old = import_connect_old(o->from, &oldcfg);
+		int crc = 0;
+		iot_db *old = import_connect_old(o->from, &oldcfg, &crc);
 		if (!old)
-			rc = IOT_UNAVAILABLE;
+			rc = crc;
 		else if (iot_compare_old_db(cmp, old, map, &err) < 0)
 			rc = iot_fatal_error(&err);
 		iot_db_close(old);

@@ -253,8 +253,10 @@ static int parse_args(int argc, char **argv, struct opts *o, iot_config *cfg, in
 			break;
 		case 'A': o->archive_dir = optarg; break;
 		case 'K':
-			if (iot_parse_duration_unit(optarg, &o->keep_s) < 0 || o->keep_s <= 0)
-				return iot_usage_error("invalid --keep '%s' (a number and its unit, s, m, h, d or w: 365d, 52w, 8760h)",
+			if (iot_parse_duration_unit(optarg, &o->keep_s) < 0 || o->keep_s <= 0 ||
+			    o->keep_s > 36500LL * 86400)
+				return iot_usage_error("invalid --keep '%s' (a number and its unit, s, m, h, d or w: 365d, 52w, 8760h;"
+				                       " at most 36500d)",
 				                       optarg);
 			break;
 		case 'R': o->rebuild = optarg; break;
