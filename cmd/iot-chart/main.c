@@ -66,7 +66,7 @@ static const char help_text[] =
 "  An empty value removes it.\n"
 "\n"
 "Data and render options:\n"
-"      --since=TIME         from TIME (default: the chart's range back from now)\n"
+"      --since=TIME         from TIME (default: the chart's range before --until)\n"
 "      --until=TIME         up to TIME (default now)\n"
 "      --width=PX           200 to 4000 (default 800)\n"
 "      --height=PX          150 to 3000 (default 400)\n"
