@@ -164,7 +164,8 @@ Try 'iot-query --help' for more information." ]]
 2026-11-28T06:10:00+00:00         open              22.0
 2026-11-28T06:05:00+00:00                 41.0      22.25
 2026-11-28T06:00:00+00:00                 40.0      21.5         {"fw":"1.2"}'
-	run iot-query --format csv range --device meter-1 "${DAY[@]}" --measurement power --measurement cfg
+	# A name given twice is one column.
+	run iot-query --format csv range --device meter-1 "${DAY[@]}" --measurement power --measurement cfg --measurement power
 	assert_success
 	assert_output 'timestamp,power,cfg
 2026-11-28T07:00:00+00:00,130.0,

@@ -73,6 +73,14 @@ enum {
 	O_METADATA = 1 << 5, O_ORDER = 1 << 6, O_OWNER = 1 << 7, O_SINCE = 1 << 8, O_TYPE = 1 << 9,
 	O_UNTIL = 1 << 10, O_WINDOW = 1 << 11,
 };
+static bool listed(const char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
 static const char *const opt_names[] = { "--device", "--fill", "--fn", "--limit", "--measurement",
 	"--metadata", "--order", "--owner", "--since", "--type", "--until", "--window" };
 
@@ -137,7 +145,12 @@ static int parse_options(int argc, char **argv, struct q_opts *o, int *done)
 			break;
 		case 'h': *done = 1; return iot_print_help(help_text);
 		case 'l': set_opt(o, O_LIMIT, &o->limit); break;
-		case 'm': o->seen |= O_MEASUREMENT; o->measurements[o->nmeasurements++] = optarg; break;
+		case 'm':
+			o->seen |= O_MEASUREMENT;
+			/* The same name twice is one measurement (one column of a table). */
+			if (!listed(o->measurements, o->nmeasurements, optarg))
+				o->measurements[o->nmeasurements++] = optarg;
+			break;
 		case 'M': o->seen |= O_METADATA; o->metadata = true; break;
 		case 'o': set_opt(o, O_ORDER, &o->order); break;
 		case 'O': set_opt(o, O_OWNER, &o->owner); break;
